@@ -1,0 +1,1 @@
+"""Execution plane: the attempt executor, the local dispatcher and the step runtimes."""

@@ -1,0 +1,73 @@
+"""The one small interface every step runtime implements, and what it is given.
+
+A runtime turns a step's rendered settings into an execution and returns an ``Outcome``. It
+never touches the store: the attempt executor claims, heartbeats and reports around it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO, Literal, Protocol
+
+
+@dataclass
+class RuntimeContext:
+    """Everything a runtime may use to run one attempt."""
+
+    attempt_id: int
+    run_id: int
+    step_id: str
+    attempt_number: int
+    step_type: str
+    #: the step type's own settings, already rendered (e.g. ``{"command": ..., "cwd": ...}``)
+    settings: Mapping[str, Any]
+    #: the step's ``env`` (rendered) merged over MAESTRO_* variables; not the whole os.environ
+    env: Mapping[str, str]
+    #: relative paths in settings resolve against this folder
+    project_dir: Path
+    #: a scratch folder owned by this attempt (holds the $MAESTRO_OUTPUT file)
+    work_dir: Path
+    #: the attempt log, opened for binary append; runtimes write bytes and flush
+    log: BinaryIO
+    #: set by the executor when the attempt must stop (stop action, timeout, lost ownership)
+    cancel: threading.Event
+    #: seconds between SIGTERM and SIGKILL when a process must stop
+    kill_grace: float = 5.0
+    #: record an external id (Spark application id, query id) on the attempt
+    set_external_id: Callable[[str], None] = field(default=lambda _id: None)
+
+    @property
+    def output_path(self) -> Path:
+        """The file named by $MAESTRO_OUTPUT."""
+        return self.work_dir / "output"
+
+
+@dataclass
+class Outcome:
+    """What one execution produced."""
+
+    status: Literal["succeeded", "failed"]
+    outputs: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    exit_code: int | None = None
+    #: a failure that retrying cannot fix (bad settings, unknown callable)
+    permanent: bool = False
+
+    @classmethod
+    def ok(cls, outputs: dict[str, Any] | None = None, exit_code: int | None = None) -> Outcome:
+        return cls("succeeded", outputs or {}, None, exit_code)
+
+    @classmethod
+    def fail(
+        cls, error: str, *, exit_code: int | None = None, permanent: bool = False
+    ) -> Outcome:
+        return cls("failed", {}, error, exit_code, permanent)
+
+
+class Runtime(Protocol):
+    """Runs one attempt of a step to its end, or until ``ctx.cancel`` is set."""
+
+    def run(self, ctx: RuntimeContext) -> Outcome: ...
