@@ -1,0 +1,1 @@
+"""Small job functions the example workflows call (python steps)."""

@@ -1,0 +1,40 @@
+"""The Dispatcher protocol: the only seam between the control plane and the workers.
+
+The engine hands attempts to a dispatcher after the transaction that created them commits.
+Sending is a transport, not the truth: a QUEUED attempt that no worker claims is sent again
+by the scheduler, and a worker claims with a compare-and-set, so a lost or duplicated message
+is harmless.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from maestro.store.unit import Dispatch
+
+
+class Dispatcher(Protocol):
+    def send(self, dispatches: Sequence[Dispatch]) -> None:
+        """Hand attempts to workers (never blocks on their execution)."""
+
+    def cancel(self, attempt_ids: Sequence[int]) -> None:
+        """Best effort: tell workers running these attempts to stop now.
+
+        The store already says the attempts are over; workers also learn it from their
+        next heartbeat, so a dispatcher that cannot reach them may do nothing.
+        """
+
+
+class NullDispatcher:
+    """Sends nothing (a process that only schedules, or tests that drive attempts by hand)."""
+
+    def __init__(self) -> None:
+        self.sent: list[Dispatch] = []
+        self.cancelled: list[int] = []
+
+    def send(self, dispatches: Sequence[Dispatch]) -> None:
+        self.sent.extend(dispatches)
+
+    def cancel(self, attempt_ids: Sequence[int]) -> None:
+        self.cancelled.extend(attempt_ids)

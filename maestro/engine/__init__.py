@@ -1,0 +1,1 @@
+"""The engine: pure decisions plus the functions that apply them in units of work."""

@@ -1,0 +1,341 @@
+"""Moving one run's DAG forward inside a unit of work.
+
+Everything that follows from a step ending happens here, in the same transaction: the run's
+counters, the successors' upstream counters, the trigger rules and ``when`` conditions of the
+successors that became ready, queueing them (a new attempt each, dispatched after commit),
+skip/upstream-failed propagation, freeing step slots, and ending the run when nothing is left.
+The work is proportional to the out-degree of the finished step, never to the size of the run.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import insert, select, update
+
+from maestro import expressions
+from maestro.definition import OnFailure, Step
+from maestro.engine.compiled import CompiledWorkflow
+from maestro.engine.context import expression_context
+from maestro.engine.decisions import Readiness, UpstreamCounts, run_outcome, trigger_rule_outcome
+from maestro.engine.records import STEP_COLUMNS, RunRow, StepRow
+from maestro.errors import ExpressionError
+from maestro.states import (
+    RUN_ACTIVE,
+    RUN_TRANSITIONS,
+    STEP_ACTIVE,
+    STEP_FAILED,
+    STEP_TERMINAL,
+    AttemptStatus,
+    RunStatus,
+    StepStatus,
+)
+from maestro.store import tables
+from maestro.store.transitions import transition
+from maestro.store.unit import Dispatch, Unit
+
+R, S, A = tables.runs, tables.step_runs, tables.attempts
+NON_TERMINAL = tuple(s for s in StepStatus if s not in STEP_TERMINAL)
+#: features that validate but are not executed by this version of the engine
+_NOT_YET = {"wait_for": "signals", "pool": "slot pools", "emit": "signals"}
+
+
+@dataclass
+class RunAdvance:
+    """The DAG bookkeeping of one run within one unit of work."""
+
+    u: Unit
+    run: RunRow
+    compiled: CompiledWorkflow
+    _ready: deque[StepRow] = field(default_factory=deque)
+    _context: dict[str, Any] | None = None
+    _unfinished: int | None = None
+    _ended: bool = False
+
+    # -- entry points -------------------------------------------------------------------
+
+    def evaluate(self, steps: list[StepRow]) -> None:
+        """Decide what each step whose upstreams have all ended does next."""
+        self._ready.extend(steps)
+        self._drain()
+
+    def finish(
+        self,
+        step: StepRow,
+        expected: StepStatus,
+        to: StepStatus,
+        *,
+        outputs: dict[str, Any] | None = None,
+        error: str | None = None,
+        action: str | None = None,
+    ) -> bool:
+        """End a step (``to`` is terminal) and follow the consequences through the DAG."""
+        if not self._finish_one(step, expected, to, outputs=outputs, error=error, action=action):
+            return False
+        self._drain()
+        return True
+
+    def fail(
+        self, step: StepRow, expected: StepStatus, final: StepStatus, error: str | None
+    ) -> bool:
+        """End a step that failed for good, applying its ``on_failure``."""
+        spec = self.compiled.steps[step.step_id]
+        if spec.on_failure is OnFailure.ignore and final in (StepStatus.FAILED, StepStatus.TIMED_OUT):
+            final = StepStatus.FAILED_IGNORED
+        if spec.on_failure is OnFailure.fail_run and final in STEP_FAILED:
+            if not self._finish_one(step, expected, final, error=error, propagate=False):
+                return False
+            self.end_run(RunStatus.FAILED, f"step {step.step_id!r} failed (on_failure: fail_run)")
+            return True
+        return self.finish(step, expected, final, error=error)
+
+    def release_slot(self) -> None:
+        """A step gave its slot back without ending (it is RETRYING): let a waiting one in."""
+        self._bump_run(active=-1)
+        self._fill_slots()
+
+    def queue(self, step: StepRow, expected: StepStatus) -> None:
+        """Hand a step to a worker if the run has a free slot, else make it wait for one."""
+        taken = self.u.conn.execute(
+            update(R)
+            .where(
+                R.c.id == self.run.id,
+                R.c.status == RunStatus.RUNNING,
+                R.c.active_steps < R.c.max_active_steps,
+            )
+            .values(active_steps=R.c.active_steps + 1)
+        ).rowcount
+        if taken:
+            self._create_attempt(step, expected)
+            return
+        if expected is not StepStatus.WAITING:
+            status = self.u.conn.execute(select(R.c.status).where(R.c.id == self.run.id)).scalar()
+            reason = "slot" if status == RunStatus.RUNNING else "paused"
+            transition(
+                self.u, "step", step.id, StepStatus.WAITING, expected, run_id=self.run.id,
+                values={"waiting_for": reason, "next_attempt_at": None},
+            )
+
+    def end_run(self, to: RunStatus, message: str | None = None, *, action: str | None = None,
+                active_steps_to: StepStatus = StepStatus.STOPPED) -> bool:
+        """End the run now: every unfinished step is stopped, running attempts too."""
+        if self._ended:
+            return False
+        values: dict[str, Any] = {"ended_at": self.u.now, "error": message}
+        expected = [s for s in (*RUN_ACTIVE, RunStatus.QUEUED) if to in RUN_TRANSITIONS[s]]
+        if not transition(self.u, "run", self.run.id, to, expected, run_id=self.run.id,
+                          values=values, action=action, message=message):
+            return False
+        self._ended = True
+        rows = self.u.conn.execute(
+            select(*STEP_COLUMNS).where(S.c.run_id == self.run.id, S.c.status.in_(NON_TERMINAL))
+        ).all()
+        for row in rows:
+            self._stop_step(StepRow.of(row), active_steps_to, action or "run_ended", message)
+        self.u.conn.execute(
+            update(R).where(R.c.id == self.run.id).values(steps_unfinished=0, active_steps=0)
+        )
+        self._ready.clear()
+        self.u.wake_scheduler = True
+        return True
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _drain(self) -> None:
+        while self._ready and not self._ended:
+            self._decide(self._ready.popleft())
+        if self._unfinished == 0 and not self._ended:
+            self._complete_run()
+
+    def _decide(self, step: StepRow) -> None:
+        spec = self.compiled.steps[step.step_id]
+        counts = UpstreamCounts(step.up_total, step.up_failed, step.up_skipped)
+        match trigger_rule_outcome(spec.trigger_rule, counts):
+            case Readiness.SKIP:
+                self._finish_one(step, StepStatus.PENDING, StepStatus.SKIPPED,
+                                 error="trigger rule not met")
+                return
+            case Readiness.UPSTREAM_FAILED:
+                self._finish_one(step, StepStatus.PENDING, StepStatus.UPSTREAM_FAILED)
+                return
+            case Readiness.RUN:
+                pass
+        if spec.when is not None:
+            try:
+                go = expressions.evaluate_condition(spec.when, self.context)
+            except ExpressionError as exc:
+                self.fail(step, StepStatus.PENDING, StepStatus.FAILED, f"when: {exc}")
+                return
+            if not go:
+                self._finish_one(step, StepStatus.PENDING, StepStatus.SKIPPED,
+                                 error="condition was false")
+                return
+        missing = _unsupported_feature(spec)
+        if missing:
+            self.fail(step, StepStatus.PENDING, StepStatus.FAILED, missing)
+            return
+        self.queue(step, StepStatus.PENDING)
+
+    @property
+    def context(self) -> dict[str, Any]:
+        if self._context is None:
+            self._context = expression_context(self.u.conn, self.run)
+        return self._context
+
+    def _finish_one(
+        self,
+        step: StepRow,
+        expected: StepStatus,
+        to: StepStatus,
+        *,
+        outputs: dict[str, Any] | None = None,
+        error: str | None = None,
+        action: str | None = None,
+        propagate: bool = True,
+    ) -> bool:
+        values: dict[str, Any] = {"ended_at": self.u.now, "next_attempt_at": None,
+                                  "waiting_for": None}
+        if outputs is not None:
+            values["outputs"] = outputs
+        if error is not None:
+            values["error"] = error
+        if not transition(self.u, "step", step.id, to, expected, run_id=self.run.id,
+                          values=values, action=action, message=error):
+            return False
+        self._context = None  # a finished step's outputs are now visible to expressions
+        held_slot = expected in STEP_ACTIVE
+        self._bump_run(active=-1 if held_slot else 0, unfinished=-1,
+                       failed=1 if to in STEP_FAILED else 0)
+        if propagate:
+            self._notify_successors(step.step_id, to)
+        if held_slot:
+            self._fill_slots()
+        return True
+
+    def _notify_successors(self, step_id: str, status: StepStatus) -> None:
+        failed = 1 if status in STEP_FAILED else 0
+        skipped = 1 if status is StepStatus.SKIPPED else 0
+        for succ in self.compiled.successors[step_id]:
+            row = self.u.conn.execute(
+                update(S)
+                .where(S.c.run_id == self.run.id, S.c.step_id == succ)
+                .values(up_done=S.c.up_done + 1, up_failed=S.c.up_failed + failed,
+                        up_skipped=S.c.up_skipped + skipped)
+                .returning(*STEP_COLUMNS)
+            ).first()
+            if row is None:
+                continue
+            succ_row = StepRow.of(row)
+            if succ_row.up_done == succ_row.up_total and succ_row.status is StepStatus.PENDING:
+                self._ready.append(succ_row)
+
+    def _bump_run(self, *, active: int = 0, unfinished: int = 0, failed: int = 0) -> None:
+        row = self.u.conn.execute(
+            update(R)
+            .where(R.c.id == self.run.id)
+            .values(
+                active_steps=R.c.active_steps + active,
+                steps_unfinished=R.c.steps_unfinished + unfinished,
+                steps_failed=R.c.steps_failed + failed,
+            )
+            .returning(R.c.steps_unfinished)
+        ).first()
+        if row is not None:
+            self._unfinished = row.steps_unfinished
+
+    def _fill_slots(self) -> None:
+        """Queue WAITING steps of this run while it has free slots, highest priority first."""
+        while True:
+            row = self.u.conn.execute(
+                select(*STEP_COLUMNS)
+                .where(S.c.run_id == self.run.id, S.c.status == StepStatus.WAITING,
+                       S.c.waiting_for.in_(("slot", "paused")))
+                .order_by(S.c.priority.desc(), S.c.position)
+                .limit(1)
+            ).first()
+            if row is None:
+                return
+            free = self.u.conn.execute(
+                select(R.c.status, R.c.active_steps, R.c.max_active_steps).where(
+                    R.c.id == self.run.id
+                )
+            ).one()
+            if free.status != RunStatus.RUNNING or free.active_steps >= free.max_active_steps:
+                return
+            self.queue(StepRow.of(row), StepStatus.WAITING)
+
+    def _create_attempt(self, step: StepRow, expected: StepStatus) -> None:
+        spec = self.compiled.steps[step.step_id]
+        number = step.attempts + 1
+        attempt_id = self.u.conn.execute(
+            insert(A)
+            .values(
+                step_run_id=step.id, run_id=self.run.id, number=number,
+                status=AttemptStatus.QUEUED, queue=spec.effective_queue,
+                created_at=self.u.now, dispatched_at=self.u.now,
+            )
+            .returning(A.c.id)
+        ).scalar_one()
+        self.u.add_event(run_id=self.run.id, step_run_id=step.id, attempt_id=attempt_id,
+                         entity="attempt", to_status=AttemptStatus.QUEUED.value)
+        transition(
+            self.u, "step", step.id, StepStatus.QUEUED, expected, run_id=self.run.id,
+            values={"attempts": number, "current_attempt_id": attempt_id, "waiting_for": None,
+                    "next_attempt_at": None},
+        )
+        self.u.dispatches.append(Dispatch(attempt_id, spec.effective_queue, spec.priority))
+
+    def _stop_step(self, step: StepRow, active_to: StepStatus, action: str,
+                   message: str | None) -> None:
+        to = active_to if step.status in STEP_ACTIVE else StepStatus.STOPPED
+        if step.current_attempt_id is not None and step.status in STEP_ACTIVE:
+            stopped = transition(
+                self.u, "attempt", step.current_attempt_id, AttemptStatus.STOPPED,
+                (AttemptStatus.QUEUED, AttemptStatus.RUNNING), run_id=self.run.id,
+                step_run_id=step.id, values={"ended_at": self.u.now, "error": message},
+                action=action,
+            )
+            if stopped:
+                self.u.cancels.append(step.current_attempt_id)
+        transition(self.u, "step", step.id, to, step.status, run_id=self.run.id,
+                   values={"ended_at": self.u.now, "next_attempt_at": None}, action=action,
+                   message=message)
+
+    def _complete_run(self) -> None:
+        status = self.u.conn.execute(
+            select(R.c.steps_failed).where(R.c.id == self.run.id)
+        ).scalar_one()
+        outcome = run_outcome(status)
+        outputs: dict[str, Any] | None = None
+        error: str | None = None
+        if outcome is RunStatus.SUCCEEDED:
+            try:
+                outputs = self._workflow_outputs()
+            except ExpressionError as exc:
+                outcome, error = RunStatus.FAILED, f"workflow outputs: {exc}"
+        else:
+            error = f"{status} step(s) failed"
+        values: dict[str, Any] = {"ended_at": self.u.now, "outputs": outputs, "error": error}
+        if transition(self.u, "run", self.run.id, outcome, tuple(RUN_ACTIVE), run_id=self.run.id,
+                      values=values, message=error):
+            self._ended = True
+            self.u.wake_scheduler = True
+
+    def _workflow_outputs(self) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for name, expr in self.compiled.definition.outputs.items():
+            try:
+                result[name] = expressions.render(expr, self.context)
+            except ExpressionError as exc:
+                raise ExpressionError(expr, f"outputs.{name}: {exc.detail}") from exc
+        return result
+
+
+def _unsupported_feature(spec: Step) -> str | None:
+    for name, what in _NOT_YET.items():
+        if getattr(spec, name):
+            return (f"step {spec.id!r} uses {name} ({what}), which this version of Maestro "
+                    f"validates but cannot run yet")
+    return None

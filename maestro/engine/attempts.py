@@ -1,0 +1,183 @@
+"""The worker-facing half of the engine: claim an attempt, heartbeat it, report how it ended.
+
+Each outcome of an execution maps to exactly one call here, and each call is one unit of work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, update
+
+from maestro import expressions
+from maestro.engine.advance import RunAdvance
+from maestro.engine.context import expression_context
+from maestro.engine.core import Engine
+from maestro.engine.decisions import decide_failure
+from maestro.engine.records import RunRow, StepRow, load_attempt_full
+from maestro.errors import ExpressionError
+from maestro.states import RUN_ACTIVE, AttemptStatus, StepStatus
+from maestro.store import tables
+from maestro.store.transitions import transition
+from maestro.store.unit import Unit
+
+A, S = tables.attempts, tables.step_runs
+
+
+@dataclass(frozen=True)
+class ClaimedAttempt:
+    """What a worker needs to run an attempt it now owns."""
+
+    attempt_id: int
+    number: int
+    run_id: int
+    step_id: str
+    step_type: str
+    workflow_id: str
+    settings: dict[str, Any]
+    env: dict[str, str]
+    timeout: timedelta | None
+    log_path: Path
+    #: the settings could not be rendered: the attempt must fail with this message
+    render_error: str | None = None
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    status: AttemptStatus
+    outputs: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    exit_code: int | None = None
+    permanent: bool = False
+
+
+def claim(eng: Engine, attempt_id: int, worker: str) -> ClaimedAttempt | None:
+    """QUEUED → RUNNING if the attempt is still queued and still its step's current attempt.
+
+    ``None`` means there is nothing to run: a duplicate delivery, or the run ended meanwhile.
+    """
+    with eng.unit(actor=worker) as u:
+        loaded = load_attempt_full(u.conn, attempt_id)
+        if loaded is None:
+            return None
+        attempt, step, run = loaded
+        if (
+            attempt.status is not AttemptStatus.QUEUED
+            or step.current_attempt_id != attempt_id
+            or run.status not in RUN_ACTIVE
+        ):
+            return None
+        spec = eng.versions.get(u.conn, run.workflow_id, run.version).steps[step.step_id]
+        log_path = eng.settings.logs_dir / str(run.id) / step.step_id / f"{attempt.number}.log"
+        values = {
+            "worker": worker,
+            "started_at": u.now,
+            "heartbeat_at": u.now,
+            "timeout_at": u.now + spec.timeout if spec.timeout else None,
+            "log_path": str(log_path),
+        }
+        if not transition(u, "attempt", attempt_id, AttemptStatus.RUNNING, AttemptStatus.QUEUED,
+                          run_id=run.id, step_run_id=step.id, values=values):
+            return None
+        transition(u, "step", step.id, StepStatus.RUNNING, StepStatus.QUEUED, run_id=run.id,
+                   values={"started_at": func.coalesce(S.c.started_at, u.now)})
+        settings_model = spec.settings
+        raw_settings = settings_model.model_dump(by_alias=True) if settings_model else {}
+        render_error = None
+        try:
+            context = expression_context(u.conn, run)
+            settings = expressions.render(raw_settings, context)
+            env = {k: str(v) for k, v in expressions.render(dict(spec.env), context).items()}
+        except ExpressionError as exc:
+            settings, env, render_error = raw_settings, {}, str(exc)
+        env.update(_maestro_env(run, step, attempt.number))
+        return ClaimedAttempt(
+            attempt_id=attempt_id, number=attempt.number, run_id=run.id, step_id=step.step_id,
+            step_type=spec.type.value, workflow_id=run.workflow_id, settings=settings, env=env,
+            timeout=spec.timeout, log_path=log_path, render_error=render_error,
+        )
+
+
+def _maestro_env(run: RunRow, step: StepRow, number: int) -> dict[str, str]:
+    return {
+        "MAESTRO_WORKFLOW_ID": run.workflow_id,
+        "MAESTRO_RUN_ID": str(run.id),
+        "MAESTRO_RUN_NUMBER": str(run.number),
+        "MAESTRO_STEP_ID": step.step_id,
+        "MAESTRO_ATTEMPT": str(number),
+        "MAESTRO_LOGICAL_DATE": run.logical_date.isoformat(),
+    }
+
+
+def heartbeat(eng: Engine, attempt_ids: Collection[int]) -> set[int]:
+    """Refresh the heartbeat of running attempts; returns those still RUNNING.
+
+    An id missing from the answer was stopped, timed out or declared LOST by someone else:
+    its worker must stop executing it.
+    """
+    if not attempt_ids:
+        return set()
+    with eng.db.tx() as conn:
+        rows = conn.execute(
+            update(A)
+            .where(A.c.id.in_(list(attempt_ids)), A.c.status == AttemptStatus.RUNNING)
+            .values(heartbeat_at=eng.clock.now())
+            .returning(A.c.id)
+        )
+        return {r.id for r in rows}
+
+
+def set_external_id(eng: Engine, attempt_id: int, external_id: str) -> None:
+    """Record the Spark application id / query id of a running attempt."""
+    with eng.db.tx() as conn:
+        conn.execute(update(A).where(A.c.id == attempt_id).values(external_id=external_id))
+
+
+def report(eng: Engine, attempt_id: int, result: AttemptResult, worker: str = "system") -> bool:
+    """Record how an attempt ended and move the run forward; ``False`` if it was already over."""
+    with eng.unit(actor=worker) as u:
+        return end_attempt(u, eng, attempt_id, result)
+
+
+def end_attempt(u: Unit, eng: Engine, attempt_id: int, result: AttemptResult) -> bool:
+    """RUNNING → ``result.status`` and its consequences for the step and the run."""
+    loaded = load_attempt_full(u.conn, attempt_id)
+    if loaded is None:
+        return False
+    attempt, step, run = loaded
+    values = {"ended_at": u.now, "error": result.error, "exit_code": result.exit_code}
+    if not transition(u, "attempt", attempt_id, result.status, AttemptStatus.RUNNING,
+                      run_id=run.id, step_run_id=step.id, values=values, message=result.error):
+        return False
+    if step.current_attempt_id != attempt_id or step.status is not StepStatus.RUNNING:
+        return True
+    advance = RunAdvance(u, run, eng.versions.get(u.conn, run.workflow_id, run.version))
+    if result.status is AttemptStatus.SUCCEEDED:
+        advance.finish(step, StepStatus.RUNNING, StepStatus.SUCCEEDED, outputs=result.outputs)
+    else:
+        _after_failure(u, advance, step, result)
+    return True
+
+
+def _after_failure(u: Unit, advance: RunAdvance, step: StepRow, result: AttemptResult) -> None:
+    spec = advance.compiled.steps[step.step_id]
+    lost = result.status is AttemptStatus.LOST
+    platform = step.platform_failures + (1 if lost else 0)
+    decision = decide_failure(spec.retries, spec.on_failure, result.status, step.attempts,
+                              platform, permanent=result.permanent)
+    if decision.retry:
+        moved = transition(
+            u, "step", step.id, StepStatus.RETRYING, StepStatus.RUNNING, run_id=step.run_id,
+            values={"next_attempt_at": u.now + decision.delay, "platform_failures": platform,
+                    "error": result.error},
+            message=result.error,
+        )
+        if moved:
+            advance.release_slot()
+            u.wake_scheduler = True
+        return
+    advance.fail(step, StepStatus.RUNNING, decision.final, result.error)

@@ -1,0 +1,85 @@
+"""A workflow version compiled for the hot path: steps by id, successors, upstream counts.
+
+Built once per (workflow, version) and cached: finishing a step looks up its successors here
+instead of reading the definition again, which keeps completion O(out-degree).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from maestro.definition import Step, WorkflowDefinition, parse_definition
+from maestro.errors import NotFound
+from maestro.store import tables
+
+
+@dataclass(frozen=True)
+class CompiledWorkflow:
+    workflow_id: str
+    version: int
+    definition: WorkflowDefinition
+    steps: Mapping[str, Step]
+    successors: Mapping[str, tuple[str, ...]]
+    positions: Mapping[str, int]
+    roots: tuple[str, ...]
+
+    @classmethod
+    def build(cls, workflow_id: str, version: int, definition: WorkflowDefinition) -> CompiledWorkflow:
+        steps = {s.id: s for s in definition.steps}
+        successors: dict[str, list[str]] = {s.id: [] for s in definition.steps}
+        for step in definition.steps:
+            for upstream in dict.fromkeys(step.depends_on):
+                successors[upstream].append(step.id)
+        return cls(
+            workflow_id=workflow_id,
+            version=version,
+            definition=definition,
+            steps=steps,
+            successors={k: tuple(v) for k, v in successors.items()},
+            positions={s.id: i for i, s in enumerate(definition.steps)},
+            roots=tuple(s.id for s in definition.steps if not s.depends_on),
+        )
+
+    def upstream_count(self, step_id: str) -> int:
+        return len(dict.fromkeys(self.steps[step_id].depends_on))
+
+
+class VersionCache:
+    """A small thread-safe LRU of compiled versions (versions are immutable: never stale)."""
+
+    def __init__(self, size: int = 256) -> None:
+        self._size = size
+        self._items: OrderedDict[tuple[str, int], CompiledWorkflow] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, conn: Connection, workflow_id: str, version: int) -> CompiledWorkflow:
+        key = (workflow_id, version)
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+                return found
+        compiled = CompiledWorkflow.build(
+            workflow_id, version, _load_definition(conn, workflow_id, version)
+        )
+        with self._lock:
+            self._items[key] = compiled
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return compiled
+
+
+def _load_definition(conn: Connection, workflow_id: str, version: int) -> WorkflowDefinition:
+    t = tables.workflow_versions
+    data: Any = conn.execute(
+        select(t.c.definition).where(t.c.workflow_id == workflow_id, t.c.version == version)
+    ).scalar()
+    if data is None:
+        raise NotFound(f"workflow {workflow_id!r} has no version {version}")
+    return parse_definition(data, source=f"{workflow_id} v{version}")

@@ -1,0 +1,66 @@
+"""What expressions see: ``params``, ``run``, ``steps`` and ``signal`` (spec: "In scope").
+
+``steps`` is lazy: ``steps.load.outputs`` reads that one step's row when the expression asks
+for it, so rendering never loads the whole run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from maestro.engine.records import RunRow
+from maestro.store import tables
+
+S = tables.step_runs
+
+
+class StepsView(Mapping[str, Mapping[str, Any]]):
+    """``steps.<id>`` → ``{"status", "outputs"}`` of a step of the run, read on demand."""
+
+    def __init__(self, conn: Connection, run_id: int) -> None:
+        self._conn = conn
+        self._run_id = run_id
+        self._cache: dict[str, Mapping[str, Any]] = {}
+
+    def __getitem__(self, step_id: str) -> Mapping[str, Any]:
+        if step_id not in self._cache:
+            row = self._conn.execute(
+                select(S.c.status, S.c.outputs).where(
+                    S.c.run_id == self._run_id, S.c.step_id == step_id
+                )
+            ).first()
+            if row is None:
+                raise KeyError(step_id)
+            self._cache[step_id] = {"status": row.status, "outputs": row.outputs or {}}
+        return self._cache[step_id]
+
+    def __iter__(self) -> Iterator[str]:
+        ids = self._conn.execute(select(S.c.step_id).where(S.c.run_id == self._run_id)).scalars()
+        return iter(list(ids))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def run_scope(run: RunRow) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "number": run.number,
+        "workflow_id": run.workflow_id,
+        "version": run.version,
+        "trigger": run.trigger,
+        "logical_date": run.logical_date,
+        "started_at": run.started_at or run.created_at,
+    }
+
+
+def expression_context(conn: Connection, run: RunRow) -> dict[str, Any]:
+    return {
+        "params": run.params,
+        "run": run_scope(run),
+        "steps": StepsView(conn, run.id),
+        "signal": {},
+    }

@@ -1,0 +1,57 @@
+"""The Engine: the database, the clock, settings and compiled versions, and what happens after
+a unit of work commits (dispatch new attempts, cancel stopped ones, wake the scheduler).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from maestro.clock import Clock, SystemClock
+from maestro.dispatch import Dispatcher, NullDispatcher
+from maestro.engine.compiled import VersionCache
+from maestro.settings import Settings
+from maestro.store.db import Database
+from maestro.store.unit import Unit, unit_of_work
+
+logger = logging.getLogger(__name__)
+
+
+class Engine:
+    """Shared by the scheduler and the workers of one process."""
+
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        dispatcher: Dispatcher | None = None,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.dispatcher: Dispatcher = dispatcher or NullDispatcher()
+        self.versions = VersionCache()
+        self._wake_listeners: list[Callable[[], None]] = []
+
+    def on_wake(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` whenever a commit asks the scheduler for a pass."""
+        self._wake_listeners.append(listener)
+
+    @contextmanager
+    def unit(self, actor: str = "system") -> Iterator[Unit]:
+        """A unit of work; after it commits, its side effects are carried out."""
+        with unit_of_work(self.db, self.clock, actor) as u:
+            yield u
+        self.after_commit(u)
+
+    def after_commit(self, u: Unit) -> None:
+        if u.cancels:
+            self.dispatcher.cancel(u.cancels)
+        if u.dispatches:
+            self.dispatcher.send(u.dispatches)
+        if u.wake_scheduler:
+            for listener in self._wake_listeners:
+                listener()

@@ -1,0 +1,110 @@
+"""Creating and starting runs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+
+from maestro import expressions
+from maestro.definition import resolve_params
+from maestro.engine.advance import RunAdvance
+from maestro.engine.compiled import CompiledWorkflow, VersionCache
+from maestro.engine.records import STEP_COLUMNS, StepRow, load_run
+from maestro.errors import NotFound
+from maestro.states import RunStatus, StepStatus
+from maestro.store import tables
+from maestro.store.transitions import transition
+from maestro.store.unit import Unit
+
+W, R, S = tables.workflows, tables.runs, tables.step_runs
+
+TRIGGERS = ("manual", "cron", "signal", "backfill", "subworkflow", "restart")
+
+
+def create_run(
+    u: Unit,
+    versions: VersionCache,
+    workflow_id: str,
+    *,
+    version: int | None = None,
+    params: Mapping[str, Any] | None = None,
+    trigger_params: Mapping[str, Any] | None = None,
+    trigger: str = "manual",
+    logical_date: datetime | None = None,
+) -> int:
+    """Insert a QUEUED run of ``workflow_id`` (its active version unless told) and return its id.
+
+    Params are merged (definition defaults → trigger params → given params) and coerced; an
+    unknown or ill-typed param raises ``ParamError`` and nothing is written.
+    """
+    wf = u.conn.execute(
+        select(W.c.active_version, W.c.run_counter).where(W.c.id == workflow_id).with_for_update()
+    ).first()
+    if wf is None:
+        raise NotFound(f"workflow {workflow_id!r} does not exist")
+    version = version or wf.active_version
+    compiled = versions.get(u.conn, workflow_id, version)
+    number = wf.run_counter + 1
+    logical = logical_date or u.now
+    scope = {"run": {"id": None, "number": number, "workflow_id": workflow_id,
+                     "version": version, "trigger": trigger, "logical_date": logical,
+                     "started_at": u.now}, "params": {}, "steps": {}, "signal": {}}
+    resolved = resolve_params(
+        compiled.definition.params,
+        [trigger_params or {}, params or {}],
+        lambda value: expressions.render(value, scope),
+    )
+    u.conn.execute(update(W).where(W.c.id == workflow_id).values(run_counter=number))
+    run_id: int = u.conn.execute(
+        insert(R)
+        .values(
+            workflow_id=workflow_id, number=number, version=version, status=RunStatus.QUEUED,
+            params=resolved, trigger=trigger, logical_date=logical,
+            max_active_steps=compiled.definition.max_active_steps, created_at=u.now,
+        )
+        .returning(R.c.id)
+    ).scalar_one()
+    u.add_event(run_id=run_id, entity="run", to_status=RunStatus.QUEUED.value,
+                message=f"trigger: {trigger}")
+    return run_id
+
+
+def start_run(u: Unit, versions: VersionCache, run_id: int) -> bool:
+    """QUEUED → RUNNING: create the step rows and hand the roots to workers."""
+    run = load_run(u.conn, run_id)
+    compiled = versions.get(u.conn, run.workflow_id, run.version)
+    total = len(compiled.steps)
+    values = {
+        "started_at": u.now,
+        "timeout_at": u.now + compiled.definition.timeout,
+        "steps_total": total,
+        "steps_unfinished": total,
+    }
+    if not transition(u, "run", run_id, RunStatus.RUNNING, RunStatus.QUEUED, run_id=run_id,
+                      values=values):
+        return False
+    _insert_steps(u, run_id, compiled)
+    run = load_run(u.conn, run_id)
+    roots = u.conn.execute(
+        select(*STEP_COLUMNS).where(S.c.run_id == run_id, S.c.up_total == 0).order_by(S.c.position)
+    ).all()
+    RunAdvance(u, run, compiled).evaluate([StepRow.of(r) for r in roots])
+    u.wake_scheduler = True  # the run's timeout is a new timer
+    return True
+
+
+def _insert_steps(u: Unit, run_id: int, compiled: CompiledWorkflow) -> None:
+    rows = [
+        {
+            "run_id": run_id, "step_id": step.id, "step_type": step.type.value,
+            "position": compiled.positions[step.id], "status": StepStatus.PENDING,
+            "priority": step.priority, "up_total": compiled.upstream_count(step.id),
+            "up_done": 0, "up_failed": 0, "up_skipped": 0, "attempts": 0,
+            "platform_failures": 0, "created_at": u.now,
+        }
+        for step in compiled.definition.steps
+    ]
+    u.conn.execute(insert(S), rows)

@@ -1,0 +1,200 @@
+"""The scheduler loop: timers and safety nets around the hot path.
+
+The hot path (a step ends → its successors are queued and dispatched) runs in the worker's
+own unit of work and never waits for this loop. The loop handles what is due by time or what
+fell through the cracks: admitting queued runs, retries whose backoff elapsed, attempt and
+run timeouts, attempts whose heartbeat lapsed (LOST), and attempts no worker claimed.
+
+``tick()`` runs one pass and returns how long the loop may sleep; tests call it directly.
+Every item is handled in its own unit of work, and a failing item is logged and skipped —
+one bad workflow never stops the loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Collection
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, select, update
+
+from maestro.engine.advance import RunAdvance
+from maestro.engine.attempts import AttemptResult, end_attempt
+from maestro.engine.core import Engine
+from maestro.engine.records import STEP_COLUMNS, StepRow, load_run
+from maestro.engine.runs import start_run
+from maestro.states import RUN_ACTIVE, AttemptStatus, RunStatus, StepStatus
+from maestro.store import tables
+from maestro.store.unit import Dispatch
+
+logger = logging.getLogger(__name__)
+R, S, A = tables.runs, tables.step_runs, tables.attempts
+
+
+class Scheduler:
+    def __init__(self, eng: Engine, *, scope: Collection[int] | None = None) -> None:
+        """``scope``: only handle these runs (``maestro run`` drives its own run only)."""
+        self.eng = eng
+        self.scope = scope
+        self._wake = threading.Event()
+        eng.on_wake(self.wake)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    # -- the loop -----------------------------------------------------------------------
+
+    def run_forever(self, stop: threading.Event) -> None:
+        """Tick until ``stop`` is set; sleep until the earliest timer or a wake-up."""
+        while not stop.is_set():
+            self._wake.clear()
+            try:
+                delay = self.tick()
+            except Exception:  # the database may be restarting: keep going
+                logger.exception("scheduler pass failed")
+                delay = self.eng.settings.poll_interval
+            self._wake.wait(delay)
+
+    def tick(self) -> float:
+        """One pass over everything due; returns the seconds until the next due timer."""
+        self._admit_runs()
+        self._retries_due()
+        self._attempt_timeouts()
+        self._lost_attempts()
+        self._run_timeouts()
+        self._redispatch()
+        return self._next_due()
+
+    def recover_orphans(self) -> None:
+        """At start-up of the only worker process (embedded): attempts left RUNNING by a dead
+        process are LOST now, and QUEUED ones are sent again."""
+        now = self.eng.clock.now()
+        for attempt_id in self._ids(A, A.c.status == AttemptStatus.RUNNING):
+            self._each(attempt_id, lambda i: self._end(i, AttemptStatus.LOST,
+                                                       "worker process ended"))
+        for attempt_id in self._ids(A, A.c.status == AttemptStatus.QUEUED):
+            self._each(attempt_id, lambda i: self._resend(i, now))
+
+    # -- passes -------------------------------------------------------------------------
+
+    def _admit_runs(self) -> None:
+        # Run strategies decide admission once they land; today every queued run starts.
+        for run_id in self._ids(R, R.c.status == RunStatus.QUEUED, order=R.c.id):
+            self._each(run_id, self._start)
+
+    def _retries_due(self) -> None:
+        now = self.eng.clock.now()
+        due = (S.c.status == StepStatus.RETRYING) & (S.c.next_attempt_at <= now)
+        for step_run_id in self._ids(S, due, order=S.c.next_attempt_at):
+            self._each(step_run_id, self._retry)
+
+    def _attempt_timeouts(self) -> None:
+        settings = self.eng.settings
+        grace = timedelta(seconds=settings.kill_grace + 2 * settings.heartbeat_interval)
+        late = (A.c.status == AttemptStatus.RUNNING) & (
+            A.c.timeout_at <= self.eng.clock.now() - grace
+        )
+        for attempt_id in self._ids(A, late):
+            self._each(attempt_id, lambda i: self._end(i, AttemptStatus.TIMED_OUT,
+                                                       "step timeout elapsed"))
+
+    def _lost_attempts(self) -> None:
+        limit = self.eng.clock.now() - timedelta(seconds=self.eng.settings.heartbeat_timeout)
+        stale = (A.c.status == AttemptStatus.RUNNING) & (A.c.heartbeat_at < limit)
+        for attempt_id in self._ids(A, stale):
+            self._each(attempt_id, lambda i: self._end(i, AttemptStatus.LOST,
+                                                       "heartbeat lapsed: worker lost"))
+
+    def _run_timeouts(self) -> None:
+        due = R.c.status.in_(tuple(RUN_ACTIVE)) & (R.c.timeout_at <= self.eng.clock.now())
+        for run_id in self._ids(R, due):
+            self._each(run_id, self._time_out_run)
+
+    def _redispatch(self) -> None:
+        now = self.eng.clock.now()
+        limit = now - timedelta(seconds=self.eng.settings.redispatch_after)
+        unclaimed = (A.c.status == AttemptStatus.QUEUED) & (A.c.dispatched_at <= limit)
+        for attempt_id in self._ids(A, unclaimed):
+            self._each(attempt_id, lambda i: self._resend(i, now))
+
+    def _next_due(self) -> float:
+        now = self.eng.clock.now()
+        poll = self.eng.settings.poll_interval
+        with self.eng.db.read() as conn:
+            candidates = [
+                conn.execute(select(func.min(S.c.next_attempt_at)).where(
+                    self._scoped(S, S.c.status == StepStatus.RETRYING))).scalar(),
+                conn.execute(select(func.min(R.c.timeout_at)).where(
+                    self._scoped(R, R.c.status.in_(tuple(RUN_ACTIVE))))).scalar(),
+            ]
+        times = [t for t in candidates if isinstance(t, datetime)]
+        if not times:
+            return poll
+        return max(0.0, min(poll, (min(times) - now).total_seconds()))
+
+    # -- one item each ------------------------------------------------------------------
+
+    def _start(self, run_id: int) -> None:
+        with self.eng.unit() as u:
+            start_run(u, self.eng.versions, run_id)
+
+    def _retry(self, step_run_id: int) -> None:
+        with self.eng.unit() as u:
+            row = u.conn.execute(
+                select(*STEP_COLUMNS).where(S.c.id == step_run_id,
+                                            S.c.status == StepStatus.RETRYING)
+            ).first()
+            if row is None:
+                return
+            step = StepRow.of(row)
+            run = load_run(u.conn, step.run_id)
+            compiled = self.eng.versions.get(u.conn, run.workflow_id, run.version)
+            RunAdvance(u, run, compiled).queue(step, StepStatus.RETRYING)
+
+    def _end(self, attempt_id: int, status: AttemptStatus, error: str) -> None:
+        with self.eng.unit() as u:
+            if end_attempt(u, self.eng, attempt_id, AttemptResult(status, error=error)):
+                u.cancels.append(attempt_id)
+
+    def _time_out_run(self, run_id: int) -> None:
+        with self.eng.unit() as u:
+            run = load_run(u.conn, run_id)
+            compiled = self.eng.versions.get(u.conn, run.workflow_id, run.version)
+            RunAdvance(u, run, compiled).end_run(
+                RunStatus.TIMED_OUT, "run timeout elapsed", action="timeout",
+                active_steps_to=StepStatus.TIMED_OUT,
+            )
+
+    def _resend(self, attempt_id: int, now: datetime) -> None:
+        with self.eng.unit() as u:
+            row = u.conn.execute(
+                update(A)
+                .where(A.c.id == attempt_id, A.c.status == AttemptStatus.QUEUED)
+                .values(dispatched_at=now)
+                .returning(A.c.queue)
+            ).first()
+            if row is not None:
+                u.dispatches.append(Dispatch(attempt_id, row.queue))
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def _scoped(self, table: Any, condition: ColumnElement[bool]) -> ColumnElement[bool]:
+        if self.scope is None:
+            return condition
+        column = table.c.id if table is R else table.c.run_id
+        return condition & column.in_(list(self.scope))
+
+    def _ids(self, table: Any, condition: ColumnElement[bool],
+             order: Any = None) -> list[int]:
+        query = select(table.c.id).where(self._scoped(table, condition))
+        query = query.order_by(order if order is not None else table.c.id)
+        with self.eng.db.read() as conn:
+            return list(conn.execute(query.limit(self.eng.settings.batch_size)).scalars())
+
+    def _each(self, item_id: int, handle: Callable[[int], None]) -> None:
+        try:
+            handle(item_id)
+        except Exception:
+            logger.exception("scheduler could not handle item", extra={"item_id": item_id})

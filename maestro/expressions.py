@@ -1,0 +1,831 @@
+"""Jinja2 expressions in workflow definitions: render, evaluate and validate them safely.
+
+Why: definitions are written by users and rendered inside the scheduler just before a step
+starts (spec: "Params and expressions"). So expressions run in Jinja's immutable sandbox with
+``StrictUndefined``, under size limits, and *every* failure comes out as one
+:class:`~maestro.errors.ExpressionError` naming the expression: a bad template fails its step,
+never the scheduler.
+
+What:
+
+- :func:`render` renders the strings inside a value (nested dicts, lists, tuples). A string that
+  is exactly one ``{{ expr }}`` gives the expression's native value; other templates give text.
+- :func:`evaluate` / :func:`evaluate_condition` take a bare expression (``when``,
+  ``foreach.items``); braces around it are accepted too.
+- :func:`check_template` / :func:`check_expression` only compile, for definition validation.
+- Filters: ``ds``, ``ds_nodash``, ``ts``, ``add_days``, ``add_hours``, ``strftime``,
+  ``to_date``, ``tojson`` (real JSON, dates as ISO strings) and ``fromjson``.
+
+Semantics worth knowing:
+
+- ``a.b`` on a mapping looks up the key ``b`` first (one ``__getitem__``, never iterating the
+  mapping, so lazy mappings such as the engine's ``steps`` stay lazy) and only then an attribute:
+  a step output called ``items`` or ``keys`` is reachable as ``outputs.items``.
+- Jinja's ``**`` is left-associative: ``2 ** 3 ** 2`` is ``(2 ** 3) ** 2``.
+
+Limits: the sandbox refuses private and internal attributes (``__class__``, ``__globals__``,
+``mro``, ``func_globals``…) and changes to lists and dicts; ``range`` is capped by Jinja;
+``*``, ``**``, ``%`` and ``+``, the string-growing filters and ``str`` methods (``center``,
+``replace``, ``join``, ``format``…) refuse results over :data:`MAX_VALUE_BYTES`; every rendered
+value is limited to :data:`MAX_VALUE_BYTES`. Not bounded: CPU time (nested loops over large
+ranges are slow) and ``~``, which turns its operands into text before any check can run.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import json
+import re
+import types
+from collections.abc import Callable, ItemsView, Iterable, Iterator, KeysView, Mapping, ValuesView
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from itertools import islice
+from typing import Any, TypeVar
+
+from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, Undefined, nodes
+from jinja2.environment import Template, TemplateExpression
+from jinja2.exceptions import SecurityError, UndefinedError
+from jinja2.runtime import Context
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.utils import generate_lorem_ipsum, missing, object_type_repr
+
+from maestro.errors import ExpressionError
+
+#: Largest value (rendered text, string, list…) an expression may produce, in bytes.
+MAX_VALUE_BYTES = 1 << 20
+#: Largest integer an expression may compute, in bits (about 19,700 decimal digits).
+MAX_INT_BITS = 1 << 16
+#: How many compiled templates and expressions are kept.
+CACHE_SIZE = 4096
+
+_T = TypeVar("_T")
+_SCALAR_BYTES = 8
+
+#: Attributes refused on top of the sandbox's own rules (most are Python 2 names, kept for safety).
+_BLOCKED_ATTRIBUTES = frozenset(
+    {
+        "mro",
+        "func_globals",
+        "func_code",
+        "func_closure",
+        "func_defaults",
+        "func_dict",
+        "im_func",
+        "im_self",
+        "im_class",
+        "gi_frame",
+        "gi_code",
+        "gi_yieldfrom",
+        "cr_frame",
+        "cr_code",
+        "cr_await",
+        "ag_frame",
+        "ag_code",
+        "ag_await",
+        "f_globals",
+        "f_locals",
+        "f_builtins",
+        "f_code",
+        "f_back",
+        "tb_frame",
+        "tb_next",
+    }
+)
+
+#: ``%`` conversions with a width or precision: ``%-10s``, ``%(name)5.2f``, ``%*d``.
+_PRINTF_SPEC = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
+#: ``str.format`` fields with a format spec: ``{:>10}``, ``{0:.3f}``.
+_FORMAT_SPEC = re.compile(r"\{[^{}]*?:([^{}]*)\}")
+#: ``str.format`` fields whose spec is itself a field: ``{:>{}}``.
+_FORMAT_NESTED = re.compile(r"\{[^{}]*\{")
+_DIGITS = re.compile(r"\d+")
+
+
+# --------------------------------------------------------------------------------------------
+# Public API
+# --------------------------------------------------------------------------------------------
+
+
+def contains_template(s: str) -> bool:
+    """True if ``s`` has Jinja markup to render (``{{`` or ``{%``)."""
+    return "{{" in s or "{%" in s
+
+
+def render(value: Any, context: Mapping[str, Any]) -> Any:
+    """Render every string inside ``value`` (dict values, list and tuple items; not dict keys).
+
+    A string without markup is returned unchanged. A string that is exactly one ``{{ expr }}``
+    (whitespace around it allowed) gives the expression's native value; any other template
+    gives a string. Raises :class:`ExpressionError` naming the failing string.
+    """
+    if isinstance(value, str):
+        return _render_string(value, context) if contains_template(value) else value
+    if isinstance(value, dict):
+        return {key: render(item, context) for key, item in value.items()}
+    if isinstance(value, list):
+        return [render(item, context) for item in value]
+    if isinstance(value, tuple):
+        return tuple(render(item, context) for item in value)
+    return value
+
+
+def evaluate(expression: str, context: Mapping[str, Any]) -> Any:
+    """The native value of a bare expression (``when``, ``foreach.items``).
+
+    ``"{{ expr }}"`` is accepted as well. Raises :class:`ExpressionError`.
+    """
+    try:
+        return _native(_compile_expression(_bare(expression))(context))
+    except ExpressionError:
+        raise
+    except Exception as exc:
+        raise _expression_error(expression, exc, context) from exc
+
+
+def evaluate_condition(expression: str, context: Mapping[str, Any]) -> bool:
+    """The truthiness of :func:`evaluate` (an empty list, 0, "" and None are false)."""
+    value = evaluate(expression, context)
+    try:
+        return bool(value)
+    except Exception as exc:
+        raise _expression_error(expression, exc, context) from exc
+
+
+def check_template(s: str) -> None:
+    """Compile a template string without rendering it; raise :class:`ExpressionError` if invalid."""
+    if not contains_template(s):
+        return
+    try:
+        body = _single_expression(s)
+        if body is None:
+            _compile_template(s)
+        else:
+            _compile_expression(body)
+    except Exception as exc:
+        raise _expression_error(s, exc, None) from exc
+
+
+def check_expression(s: str) -> None:
+    """Compile a bare expression without evaluating it; raise :class:`ExpressionError` if bad."""
+    try:
+        _compile_expression(_bare(s))
+    except Exception as exc:
+        raise _expression_error(s, exc, None) from exc
+
+
+# --------------------------------------------------------------------------------------------
+# Rendering
+# --------------------------------------------------------------------------------------------
+
+
+class _Refused(Exception):
+    """A limit or a filter's own check refused the operation; the message is shown as is."""
+
+
+def _render_string(source: str, context: Mapping[str, Any]) -> Any:
+    try:
+        body = _single_expression(source)
+        if body is not None:
+            return _native(_compile_expression(body)(context))
+        return _render_text(_compile_template(source), context)
+    except ExpressionError:
+        raise
+    except Exception as exc:
+        raise _expression_error(source, exc, context) from exc
+
+
+def _render_text(template: Template, context: Mapping[str, Any]) -> str:
+    """Render to text, stopping as soon as the output passes the size limit."""
+    parts: list[str] = []
+    size = 0
+    for chunk in template.generate(context):
+        size += len(chunk)
+        _limit(size, "the rendered text")
+        parts.append(chunk)
+    text = "".join(parts)
+    _limit(_text_bytes(text), "the rendered text")
+    return text
+
+
+def _native(value: Any) -> Any:
+    """Check an expression's result and make it a plain value (iterators become lists).
+
+    An undefined value, even nested in a list or dict, raises (``_estimate`` sees it).
+    """
+    if isinstance(value, range | Iterator | KeysView | ValuesView | ItemsView):
+        value = _bounded_list(value, "the value")
+    elif isinstance(value, str) and type(value) is not str:
+        value = str(value)  # Markup from |safe and friends
+    _limit(_estimate(value), "the value")
+    return value
+
+
+def _bare(expression: str) -> str:
+    """The expression without its braces, if it was written as ``{{ expr }}``."""
+    if not expression.strip():
+        raise _Refused("empty expression")
+    if not expression.lstrip().startswith("{{"):
+        return expression
+    body = _single_expression(expression)
+    if body is None:
+        raise _Refused('expected one expression, such as "steps.a.outputs.rowcount > 0"')
+    return body
+
+
+@functools.lru_cache(maxsize=CACHE_SIZE)
+def _single_expression(source: str) -> str | None:
+    """The inner source if ``source`` is exactly one ``{{ expr }}`` with only whitespace around."""
+    try:
+        tokens = list(_environment().lex(source))
+    except TemplateSyntaxError:
+        return None  # compiling the template reports the error
+    kinds = [kind for _, kind, _ in tokens]
+    if kinds.count("variable_begin") != 1 or kinds.count("variable_end") != 1:
+        return None
+    start, end = kinds.index("variable_begin"), kinds.index("variable_end")
+    outside = tokens[:start] + tokens[end + 1 :]
+    if any(kind != "data" or text.strip() for _, kind, text in outside):
+        return None
+    return "".join(text for _, _, text in tokens[start + 1 : end])
+
+
+@functools.lru_cache(maxsize=CACHE_SIZE)
+def _compile_template(source: str) -> Template:
+    return _environment().from_string(source)
+
+
+@functools.lru_cache(maxsize=CACHE_SIZE)
+def _compile_expression(source: str) -> TemplateExpression:
+    return _environment().compile_expression(source, undefined_to_none=False)
+
+
+# --------------------------------------------------------------------------------------------
+# The sandboxed environment
+# --------------------------------------------------------------------------------------------
+
+
+class _Missing(str):
+    """An undefined value's message that remembers what was looked up, to name it better later."""
+
+    name: Any
+    owner: Any
+
+    def __new__(cls, text: str, name: Any, owner: Any) -> _Missing:
+        message = super().__new__(cls, text)
+        message.name = name
+        message.owner = owner
+        return message
+
+
+class _Undefined(StrictUndefined):
+    """``StrictUndefined`` whose error says which name, attribute or key was missing."""
+
+    __slots__ = ()
+
+    @property
+    def _undefined_message(self) -> str:
+        name, owner = self._undefined_name, self._undefined_obj
+        if self._undefined_hint:
+            return self._undefined_hint
+        if owner is missing:
+            return _Missing(f"undefined name {name!r}", name, owner)
+        what = "attribute" if isinstance(name, str) else "element"
+        return _Missing(f"{object_type_repr(owner)!r} has no {what} {name!r}", name, owner)
+
+
+class _Environment(ImmutableSandboxedEnvironment):
+    """The immutable sandbox, plus key-first lookups on mappings and size limits."""
+
+    intercepted_binops = frozenset({"+", "*", "%", "**"})
+
+    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+        return attr not in _BLOCKED_ATTRIBUTES and super().is_safe_attribute(obj, attr, value)
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        """``obj.name``: on a mapping, one key lookup first, then a (safe) attribute."""
+        if not isinstance(obj, Mapping):
+            return super().getattr(obj, attribute)
+        try:
+            return obj[attribute]
+        except KeyError:
+            pass
+        try:
+            value = getattr(obj, attribute)
+        except AttributeError:
+            return self.undefined(obj=obj, name=attribute)
+        if self.is_safe_attribute(obj, attribute, value):
+            return value
+        return self.unsafe_undefined(obj, attribute)
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        _check_binop(operator, left, right)
+        return _check_size(self.binop_table[operator](left, right), f"the result of {operator!r}")
+
+    def call(self, context: Context, obj: Any, /, *args: Any, **kwargs: Any) -> Any:
+        args = _check_str_method(obj, args)
+        return _check_size(super().call(context, obj, *args, **kwargs), "the call's result")
+
+    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+        formatter = super().wrap_str_format(value)
+        if formatter is None:
+            return None
+        template: str = value.__self__
+
+        def guarded_format(*args: Any, **kwargs: Any) -> str:
+            _check_format(template, args, kwargs)
+            return _check_size(formatter(*args, **kwargs), "format()")
+
+        return guarded_format
+
+
+@functools.cache
+def _environment() -> _Environment:
+    env = _Environment(
+        undefined=_Undefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+        finalize=_finalize,
+    )
+    env.globals["lipsum"] = _lipsum
+    env.filters.update(_OUR_FILTERS)
+    for name, func in list(env.filters.items()):
+        env.filters[name] = _guard_filter(name, func, _FILTER_PROJECTIONS.get(name))
+    env.filters["join"] = _guard_join(env.filters["join"])
+    return env
+
+
+def _finalize(value: Any) -> Any:
+    """Runs on every ``{{ }}`` output before it becomes text: refuse values too large to print."""
+    _limit(_estimate(value), "the value")
+    return value
+
+
+# --------------------------------------------------------------------------------------------
+# Size limits
+# --------------------------------------------------------------------------------------------
+
+
+def _limit(size: int, what: str) -> None:
+    if size > MAX_VALUE_BYTES:
+        raise _Refused(f"{what} is too large (over the {MAX_VALUE_BYTES}-byte limit)")
+
+
+def _limit_bits(bits: int, operator: str) -> None:
+    if bits > MAX_INT_BITS:
+        raise _Refused(f"the result of {operator!r} is too large (over {MAX_INT_BITS} bits)")
+
+
+def _text_bytes(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+
+
+def _estimate(value: Any, budget: int = MAX_VALUE_BYTES) -> int:
+    """Rough size of ``value`` in bytes; stops counting once over ``budget``.
+
+    Walks plain containers only (lazy mappings count as one scalar), and raises on an
+    undefined value anywhere inside, as printing it would.
+    """
+    total = 0
+    stack = [value]
+    while stack and total <= budget:
+        item = stack.pop()
+        if isinstance(item, str):
+            total += _text_bytes(item)
+        elif isinstance(item, bytes | bytearray):
+            total += len(item)
+        elif isinstance(item, dict):
+            total += _SCALAR_BYTES
+            stack.extend(islice(item.items(), (budget - total) // _SCALAR_BYTES + 1))
+        elif isinstance(item, list | tuple | set | frozenset):
+            total += _SCALAR_BYTES
+            stack.extend(islice(item, (budget - total) // _SCALAR_BYTES + 1))
+        elif isinstance(item, Undefined):
+            item._fail_with_undefined_error()
+        elif isinstance(item, int):
+            total += item.bit_length() // 3 + 1
+        else:
+            total += _SCALAR_BYTES
+    return total
+
+
+def _check_size(value: _T, what: str) -> _T:
+    """Return ``value`` if its length (or an int's bits) is within the limits."""
+    if isinstance(value, str | bytes | list | tuple | dict | set):
+        _limit(len(value), what)
+    elif isinstance(value, int):
+        _limit_bits(value.bit_length(), what)
+    return value
+
+
+def _bounded_list(items: Iterable[Any], what: str, per_item: int = 0) -> list[Any]:
+    """Materialise ``items``, refusing once they (plus ``per_item`` each) pass the limit."""
+    out: list[Any] = []
+    size = 0
+    for item in items:
+        size += _estimate(item, MAX_VALUE_BYTES - size) + per_item
+        _limit(size, what)
+        out.append(item)
+    return out
+
+
+def _check_binop(operator: str, left: Any, right: Any) -> None:
+    """Refuse ``*``, ``**`` and ``%`` whose result would be too large, before computing it."""
+    if operator == "*":
+        _check_repeat(left, right)
+        _check_repeat(right, left)
+        if isinstance(left, int) and isinstance(right, int):
+            _limit_bits(left.bit_length() + right.bit_length(), operator)
+    elif operator == "**":
+        if isinstance(left, int) and isinstance(right, int) and right > 0 and abs(left) > 1:
+            _limit_bits((abs(left).bit_length() - 1) * right + 1, operator)
+    elif operator == "%" and isinstance(left, str):
+        _check_printf(left, right)
+
+
+def _check_repeat(sequence: Any, times: Any) -> None:
+    if isinstance(sequence, str | bytes | list | tuple) and isinstance(times, int) and times > 1:
+        _limit(_estimate(sequence) * times, "the result of '*'")
+
+
+def _check_printf(template: str, values: Any) -> None:
+    """Refuse ``template % values`` with huge widths or precisions."""
+    args = tuple(values.values()) if isinstance(values, Mapping) else values
+    args = args if isinstance(args, tuple) else (args,)
+    dynamic = False
+    for match in _PRINTF_SPEC.finditer(template):
+        for number in match.groups():
+            dynamic = dynamic or number == "*"
+            if number and number != "*":
+                _limit(int(number), "a '%' field width")
+    if dynamic:
+        _check_width_args(args)
+    _limit(len(template) + _estimate(args), "the result of '%'")
+
+
+def _check_format(template: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
+    """Refuse ``template.format(...)`` with huge widths or precisions."""
+    for match in _FORMAT_SPEC.finditer(template):
+        for number in _DIGITS.findall(match.group(1)):
+            _limit(int(number), "a format() field width")
+    if _FORMAT_NESTED.search(template):
+        _check_width_args((*args, *kwargs.values()))
+    _limit(len(template) + _estimate((args, dict(kwargs))), "the result of format()")
+
+
+def _check_width_args(args: Iterable[Any]) -> None:
+    for arg in args:
+        if isinstance(arg, int):
+            _limit(arg, "a field width")
+
+
+def _check_str_method(method: Any, args: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Refuse ``str`` method calls that would build a huge string; returns the args to use."""
+    owner = getattr(method, "__self__", None)
+    if not isinstance(method, types.BuiltinMethodType) or not isinstance(owner, str):
+        return args
+    name = method.__name__
+    if name == "join" and args:
+        return (_bounded_list(args[0], "join()", len(owner)), *args[1:])
+    first = args[0] if args else None
+    if name in ("center", "ljust", "rjust", "zfill") and isinstance(first, int):
+        _limit(first, f"{name}()")
+    elif name == "expandtabs":
+        _limit(len(owner) * (first if isinstance(first, int) else 8), "expandtabs()")
+    elif name == "replace" and len(args) >= 2:
+        _limit(_replaced_size(owner, *args[:3]), "replace()")
+    return args
+
+
+def _replaced_size(s: str, old: Any, new: Any, count: Any = None) -> int:
+    old, new = str(old), str(new)
+    hits = s.count(old) if old else len(s) + 1
+    if isinstance(count, int) and count >= 0:
+        hits = min(hits, count)
+    return len(s) + hits * max(0, len(new) - len(old))
+
+
+# --------------------------------------------------------------------------------------------
+# Guarded built-in filters and globals
+# --------------------------------------------------------------------------------------------
+
+
+def _center_size(value: Any, width: int = 80) -> int:
+    return max(len(str(value)), width)
+
+
+def _indent_size(s: Any, width: int | str = 4, first: bool = False, blank: bool = False) -> int:
+    text = str(s)
+    pad = len(width) if isinstance(width, str) else width
+    return len(text) + (text.count("\n") + 1) * pad
+
+
+def _replace_size(s: Any, old: Any, new: Any, count: int | None = None) -> int:
+    return _replaced_size(str(s), old, new, count)
+
+
+def _wordwrap_size(
+    s: Any,
+    width: int = 79,
+    break_long_words: bool = True,
+    wrapstring: str | None = None,
+    break_on_hyphens: bool = True,
+) -> int:
+    text = str(s)
+    lines = len(text) // max(width, 1) + text.count("\n") + 1
+    return len(text) + lines * len(wrapstring if wrapstring is not None else "\n")
+
+
+def _format_size(value: Any, *args: Any, **kwargs: Any) -> int:
+    template = str(value)
+    _check_printf(template, kwargs or args)
+    return len(template)
+
+
+def _batch_size(value: Any, linecount: int, fill_with: Any = None) -> int:
+    return 0 if fill_with is None else linecount * _SCALAR_BYTES
+
+
+def _slice_size(value: Any, slices: int, fill_with: Any = None) -> int:
+    return slices * _SCALAR_BYTES
+
+
+#: Filters that can build a large value from a small one: their projected result size.
+_FILTER_PROJECTIONS: dict[str, Callable[..., int]] = {
+    "center": _center_size,
+    "indent": _indent_size,
+    "replace": _replace_size,
+    "wordwrap": _wordwrap_size,
+    "format": _format_size,
+    "batch": _batch_size,
+    "slice": _slice_size,
+}
+
+
+def _guard_filter(
+    name: str, func: Callable[..., Any], projection: Callable[..., int] | None
+) -> Callable[..., Any]:
+    """Wrap a filter: check its projected size first (if known) and its result's size after.
+
+    ``functools.wraps`` copies Jinja's pass-context markers, so the wrapper is called like the
+    filter; the projection skips that first argument.
+    """
+    skip = 1 if getattr(func, "jinja_pass_arg", None) is not None else 0
+    what = f"the result of the {name} filter"
+
+    @functools.wraps(func)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        if projection is not None:
+            _limit(projection(*args[skip:], **kwargs), what)
+        return _check_size(func(*args, **kwargs), what)
+
+    return guarded
+
+
+def _guard_join(join: Callable[..., Any]) -> Callable[..., Any]:
+    """``join`` materialises its items under the size limit before joining them."""
+
+    @functools.wraps(join)
+    def guarded(eval_ctx: Any, value: Iterable[Any], d: str = "", attribute: Any = None) -> Any:
+        items = _bounded_list(value, "the result of the join filter", len(str(d)))
+        return join(eval_ctx, items, d, attribute)
+
+    return guarded
+
+
+def _lipsum(n: int = 5, html: bool = True, min: int = 20, max: int = 100) -> str:
+    """Jinja's ``lipsum`` global with its output size bounded."""
+    _limit(n * max * 16, "lipsum()")
+    return generate_lorem_ipsum(n, html, min, max)
+
+
+# --------------------------------------------------------------------------------------------
+# Our filters
+# --------------------------------------------------------------------------------------------
+
+
+def _defined(value: Any) -> Any:
+    if isinstance(value, Undefined):
+        value._fail_with_undefined_error()
+    return value
+
+
+def _temporal(value: Any, filter_name: str) -> date:
+    """A date or datetime from a date, datetime or ISO 8601 string (``…Z`` allowed)."""
+    value = _defined(value)
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str):
+        raise _Refused(
+            f"{filter_name}: expected a date, datetime or ISO string, got {type(value).__name__}"
+        )
+    text = value.strip()
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        pass
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise _Refused(f"{filter_name}: {value!r} is not an ISO date or datetime") from None
+
+
+def _as_datetime(value: date) -> datetime:
+    return value if isinstance(value, datetime) else datetime.combine(value, time())
+
+
+def _date_part(value: date) -> date:
+    return value.date() if isinstance(value, datetime) else value
+
+
+def _number(value: Any, filter_name: str) -> float:
+    value = _defined(value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _Refused(f"{filter_name}: expected a number, got {type(value).__name__}")
+    return value
+
+
+def _ds(value: Any) -> str:
+    """``YYYY-MM-DD`` (a datetime's date part)."""
+    return _date_part(_temporal(value, "ds")).isoformat()
+
+
+def _ds_nodash(value: Any) -> str:
+    """``YYYYMMDD``."""
+    return _date_part(_temporal(value, "ds_nodash")).strftime("%Y%m%d")
+
+
+def _ts(value: Any) -> str:
+    """ISO 8601 date and time (a date is taken at midnight)."""
+    return _as_datetime(_temporal(value, "ts")).isoformat()
+
+
+def _add_days(value: Any, n: Any) -> date:
+    """``n`` days later: a date stays a date, a datetime a datetime."""
+    moment = _temporal(value, "add_days")
+    days = _number(n, "add_days")
+    if not isinstance(moment, datetime) and days != int(days):
+        raise _Refused("add_days: a date needs a whole number of days")
+    return moment + timedelta(days=days)
+
+
+def _add_hours(value: Any, n: Any) -> datetime:
+    """``n`` hours later, as a datetime (a date is taken at midnight)."""
+    return _as_datetime(_temporal(value, "add_hours")) + timedelta(hours=_number(n, "add_hours"))
+
+
+def _strftime(value: Any, fmt: Any) -> str:
+    if not isinstance(fmt, str):
+        raise _Refused(f"strftime: the format must be a string, got {type(fmt).__name__}")
+    return _temporal(value, "strftime").strftime(fmt)
+
+
+def _to_date(value: Any) -> date:
+    return _date_part(_temporal(value, "to_date"))
+
+
+def _tojson(value: Any, indent: int | None = None) -> str:
+    """Real JSON (not HTML-escaped like Jinja's own ``tojson``); dates as ISO strings."""
+    _limit(_estimate(value), "the value given to tojson")
+    return json.dumps(
+        value, default=_json_default, ensure_ascii=False, allow_nan=False, indent=indent
+    )
+
+
+def _json_default(value: Any) -> Any:
+    _defined(value)
+    if isinstance(value, date | time):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        integral = value.is_finite() and value == value.to_integral_value()
+        return int(value) if integral else float(value)
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, set | frozenset | range | Iterator | KeysView | ValuesView):
+        return _bounded_list(value, "the value given to tojson")
+    raise _Refused(f"tojson: a {type(value).__name__} value cannot be written as JSON")
+
+
+def _fromjson(value: Any) -> Any:
+    value = _defined(value)
+    if isinstance(value, bytes | bytearray):
+        value = value.decode()
+    if not isinstance(value, str):
+        raise _Refused(f"fromjson: expected a JSON string, got {type(value).__name__}")
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise _Refused(f"fromjson: invalid JSON ({exc})") from None
+
+
+_OUR_FILTERS: dict[str, Callable[..., Any]] = {
+    "ds": _ds,
+    "ds_nodash": _ds_nodash,
+    "ts": _ts,
+    "add_days": _add_days,
+    "add_hours": _add_hours,
+    "strftime": _strftime,
+    "to_date": _to_date,
+    "tojson": _tojson,
+    "fromjson": _fromjson,
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Error messages
+# --------------------------------------------------------------------------------------------
+
+
+def _expression_error(
+    source: str, exc: Exception, context: Mapping[str, Any] | None
+) -> ExpressionError:
+    return ExpressionError(source, _detail(source, exc, context))
+
+
+def _detail(source: str, exc: Exception, context: Mapping[str, Any] | None) -> str:
+    """A readable one-line reason for ``exc``."""
+    if isinstance(exc, TemplateSyntaxError):
+        where = f" (line {exc.lineno})" if "\n" in source.strip() else ""
+        return f"syntax error: {exc.message}{where}"
+    if isinstance(exc, UndefinedError):
+        return _undefined_detail(source, exc, context)
+    if isinstance(exc, SecurityError):
+        return f"not allowed: {exc.message}"
+    if isinstance(exc, TemplateError):
+        return exc.message or type(exc).__name__
+    if isinstance(exc, _Refused):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _undefined_detail(source: str, exc: UndefinedError, context: Mapping[str, Any] | None) -> str:
+    message = exc.message
+    if not isinstance(message, _Missing):
+        return str(message)
+    if message.owner is missing:
+        candidates = [*(context or {}), *_environment().globals]
+        return str(message) + _did_you_mean(message.name, candidates)
+    found = _owner_path(source, message.name)
+    text = str(message) if found is None else f"{found[0]!r} has no {found[1]} {message.name!r}"
+    if isinstance(message.owner, dict):
+        text += _key_hint(message.name, message.owner)
+    return text
+
+
+def _did_you_mean(name: Any, candidates: Iterable[Any]) -> str:
+    close = difflib.get_close_matches(str(name), [str(c) for c in candidates], n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _key_hint(name: Any, owner: dict[Any, Any]) -> str:
+    """For a plain dict: a close key, else the keys it has (never used for lazy mappings)."""
+    keys = sorted(str(key) for key in owner)
+    if not keys:
+        return " (it is empty)"
+    suggestion = _did_you_mean(name, keys)
+    if suggestion:
+        return suggestion
+    shown = ", ".join(keys[:10]) + (", …" if len(keys) > 10 else "")
+    return f" (it has: {shown})"
+
+
+def _owner_path(source: str, name: Any) -> tuple[str, str] | None:
+    """Where ``name`` was looked up, as written (``steps.extract.outputs``), if unambiguous."""
+    text = source if contains_template(source) else "{{ " + source + " }}"
+    try:
+        tree = _environment().parse(text)
+    except TemplateSyntaxError:
+        return None
+    found: dict[str | None, str] = {}
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        kind = _lookup_kind(node, name)
+        if kind is not None and isinstance(node, nodes.Getattr | nodes.Getitem):
+            found.setdefault(_static_path(node.node), kind)
+    if len(found) != 1:
+        return None
+    ((path, kind),) = found.items()
+    return None if path is None else (path, kind)
+
+
+def _lookup_kind(node: nodes.Node, name: Any) -> str | None:
+    """How ``node`` looks ``name`` up ("attribute", "key" or "element"), or None if it doesn't."""
+    if isinstance(node, nodes.Getattr):
+        return "attribute" if node.attr == name else None
+    arg = node.arg if isinstance(node, nodes.Getitem) else None
+    if isinstance(arg, nodes.Const) and type(arg.value) is type(name) and arg.value == name:
+        return "key" if isinstance(name, str) else "element"
+    return None
+
+
+def _static_path(node: nodes.Node) -> str | None:
+    """``a.b['c']`` for a chain of names, attributes and constant subscripts; else None."""
+    if isinstance(node, nodes.Name):
+        return node.name
+    if isinstance(node, nodes.Getattr):
+        base = _static_path(node.node)
+        return None if base is None else f"{base}.{node.attr}"
+    if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
+        base = _static_path(node.node)
+        return None if base is None else f"{base}[{node.arg.value!r}]"
+    return None

@@ -1,0 +1,62 @@
+"""Settings: one pydantic-settings class, built by ``load_settings()`` and passed down.
+
+Every field can be set by an environment variable ``MAESTRO_<FIELD>``. Nothing here is created
+at import time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MAESTRO_", extra="ignore")
+
+    #: folder of the embedded store, logs and scratch space
+    home: Path = Field(default_factory=lambda: Path.home() / ".maestro")
+    #: SQLAlchemy URL; empty means the embedded SQLite file under ``home``
+    database_url: str = ""
+    #: SQLite ``synchronous`` pragma: NORMAL survives process crashes (WAL), FULL power loss too
+    sqlite_synchronous: str = "NORMAL"
+    #: folder that relative paths of steps resolve against (workers)
+    project_dir: Path = Field(default_factory=Path.cwd)
+    #: name this process reports on the attempts it runs
+    worker_name: str = ""
+    #: threads executing attempts in the embedded dispatcher
+    worker_concurrency: int = Field(default=8, ge=1, le=256)
+    #: seconds between heartbeats of a running attempt
+    heartbeat_interval: float = Field(default=2.0, gt=0)
+    #: an attempt whose last heartbeat is older than this is LOST
+    heartbeat_timeout: float = Field(default=30.0, gt=0)
+    #: a QUEUED attempt not claimed within this many seconds is dispatched again
+    redispatch_after: float = Field(default=30.0, gt=0)
+    #: the scheduler loop's safety-net poll interval, in seconds
+    poll_interval: float = Field(default=1.0, gt=0)
+    #: seconds between SIGTERM and SIGKILL when a step's process must stop
+    kill_grace: float = Field(default=5.0, ge=0)
+    #: rows a scheduler pass handles per kind of work (bounded batches)
+    batch_size: int = Field(default=200, ge=1)
+
+    @field_validator("sqlite_synchronous")
+    @classmethod
+    def _known_sync_mode(cls, value: str) -> str:
+        mode = value.upper()
+        if mode not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
+            raise ValueError("must be one of OFF, NORMAL, FULL, EXTRA")
+        return mode
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'maestro.db'}"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.home / "logs"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with explicit overrides (CLI flags, tests) winning."""
+    return Settings(**overrides)  # type: ignore[arg-type]  # pydantic validates the values

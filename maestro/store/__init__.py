@@ -1,0 +1,1 @@
+"""Persistence: tables, the database handle, units of work and the transition function."""

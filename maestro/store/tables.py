@@ -1,0 +1,191 @@
+"""The tables. SQLAlchemy Core: the hot path issues a handful of statements per step and the
+ORM's unit of work would only add cost.
+
+Definitions apart from instances (as in Netflix Maestro): ``workflow_versions`` are immutable;
+runs point at the version they run. Status columns are written only by
+``maestro.store.transitions.transition``.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from maestro.states import AttemptStatus, RunStatus, StepStatus
+from maestro.store.types import BigId, Json, UTCDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def _status_check(name: str, values: type[RunStatus | StepStatus | AttemptStatus]) -> CheckConstraint:
+    allowed = ", ".join(f"'{v.value}'" for v in values)
+    return CheckConstraint(f"status IN ({allowed})", name=name)
+
+
+workflows = Table(
+    "workflows",
+    metadata,
+    Column("id", String(128), primary_key=True),
+    Column("name", String(256), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("owner", String(128), nullable=False),
+    Column("tags", Json, nullable=False),
+    Column("paused", Boolean, nullable=False, default=False),
+    Column("active_version", Integer, nullable=False),
+    Column("latest_version", Integer, nullable=False),
+    #: the last run number handed out; runs are numbered 1, 2, … per workflow
+    Column("run_counter", Integer, nullable=False, default=0),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+workflow_versions = Table(
+    "workflow_versions",
+    metadata,
+    Column("workflow_id", String(128), ForeignKey("workflows.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("definition", Json, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("source", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(128), nullable=True),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("workflow_id", String(128), ForeignKey("workflows.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("params", Json, nullable=False),
+    Column("trigger", String(16), nullable=False),
+    Column("logical_date", UTCDateTime, nullable=False),
+    Column("parent_run_id", BigId, ForeignKey("runs.id", ondelete="CASCADE"), nullable=True),
+    Column("restarted_from", BigId, nullable=True),
+    Column("outputs", Json, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("max_active_steps", Integer, nullable=False),
+    #: counters kept by the hot path so that finishing a step never rescans the run
+    Column("steps_total", Integer, nullable=False, default=0),
+    Column("steps_unfinished", Integer, nullable=False, default=0),
+    Column("steps_failed", Integer, nullable=False, default=0),
+    Column("active_steps", Integer, nullable=False, default=0),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("started_at", UTCDateTime, nullable=True),
+    Column("ended_at", UTCDateTime, nullable=True),
+    Column("timeout_at", UTCDateTime, nullable=True),
+    _status_check("run_status", RunStatus),
+    CheckConstraint("active_steps >= 0 AND steps_unfinished >= 0", name="run_counters"),
+    UniqueConstraint("workflow_id", "number", name="uq_runs_workflow_number"),
+    # run history of a workflow, newest first (keyset on id)
+    Index("ix_runs_workflow_history", "workflow_id", "id"),
+    # scheduler: queued runs to admit, active runs to time out
+    Index("ix_runs_status_timeout", "status", "timeout_at"),
+)
+
+step_runs = Table(
+    "step_runs",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("run_id", BigId, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("step_id", String(64), nullable=False),
+    Column("step_type", String(16), nullable=False),
+    #: position of the step in its definition (display order)
+    Column("position", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("priority", Integer, nullable=False, default=0),
+    #: upstream bookkeeping: how many upstreams there are, ended, failed, skipped
+    Column("up_total", Integer, nullable=False),
+    Column("up_done", Integer, nullable=False, default=0),
+    Column("up_failed", Integer, nullable=False, default=0),
+    Column("up_skipped", Integer, nullable=False, default=0),
+    Column("attempts", Integer, nullable=False, default=0),
+    #: LOST attempts, retried without counting against retries.limit (up to 3)
+    Column("platform_failures", Integer, nullable=False, default=0),
+    Column("current_attempt_id", BigId, nullable=True),
+    Column("outputs", Json, nullable=True),
+    Column("error", Text, nullable=True),
+    #: why a WAITING step waits ("slot", "paused")
+    Column("waiting_for", String(32), nullable=True),
+    Column("next_attempt_at", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("started_at", UTCDateTime, nullable=True),
+    Column("ended_at", UTCDateTime, nullable=True),
+    _status_check("step_status", StepStatus),
+    UniqueConstraint("run_id", "step_id", name="uq_step_runs_run_step"),
+    Index("ix_step_runs_run_status", "run_id", "status"),
+    # scheduler: retries whose backoff elapsed
+    Index("ix_step_runs_status_next_attempt", "status", "next_attempt_at"),
+)
+
+attempts = Table(
+    "attempts",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("step_run_id", BigId, ForeignKey("step_runs.id", ondelete="CASCADE"), nullable=False),
+    Column("run_id", BigId, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("queue", String(64), nullable=False),
+    Column("worker", String(128), nullable=True),
+    Column("external_id", String(256), nullable=True),
+    Column("exit_code", Integer, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("log_path", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    #: when it was last handed to the dispatcher; the QUEUED row is the outbox
+    Column("dispatched_at", UTCDateTime, nullable=False),
+    Column("started_at", UTCDateTime, nullable=True),
+    Column("heartbeat_at", UTCDateTime, nullable=True),
+    Column("timeout_at", UTCDateTime, nullable=True),
+    Column("ended_at", UTCDateTime, nullable=True),
+    _status_check("attempt_status", AttemptStatus),
+    UniqueConstraint("step_run_id", "number", name="uq_attempts_step_number"),
+    # scheduler: stale heartbeats, unclaimed dispatches, timeouts
+    Index("ix_attempts_status_heartbeat", "status", "heartbeat_at"),
+    Index("ix_attempts_status_dispatched", "status", "dispatched_at"),
+    Index("ix_attempts_status_timeout", "status", "timeout_at"),
+    Index("ix_attempts_run", "run_id"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("run_id", BigId, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("step_run_id", BigId, nullable=True),
+    Column("attempt_id", BigId, nullable=True),
+    #: "run", "step" or "attempt"
+    Column("entity", String(16), nullable=False),
+    Column("from_status", String(16), nullable=True),
+    Column("to_status", String(16), nullable=True),
+    #: a user or system action that caused it ("stop", "timeout", …), if any
+    Column("action", String(32), nullable=True),
+    Column("actor", String(128), nullable=False),
+    Column("message", Text, nullable=True),
+    Column("at", UTCDateTime, nullable=False),
+    Index("ix_events_run", "run_id", "id"),
+)

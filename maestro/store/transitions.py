@@ -1,0 +1,98 @@
+"""The one function that changes a status.
+
+A conditional UPDATE (``WHERE id = :id AND status = :expected``) plus an event row, in the
+caller's transaction. Zero rows updated means someone else already moved the row — a duplicate
+delivery, a racing scheduler, a stop that won — and the caller gets ``False`` and does nothing.
+A change the state tables do not allow is a bug and raises ``InvalidTransition``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from enum import StrEnum
+from typing import Any, Literal
+
+from sqlalchemy import Table, select, update
+
+from maestro.errors import InvalidTransition
+from maestro.states import (
+    ATTEMPT_TRANSITIONS,
+    RUN_TRANSITIONS,
+    STEP_TRANSITIONS,
+    AttemptStatus,
+    RunStatus,
+    StepStatus,
+)
+from maestro.store import tables
+from maestro.store.unit import Unit
+
+Entity = Literal["run", "step", "attempt"]
+Status = RunStatus | StepStatus | AttemptStatus
+
+_TABLES: Mapping[Entity, Table] = {
+    "run": tables.runs,
+    "step": tables.step_runs,
+    "attempt": tables.attempts,
+}
+_RULES: Mapping[Entity, Mapping[Any, frozenset[Any]]] = {
+    "run": RUN_TRANSITIONS,
+    "step": STEP_TRANSITIONS,
+    "attempt": ATTEMPT_TRANSITIONS,
+}
+
+
+def transition(
+    u: Unit,
+    entity: Entity,
+    row_id: int,
+    to: Status,
+    expected: Status | Iterable[Status],
+    *,
+    run_id: int,
+    step_run_id: int | None = None,
+    attempt_id: int | None = None,
+    values: Mapping[str, Any] | None = None,
+    action: str | None = None,
+    message: str | None = None,
+) -> bool:
+    """Move ``entity`` ``row_id`` to ``to`` if it is in ``expected``; record the event."""
+    table = _TABLES[entity]
+    candidates = [expected] if isinstance(expected, StrEnum) else list(expected)
+    _check_allowed(entity, candidates, to)
+    if len(candidates) == 1:
+        current: str | None = candidates[0]
+    else:
+        current = u.conn.execute(
+            select(table.c.status).where(table.c.id == row_id).with_for_update()
+        ).scalar()
+        if current not in candidates:
+            return False
+    result = u.conn.execute(
+        update(table)
+        .where(table.c.id == row_id, table.c.status == current)
+        .values(status=to, **(values or {}))
+    )
+    if result.rowcount != 1:
+        return False
+    if entity == "step":
+        step_run_id = row_id
+    elif entity == "attempt":
+        attempt_id = row_id
+    u.add_event(
+        run_id=run_id,
+        step_run_id=step_run_id,
+        attempt_id=attempt_id,
+        entity=entity,
+        from_status=str(current),
+        to_status=str(to),
+        action=action,
+        message=message,
+    )
+    return True
+
+
+def _check_allowed(entity: Entity, candidates: list[Status], to: Status) -> None:
+    rules = _RULES[entity]
+    for source in candidates:
+        if to not in rules[source]:
+            raise InvalidTransition(f"{entity} status {source} → {to} is not allowed")

@@ -1,0 +1,64 @@
+"""A unit of work: one transaction plus what must happen around it.
+
+Engine functions take a ``Unit`` instead of a bare connection: it carries the transaction's
+``now`` and actor, buffers event rows (written in one batch before commit), and collects the
+attempts to hand to the dispatcher once the transaction has committed — never before, so a
+worker can never see an attempt that might still roll back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert
+
+from maestro.clock import Clock
+from maestro.store import tables
+from maestro.store.db import Database
+
+
+@dataclass(frozen=True)
+class Dispatch:
+    """An attempt to send to a worker queue after commit."""
+
+    attempt_id: int
+    queue: str
+    priority: int = 0
+
+
+@dataclass
+class Unit:
+    conn: Connection
+    now: datetime
+    actor: str = "system"
+    events: list[dict[str, Any]] = field(default_factory=list)
+    dispatches: list[Dispatch] = field(default_factory=list)
+    #: attempts stopped in this transaction whose processes should be told at once
+    cancels: list[int] = field(default_factory=list)
+    #: set when the scheduler should run a pass soon (a timer moved earlier, a run ended…)
+    wake_scheduler: bool = False
+
+    def add_event(self, **row: Any) -> None:
+        row.setdefault("actor", self.actor)
+        row.setdefault("at", self.now)
+        for key in ("step_run_id", "attempt_id", "from_status", "to_status", "action", "message"):
+            row.setdefault(key, None)
+        self.events.append(row)
+
+    def flush(self) -> None:
+        if self.events:
+            self.conn.execute(insert(tables.events), self.events)
+            self.events.clear()
+
+
+@contextmanager
+def unit_of_work(db: Database, clock: Clock, actor: str = "system") -> Iterator[Unit]:
+    """Open a write transaction as a Unit; events are flushed before the commit."""
+    with db.tx() as conn:
+        unit = Unit(conn=conn, now=clock.now(), actor=actor)
+        yield unit
+        unit.flush()

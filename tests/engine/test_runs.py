@@ -1,0 +1,155 @@
+"""Params, slots (max_active_steps), priorities, versions, events and the hot path's cost."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import event, select
+
+from maestro.engine.runs import create_run
+from maestro.errors import ParamError
+from maestro.store import tables
+from tests.engine.harness import Harness
+
+PARAMS = """
+id: params
+owner: t
+params:
+  ds: {type: date, default: "{{ run.logical_date | ds }}"}
+  limit: {type: int, default: 10}
+  tables: {type: list, default: [a, b]}
+  flag: {type: bool, default: false}
+steps:
+  - id: show
+    type: shell
+    shell:
+      command: |
+        cat > "$MAESTRO_OUTPUT" <<'JSON'
+        {"ds": "{{ params.ds }}", "n": {{ params.limit + 1 }}, "t": {{ params.tables | tojson }}}
+        JSON
+"""
+
+
+def test_params_merge_defaults_and_given_values_with_coercion(harness: Harness) -> None:
+    run_id = harness.start(
+        PARAMS,
+        params={"limit": "41", "flag": "yes"},
+        logical_date=datetime(2024, 3, 1, 3, 0, tzinfo=UTC),
+    )
+    view = harness.drain(run_id)
+    assert view.params == {"ds": "2024-03-01", "limit": 41, "tables": ["a", "b"], "flag": True}
+    assert view.steps[0].outputs == {"ds": "2024-03-01", "n": 42, "t": ["a", "b"]}
+
+
+def test_unknown_and_ill_typed_params_are_refused_and_nothing_is_written(
+    harness: Harness,
+) -> None:
+    workflow_id = harness.submit(PARAMS)
+    with pytest.raises(ParamError) as info:
+        with harness.engine.unit() as u:
+            create_run(u, harness.engine.versions, workflow_id,
+                       params={"limt": "1", "limit": "many"})
+    message = str(info.value)
+    assert "limt" in message and "did you mean 'limit'" in message
+    assert "limit" in message
+    with harness.db.read() as conn:
+        assert conn.execute(select(tables.runs.c.id)).first() is None
+
+
+def test_max_active_steps_bounds_concurrency_and_priority_orders_the_wait(
+    harness: Harness,
+) -> None:
+    run_id = harness.start(
+        """
+        id: slots
+        owner: t
+        max_active_steps: 2
+        steps:
+          - {id: s1, type: noop}
+          - {id: s2, type: noop}
+          - {id: low, type: noop, priority: -5}
+          - {id: high, type: noop, priority: 9}
+          - {id: s5, type: noop}
+        """
+    )
+    assert len(harness.dispatcher.pending) == 2
+    statuses = harness.statuses(run_id)
+    assert sorted(s for s, v in statuses.items() if v == "QUEUED") == ["s1", "s2"]
+    assert all(statuses[s] == "WAITING" for s in ("low", "high", "s5"))
+    order = []
+    while harness.dispatcher.pending:
+        d = harness.dispatcher.pending.pop(0)
+        with harness.db.read() as conn:
+            active = conn.execute(select(tables.runs.c.active_steps)).scalar_one()
+        assert active <= 2
+        order.append(d.attempt_id)
+        harness.executor.execute(d.attempt_id)
+    with harness.db.read() as conn:
+        by_attempt = dict(
+            conn.execute(
+                select(tables.attempts.c.id, tables.step_runs.c.step_id).join(
+                    tables.step_runs, tables.step_runs.c.id == tables.attempts.c.step_run_id
+                )
+            ).all()
+        )
+    assert [by_attempt[a] for a in order] == ["s1", "s2", "high", "s5", "low"]
+    assert harness.view(run_id).status == "SUCCEEDED"
+
+
+def test_identical_resubmission_keeps_the_version_and_runs_are_numbered(
+    harness: Harness,
+) -> None:
+    text = "id: v\nowner: t\nsteps: [{id: a, type: noop}]\n"
+    r1 = harness.start(text)
+    r2 = harness.start(text)
+    r3 = harness.start(text.replace("noop}", "noop, priority: 1}"))
+    views = [harness.view(r) for r in (r1, r2, r3)]
+    assert [(v.number, v.version) for v in views] == [(1, 1), (2, 1), (3, 2)]
+
+
+def test_every_status_change_is_an_event(harness: Harness) -> None:
+    run_id = harness.start("id: ev\nowner: t\nsteps: [{id: a, type: noop}]\n")
+    harness.drain(run_id)
+    with harness.db.read() as conn:
+        rows = conn.execute(
+            select(tables.events.c.entity, tables.events.c.from_status, tables.events.c.to_status)
+            .where(tables.events.c.run_id == run_id)
+            .order_by(tables.events.c.id)
+        ).all()
+    assert [tuple(r) for r in rows] == [
+        ("run", None, "QUEUED"),
+        ("run", "QUEUED", "RUNNING"),
+        ("attempt", None, "QUEUED"),
+        ("step", "PENDING", "QUEUED"),
+        ("attempt", "QUEUED", "RUNNING"),
+        ("step", "QUEUED", "RUNNING"),
+        ("attempt", "RUNNING", "SUCCEEDED"),
+        ("step", "RUNNING", "SUCCEEDED"),
+        ("run", "RUNNING", "SUCCEEDED"),
+    ]
+
+
+def _statements_to_finish_one_step(harness: Harness, width: int) -> int:
+    steps = "\n".join(f"  - {{id: s{i}, type: noop}}" for i in range(width))
+    run_id = harness.start(f"id: w{width}\nowner: t\nmax_active_steps: 1000\nsteps:\n{steps}\n")
+    first = harness.dispatcher.pending.pop(0)
+    count = 0
+
+    def count_statement(*_args: object) -> None:
+        nonlocal count
+        count += 1
+
+    event.listen(harness.db.engine, "before_cursor_execute", count_statement)
+    try:
+        harness.executor.execute(first.attempt_id)
+    finally:
+        event.remove(harness.db.engine, "before_cursor_execute", count_statement)
+    harness.drain(run_id)
+    return count
+
+
+def test_finishing_a_step_costs_the_same_in_a_small_and_a_large_run(harness: Harness) -> None:
+    small = _statements_to_finish_one_step(harness, 5)
+    large = _statements_to_finish_one_step(harness, 500)
+    assert small == large

@@ -1,0 +1,117 @@
+"""The attempt executor: claim, heartbeat, run, report. Shared by every dispatcher.
+
+The executor owns nothing durable: the store says which attempt is whose. If this process dies
+mid-attempt, its heartbeat lapses, the scheduler declares the attempt LOST and the step is
+retried elsewhere.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import socket
+import os
+import traceback
+from pathlib import Path
+
+from maestro.engine.attempts import (
+    AttemptResult,
+    ClaimedAttempt,
+    claim,
+    report,
+    set_external_id,
+)
+from maestro.engine.core import Engine
+from maestro.states import AttemptStatus
+from workers.heartbeat import Heartbeater, Watch
+from workers.runtimes import get_runtime
+from workers.runtimes.base import Outcome, RuntimeContext
+
+logger = logging.getLogger(__name__)
+
+
+def default_worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class AttemptExecutor:
+    def __init__(self, eng: Engine, worker_name: str | None = None) -> None:
+        self.eng = eng
+        self.worker = worker_name or eng.settings.worker_name or default_worker_name()
+        self.heartbeats = Heartbeater(eng)
+
+    def execute(self, attempt_id: int) -> None:
+        """Run one attempt if it is still ours to run; never raises."""
+        try:
+            claimed = claim(self.eng, attempt_id, self.worker)
+            if claimed is None:
+                return
+            result = self._run(claimed)
+            if result is not None:
+                report(self.eng, attempt_id, result, worker=self.worker)
+        except Exception:
+            logger.exception("attempt execution failed", extra={"attempt_id": attempt_id})
+
+    def cancel(self, attempt_id: int) -> None:
+        self.heartbeats.cancel(attempt_id)
+
+    def close(self) -> None:
+        self.heartbeats.close()
+
+    def _run(self, claimed: ClaimedAttempt) -> AttemptResult | None:
+        claimed.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(claimed.log_path, "ab") as log:
+            if claimed.render_error:
+                log.write(f"cannot render the step's settings: {claimed.render_error}\n".encode())
+                return AttemptResult(AttemptStatus.FAILED, error=claimed.render_error,
+                                     permanent=True)
+            runtime = get_runtime(claimed.step_type)
+            if runtime is None:
+                message = (f"step type '{claimed.step_type}' is not supported by this version "
+                           f"of Maestro yet (step {claimed.step_id!r})")
+                log.write(f"{message}\n".encode())
+                return AttemptResult(AttemptStatus.FAILED, error=message, permanent=True)
+            timeout = claimed.timeout.total_seconds() if claimed.timeout else None
+            watch = self.heartbeats.watch(claimed.attempt_id, timeout)
+            work_dir = self.eng.settings.home / "work" / str(claimed.attempt_id)
+            try:
+                outcome = self._call(runtime, self._context(claimed, watch, work_dir, log), log)
+            finally:
+                self.heartbeats.unwatch(claimed.attempt_id)
+                shutil.rmtree(work_dir, ignore_errors=True)
+        return _result(outcome, watch, claimed)
+
+    def _context(
+        self, claimed: ClaimedAttempt, watch: Watch, work_dir: Path, log: object
+    ) -> RuntimeContext:
+        work_dir.mkdir(parents=True, exist_ok=True)
+        env = dict(claimed.env)
+        env["MAESTRO_OUTPUT"] = str(work_dir / "output")
+        return RuntimeContext(
+            attempt_id=claimed.attempt_id, run_id=claimed.run_id, step_id=claimed.step_id,
+            attempt_number=claimed.number, step_type=claimed.step_type,
+            settings=claimed.settings, env=env, project_dir=self.eng.settings.project_dir,
+            work_dir=work_dir, log=log,  # type: ignore[arg-type]  # an open binary file
+            cancel=watch.cancel, kill_grace=self.eng.settings.kill_grace,
+            set_external_id=lambda ext: set_external_id(self.eng, claimed.attempt_id, ext),
+        )
+
+    @staticmethod
+    def _call(runtime: object, ctx: RuntimeContext, log: object) -> Outcome:
+        try:
+            return runtime.run(ctx)  # type: ignore[attr-defined, no-any-return]
+        except Exception as exc:
+            log.write(traceback.format_exc().encode())  # type: ignore[attr-defined]
+            return Outcome.fail(f"runtime error: {type(exc).__name__}: {exc}")
+
+
+def _result(outcome: Outcome, watch: Watch, claimed: ClaimedAttempt) -> AttemptResult | None:
+    if watch.reason == "stopped":
+        return None  # the store already ended this attempt (stop action, LOST, run ended)
+    if watch.reason == "timeout":
+        limit = claimed.timeout.total_seconds() if claimed.timeout else 0
+        return AttemptResult(AttemptStatus.TIMED_OUT, error=f"timed out after {limit:g}s",
+                             exit_code=outcome.exit_code)
+    status = AttemptStatus.SUCCEEDED if outcome.status == "succeeded" else AttemptStatus.FAILED
+    return AttemptResult(status, outputs=outcome.outputs, error=outcome.error,
+                         exit_code=outcome.exit_code, permanent=outcome.permanent)

@@ -1,0 +1,34 @@
+"""Step runtimes, by step type.
+
+The attempt executor looks a step's type up here. Runtimes are stateless, so one shared
+instance per type serves every attempt, on any thread. Types without an entry (spark, sql,
+stream, foreach, subworkflow) are not implemented yet: ``get_runtime`` returns None for them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from workers.runtimes.base import Outcome, Runtime, RuntimeContext
+from workers.runtimes.noop import NoopRuntime
+from workers.runtimes.python import PythonRuntime
+from workers.runtimes.shell import ShellRuntime
+from workers.runtimes.sleep import SleepRuntime
+
+RUNTIMES: Mapping[str, Runtime] = MappingProxyType(
+    {
+        "noop": NoopRuntime(),
+        "sleep": SleepRuntime(),
+        "shell": ShellRuntime(),
+        "python": PythonRuntime(),
+    }
+)
+
+
+def get_runtime(step_type: str) -> Runtime | None:
+    """The runtime for ``step_type``, or None when that type has no runtime (yet)."""
+    return RUNTIMES.get(step_type)
+
+
+__all__ = ["RUNTIMES", "Outcome", "Runtime", "RuntimeContext", "get_runtime"]

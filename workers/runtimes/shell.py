@@ -1,0 +1,250 @@
+"""The ``shell`` step type: runs ``shell.command`` with ``<shell> -c`` and reports its exit code.
+
+How it runs, and why:
+
+* ``[shell, "-c", command]`` (``/bin/bash`` unless ``shell.shell`` says otherwise), in
+  ``shell.cwd`` (default ``.``) resolved against ``ctx.project_dir``; absolute paths are kept.
+* The environment is the worker's ``os.environ`` overlaid with the step's ``ctx.env`` and
+  ``MAESTRO_OUTPUT``, the file where the command may write its outputs (see ``outputs.py``).
+* stdout and stderr both go straight to the attempt log's file descriptor, so their relative
+  order is kept and no thread copies bytes. A log without a file descriptor (an in-memory
+  stream) is fed through a pipe by a pump thread instead. stdin is ``/dev/null``.
+* The command runs in a new session, hence its own process group: stopping the step sends
+  SIGTERM to the whole group (children and grandchildren too, not just the shell), waits up to
+  ``ctx.kill_grace`` seconds for the group to go away, then sends SIGKILL to the group.
+* While waiting, the runtime polls the process with a short backoff (1 ms doubling to 50 ms)
+  using ``ctx.cancel.wait`` as the pause: a fast command such as ``true`` costs a few ms more at
+  most, a long one costs about 20 cheap wake-ups a second, and a cancel is seen at once.
+  Background processes a command leaves behind after a normal exit are not killed.
+* A missing working directory or shell is a permanent failure: retrying cannot fix it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import IO, Any, BinaryIO
+
+from workers.runtimes.base import Outcome, RuntimeContext
+from workers.runtimes.outputs import OutputError, read_outputs
+
+DEFAULT_SHELL = "/bin/bash"
+_POLL_FIRST = 0.001
+_POLL_MAX = 0.05
+#: how long to wait for the pump thread to drain the pipe once the command has exited
+_PUMP_DRAIN = 2.0
+
+
+class _SettingsError(ValueError):
+    """The step's settings cannot work; the message says why."""
+
+
+class ShellRuntime:
+    """Runs a shell command as its own process group, logging its output to the attempt log."""
+
+    def run(self, ctx: RuntimeContext) -> Outcome:
+        try:
+            command, shell, cwd = _read_settings(ctx.settings, ctx.project_dir)
+        except _SettingsError as exc:
+            return Outcome.fail(str(exc), permanent=True)
+        if ctx.cancel.is_set():
+            return Outcome.fail("cancelled")
+        ctx.work_dir.mkdir(parents=True, exist_ok=True)
+        _write_header(ctx.log, shell, cwd, command)
+        try:
+            proc, pump = _start([shell, "-c", command], cwd, _environment(ctx), ctx.log)
+        except OSError as exc:
+            return _spawn_failure(exc, shell, cwd)
+        cancelled = _supervise(proc, ctx)
+        if pump is not None:
+            pump.join(_PUMP_DRAIN)
+        if cancelled:
+            return Outcome.fail("cancelled", exit_code=proc.returncode)
+        return _outcome(proc.returncode, ctx.output_path)
+
+
+def _read_settings(settings: Mapping[str, Any], project_dir: Path) -> tuple[str, str, Path]:
+    command = settings.get("command")
+    if not isinstance(command, str) or not command.strip():
+        raise _SettingsError("shell.command must be a non-empty string")
+    shell = settings.get("shell") or DEFAULT_SHELL
+    if not isinstance(shell, str):
+        raise _SettingsError(f"shell.shell must be a path, got {shell!r}")
+    cwd = _resolve_cwd(settings.get("cwd") or ".", project_dir)
+    if not cwd.is_dir():
+        problem = "is not a directory" if cwd.exists() else "does not exist"
+        raise _SettingsError(f"working directory {cwd} {problem}")
+    return command, shell, cwd
+
+
+def _resolve_cwd(value: Any, project_dir: Path) -> Path:
+    if not isinstance(value, str | os.PathLike):
+        raise _SettingsError(f"shell.cwd must be a path, got {value!r}")
+    path = Path(value)
+    return path if path.is_absolute() else project_dir / path
+
+
+def _environment(ctx: RuntimeContext) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({key: str(value) for key, value in ctx.env.items()})
+    env["MAESTRO_OUTPUT"] = str(ctx.output_path)
+    return env
+
+
+def _write_header(log: BinaryIO, shell: str, cwd: Path, command: str) -> None:
+    shown = "\n> ".join(command.splitlines())
+    log.write(f"[maestro] {shell} -c, in {cwd}\n$ {shown}\n".encode(errors="replace"))
+    log.flush()
+
+
+def _start(
+    argv: list[str], cwd: Path, env: dict[str, str], log: BinaryIO
+) -> tuple[subprocess.Popen[bytes], threading.Thread | None]:
+    """Start the command; the thread is the pipe pump when the log has no file descriptor."""
+    fd = _log_fd(log)
+    target: int = fd if fd is not None else subprocess.PIPE
+    proc = subprocess.Popen(
+        argv,
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=target,
+        stderr=target if fd is not None else subprocess.STDOUT,
+        start_new_session=True,
+    )
+    if proc.stdout is None:
+        return proc, None
+    pump = threading.Thread(target=_pump, args=(proc.stdout, log), name="shell-log", daemon=True)
+    pump.start()
+    return proc, pump
+
+
+def _log_fd(log: BinaryIO) -> int | None:
+    try:
+        return log.fileno()
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is both
+        return None
+
+
+def _pump(pipe: IO[bytes], log: BinaryIO) -> None:
+    """Copy the command's output to the log until EOF, or until the log is closed."""
+    with pipe:
+        fd = pipe.fileno()
+        while chunk := os.read(fd, 65536):
+            try:
+                log.write(chunk)
+                log.flush()
+            except (OSError, ValueError):  # the attempt ended and its log was closed
+                return
+
+
+def _spawn_failure(exc: OSError, shell: str, cwd: Path) -> Outcome:
+    reason = exc.strerror or str(exc)
+    if exc.filename is not None and str(exc.filename) == str(cwd):
+        return Outcome.fail(f"cannot enter working directory {cwd}: {reason}", permanent=True)
+    if isinstance(exc, FileNotFoundError | PermissionError | NotADirectoryError):
+        return Outcome.fail(f"cannot run shell {shell}: {reason}", permanent=True)
+    return Outcome.fail(f"cannot start the command: {exc}")
+
+
+def _supervise(proc: subprocess.Popen[bytes], ctx: RuntimeContext) -> bool:
+    """Wait for the command; True when it had to be stopped because of ``ctx.cancel``."""
+    try:
+        if _wait_or_cancel(proc, ctx.cancel):
+            return False
+        _terminate(proc, ctx.kill_grace)
+        return True
+    except BaseException:  # never leave the group running behind an unexpected error
+        _signal_group(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
+
+
+def _wait_or_cancel(proc: subprocess.Popen[bytes], cancel: threading.Event) -> bool:
+    """True when the process exited by itself, False when ``cancel`` was set first."""
+    delay = _POLL_FIRST
+    while proc.poll() is None:
+        if cancel.wait(delay):
+            return proc.poll() is not None
+        delay = min(delay * 2, _POLL_MAX)
+    return True
+
+
+def _terminate(proc: subprocess.Popen[bytes], grace: float) -> int:
+    """SIGTERM the process group, give it ``grace`` seconds, then SIGKILL what is left."""
+    _signal_group(proc.pid, signal.SIGTERM)
+    if not _wait_group_gone(proc, grace):
+        _signal_group(proc.pid, signal.SIGKILL)
+    return proc.wait()
+
+
+def _wait_group_gone(proc: subprocess.Popen[bytes], grace: float) -> bool:
+    deadline = time.monotonic() + grace
+    delay = _POLL_FIRST
+    while _group_alive(proc):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        time.sleep(min(delay, remaining))
+        delay = min(delay * 2, _POLL_MAX)
+    return True
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):  # the whole group has already gone
+        os.killpg(pgid, sig)
+
+
+def _group_alive(proc: subprocess.Popen[bytes]) -> bool:
+    """Whether the command's process group still has a running (non-zombie) member."""
+    proc.poll()  # reap the leader, so that it does not count as a member
+    try:
+        os.killpg(proc.pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return _has_running_member(proc.pid)
+
+
+def _has_running_member(pgid: int) -> bool:
+    """Scan /proc: orphans may linger as zombies where PID 1 does not reap them promptly."""
+    try:
+        entries = [entry for entry in os.scandir("/proc") if entry.name.isdigit()]
+    except OSError:
+        return True
+    for entry in entries:
+        try:
+            stat = Path(entry.path, "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rpartition(")")[2].split()
+        if len(fields) > 2 and fields[2] == str(pgid) and fields[0] != "Z":
+            return True
+    return False
+
+
+def _outcome(returncode: int, output_path: Path) -> Outcome:
+    if returncode != 0:
+        return Outcome.fail(_exit_message(returncode), exit_code=returncode)
+    try:
+        outputs = read_outputs(output_path)
+    except OutputError as exc:
+        return Outcome.fail(f"invalid $MAESTRO_OUTPUT: {exc}", exit_code=0)
+    return Outcome.ok(outputs, exit_code=0)
+
+
+def _exit_message(returncode: int) -> str:
+    if returncode > 0:
+        return f"command exited with code {returncode}"
+    try:
+        name = signal.Signals(-returncode).name
+    except ValueError:
+        name = f"signal {-returncode}"
+    return f"command killed by signal {name}"
