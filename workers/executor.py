@@ -24,6 +24,7 @@ from maestro.engine.attempts import (
 from maestro.engine.core import Engine
 from maestro.states import AttemptStatus
 from workers.heartbeat import Heartbeater, Watch
+from workers.logfile import LazyLog
 from workers.runtimes import get_runtime
 from workers.runtimes.base import Outcome, RuntimeContext
 
@@ -59,8 +60,7 @@ class AttemptExecutor:
         self.heartbeats.close()
 
     def _run(self, claimed: ClaimedAttempt) -> AttemptResult | None:
-        claimed.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(claimed.log_path, "ab") as log:
+        with LazyLog(claimed.log_path) as log:
             if claimed.render_error:
                 log.write(f"cannot render the step's settings: {claimed.render_error}\n".encode())
                 return AttemptResult(AttemptStatus.FAILED, error=claimed.render_error,
@@ -78,13 +78,13 @@ class AttemptExecutor:
                 outcome = self._call(runtime, self._context(claimed, watch, work_dir, log), log)
             finally:
                 self.heartbeats.unwatch(claimed.attempt_id)
-                shutil.rmtree(work_dir, ignore_errors=True)
+                if work_dir.exists():
+                    shutil.rmtree(work_dir, ignore_errors=True)
         return _result(outcome, watch, claimed)
 
     def _context(
         self, claimed: ClaimedAttempt, watch: Watch, work_dir: Path, log: object
     ) -> RuntimeContext:
-        work_dir.mkdir(parents=True, exist_ok=True)
         env = dict(claimed.env)
         env["MAESTRO_OUTPUT"] = str(work_dir / "output")
         return RuntimeContext(

@@ -102,7 +102,7 @@ def _yaml_message(exc: Exception) -> str:
         return f"invalid YAML at {where}: {exc.problem}{context}"
     if isinstance(exc, RecursionError):
         return "invalid YAML: nested too deeply"
-    return f"invalid YAML: {exc}"
+    return "invalid YAML: " + " ".join(str(exc).split())
 
 
 def _parse_yaml(text: str, source: str | None) -> Any:
@@ -253,11 +253,12 @@ def _union_member(tp: Any, label: str | int) -> Any:
     return Any
 
 
-def _field_type(model: type[BaseModel], key: str | int) -> tuple[bool, Any]:
+def _field_type(model: type[BaseModel], key: str | int) -> Any:
+    """The annotation of the field named (or aliased) ``key``; ``Any`` for an unknown key."""
     for name, info in model.model_fields.items():
         if key in (name, info.alias):
-            return True, info.annotation
-    return False, Any
+            return info.annotation
+    return Any
 
 
 def _child_type(tp: Any, part: str | int) -> Any:
@@ -289,7 +290,7 @@ class _Located:
             self.owner = None
             if _is_model(tp):
                 self.owner = tp
-                _, tp = _field_type(tp, part)
+                tp = _field_type(tp, part)
             else:
                 tp = _child_type(tp, part)
             self.loc.append(part)

@@ -13,7 +13,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 
 from maestro import expressions
 from maestro.definition import OnFailure, Step
@@ -38,6 +38,52 @@ from maestro.store.unit import Dispatch, Unit
 
 R, S, A = tables.runs, tables.step_runs, tables.attempts
 NON_TERMINAL = tuple(s for s in StepStatus if s not in STEP_TERMINAL)
+# Statements of the hot path, built once: constructing SQLAlchemy statements per call cost
+# more than executing them.
+_TAKE_SLOT = (
+    update(R)
+    .where(
+        R.c.id == bindparam("p_run"),
+        R.c.status == RunStatus.RUNNING.value,
+        R.c.active_steps < R.c.max_active_steps,
+    )
+    .values(active_steps=R.c.active_steps + 1)
+)
+_BUMP_RUN = (
+    update(R)
+    .where(R.c.id == bindparam("p_run"))
+    .values(
+        active_steps=R.c.active_steps + bindparam("p_active"),
+        steps_unfinished=R.c.steps_unfinished + bindparam("p_unfinished"),
+        steps_failed=R.c.steps_failed + bindparam("p_failed"),
+    )
+    .returning(R.c.steps_unfinished)
+)
+_NOTIFY_SUCCESSOR = (
+    update(S)
+    .where(S.c.run_id == bindparam("p_run"), S.c.step_id == bindparam("p_step"))
+    .values(
+        up_done=S.c.up_done + 1,
+        up_failed=S.c.up_failed + bindparam("p_failed"),
+        up_skipped=S.c.up_skipped + bindparam("p_skipped"),
+    )
+    .returning(*STEP_COLUMNS)
+)
+_NEXT_WAITING = (
+    select(*STEP_COLUMNS)
+    .where(
+        S.c.run_id == bindparam("p_run"),
+        S.c.status == StepStatus.WAITING.value,
+        S.c.waiting_for.in_(("slot", "paused")),
+    )
+    .order_by(S.c.priority.desc(), S.c.position)
+    .limit(1)
+)
+_RUN_SLOTS = select(R.c.status, R.c.active_steps, R.c.max_active_steps).where(
+    R.c.id == bindparam("p_run")
+)
+_INSERT_ATTEMPT = insert(A).returning(A.c.id)
+
 #: features that validate but are not executed by this version of the engine
 _NOT_YET = {"wait_for": "signals", "pool": "slot pools", "emit": "signals"}
 
@@ -98,15 +144,7 @@ class RunAdvance:
 
     def queue(self, step: StepRow, expected: StepStatus) -> None:
         """Hand a step to a worker if the run has a free slot, else make it wait for one."""
-        taken = self.u.conn.execute(
-            update(R)
-            .where(
-                R.c.id == self.run.id,
-                R.c.status == RunStatus.RUNNING,
-                R.c.active_steps < R.c.max_active_steps,
-            )
-            .values(active_steps=R.c.active_steps + 1)
-        ).rowcount
+        taken = self.u.conn.execute(_TAKE_SLOT, {"p_run": self.run.id}).rowcount
         if taken:
             self._create_attempt(step, expected)
             return
@@ -219,11 +257,8 @@ class RunAdvance:
         skipped = 1 if status is StepStatus.SKIPPED else 0
         for succ in self.compiled.successors[step_id]:
             row = self.u.conn.execute(
-                update(S)
-                .where(S.c.run_id == self.run.id, S.c.step_id == succ)
-                .values(up_done=S.c.up_done + 1, up_failed=S.c.up_failed + failed,
-                        up_skipped=S.c.up_skipped + skipped)
-                .returning(*STEP_COLUMNS)
+                _NOTIFY_SUCCESSOR,
+                {"p_run": self.run.id, "p_step": succ, "p_failed": failed, "p_skipped": skipped},
             ).first()
             if row is None:
                 continue
@@ -233,14 +268,9 @@ class RunAdvance:
 
     def _bump_run(self, *, active: int = 0, unfinished: int = 0, failed: int = 0) -> None:
         row = self.u.conn.execute(
-            update(R)
-            .where(R.c.id == self.run.id)
-            .values(
-                active_steps=R.c.active_steps + active,
-                steps_unfinished=R.c.steps_unfinished + unfinished,
-                steps_failed=R.c.steps_failed + failed,
-            )
-            .returning(R.c.steps_unfinished)
+            _BUMP_RUN,
+            {"p_run": self.run.id, "p_active": active, "p_unfinished": unfinished,
+             "p_failed": failed},
         ).first()
         if row is not None:
             self._unfinished = row.steps_unfinished
@@ -248,20 +278,10 @@ class RunAdvance:
     def _fill_slots(self) -> None:
         """Queue WAITING steps of this run while it has free slots, highest priority first."""
         while True:
-            row = self.u.conn.execute(
-                select(*STEP_COLUMNS)
-                .where(S.c.run_id == self.run.id, S.c.status == StepStatus.WAITING,
-                       S.c.waiting_for.in_(("slot", "paused")))
-                .order_by(S.c.priority.desc(), S.c.position)
-                .limit(1)
-            ).first()
+            row = self.u.conn.execute(_NEXT_WAITING, {"p_run": self.run.id}).first()
             if row is None:
                 return
-            free = self.u.conn.execute(
-                select(R.c.status, R.c.active_steps, R.c.max_active_steps).where(
-                    R.c.id == self.run.id
-                )
-            ).one()
+            free = self.u.conn.execute(_RUN_SLOTS, {"p_run": self.run.id}).one()
             if free.status != RunStatus.RUNNING or free.active_steps >= free.max_active_steps:
                 return
             self.queue(StepRow.of(row), StepStatus.WAITING)
@@ -270,13 +290,10 @@ class RunAdvance:
         spec = self.compiled.steps[step.step_id]
         number = step.attempts + 1
         attempt_id = self.u.conn.execute(
-            insert(A)
-            .values(
-                step_run_id=step.id, run_id=self.run.id, number=number,
-                status=AttemptStatus.QUEUED, queue=spec.effective_queue,
-                created_at=self.u.now, dispatched_at=self.u.now,
-            )
-            .returning(A.c.id)
+            _INSERT_ATTEMPT,
+            {"step_run_id": step.id, "run_id": self.run.id, "number": number,
+             "status": AttemptStatus.QUEUED.value, "queue": spec.effective_queue,
+             "created_at": self.u.now, "dispatched_at": self.u.now},
         ).scalar_one()
         self.u.add_event(run_id=self.run.id, step_run_id=step.id, attempt_id=attempt_id,
                          entity="attempt", to_status=AttemptStatus.QUEUED.value)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, select
+from sqlalchemy import Connection, Row, bindparam, select
 
 from maestro.errors import NotFound
 from maestro.states import AttemptStatus, RunStatus, StepStatus
@@ -155,15 +155,18 @@ def load_step(conn: Connection, step_run_id: int) -> StepRow:
     return StepRow.of(row)
 
 
+_ATTEMPT_FULL = (
+    select(*ATTEMPT_COLUMNS, *STEP_COLUMNS, *RUN_COLUMNS[1:])
+    .select_from(A.join(S, S.c.id == A.c.step_run_id).join(R, R.c.id == S.c.run_id))
+    .where(A.c.id == bindparam("attempt_id"))
+)
+
+
 def load_attempt_full(
     conn: Connection, attempt_id: int
 ) -> tuple[AttemptRow, StepRow, RunRow] | None:
     """The attempt with its step and run, in one query (the hot path's only read)."""
-    row = conn.execute(
-        select(*ATTEMPT_COLUMNS, *STEP_COLUMNS, *RUN_COLUMNS[1:])
-        .select_from(A.join(S, S.c.id == A.c.step_run_id).join(R, R.c.id == S.c.run_id))
-        .where(A.c.id == attempt_id)
-    ).first()
+    row = conn.execute(_ATTEMPT_FULL, {"attempt_id": attempt_id}).first()
     if row is None:
         return None
     return AttemptRow.of(row), StepRow.of(row), RunRow.of(row)

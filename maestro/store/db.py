@@ -8,6 +8,7 @@ crash of the process; ``FULL`` also survives power loss, at an fsync per commit.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,8 +28,10 @@ class Database:
         self.url = url
         parsed = make_url(url)
         self.dialect = parsed.get_backend_name()
+        self._write_lock: threading.Lock | None = None
         if self.dialect == "sqlite":
             self.engine = _sqlite_engine(url, sqlite_synchronous, echo)
+            self._write_lock = threading.Lock()
         else:
             self.engine = create_engine(
                 url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20
@@ -40,8 +43,17 @@ class Database:
 
     @contextmanager
     def tx(self) -> Iterator[Connection]:
-        """A write transaction: commits on success, rolls back on any exception."""
-        with self.engine.begin() as conn:
+        """A write transaction: commits on success, rolls back on any exception.
+
+        On SQLite, writers of this process queue on a lock of their own first: SQLite's busy
+        handler sleeps for milliseconds between retries, which would dominate the hot path
+        when several worker threads finish steps at once.
+        """
+        if self._write_lock is None:
+            with self.engine.begin() as conn:
+                yield conn
+            return
+        with self._write_lock, self.engine.begin() as conn:
             yield conn
 
     @contextmanager

@@ -8,11 +8,13 @@ A change the state tables do not allow is a bug and raises ``InvalidTransition``
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import Any, Literal
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy.sql import ClauseElement
 
 from maestro.errors import InvalidTransition
 from maestro.states import (
@@ -67,11 +69,7 @@ def transition(
         ).scalar()
         if current not in candidates:
             return False
-    result = u.conn.execute(
-        update(table)
-        .where(table.c.id == row_id, table.c.status == current)
-        .values(status=to, **(values or {}))
-    )
+    result = u.conn.execute(*_update_statement(entity, row_id, current, to, values or {}))
     if result.rowcount != 1:
         return False
     if entity == "step":
@@ -89,6 +87,37 @@ def transition(
         message=message,
     )
     return True
+
+
+def _update_statement(
+    entity: Entity, row_id: int, current: str | None, to: Status, values: Mapping[str, Any]
+) -> tuple[Any, dict[str, Any]]:
+    """The conditional UPDATE and its parameters; plain-valued updates reuse a cached,
+    pre-built statement (building SQLAlchemy statements dominated the hot path)."""
+    if any(isinstance(v, ClauseElement) for v in values.values()):
+        table = _TABLES[entity]
+        stmt = (
+            update(table)
+            .where(table.c.id == row_id, table.c.status == current)
+            .values(status=to, **values)
+        )
+        return stmt, {}
+    params = {f"v_{k}": v for k, v in values.items()}
+    params.update(p_id=row_id, p_expected=current, p_to=str(to))
+    return _cached_update(entity, tuple(sorted(values))), params
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_update(entity: Entity, keys: tuple[str, ...]) -> Any:
+    table = _TABLES[entity]
+    return (
+        update(table)
+        .where(table.c.id == bindparam("p_id"), table.c.status == bindparam("p_expected"))
+        .values(
+            status=bindparam("p_to"),
+            **{k: bindparam(f"v_{k}", type_=table.c[k].type) for k in keys},
+        )
+    )
 
 
 def _check_allowed(entity: Entity, candidates: list[Status], to: Status) -> None:

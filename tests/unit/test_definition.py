@@ -356,7 +356,7 @@ def test_unknown_step_type_suggests() -> None:
 
 
 def test_every_step_type_parses() -> None:
-    steps = [
+    steps: list[dict[str, Any]] = [
         {"id": "n", "type": "noop"},
         {"id": "sl", "type": "sleep", "sleep": {"duration": "30s"}},
         {"id": "sh", "type": "shell", "shell": {"command": "ls", "cwd": "/tmp"}},
@@ -382,7 +382,11 @@ def test_every_step_type_parses() -> None:
             "stream": {"application": "s.py", "mode": "continuous", "max_duration": "2h"},
         },
         {"id": "sub", "type": "subworkflow", "subworkflow": {"workflow": "other", "version": 3}},
-        {"id": "sub2", "type": "subworkflow", "subworkflow": {"workflow": "o", "version": "latest"}},
+        {
+            "id": "sub2",
+            "type": "subworkflow",
+            "subworkflow": {"workflow": "o", "version": "latest"},
+        },
     ]
     d = parse_definition(_doc(*steps))
     by_id = {s.id: s for s in d.steps}
@@ -440,7 +444,11 @@ def test_every_step_type_parses() -> None:
             {
                 "id": "f",
                 "type": "foreach",
-                "foreach": {"items": "x", "concurrency": 501, "steps": [{"id": "a", "type": "noop"}]},
+                "foreach": {
+                    "items": "x",
+                    "concurrency": 501,
+                    "steps": [{"id": "a", "type": "noop"}],
+                },
             },
             "steps[0].foreach.concurrency: must be at most 500, got 501",
         ),
@@ -477,7 +485,9 @@ def test_step_field_errors(step: Any, expected: str) -> None:
 
 
 def test_depends_on_accepts_a_single_id() -> None:
-    d = parse_definition(_doc({"id": "a", "type": "noop"}, {"id": "b", "type": "noop", "depends_on": "a"}))
+    d = parse_definition(
+        _doc({"id": "a", "type": "noop"}, {"id": "b", "type": "noop", "depends_on": "a"})
+    )
     assert d.steps[1].depends_on == ["a"]
 
 
@@ -549,7 +559,9 @@ def test_foreach_nests_up_to_ten_levels() -> None:
 
 
 def _chain(n: int) -> dict[str, Any]:
-    steps = [{"id": f"s{i}", "type": "noop", "depends_on": [f"s{i - 1}"] if i else []} for i in range(n)]
+    steps = [
+        {"id": f"s{i}", "type": "noop", "depends_on": [f"s{i - 1}"] if i else []} for i in range(n)
+    ]
     return _doc(*steps)
 
 
@@ -664,6 +676,7 @@ def test_defaults_are_validated_on_their_own() -> None:
 
 def test_defaults_must_be_a_mapping() -> None:
     assert _problems(_doc(defaults=["x"])) == ["defaults: expected a mapping, got a list"]
+    assert _problems(_doc(defaults=None)) == ["defaults: expected a mapping, got null"]
 
 
 # --- expressions ----------------------------------------------------------------------------
@@ -678,7 +691,13 @@ def test_expression_syntax_is_checked_everywhere_it_is_used() -> None:
             "type": "foreach",
             "foreach": {
                 "items": "params.tables +",
-                "steps": [{"id": "c", "type": "noop", "emit": [{"signal": "s", "payload": {"k": "{{ }}"}}]}],
+                "steps": [
+                    {
+                        "id": "c",
+                        "type": "noop",
+                        "emit": [{"signal": "s", "payload": {"k": "{{ }}"}}],
+                    }
+                ],
             },
         },
         {"id": "d", "type": "shell", "shell": {"command": "echo {{ params.x | }}"}},
@@ -753,7 +772,9 @@ def test_larger_than_one_mib_is_refused() -> None:
 
 
 def test_bytes_must_be_utf8() -> None:
-    assert _load_problems(b"id: \xff") == ["(root): definition is not UTF-8 text (bad byte at offset 4)"]
+    assert _load_problems(b"id: \xff") == [
+        "(root): definition is not UTF-8 text (bad byte at offset 4)"
+    ]
 
 
 def test_yaml_booleans_and_dates_follow_yaml_1_2() -> None:
@@ -832,7 +853,7 @@ max_active_steps: 0
 
 # --- normal form and hash -------------------------------------------------------------------
 
-RICH = {
+RICH: dict[str, Any] = {
     "id": "rich.flow-1",
     "owner": "team",
     "name": "Rich",
@@ -920,8 +941,10 @@ _SCALARS = (
 )
 _JSONISH = st.recursive(
     _SCALARS,
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(_KEYS | st.text(max_size=6), children, max_size=5),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(_KEYS | st.text(max_size=6), children, max_size=5)
+    ),
     max_leaves=30,
 )
 

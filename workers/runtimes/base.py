@@ -41,7 +41,8 @@ class RuntimeContext:
 
     @property
     def output_path(self) -> Path:
-        """The file named by $MAESTRO_OUTPUT."""
+        """The file named by $MAESTRO_OUTPUT (its folder is created on first use)."""
+        self.work_dir.mkdir(parents=True, exist_ok=True)
         return self.work_dir / "output"
 
 
