@@ -138,8 +138,11 @@ def main() -> None:
     results += [fanout_result(n, args.repeat) for n in fanouts]
     doc: dict[str, Any] = {
         "benchmark": "embedded",
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "platform": platform.platform()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
         "results": results,
     }
     small = next((r for r in results if r["scenario"] == f"chain-{min(chains)}"), None)

@@ -51,9 +51,18 @@ app.add_typer(db_app, name="db")
 
 err = Console(stderr=True)
 STATUS_STYLE = {
-    "SUCCEEDED": "green", "FAILED": "red", "TIMED_OUT": "red", "UPSTREAM_FAILED": "red",
-    "FAILED_IGNORED": "yellow", "SKIPPED": "dim", "STOPPED": "magenta", "RUNNING": "cyan",
-    "QUEUED": "blue", "RETRYING": "yellow", "WAITING": "blue", "PENDING": "white",
+    "SUCCEEDED": "green",
+    "FAILED": "red",
+    "TIMED_OUT": "red",
+    "UPSTREAM_FAILED": "red",
+    "FAILED_IGNORED": "yellow",
+    "SKIPPED": "dim",
+    "STOPPED": "magenta",
+    "RUNNING": "cyan",
+    "QUEUED": "blue",
+    "RETRYING": "yellow",
+    "WAITING": "blue",
+    "PENDING": "white",
 }
 
 
@@ -71,8 +80,12 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="Show the version and exit.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
 ) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
@@ -92,8 +105,9 @@ def _read_definition(file: Path) -> WorkflowDefinition:
         raise typer.Exit(2) from None
 
 
-FileArg = Annotated[Path, typer.Argument(help="Workflow definition (YAML or JSON).",
-                                         show_default=False)]
+FileArg = Annotated[
+    Path, typer.Argument(help="Workflow definition (YAML or JSON).", show_default=False)
+]
 
 
 @app.command()
@@ -157,8 +171,9 @@ def embedded(settings: Settings, scope: set[int]) -> Iterator[Embedded]:
     eng.dispatcher = dispatcher
     scheduler = Scheduler(eng, scope=scope)
     stop = threading.Event()
-    thread = threading.Thread(target=scheduler.run_forever, args=(stop,), name="scheduler",
-                              daemon=True)
+    thread = threading.Thread(
+        target=scheduler.run_forever, args=(stop,), name="scheduler", daemon=True
+    )
     thread.start()
     env = Embedded(eng, dispatcher, scheduler, stop, thread)
     try:
@@ -180,10 +195,15 @@ def parse_params(pairs: list[str]) -> dict[str, str]:
 @app.command()
 def run(
     file: FileArg,
-    param: Annotated[list[str], typer.Option("--param", "-p", help="Run parameter NAME=VALUE "
-                                             "(repeatable).")] = [],  # noqa: B006
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object with the "
-                                          "result on stdout, nothing else.")] = False,
+    param: Annotated[
+        list[str], typer.Option("--param", "-p", help="Run parameter NAME=VALUE (repeatable).")
+    ] = [],  # noqa: B006
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json", help="Print one JSON object with the result on stdout, nothing else."
+        ),
+    ] = False,
 ) -> None:
     """Run a workflow to completion in this process, on the embedded store (no server).
 
@@ -215,8 +235,9 @@ def _start(eng: Engine, definition: WorkflowDefinition, file: Path, params: dict
     try:
         with eng.unit(actor="cli") as u:
             submitted = submit(u, definition, source=str(file.resolve()))
-            run_id = create_run(u, eng.versions, definition.id, version=submitted.version,
-                                params=params)
+            run_id = create_run(
+                u, eng.versions, definition.id, version=submitted.version, params=params
+            )
             start_run(u, eng.versions, run_id)
             return run_id
     except ParamError as exc:
@@ -235,8 +256,7 @@ def _stop(eng: Engine, run_id: int) -> None:
 def _follow(eng: Engine, run_id: int, *, quiet: bool) -> RunView:
     started = time.monotonic()
     console = Console(stderr=True)
-    with Live(console=console, refresh_per_second=8, transient=True,
-              auto_refresh=False) as live:
+    with Live(console=console, refresh_per_second=8, transient=True, auto_refresh=False) as live:
         while True:
             with eng.db.read() as conn:
                 status = run_status(conn, run_id)
@@ -246,8 +266,7 @@ def _follow(eng: Engine, run_id: int, *, quiet: bool) -> RunView:
                     counts = step_counts(conn, run_id)
                     running = running_steps(conn, run_id)
             if not quiet:
-                live.update(_progress(counts, running, time.monotonic() - started),
-                            refresh=True)
+                live.update(_progress(counts, running, time.monotonic() - started), refresh=True)
             time.sleep(0.1)
 
 
@@ -262,21 +281,34 @@ def _progress(counts: dict[StepStatus, int], running: list[str], elapsed: float)
     return line
 
 
-_UNFINISHED = {StepStatus.PENDING, StepStatus.WAITING, StepStatus.QUEUED, StepStatus.RUNNING,
-               StepStatus.RETRYING}
+_UNFINISHED = {
+    StepStatus.PENDING,
+    StepStatus.WAITING,
+    StepStatus.QUEUED,
+    StepStatus.RUNNING,
+    StepStatus.RETRYING,
+}
 
 
 def _summary(view: RunView) -> None:
     out = Console()
-    table = Table(title=f"{view.workflow_id} · run {view.id} (#{view.number})", title_justify="left")
+    table = Table(
+        title=f"{view.workflow_id} · run {view.id} (#{view.number})", title_justify="left"
+    )
     for col in ("step", "type", "status", "attempts", "duration", "outputs / error"):
         table.add_column(col, overflow="fold")
     for s in view.steps:
-        detail = s.error if s.error and s.status.value not in ("SUCCEEDED", "SKIPPED") else (
-            json.dumps(s.outputs, default=str) if s.outputs else (s.error or ""))
+        detail = (
+            s.error
+            if s.error and s.status.value not in ("SUCCEEDED", "SKIPPED")
+            else (json.dumps(s.outputs, default=str) if s.outputs else (s.error or ""))
+        )
         table.add_row(
-            s.step_id, s.step_type, Text(s.status.value, style=STATUS_STYLE.get(s.status, "")),
-            str(s.attempts), f"{s.duration:.2f}s" if s.duration is not None else "",
+            s.step_id,
+            s.step_type,
+            Text(s.status.value, style=STATUS_STYLE.get(s.status, "")),
+            str(s.attempts),
+            f"{s.duration:.2f}s" if s.duration is not None else "",
             _clip(detail, 120),
         )
     out.print(table)

@@ -54,7 +54,9 @@ class DefinitionError(MaestroError):
         self.source = source
         head = f"{source}: " if source else ""
         lines = "\n".join(f"  {p}" for p in self.problems)
-        super().__init__(f"{head}invalid workflow definition ({len(self.problems)} problem(s))\n{lines}")
+        super().__init__(
+            f"{head}invalid workflow definition ({len(self.problems)} problem(s))\n{lines}"
+        )
 
 
 class ParamError(MaestroError):

@@ -58,9 +58,7 @@ RUN_TRANSITIONS: Mapping[RunStatus, frozenset[RunStatus]] = {
 }
 
 STEP_TRANSITIONS: Mapping[StepStatus, frozenset[StepStatus]] = {
-    S.PENDING: frozenset(
-        {S.WAITING, S.QUEUED, S.SKIPPED, S.UPSTREAM_FAILED, S.FAILED, S.STOPPED}
-    ),
+    S.PENDING: frozenset({S.WAITING, S.QUEUED, S.SKIPPED, S.UPSTREAM_FAILED, S.FAILED, S.STOPPED}),
     S.WAITING: frozenset({S.QUEUED, S.FAILED, S.STOPPED, S.TIMED_OUT}),
     S.QUEUED: frozenset({S.RUNNING, S.FAILED, S.STOPPED, S.TIMED_OUT, S.RETRYING}),
     S.RUNNING: frozenset(
@@ -99,5 +97,4 @@ STEP_OK = frozenset({S.SUCCEEDED, S.FAILED_IGNORED})
 #: STOPPED counts as failed: a stopped step produced nothing its downstream could use.
 STEP_FAILED = frozenset({S.FAILED, S.TIMED_OUT, S.UPSTREAM_FAILED, S.STOPPED})
 
-assert STEP_TERMINAL == STEP_OK | STEP_FAILED | {S.SKIPPED}
-
+assert STEP_OK | STEP_FAILED | {S.SKIPPED} == STEP_TERMINAL

@@ -8,9 +8,9 @@ retried elsewhere.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import socket
-import os
 import traceback
 from pathlib import Path
 
@@ -63,12 +63,15 @@ class AttemptExecutor:
         with LazyLog(claimed.log_path) as log:
             if claimed.render_error:
                 log.write(f"cannot render the step's settings: {claimed.render_error}\n".encode())
-                return AttemptResult(AttemptStatus.FAILED, error=claimed.render_error,
-                                     permanent=True)
+                return AttemptResult(
+                    AttemptStatus.FAILED, error=claimed.render_error, permanent=True
+                )
             runtime = get_runtime(claimed.step_type)
             if runtime is None:
-                message = (f"step type '{claimed.step_type}' is not supported by this version "
-                           f"of Maestro yet (step {claimed.step_id!r})")
+                message = (
+                    f"step type '{claimed.step_type}' is not supported by this version "
+                    f"of Maestro yet (step {claimed.step_id!r})"
+                )
                 log.write(f"{message}\n".encode())
                 return AttemptResult(AttemptStatus.FAILED, error=message, permanent=True)
             timeout = claimed.timeout.total_seconds() if claimed.timeout else None
@@ -88,11 +91,18 @@ class AttemptExecutor:
         env = dict(claimed.env)
         env["MAESTRO_OUTPUT"] = str(work_dir / "output")
         return RuntimeContext(
-            attempt_id=claimed.attempt_id, run_id=claimed.run_id, step_id=claimed.step_id,
-            attempt_number=claimed.number, step_type=claimed.step_type,
-            settings=claimed.settings, env=env, project_dir=self.eng.settings.project_dir,
-            work_dir=work_dir, log=log,  # type: ignore[arg-type]  # an open binary file
-            cancel=watch.cancel, kill_grace=self.eng.settings.kill_grace,
+            attempt_id=claimed.attempt_id,
+            run_id=claimed.run_id,
+            step_id=claimed.step_id,
+            attempt_number=claimed.number,
+            step_type=claimed.step_type,
+            settings=claimed.settings,
+            env=env,
+            project_dir=self.eng.settings.project_dir,
+            work_dir=work_dir,
+            log=log,  # type: ignore[arg-type]  # an open binary file
+            cancel=watch.cancel,
+            kill_grace=self.eng.settings.kill_grace,
             set_external_id=lambda ext: set_external_id(self.eng, claimed.attempt_id, ext),
         )
 
@@ -110,8 +120,16 @@ def _result(outcome: Outcome, watch: Watch, claimed: ClaimedAttempt) -> AttemptR
         return None  # the store already ended this attempt (stop action, LOST, run ended)
     if watch.reason == "timeout":
         limit = claimed.timeout.total_seconds() if claimed.timeout else 0
-        return AttemptResult(AttemptStatus.TIMED_OUT, error=f"timed out after {limit:g}s",
-                             exit_code=outcome.exit_code)
+        return AttemptResult(
+            AttemptStatus.TIMED_OUT,
+            error=f"timed out after {limit:g}s",
+            exit_code=outcome.exit_code,
+        )
     status = AttemptStatus.SUCCEEDED if outcome.status == "succeeded" else AttemptStatus.FAILED
-    return AttemptResult(status, outputs=outcome.outputs, error=outcome.error,
-                         exit_code=outcome.exit_code, permanent=outcome.permanent)
+    return AttemptResult(
+        status,
+        outputs=outcome.outputs,
+        error=outcome.error,
+        exit_code=outcome.exit_code,
+        permanent=outcome.permanent,
+    )

@@ -49,8 +49,9 @@ class Heartbeater:
         with self._lock:
             self._watches[attempt_id] = w
             if self._thread is None:
-                self._thread = threading.Thread(target=self._loop, name="maestro-heartbeat",
-                                                daemon=True)
+                self._thread = threading.Thread(
+                    target=self._loop, name="maestro-heartbeat", daemon=True
+                )
                 self._thread.start()
         return w
 

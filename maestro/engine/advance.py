@@ -128,7 +128,10 @@ class RunAdvance:
     ) -> bool:
         """End a step that failed for good, applying its ``on_failure``."""
         spec = self.compiled.steps[step.step_id]
-        if spec.on_failure is OnFailure.ignore and final in (StepStatus.FAILED, StepStatus.TIMED_OUT):
+        if spec.on_failure is OnFailure.ignore and final in (
+            StepStatus.FAILED,
+            StepStatus.TIMED_OUT,
+        ):
             final = StepStatus.FAILED_IGNORED
         if spec.on_failure is OnFailure.fail_run and final in STEP_FAILED:
             if not self._finish_one(step, expected, final, error=error, propagate=False):
@@ -152,19 +155,39 @@ class RunAdvance:
             status = self.u.conn.execute(select(R.c.status).where(R.c.id == self.run.id)).scalar()
             reason = "slot" if status == RunStatus.RUNNING else "paused"
             transition(
-                self.u, "step", step.id, StepStatus.WAITING, expected, run_id=self.run.id,
+                self.u,
+                "step",
+                step.id,
+                StepStatus.WAITING,
+                expected,
+                run_id=self.run.id,
                 values={"waiting_for": reason, "next_attempt_at": None},
             )
 
-    def end_run(self, to: RunStatus, message: str | None = None, *, action: str | None = None,
-                active_steps_to: StepStatus = StepStatus.STOPPED) -> bool:
+    def end_run(
+        self,
+        to: RunStatus,
+        message: str | None = None,
+        *,
+        action: str | None = None,
+        active_steps_to: StepStatus = StepStatus.STOPPED,
+    ) -> bool:
         """End the run now: every unfinished step is stopped, running attempts too."""
         if self._ended:
             return False
         values: dict[str, Any] = {"ended_at": self.u.now, "error": message}
         expected = [s for s in (*RUN_ACTIVE, RunStatus.QUEUED) if to in RUN_TRANSITIONS[s]]
-        if not transition(self.u, "run", self.run.id, to, expected, run_id=self.run.id,
-                          values=values, action=action, message=message):
+        if not transition(
+            self.u,
+            "run",
+            self.run.id,
+            to,
+            expected,
+            run_id=self.run.id,
+            values=values,
+            action=action,
+            message=message,
+        ):
             return False
         self._ended = True
         rows = self.u.conn.execute(
@@ -192,8 +215,9 @@ class RunAdvance:
         counts = UpstreamCounts(step.up_total, step.up_failed, step.up_skipped)
         match trigger_rule_outcome(spec.trigger_rule, counts):
             case Readiness.SKIP:
-                self._finish_one(step, StepStatus.PENDING, StepStatus.SKIPPED,
-                                 error="trigger rule not met")
+                self._finish_one(
+                    step, StepStatus.PENDING, StepStatus.SKIPPED, error="trigger rule not met"
+                )
                 return
             case Readiness.UPSTREAM_FAILED:
                 self._finish_one(step, StepStatus.PENDING, StepStatus.UPSTREAM_FAILED)
@@ -207,8 +231,9 @@ class RunAdvance:
                 self.fail(step, StepStatus.PENDING, StepStatus.FAILED, f"when: {exc}")
                 return
             if not go:
-                self._finish_one(step, StepStatus.PENDING, StepStatus.SKIPPED,
-                                 error="condition was false")
+                self._finish_one(
+                    step, StepStatus.PENDING, StepStatus.SKIPPED, error="condition was false"
+                )
                 return
         missing = _unsupported_feature(spec)
         if missing:
@@ -233,19 +258,32 @@ class RunAdvance:
         action: str | None = None,
         propagate: bool = True,
     ) -> bool:
-        values: dict[str, Any] = {"ended_at": self.u.now, "next_attempt_at": None,
-                                  "waiting_for": None}
+        values: dict[str, Any] = {
+            "ended_at": self.u.now,
+            "next_attempt_at": None,
+            "waiting_for": None,
+        }
         if outputs is not None:
             values["outputs"] = outputs
         if error is not None:
             values["error"] = error
-        if not transition(self.u, "step", step.id, to, expected, run_id=self.run.id,
-                          values=values, action=action, message=error):
+        if not transition(
+            self.u,
+            "step",
+            step.id,
+            to,
+            expected,
+            run_id=self.run.id,
+            values=values,
+            action=action,
+            message=error,
+        ):
             return False
         self._context = None  # a finished step's outputs are now visible to expressions
         held_slot = expected in STEP_ACTIVE
-        self._bump_run(active=-1 if held_slot else 0, unfinished=-1,
-                       failed=1 if to in STEP_FAILED else 0)
+        self._bump_run(
+            active=-1 if held_slot else 0, unfinished=-1, failed=1 if to in STEP_FAILED else 0
+        )
         if propagate:
             self._notify_successors(step.step_id, to)
         if held_slot:
@@ -269,8 +307,12 @@ class RunAdvance:
     def _bump_run(self, *, active: int = 0, unfinished: int = 0, failed: int = 0) -> None:
         row = self.u.conn.execute(
             _BUMP_RUN,
-            {"p_run": self.run.id, "p_active": active, "p_unfinished": unfinished,
-             "p_failed": failed},
+            {
+                "p_run": self.run.id,
+                "p_active": active,
+                "p_unfinished": unfinished,
+                "p_failed": failed,
+            },
         ).first()
         if row is not None:
             self._unfinished = row.steps_unfinished
@@ -291,34 +333,68 @@ class RunAdvance:
         number = step.attempts + 1
         attempt_id = self.u.conn.execute(
             _INSERT_ATTEMPT,
-            {"step_run_id": step.id, "run_id": self.run.id, "number": number,
-             "status": AttemptStatus.QUEUED.value, "queue": spec.effective_queue,
-             "created_at": self.u.now, "dispatched_at": self.u.now},
+            {
+                "step_run_id": step.id,
+                "run_id": self.run.id,
+                "number": number,
+                "status": AttemptStatus.QUEUED.value,
+                "queue": spec.effective_queue,
+                "created_at": self.u.now,
+                "dispatched_at": self.u.now,
+            },
         ).scalar_one()
-        self.u.add_event(run_id=self.run.id, step_run_id=step.id, attempt_id=attempt_id,
-                         entity="attempt", to_status=AttemptStatus.QUEUED.value)
+        self.u.add_event(
+            run_id=self.run.id,
+            step_run_id=step.id,
+            attempt_id=attempt_id,
+            entity="attempt",
+            to_status=AttemptStatus.QUEUED.value,
+        )
         transition(
-            self.u, "step", step.id, StepStatus.QUEUED, expected, run_id=self.run.id,
-            values={"attempts": number, "current_attempt_id": attempt_id, "waiting_for": None,
-                    "next_attempt_at": None},
+            self.u,
+            "step",
+            step.id,
+            StepStatus.QUEUED,
+            expected,
+            run_id=self.run.id,
+            values={
+                "attempts": number,
+                "current_attempt_id": attempt_id,
+                "waiting_for": None,
+                "next_attempt_at": None,
+            },
         )
         self.u.dispatches.append(Dispatch(attempt_id, spec.effective_queue, spec.priority))
 
-    def _stop_step(self, step: StepRow, active_to: StepStatus, action: str,
-                   message: str | None) -> None:
+    def _stop_step(
+        self, step: StepRow, active_to: StepStatus, action: str, message: str | None
+    ) -> None:
         to = active_to if step.status in STEP_ACTIVE else StepStatus.STOPPED
         if step.current_attempt_id is not None and step.status in STEP_ACTIVE:
             stopped = transition(
-                self.u, "attempt", step.current_attempt_id, AttemptStatus.STOPPED,
-                (AttemptStatus.QUEUED, AttemptStatus.RUNNING), run_id=self.run.id,
-                step_run_id=step.id, values={"ended_at": self.u.now, "error": message},
+                self.u,
+                "attempt",
+                step.current_attempt_id,
+                AttemptStatus.STOPPED,
+                (AttemptStatus.QUEUED, AttemptStatus.RUNNING),
+                run_id=self.run.id,
+                step_run_id=step.id,
+                values={"ended_at": self.u.now, "error": message},
                 action=action,
             )
             if stopped:
                 self.u.cancels.append(step.current_attempt_id)
-        transition(self.u, "step", step.id, to, step.status, run_id=self.run.id,
-                   values={"ended_at": self.u.now, "next_attempt_at": None}, action=action,
-                   message=message)
+        transition(
+            self.u,
+            "step",
+            step.id,
+            to,
+            step.status,
+            run_id=self.run.id,
+            values={"ended_at": self.u.now, "next_attempt_at": None},
+            action=action,
+            message=message,
+        )
 
     def _complete_run(self) -> None:
         status = self.u.conn.execute(
@@ -335,8 +411,16 @@ class RunAdvance:
         else:
             error = f"{status} step(s) failed"
         values: dict[str, Any] = {"ended_at": self.u.now, "outputs": outputs, "error": error}
-        if transition(self.u, "run", self.run.id, outcome, tuple(RUN_ACTIVE), run_id=self.run.id,
-                      values=values, message=error):
+        if transition(
+            self.u,
+            "run",
+            self.run.id,
+            outcome,
+            tuple(RUN_ACTIVE),
+            run_id=self.run.id,
+            values=values,
+            message=error,
+        ):
             self._ended = True
             self.u.wake_scheduler = True
 
@@ -353,6 +437,8 @@ class RunAdvance:
 def _unsupported_feature(spec: Step) -> str | None:
     for name, what in _NOT_YET.items():
         if getattr(spec, name):
-            return (f"step {spec.id!r} uses {name} ({what}), which this version of Maestro "
-                    f"validates but cannot run yet")
+            return (
+                f"step {spec.id!r} uses {name} ({what}), which this version of Maestro "
+                f"validates but cannot run yet"
+            )
     return None

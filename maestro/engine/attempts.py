@@ -11,7 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import update
 
 from maestro import expressions
 from maestro.engine.advance import RunAdvance
@@ -80,11 +80,28 @@ def claim(eng: Engine, attempt_id: int, worker: str) -> ClaimedAttempt | None:
             "timeout_at": u.now + spec.timeout if spec.timeout else None,
             "log_path": str(log_path),
         }
-        if not transition(u, "attempt", attempt_id, AttemptStatus.RUNNING, AttemptStatus.QUEUED,
-                          run_id=run.id, step_run_id=step.id, values=values):
+        if not transition(
+            u,
+            "attempt",
+            attempt_id,
+            AttemptStatus.RUNNING,
+            AttemptStatus.QUEUED,
+            run_id=run.id,
+            step_run_id=step.id,
+            values=values,
+        ):
             return None
-        transition(u, "step", step.id, StepStatus.RUNNING, StepStatus.QUEUED, run_id=run.id,
-                   values={"started_at": func.coalesce(S.c.started_at, u.now)})
+        # a step's start is the start of its first attempt
+        step_values = {"started_at": u.now} if step.attempts == 1 else {}
+        transition(
+            u,
+            "step",
+            step.id,
+            StepStatus.RUNNING,
+            StepStatus.QUEUED,
+            run_id=run.id,
+            values=step_values,
+        )
         settings_model = spec.settings
         raw_settings = settings_model.model_dump(by_alias=True) if settings_model else {}
         render_error = None
@@ -96,9 +113,17 @@ def claim(eng: Engine, attempt_id: int, worker: str) -> ClaimedAttempt | None:
             settings, env, render_error = raw_settings, {}, str(exc)
         env.update(_maestro_env(run, step, attempt.number))
         return ClaimedAttempt(
-            attempt_id=attempt_id, number=attempt.number, run_id=run.id, step_id=step.step_id,
-            step_type=spec.type.value, workflow_id=run.workflow_id, settings=settings, env=env,
-            timeout=spec.timeout, log_path=log_path, render_error=render_error,
+            attempt_id=attempt_id,
+            number=attempt.number,
+            run_id=run.id,
+            step_id=step.step_id,
+            step_type=spec.type.value,
+            workflow_id=run.workflow_id,
+            settings=settings,
+            env=env,
+            timeout=spec.timeout,
+            log_path=log_path,
+            render_error=render_error,
         )
 
 
@@ -148,10 +173,19 @@ def end_attempt(u: Unit, eng: Engine, attempt_id: int, result: AttemptResult) ->
     loaded = load_attempt_full(u.conn, attempt_id)
     if loaded is None:
         return False
-    attempt, step, run = loaded
+    _attempt, step, run = loaded
     values = {"ended_at": u.now, "error": result.error, "exit_code": result.exit_code}
-    if not transition(u, "attempt", attempt_id, result.status, AttemptStatus.RUNNING,
-                      run_id=run.id, step_run_id=step.id, values=values, message=result.error):
+    if not transition(
+        u,
+        "attempt",
+        attempt_id,
+        result.status,
+        AttemptStatus.RUNNING,
+        run_id=run.id,
+        step_run_id=step.id,
+        values=values,
+        message=result.error,
+    ):
         return False
     if step.current_attempt_id != attempt_id or step.status is not StepStatus.RUNNING:
         return True
@@ -167,13 +201,27 @@ def _after_failure(u: Unit, advance: RunAdvance, step: StepRow, result: AttemptR
     spec = advance.compiled.steps[step.step_id]
     lost = result.status is AttemptStatus.LOST
     platform = step.platform_failures + (1 if lost else 0)
-    decision = decide_failure(spec.retries, spec.on_failure, result.status, step.attempts,
-                              platform, permanent=result.permanent)
+    decision = decide_failure(
+        spec.retries,
+        spec.on_failure,
+        result.status,
+        step.attempts,
+        platform,
+        permanent=result.permanent,
+    )
     if decision.retry:
         moved = transition(
-            u, "step", step.id, StepStatus.RETRYING, StepStatus.RUNNING, run_id=step.run_id,
-            values={"next_attempt_at": u.now + decision.delay, "platform_failures": platform,
-                    "error": result.error},
+            u,
+            "step",
+            step.id,
+            StepStatus.RETRYING,
+            StepStatus.RUNNING,
+            run_id=step.run_id,
+            values={
+                "next_attempt_at": u.now + decision.delay,
+                "platform_failures": platform,
+                "error": result.error,
+            },
             message=result.error,
         )
         if moved:

@@ -30,7 +30,9 @@ class CompiledWorkflow:
     roots: tuple[str, ...]
 
     @classmethod
-    def build(cls, workflow_id: str, version: int, definition: WorkflowDefinition) -> CompiledWorkflow:
+    def build(
+        cls, workflow_id: str, version: int, definition: WorkflowDefinition
+    ) -> CompiledWorkflow:
         steps = {s.id: s for s in definition.steps}
         successors: dict[str, list[str]] = {s.id: [] for s in definition.steps}
         for step in definition.steps:

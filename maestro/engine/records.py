@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, select
+from sqlalchemy import Connection, bindparam, select
 
 from maestro.errors import NotFound
 from maestro.states import AttemptStatus, RunStatus, StepStatus
@@ -30,7 +30,7 @@ class RunRow:
     max_active_steps: int
 
     @classmethod
-    def of(cls, row: Row[Any]) -> RunRow:
+    def of(cls, row: Any) -> RunRow:
         return cls(
             id=row.run_id,
             workflow_id=row.workflow_id,
@@ -77,7 +77,7 @@ class StepRow:
     up_skipped: int
 
     @classmethod
-    def of(cls, row: Row[Any]) -> StepRow:
+    def of(cls, row: Any) -> StepRow:
         return cls(
             id=row.step_run_id,
             run_id=row.run_id,
@@ -120,7 +120,7 @@ class AttemptRow:
     started_at: datetime | None
 
     @classmethod
-    def of(cls, row: Row[Any]) -> AttemptRow:
+    def of(cls, row: Any) -> AttemptRow:
         return cls(
             id=row.attempt_id,
             number=row.attempt_number,

@@ -49,9 +49,20 @@ def create_run(
     compiled = versions.get(u.conn, workflow_id, version)
     number = wf.run_counter + 1
     logical = logical_date or u.now
-    scope = {"run": {"id": None, "number": number, "workflow_id": workflow_id,
-                     "version": version, "trigger": trigger, "logical_date": logical,
-                     "started_at": u.now}, "params": {}, "steps": {}, "signal": {}}
+    scope = {
+        "run": {
+            "id": None,
+            "number": number,
+            "workflow_id": workflow_id,
+            "version": version,
+            "trigger": trigger,
+            "logical_date": logical,
+            "started_at": u.now,
+        },
+        "params": {},
+        "steps": {},
+        "signal": {},
+    }
     resolved = resolve_params(
         compiled.definition.params,
         [trigger_params or {}, params or {}],
@@ -61,14 +72,21 @@ def create_run(
     run_id: int = u.conn.execute(
         insert(R)
         .values(
-            workflow_id=workflow_id, number=number, version=version, status=RunStatus.QUEUED,
-            params=resolved, trigger=trigger, logical_date=logical,
-            max_active_steps=compiled.definition.max_active_steps, created_at=u.now,
+            workflow_id=workflow_id,
+            number=number,
+            version=version,
+            status=RunStatus.QUEUED,
+            params=resolved,
+            trigger=trigger,
+            logical_date=logical,
+            max_active_steps=compiled.definition.max_active_steps,
+            created_at=u.now,
         )
         .returning(R.c.id)
     ).scalar_one()
-    u.add_event(run_id=run_id, entity="run", to_status=RunStatus.QUEUED.value,
-                message=f"trigger: {trigger}")
+    u.add_event(
+        run_id=run_id, entity="run", to_status=RunStatus.QUEUED.value, message=f"trigger: {trigger}"
+    )
     return run_id
 
 
@@ -83,8 +101,9 @@ def start_run(u: Unit, versions: VersionCache, run_id: int) -> bool:
         "steps_total": total,
         "steps_unfinished": total,
     }
-    if not transition(u, "run", run_id, RunStatus.RUNNING, RunStatus.QUEUED, run_id=run_id,
-                      values=values):
+    if not transition(
+        u, "run", run_id, RunStatus.RUNNING, RunStatus.QUEUED, run_id=run_id, values=values
+    ):
         return False
     _insert_steps(u, run_id, compiled)
     run = load_run(u.conn, run_id)
@@ -99,11 +118,19 @@ def start_run(u: Unit, versions: VersionCache, run_id: int) -> bool:
 def _insert_steps(u: Unit, run_id: int, compiled: CompiledWorkflow) -> None:
     rows = [
         {
-            "run_id": run_id, "step_id": step.id, "step_type": step.type.value,
-            "position": compiled.positions[step.id], "status": StepStatus.PENDING,
-            "priority": step.priority, "up_total": compiled.upstream_count(step.id),
-            "up_done": 0, "up_failed": 0, "up_skipped": 0, "attempts": 0,
-            "platform_failures": 0, "created_at": u.now,
+            "run_id": run_id,
+            "step_id": step.id,
+            "step_type": step.type.value,
+            "position": compiled.positions[step.id],
+            "status": StepStatus.PENDING,
+            "priority": step.priority,
+            "up_total": compiled.upstream_count(step.id),
+            "up_done": 0,
+            "up_failed": 0,
+            "up_skipped": 0,
+            "attempts": 0,
+            "platform_failures": 0,
+            "created_at": u.now,
         }
         for step in compiled.definition.steps
     ]

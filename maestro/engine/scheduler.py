@@ -72,8 +72,9 @@ class Scheduler:
         process are LOST now, and QUEUED ones are sent again."""
         now = self.eng.clock.now()
         for attempt_id in self._ids(A, A.c.status == AttemptStatus.RUNNING):
-            self._each(attempt_id, lambda i: self._end(i, AttemptStatus.LOST,
-                                                       "worker process ended"))
+            self._each(
+                attempt_id, lambda i: self._end(i, AttemptStatus.LOST, "worker process ended")
+            )
         for attempt_id in self._ids(A, A.c.status == AttemptStatus.QUEUED):
             self._each(attempt_id, lambda i: self._resend(i, now))
 
@@ -97,15 +98,18 @@ class Scheduler:
             A.c.timeout_at <= self.eng.clock.now() - grace
         )
         for attempt_id in self._ids(A, late):
-            self._each(attempt_id, lambda i: self._end(i, AttemptStatus.TIMED_OUT,
-                                                       "step timeout elapsed"))
+            self._each(
+                attempt_id, lambda i: self._end(i, AttemptStatus.TIMED_OUT, "step timeout elapsed")
+            )
 
     def _lost_attempts(self) -> None:
         limit = self.eng.clock.now() - timedelta(seconds=self.eng.settings.heartbeat_timeout)
         stale = (A.c.status == AttemptStatus.RUNNING) & (A.c.heartbeat_at < limit)
         for attempt_id in self._ids(A, stale):
-            self._each(attempt_id, lambda i: self._end(i, AttemptStatus.LOST,
-                                                       "heartbeat lapsed: worker lost"))
+            self._each(
+                attempt_id,
+                lambda i: self._end(i, AttemptStatus.LOST, "heartbeat lapsed: worker lost"),
+            )
 
     def _run_timeouts(self) -> None:
         due = R.c.status.in_(tuple(RUN_ACTIVE)) & (R.c.timeout_at <= self.eng.clock.now())
@@ -124,10 +128,16 @@ class Scheduler:
         poll = self.eng.settings.poll_interval
         with self.eng.db.read() as conn:
             candidates = [
-                conn.execute(select(func.min(S.c.next_attempt_at)).where(
-                    self._scoped(S, S.c.status == StepStatus.RETRYING))).scalar(),
-                conn.execute(select(func.min(R.c.timeout_at)).where(
-                    self._scoped(R, R.c.status.in_(tuple(RUN_ACTIVE))))).scalar(),
+                conn.execute(
+                    select(func.min(S.c.next_attempt_at)).where(
+                        self._scoped(S, S.c.status == StepStatus.RETRYING)
+                    )
+                ).scalar(),
+                conn.execute(
+                    select(func.min(R.c.timeout_at)).where(
+                        self._scoped(R, R.c.status.in_(tuple(RUN_ACTIVE)))
+                    )
+                ).scalar(),
             ]
         times = [t for t in candidates if isinstance(t, datetime)]
         if not times:
@@ -143,8 +153,9 @@ class Scheduler:
     def _retry(self, step_run_id: int) -> None:
         with self.eng.unit() as u:
             row = u.conn.execute(
-                select(*STEP_COLUMNS).where(S.c.id == step_run_id,
-                                            S.c.status == StepStatus.RETRYING)
+                select(*STEP_COLUMNS).where(
+                    S.c.id == step_run_id, S.c.status == StepStatus.RETRYING
+                )
             ).first()
             if row is None:
                 return
@@ -163,7 +174,9 @@ class Scheduler:
             run = load_run(u.conn, run_id)
             compiled = self.eng.versions.get(u.conn, run.workflow_id, run.version)
             RunAdvance(u, run, compiled).end_run(
-                RunStatus.TIMED_OUT, "run timeout elapsed", action="timeout",
+                RunStatus.TIMED_OUT,
+                "run timeout elapsed",
+                action="timeout",
                 active_steps_to=StepStatus.TIMED_OUT,
             )
 
@@ -186,8 +199,7 @@ class Scheduler:
         column = table.c.id if table is R else table.c.run_id
         return condition & column.in_(list(self.scope))
 
-    def _ids(self, table: Any, condition: ColumnElement[bool],
-             order: Any = None) -> list[int]:
+    def _ids(self, table: Any, condition: ColumnElement[bool], order: Any = None) -> list[int]:
         query = select(table.c.id).where(self._scoped(table, condition))
         query = query.order_by(order if order is not None else table.c.id)
         with self.eng.db.read() as conn:

@@ -58,8 +58,12 @@ class RunView:
             "error": self.error,
             "outputs": self.outputs,
             "steps": {
-                s.step_id: {"status": s.status.value, "attempts": s.attempts,
-                            "outputs": s.outputs, "error": s.error}
+                s.step_id: {
+                    "status": s.status.value,
+                    "attempts": s.attempts,
+                    "outputs": s.outputs,
+                    "error": s.error,
+                }
                 for s in self.steps
             },
         }
@@ -81,8 +85,10 @@ def step_counts(conn: Connection, run_id: int) -> dict[StepStatus, int]:
 
 def running_steps(conn: Connection, run_id: int, limit: int = 5) -> list[str]:
     rows = conn.execute(
-        select(S.c.step_id).where(S.c.run_id == run_id, S.c.status == StepStatus.RUNNING)
-        .order_by(S.c.position).limit(limit)
+        select(S.c.step_id)
+        .where(S.c.run_id == run_id, S.c.status == StepStatus.RUNNING)
+        .order_by(S.c.position)
+        .limit(limit)
     )
     return list(rows.scalars())
 
@@ -99,15 +105,29 @@ def run_view(conn: Connection, run_id: int) -> RunView:
     )
     steps = [
         StepView(
-            step_id=r.step_id, step_type=r.step_type, status=StepStatus(r.status),
-            attempts=r.attempts, outputs=r.outputs or {}, error=r.error,
-            started_at=r.started_at, ended_at=r.ended_at, log_path=r.log_path,
+            step_id=r.step_id,
+            step_type=r.step_type,
+            status=StepStatus(r.status),
+            attempts=r.attempts,
+            outputs=r.outputs or {},
+            error=r.error,
+            started_at=r.started_at,
+            ended_at=r.ended_at,
+            log_path=r.log_path,
         )
         for r in rows
     ]
     return RunView(
-        id=run.id, workflow_id=run.workflow_id, number=run.number, version=run.version,
-        status=RunStatus(run.status), params=run.params, outputs=run.outputs or {},
-        error=run.error, created_at=run.created_at, started_at=run.started_at,
-        ended_at=run.ended_at, steps=steps,
+        id=run.id,
+        workflow_id=run.workflow_id,
+        number=run.number,
+        version=run.version,
+        status=RunStatus(run.status),
+        params=run.params,
+        outputs=run.outputs or {},
+        error=run.error,
+        created_at=run.created_at,
+        started_at=run.started_at,
+        ended_at=run.ended_at,
+        steps=steps,
     )

@@ -49,8 +49,14 @@ def submit(
     }
     if current is None:
         u.conn.execute(
-            insert(W).values(id=definition.id, paused=False, active_version=version,
-                             run_counter=0, created_at=u.now, **meta)
+            insert(W).values(
+                id=definition.id,
+                paused=False,
+                active_version=version,
+                run_counter=0,
+                created_at=u.now,
+                **meta,
+            )
         )
     else:
         if activate:
@@ -58,8 +64,13 @@ def submit(
         u.conn.execute(update(W).where(W.c.id == definition.id).values(**meta))
     u.conn.execute(
         insert(V).values(
-            workflow_id=definition.id, version=version, definition=definition_to_dict(definition),
-            content_hash=digest, source=source, created_at=u.now, created_by=u.actor,
+            workflow_id=definition.id,
+            version=version,
+            definition=definition_to_dict(definition),
+            content_hash=digest,
+            source=source,
+            created_at=u.now,
+            created_by=u.actor,
         )
     )
     return Submitted(definition.id, version, created=True)

@@ -36,7 +36,9 @@ metadata = MetaData(
 )
 
 
-def _status_check(name: str, values: type[RunStatus | StepStatus | AttemptStatus]) -> CheckConstraint:
+def _status_check(
+    name: str, values: type[RunStatus | StepStatus | AttemptStatus]
+) -> CheckConstraint:
     allowed = ", ".join(f"'{v.value}'" for v in values)
     return CheckConstraint(f"status IN ({allowed})", name=name)
 
@@ -61,8 +63,9 @@ workflows = Table(
 workflow_versions = Table(
     "workflow_versions",
     metadata,
-    Column("workflow_id", String(128), ForeignKey("workflows.id", ondelete="CASCADE"),
-           primary_key=True),
+    Column(
+        "workflow_id", String(128), ForeignKey("workflows.id", ondelete="CASCADE"), primary_key=True
+    ),
     Column("version", Integer, primary_key=True),
     Column("definition", Json, nullable=False),
     Column("content_hash", String(64), nullable=False),
@@ -75,8 +78,9 @@ runs = Table(
     "runs",
     metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),
-    Column("workflow_id", String(128), ForeignKey("workflows.id", ondelete="CASCADE"),
-           nullable=False),
+    Column(
+        "workflow_id", String(128), ForeignKey("workflows.id", ondelete="CASCADE"), nullable=False
+    ),
     Column("number", Integer, nullable=False),
     Column("version", Integer, nullable=False),
     Column("status", String(16), nullable=False),

@@ -42,12 +42,10 @@ class InlineDispatcher:
 class Harness:
     def __init__(self, db_url: str, home: Path, **settings: Any) -> None:
         self.clock = FakeClock()
-        self.settings = load_settings(home=home, project_dir=home, database_url=db_url,
-                                      **settings)
+        self.settings = load_settings(home=home, project_dir=home, database_url=db_url, **settings)
         self.db = Database(db_url)
         self.dispatcher = InlineDispatcher()
-        self.engine = Engine(self.db, self.settings, clock=self.clock,
-                             dispatcher=self.dispatcher)
+        self.engine = Engine(self.db, self.settings, clock=self.clock, dispatcher=self.dispatcher)
         self.executor = AttemptExecutor(self.engine, "test-worker")
         self.dispatcher.executor = self.executor
         self.scheduler = Scheduler(self.engine)

@@ -13,15 +13,22 @@ def test_chain_passes_outputs_downstream_and_sets_workflow_outputs(harness: Harn
         id: chain
         owner: t
         params: {n: {type: int, default: 2}}
-        outputs: {total: "{{ steps.add.outputs.total }}", doubled: "x{{ steps.add.outputs.total * 2 }}"}
+        outputs:
+          total: "{{ steps.add.outputs.total }}"
+          doubled: "x{{ steps.add.outputs.total * 2 }}"
         steps:
           - id: make
             type: shell
-            shell: {command: 'echo "{\\"value\\": {{ params.n }}, \\"rows\\": [1, 2]}" > $MAESTRO_OUTPUT'}
+            shell:
+              command: |
+                echo '{"value": {{ params.n }}, "rows": [1, 2]}' > $MAESTRO_OUTPUT
           - id: add
             type: shell
             depends_on: [make]
-            shell: {command: "echo total={{ steps.make.outputs.value + steps.make.outputs.rows | length }} >> $MAESTRO_OUTPUT"}
+            shell:
+              command: |
+                echo total={{ steps.make.outputs.value + steps.make.outputs.rows | length }} \\
+                  >> $MAESTRO_OUTPUT
         """,
         params={"n": "40"},
     )
@@ -94,7 +101,10 @@ def test_when_false_skips_and_the_skip_propagates_per_trigger_rule(harness: Harn
     )
     view = harness.drain(run_id)
     assert harness.statuses(run_id) == {
-        "gate": "SKIPPED", "strict": "SKIPPED", "tolerant": "SUCCEEDED", "yes": "SUCCEEDED",
+        "gate": "SKIPPED",
+        "strict": "SKIPPED",
+        "tolerant": "SUCCEEDED",
+        "yes": "SUCCEEDED",
     }
     assert view.status == "SUCCEEDED"
 
@@ -170,7 +180,9 @@ def test_finish_running_lets_independent_branches_finish(harness: Harness) -> No
     )
     view = harness.drain(run_id)
     assert harness.statuses(run_id) == {
-        "boom": "FAILED", "after_boom": "UPSTREAM_FAILED", "other": "SUCCEEDED",
+        "boom": "FAILED",
+        "after_boom": "UPSTREAM_FAILED",
+        "other": "SUCCEEDED",
         "after_other": "SUCCEEDED",
     }
     assert view.status == "FAILED"
@@ -200,7 +212,10 @@ def test_runtimes_not_built_yet_are_refused_at_run_time_naming_the_type(
     step = view.steps[0]
     assert step.status == "FAILED"
     assert step.attempts == 1  # a permanent failure: not retried
-    assert step.error == f"step type '{step_type}' is not supported by this version of Maestro yet (step 's')"
+    assert (
+        step.error
+        == f"step type '{step_type}' is not supported by this version of Maestro yet (step 's')"
+    )
 
 
 def test_signals_are_refused_with_a_clear_message(harness: Harness) -> None:

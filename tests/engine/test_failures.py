@@ -61,7 +61,9 @@ def test_retries_stop_at_the_limit_with_exponential_backoff(harness: Harness) ->
     delays = []
     for _ in range(2):
         with harness.db.read() as conn:
-            row = conn.execute(select(tables.step_runs.c.status, tables.step_runs.c.next_attempt_at)).one()
+            row = conn.execute(
+                select(tables.step_runs.c.status, tables.step_runs.c.next_attempt_at)
+            ).one()
         assert row.status == "RETRYING"
         delays.append((row.next_attempt_at - harness.clock.now()).total_seconds())
         harness.scheduler.tick()
@@ -100,7 +102,9 @@ def test_step_timeout_kills_the_process_and_is_not_retried_by_default(
     assert step.attempts == 1
     assert step.error == "timed out after 1s"
     pid = int(pidfile.read_text())
-    assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
+    assert (
+        not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
+    )
 
 
 def test_timeouts_are_retried_when_on_timeout_is_set(harness: Harness) -> None:

@@ -46,10 +46,8 @@ def test_unknown_and_ill_typed_params_are_refused_and_nothing_is_written(
     harness: Harness,
 ) -> None:
     workflow_id = harness.submit(PARAMS)
-    with pytest.raises(ParamError) as info:
-        with harness.engine.unit() as u:
-            create_run(u, harness.engine.versions, workflow_id,
-                       params={"limt": "1", "limit": "many"})
+    with pytest.raises(ParamError) as info, harness.engine.unit() as u:
+        create_run(u, harness.engine.versions, workflow_id, params={"limt": "1", "limit": "many"})
     message = str(info.value)
     assert "limt" in message and "did you mean 'limit'" in message
     assert "limit" in message

@@ -31,14 +31,36 @@ def db_with_run(db_url: str) -> tuple[Database, int]:
     db = Database(db_url)
     clock = FakeClock()
     with unit_of_work(db, clock) as u:
-        u.conn.execute(insert(tables.workflows).values(
-            id="w", name="w", description="", owner="o", tags=[], paused=False,
-            active_version=1, latest_version=1, run_counter=1, created_at=u.now,
-            updated_at=u.now))
-        run_id = u.conn.execute(insert(tables.runs).values(
-            workflow_id="w", number=1, version=1, status="QUEUED", params={},
-            trigger="manual", logical_date=u.now, max_active_steps=1, created_at=u.now,
-        ).returning(tables.runs.c.id)).scalar_one()
+        u.conn.execute(
+            insert(tables.workflows).values(
+                id="w",
+                name="w",
+                description="",
+                owner="o",
+                tags=[],
+                paused=False,
+                active_version=1,
+                latest_version=1,
+                run_counter=1,
+                created_at=u.now,
+                updated_at=u.now,
+            )
+        )
+        run_id = u.conn.execute(
+            insert(tables.runs)
+            .values(
+                workflow_id="w",
+                number=1,
+                version=1,
+                status="QUEUED",
+                params={},
+                trigger="manual",
+                logical_date=u.now,
+                max_active_steps=1,
+                created_at=u.now,
+            )
+            .returning(tables.runs.c.id)
+        ).scalar_one()
     return db, run_id
 
 
@@ -46,17 +68,21 @@ def test_transition_is_conditional_and_writes_one_event(db_with_run: tuple[Datab
     db, run_id = db_with_run
     clock = FakeClock()
     with unit_of_work(db, clock, actor="alice") as u:
-        assert transition(u, "run", run_id, RunStatus.RUNNING, RunStatus.QUEUED, run_id=run_id,
-                          action="start")
+        assert transition(
+            u, "run", run_id, RunStatus.RUNNING, RunStatus.QUEUED, run_id=run_id, action="start"
+        )
         # the second mover loses: the row is no longer QUEUED
-        assert not transition(u, "run", run_id, RunStatus.STOPPED, RunStatus.QUEUED,
-                              run_id=run_id)
+        assert not transition(u, "run", run_id, RunStatus.STOPPED, RunStatus.QUEUED, run_id=run_id)
     with db.read() as conn:
         assert conn.execute(select(tables.runs.c.status)).scalar() == "RUNNING"
         events = conn.execute(select(tables.events)).all()
     assert len(events) == 1
     assert (events[0].from_status, events[0].to_status, events[0].actor, events[0].action) == (
-        "QUEUED", "RUNNING", "alice", "start")
+        "QUEUED",
+        "RUNNING",
+        "alice",
+        "start",
+    )
     db.dispose()
 
 
@@ -65,8 +91,14 @@ def test_transition_with_several_expected_statuses_records_the_real_one(
 ) -> None:
     db, run_id = db_with_run
     with unit_of_work(db, FakeClock()) as u:
-        assert transition(u, "run", run_id, RunStatus.STOPPED,
-                          (RunStatus.RUNNING, RunStatus.QUEUED), run_id=run_id)
+        assert transition(
+            u,
+            "run",
+            run_id,
+            RunStatus.STOPPED,
+            (RunStatus.RUNNING, RunStatus.QUEUED),
+            run_id=run_id,
+        )
     with db.read() as conn:
         assert conn.execute(select(tables.events.c.from_status)).scalar() == "QUEUED"
     db.dispose()
@@ -74,17 +106,18 @@ def test_transition_with_several_expected_statuses_records_the_real_one(
 
 def test_a_transition_the_table_forbids_raises(db_with_run: tuple[Database, int]) -> None:
     db, run_id = db_with_run
-    with pytest.raises(InvalidTransition, match="SUCCEEDED → RUNNING"):
-        with unit_of_work(db, FakeClock()) as u:
-            transition(u, "run", run_id, RunStatus.RUNNING, RunStatus.SUCCEEDED, run_id=run_id)
+    with (
+        pytest.raises(InvalidTransition, match="SUCCEEDED → RUNNING"),
+        unit_of_work(db, FakeClock()) as u,
+    ):
+        transition(u, "run", run_id, RunStatus.RUNNING, RunStatus.SUCCEEDED, run_id=run_id)
     db.dispose()
 
 
 def test_naive_datetimes_are_refused(db_with_run: tuple[Database, int]) -> None:
     from datetime import datetime
 
-    db, run_id = db_with_run
-    with pytest.raises(Exception, match="naive datetime"):
-        with db.tx() as conn:
-            conn.execute(tables.runs.update().values(started_at=datetime(2024, 1, 1)))
+    db, _ = db_with_run
+    with pytest.raises(Exception, match="naive datetime"), db.tx() as conn:
+        conn.execute(tables.runs.update().values(started_at=datetime(2024, 1, 1)))
     db.dispose()

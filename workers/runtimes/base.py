@@ -62,9 +62,7 @@ class Outcome:
         return cls("succeeded", outputs or {}, None, exit_code)
 
     @classmethod
-    def fail(
-        cls, error: str, *, exit_code: int | None = None, permanent: bool = False
-    ) -> Outcome:
+    def fail(cls, error: str, *, exit_code: int | None = None, permanent: bool = False) -> Outcome:
         return cls("failed", {}, error, exit_code, permanent)
 
 
