@@ -93,7 +93,7 @@ def _root(
 # -- definitions ----------------------------------------------------------------------------
 
 
-def _read_definition(file: Path) -> WorkflowDefinition:
+def _read_definition(file: Path, invalid_exit: int = 2) -> WorkflowDefinition:
     try:
         text = file.read_bytes()
     except OSError as exc:
@@ -101,8 +101,8 @@ def _read_definition(file: Path) -> WorkflowDefinition:
     try:
         return load_definition(text, source=str(file))
     except DefinitionError as exc:
-        err.print(Text(exc.message, style="red"))
-        raise typer.Exit(2) from None
+        err.print(Text(exc.message, style="red"), soft_wrap=True)
+        raise typer.Exit(invalid_exit) from None
 
 
 FileArg = Annotated[
@@ -112,8 +112,8 @@ FileArg = Annotated[
 
 @app.command()
 def validate(file: FileArg) -> None:
-    """Validate a workflow definition; print every problem with its path."""
-    definition = _read_definition(file)
+    """Validate a workflow definition; print every problem with its path (exit 1 if any)."""
+    definition = _read_definition(file, invalid_exit=1)
     print(f"{file}: valid workflow {definition.id!r} with {len(definition.steps)} step(s)")
 
 
@@ -317,12 +317,12 @@ def _summary(view: RunView) -> None:
         elapsed = f" in {(view.ended_at - view.started_at).total_seconds():.2f}s"
     out.print(Text(f"run {view.status.value}{elapsed}", style=STATUS_STYLE.get(view.status, "")))
     if view.error:
-        out.print(Text(view.error, style="red"))
+        out.print(Text(view.error, style="red"), soft_wrap=True)
     if view.outputs:
-        out.print(f"outputs: {json.dumps(view.outputs, default=str)}")
+        out.print(Text(f"outputs: {json.dumps(view.outputs, default=str)}"), soft_wrap=True)
     for s in view.steps:
         if s.status in (StepStatus.FAILED, StepStatus.TIMED_OUT) and s.log_path:
-            out.print(Text(f"log of {s.step_id}: {s.log_path}", style="dim"))
+            out.print(Text(f"log of {s.step_id}: {s.log_path}", style="dim"), soft_wrap=True)
 
 
 def _clip(text: str, width: int) -> str:
