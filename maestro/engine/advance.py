@@ -47,7 +47,10 @@ _TAKE_SLOT = (
         R.c.status == RunStatus.RUNNING.value,
         R.c.active_steps < R.c.max_active_steps,
     )
-    .values(active_steps=R.c.active_steps + 1)
+    .values(
+        active_steps=R.c.active_steps + 1,
+        steps_waiting=R.c.steps_waiting - bindparam("p_unwait"),
+    )
 )
 _BUMP_RUN = (
     update(R)
@@ -56,8 +59,9 @@ _BUMP_RUN = (
         active_steps=R.c.active_steps + bindparam("p_active"),
         steps_unfinished=R.c.steps_unfinished + bindparam("p_unfinished"),
         steps_failed=R.c.steps_failed + bindparam("p_failed"),
+        steps_waiting=R.c.steps_waiting + bindparam("p_waiting"),
     )
-    .returning(R.c.steps_unfinished)
+    .returning(R.c.steps_unfinished, R.c.steps_waiting)
 )
 _NOTIFY_SUCCESSOR = (
     update(S)
@@ -98,6 +102,7 @@ class RunAdvance:
     _ready: deque[StepRow] = field(default_factory=deque)
     _context: dict[str, Any] | None = None
     _unfinished: int | None = None
+    _waiting: int = 0
     _ended: bool = False
 
     # -- entry points -------------------------------------------------------------------
@@ -147,14 +152,16 @@ class RunAdvance:
 
     def queue(self, step: StepRow, expected: StepStatus) -> None:
         """Hand a step to a worker if the run has a free slot, else make it wait for one."""
-        taken = self.u.conn.execute(_TAKE_SLOT, {"p_run": self.run.id}).rowcount
+        unwait = 1 if expected is StepStatus.WAITING else 0
+        taken = self.u.conn.execute(_TAKE_SLOT, {"p_run": self.run.id, "p_unwait": unwait}).rowcount
         if taken:
+            self._waiting -= unwait
             self._create_attempt(step, expected)
             return
         if expected is not StepStatus.WAITING:
             status = self.u.conn.execute(select(R.c.status).where(R.c.id == self.run.id)).scalar()
             reason = "slot" if status == RunStatus.RUNNING else "paused"
-            transition(
+            if transition(
                 self.u,
                 "step",
                 step.id,
@@ -162,7 +169,8 @@ class RunAdvance:
                 expected,
                 run_id=self.run.id,
                 values={"waiting_for": reason, "next_attempt_at": None},
-            )
+            ):
+                self._bump_run(waiting=1)
 
     def end_run(
         self,
@@ -196,7 +204,9 @@ class RunAdvance:
         for row in rows:
             self._stop_step(StepRow.of(row), active_steps_to, action or "run_ended", message)
         self.u.conn.execute(
-            update(R).where(R.c.id == self.run.id).values(steps_unfinished=0, active_steps=0)
+            update(R)
+            .where(R.c.id == self.run.id)
+            .values(steps_unfinished=0, active_steps=0, steps_waiting=0)
         )
         self._ready.clear()
         self.u.wake_scheduler = True
@@ -282,7 +292,10 @@ class RunAdvance:
         self._context = None  # a finished step's outputs are now visible to expressions
         held_slot = expected in STEP_ACTIVE
         self._bump_run(
-            active=-1 if held_slot else 0, unfinished=-1, failed=1 if to in STEP_FAILED else 0
+            active=-1 if held_slot else 0,
+            unfinished=-1,
+            failed=1 if to in STEP_FAILED else 0,
+            waiting=-1 if expected is StepStatus.WAITING else 0,
         )
         if propagate:
             self._notify_successors(step.step_id, to)
@@ -304,7 +317,9 @@ class RunAdvance:
             if succ_row.up_done == succ_row.up_total and succ_row.status is StepStatus.PENDING:
                 self._ready.append(succ_row)
 
-    def _bump_run(self, *, active: int = 0, unfinished: int = 0, failed: int = 0) -> None:
+    def _bump_run(
+        self, *, active: int = 0, unfinished: int = 0, failed: int = 0, waiting: int = 0
+    ) -> None:
         row = self.u.conn.execute(
             _BUMP_RUN,
             {
@@ -312,14 +327,17 @@ class RunAdvance:
                 "p_active": active,
                 "p_unfinished": unfinished,
                 "p_failed": failed,
+                "p_waiting": waiting,
             },
         ).first()
         if row is not None:
             self._unfinished = row.steps_unfinished
+            self._waiting = row.steps_waiting
 
     def _fill_slots(self) -> None:
         """Queue WAITING steps of this run while it has free slots, highest priority first."""
-        while True:
+        # the run's counter says whether anyone waits: the common case costs no query
+        while self._waiting:
             row = self.u.conn.execute(_NEXT_WAITING, {"p_run": self.run.id}).first()
             if row is None:
                 return

@@ -97,12 +97,16 @@ runs = Table(
     Column("steps_unfinished", Integer, nullable=False, default=0),
     Column("steps_failed", Integer, nullable=False, default=0),
     Column("active_steps", Integer, nullable=False, default=0),
+    #: steps WAITING for a slot or a resume (so finishing a step knows whether to look)
+    Column("steps_waiting", Integer, nullable=False, default=0),
     Column("created_at", UTCDateTime, nullable=False),
     Column("started_at", UTCDateTime, nullable=True),
     Column("ended_at", UTCDateTime, nullable=True),
     Column("timeout_at", UTCDateTime, nullable=True),
     _status_check("run_status", RunStatus),
-    CheckConstraint("active_steps >= 0 AND steps_unfinished >= 0", name="run_counters"),
+    CheckConstraint(
+        "active_steps >= 0 AND steps_unfinished >= 0 AND steps_waiting >= 0", name="run_counters"
+    ),
     UniqueConstraint("workflow_id", "number", name="uq_runs_workflow_number"),
     # run history of a workflow, newest first (keyset on id)
     Index("ix_runs_workflow_history", "workflow_id", "id"),
