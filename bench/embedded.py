@@ -56,7 +56,8 @@ def run_once(doc: dict[str, Any]) -> dict[str, Any]:
             eng = env.engine
             definition = parse_definition(doc)
             with eng.unit() as u:
-                submit(u, definition)
+                submitted = submit(u, definition)
+            eng.versions.put(definition.id, submitted.version, definition)
             wall = time.perf_counter()
             with eng.unit() as u:
                 run_id = create_run(u, eng.versions, definition.id)

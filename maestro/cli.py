@@ -235,6 +235,7 @@ def _start(eng: Engine, definition: WorkflowDefinition, file: Path, params: dict
     try:
         with eng.unit(actor="cli") as u:
             submitted = submit(u, definition, source=str(file.resolve()))
+            eng.versions.put(definition.id, submitted.version, definition)
             run_id = create_run(
                 u, eng.versions, definition.id, version=submitted.version, params=params
             )

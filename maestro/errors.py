@@ -89,5 +89,5 @@ class InvalidTransition(MaestroError):
     """A status change that the state table does not allow (a programming error)."""
 
 
-class UnsupportedStepType(MaestroError):
-    """This step type cannot run in this version yet."""
+class ConcurrentChange(MaestroError):
+    """A row this transaction relied on was changed by another one; the unit is retried."""

@@ -33,22 +33,23 @@ from maestro.states import (
     StepStatus,
 )
 from maestro.store import tables
-from maestro.store.transitions import transition
+from maestro.store.tables import status_is
+from maestro.store.transitions import transition, transition_many
 from maestro.store.unit import Dispatch, Unit
 
 R, S, A = tables.runs, tables.step_runs, tables.attempts
 NON_TERMINAL = tuple(s for s in StepStatus if s not in STEP_TERMINAL)
 # Statements of the hot path, built once: constructing SQLAlchemy statements per call cost
 # more than executing them.
-_TAKE_SLOT = (
+_TAKE_SLOTS = (
     update(R)
     .where(
         R.c.id == bindparam("p_run"),
         R.c.status == RunStatus.RUNNING.value,
-        R.c.active_steps < R.c.max_active_steps,
+        R.c.active_steps + bindparam("p_n") <= R.c.max_active_steps,
     )
     .values(
-        active_steps=R.c.active_steps + 1,
+        active_steps=R.c.active_steps + bindparam("p_n"),
         steps_waiting=R.c.steps_waiting - bindparam("p_unwait"),
     )
 )
@@ -77,7 +78,7 @@ _NEXT_WAITING = (
     select(*STEP_COLUMNS)
     .where(
         S.c.run_id == bindparam("p_run"),
-        S.c.status == StepStatus.WAITING.value,
+        status_is(S.c.status, StepStatus.WAITING),
         S.c.waiting_for.in_(("slot", "paused")),
     )
     .order_by(S.c.priority.desc(), S.c.position)
@@ -87,6 +88,7 @@ _RUN_SLOTS = select(R.c.status, R.c.active_steps, R.c.max_active_steps).where(
     R.c.id == bindparam("p_run")
 )
 _INSERT_ATTEMPT = insert(A).returning(A.c.id)
+_INSERT_ATTEMPTS = insert(A).returning(A.c.id, sort_by_parameter_order=True)
 
 #: features that validate but are not executed by this version of the engine
 _NOT_YET = {"wait_for": "signals", "pool": "slot pools", "emit": "signals"}
@@ -100,6 +102,8 @@ class RunAdvance:
     run: RunRow
     compiled: CompiledWorkflow
     _ready: deque[StepRow] = field(default_factory=deque)
+    #: steps that may run, queued together at the end of a drain (one INSERT for a fan-out)
+    _to_queue: list[StepRow] = field(default_factory=list)
     _context: dict[str, Any] | None = None
     _unfinished: int | None = None
     _waiting: int = 0
@@ -152,25 +156,20 @@ class RunAdvance:
 
     def queue(self, step: StepRow, expected: StepStatus) -> None:
         """Hand a step to a worker if the run has a free slot, else make it wait for one."""
-        unwait = 1 if expected is StepStatus.WAITING else 0
-        taken = self.u.conn.execute(_TAKE_SLOT, {"p_run": self.run.id, "p_unwait": unwait}).rowcount
-        if taken:
-            self._waiting -= unwait
-            self._create_attempt(step, expected)
-            return
-        if expected is not StepStatus.WAITING:
-            status = self.u.conn.execute(select(R.c.status).where(R.c.id == self.run.id)).scalar()
-            reason = "slot" if status == RunStatus.RUNNING else "paused"
-            if transition(
-                self.u,
-                "step",
-                step.id,
-                StepStatus.WAITING,
-                expected,
-                run_id=self.run.id,
-                values={"waiting_for": reason, "next_attempt_at": None},
-            ):
-                self._bump_run(waiting=1)
+        self.queue_many([step], expected)
+
+    def queue_many(self, steps: list[StepRow], expected: StepStatus) -> None:
+        """Hand steps (all in ``expected``) to workers, highest priority first, as far as the
+        run has free slots; the others wait for a slot (or for the run to resume)."""
+        steps = sorted(steps, key=lambda s: (-s.priority, self.compiled.positions[s.step_id]))
+        from_waiting = expected is StepStatus.WAITING
+        granted = self._take_slots(len(steps), from_waiting)
+        if granted:
+            self._waiting -= granted if from_waiting else 0
+            self._create_attempts(steps[:granted], expected)
+        if not from_waiting:
+            for step in steps[granted:]:
+                self._wait(step, expected)
 
     def end_run(
         self,
@@ -209,14 +208,19 @@ class RunAdvance:
             .values(steps_unfinished=0, active_steps=0, steps_waiting=0)
         )
         self._ready.clear()
+        self._to_queue.clear()
         self.u.wake_scheduler = True
         return True
 
     # -- internals ----------------------------------------------------------------------
 
     def _drain(self) -> None:
-        while self._ready and not self._ended:
-            self._decide(self._ready.popleft())
+        while (self._ready or self._to_queue) and not self._ended:
+            while self._ready and not self._ended:
+                self._decide(self._ready.popleft())
+            if self._to_queue and not self._ended:
+                batch, self._to_queue = self._to_queue, []
+                self.queue_many(batch, StepStatus.PENDING)
         if self._unfinished == 0 and not self._ended:
             self._complete_run()
 
@@ -249,7 +253,7 @@ class RunAdvance:
         if missing:
             self.fail(step, StepStatus.PENDING, StepStatus.FAILED, missing)
             return
-        self.queue(step, StepStatus.PENDING)
+        self._to_queue.append(step)
 
     @property
     def context(self) -> dict[str, Any]:
@@ -346,43 +350,66 @@ class RunAdvance:
                 return
             self.queue(StepRow.of(row), StepStatus.WAITING)
 
-    def _create_attempt(self, step: StepRow, expected: StepStatus) -> None:
-        spec = self.compiled.steps[step.step_id]
-        number = step.attempts + 1
-        attempt_id = self.u.conn.execute(
-            _INSERT_ATTEMPT,
+    def _take_slots(self, wanted: int, from_waiting: bool) -> int:
+        """Take up to ``wanted`` of the run's free slots; returns how many were taken."""
+        if wanted == 1:  # the common case (a chain's handoff) in one statement
+            params = {"p_run": self.run.id, "p_n": 1, "p_unwait": int(from_waiting)}
+            return int(self.u.conn.execute(_TAKE_SLOTS, params).rowcount)
+        free = self.u.conn.execute(_RUN_SLOTS, {"p_run": self.run.id}).one()
+        if free.status != RunStatus.RUNNING:
+            return 0
+        n = min(wanted, free.max_active_steps - free.active_steps)
+        if n <= 0:
+            return 0
+        params = {"p_run": self.run.id, "p_n": n, "p_unwait": n if from_waiting else 0}
+        return n if self.u.conn.execute(_TAKE_SLOTS, params).rowcount else 0
+
+    def _wait(self, step: StepRow, expected: StepStatus) -> None:
+        status = self.u.conn.execute(_RUN_SLOTS, {"p_run": self.run.id}).one().status
+        reason = "slot" if status == RunStatus.RUNNING else "paused"
+        values = {"waiting_for": reason, "next_attempt_at": None}
+        if transition(
+            self.u, "step", step.id, StepStatus.WAITING, expected, run_id=self.run.id, values=values
+        ):
+            self._bump_run(waiting=1)
+
+    def _create_attempts(self, steps: list[StepRow], expected: StepStatus) -> None:
+        """One QUEUED attempt per step, inserted together; the steps become QUEUED."""
+        specs = [self.compiled.steps[step.step_id] for step in steps]
+        rows = [
             {
                 "step_run_id": step.id,
                 "run_id": self.run.id,
-                "number": number,
+                "number": step.attempts + 1,
                 "status": AttemptStatus.QUEUED.value,
                 "queue": spec.effective_queue,
                 "created_at": self.u.now,
                 "dispatched_at": self.u.now,
-            },
-        ).scalar_one()
-        self.u.add_event(
-            run_id=self.run.id,
-            step_run_id=step.id,
-            attempt_id=attempt_id,
-            entity="attempt",
-            to_status=AttemptStatus.QUEUED.value,
-        )
-        transition(
-            self.u,
-            "step",
-            step.id,
-            StepStatus.QUEUED,
-            expected,
-            run_id=self.run.id,
-            values={
-                "attempts": number,
+            }
+            for step, spec in zip(steps, specs, strict=True)
+        ]
+        if len(rows) == 1:
+            ids = [self.u.conn.execute(_INSERT_ATTEMPT, rows[0]).scalar_one()]
+        else:
+            ids = list(self.u.conn.execute(_INSERT_ATTEMPTS, rows).scalars())
+        changes = []
+        for step, spec, attempt_id in zip(steps, specs, ids, strict=True):
+            self.u.add_event(
+                run_id=self.run.id,
+                step_run_id=step.id,
+                attempt_id=attempt_id,
+                entity="attempt",
+                to_status=AttemptStatus.QUEUED.value,
+            )
+            values = {
+                "attempts": step.attempts + 1,
                 "current_attempt_id": attempt_id,
                 "waiting_for": None,
                 "next_attempt_at": None,
-            },
-        )
-        self.u.dispatches.append(Dispatch(attempt_id, spec.effective_queue, spec.priority))
+            }
+            changes.append((step.id, values))
+            self.u.dispatches.append(Dispatch(attempt_id, spec.effective_queue, spec.priority))
+        transition_many(self.u, "step", changes, StepStatus.QUEUED, expected, run_id=self.run.id)
 
     def _stop_step(
         self, step: StepRow, active_to: StepStatus, action: str, message: str | None

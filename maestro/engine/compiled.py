@@ -60,6 +60,14 @@ class VersionCache:
         self._items: OrderedDict[tuple[str, int], CompiledWorkflow] = OrderedDict()
         self._lock = threading.Lock()
 
+    def put(self, workflow_id: str, version: int, definition: WorkflowDefinition) -> None:
+        """Remember a version just submitted, sparing the first run a re-parse."""
+        compiled = CompiledWorkflow.build(workflow_id, version, definition)
+        with self._lock:
+            self._items[(workflow_id, version)] = compiled
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
     def get(self, conn: Connection, workflow_id: str, version: int) -> CompiledWorkflow:
         key = (workflow_id, version)
         with self._lock:
@@ -67,14 +75,9 @@ class VersionCache:
             if found is not None:
                 self._items.move_to_end(key)
                 return found
-        compiled = CompiledWorkflow.build(
-            workflow_id, version, _load_definition(conn, workflow_id, version)
-        )
+        self.put(workflow_id, version, _load_definition(conn, workflow_id, version))
         with self._lock:
-            self._items[key] = compiled
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
-        return compiled
+            return self._items[key]
 
 
 def _load_definition(conn: Connection, workflow_id: str, version: int) -> WorkflowDefinition:

@@ -27,6 +27,7 @@ from maestro.engine.records import STEP_COLUMNS, StepRow, load_run
 from maestro.engine.runs import start_run
 from maestro.states import RUN_ACTIVE, AttemptStatus, RunStatus, StepStatus
 from maestro.store import tables
+from maestro.store.tables import status_is
 from maestro.store.unit import Dispatch
 
 logger = logging.getLogger(__name__)
@@ -71,41 +72,45 @@ class Scheduler:
         """At start-up of the only worker process (embedded): attempts left RUNNING by a dead
         process are LOST now, and QUEUED ones are sent again."""
         now = self.eng.clock.now()
-        for attempt_id in self._ids(A, A.c.status == AttemptStatus.RUNNING):
+        for attempt_id in self._ids(
+            A, status_is(A.c.status, AttemptStatus.RUNNING), A.c.heartbeat_at
+        ):
             self._each(
                 attempt_id, lambda i: self._end(i, AttemptStatus.LOST, "worker process ended")
             )
-        for attempt_id in self._ids(A, A.c.status == AttemptStatus.QUEUED):
+        for attempt_id in self._ids(
+            A, status_is(A.c.status, AttemptStatus.QUEUED), A.c.dispatched_at
+        ):
             self._each(attempt_id, lambda i: self._resend(i, now))
 
     # -- passes -------------------------------------------------------------------------
 
     def _admit_runs(self) -> None:
         # Run strategies decide admission once they land; today every queued run starts.
-        for run_id in self._ids(R, R.c.status == RunStatus.QUEUED, order=R.c.id):
+        for run_id in self._ids(R, R.c.status == RunStatus.QUEUED, R.c.id):
             self._each(run_id, self._start)
 
     def _retries_due(self) -> None:
         now = self.eng.clock.now()
-        due = (S.c.status == StepStatus.RETRYING) & (S.c.next_attempt_at <= now)
-        for step_run_id in self._ids(S, due, order=S.c.next_attempt_at):
+        due = status_is(S.c.status, StepStatus.RETRYING) & (S.c.next_attempt_at <= now)
+        for step_run_id in self._ids(S, due, S.c.next_attempt_at):
             self._each(step_run_id, self._retry)
 
     def _attempt_timeouts(self) -> None:
         settings = self.eng.settings
         grace = timedelta(seconds=settings.kill_grace + 2 * settings.heartbeat_interval)
-        late = (A.c.status == AttemptStatus.RUNNING) & (
+        late = status_is(A.c.status, AttemptStatus.RUNNING) & (
             A.c.timeout_at <= self.eng.clock.now() - grace
         )
-        for attempt_id in self._ids(A, late):
+        for attempt_id in self._ids(A, late, A.c.timeout_at):
             self._each(
                 attempt_id, lambda i: self._end(i, AttemptStatus.TIMED_OUT, "step timeout elapsed")
             )
 
     def _lost_attempts(self) -> None:
         limit = self.eng.clock.now() - timedelta(seconds=self.eng.settings.heartbeat_timeout)
-        stale = (A.c.status == AttemptStatus.RUNNING) & (A.c.heartbeat_at < limit)
-        for attempt_id in self._ids(A, stale):
+        stale = status_is(A.c.status, AttemptStatus.RUNNING) & (A.c.heartbeat_at < limit)
+        for attempt_id in self._ids(A, stale, A.c.heartbeat_at):
             self._each(
                 attempt_id,
                 lambda i: self._end(i, AttemptStatus.LOST, "heartbeat lapsed: worker lost"),
@@ -113,14 +118,14 @@ class Scheduler:
 
     def _run_timeouts(self) -> None:
         due = R.c.status.in_(tuple(RUN_ACTIVE)) & (R.c.timeout_at <= self.eng.clock.now())
-        for run_id in self._ids(R, due):
+        for run_id in self._ids(R, due, R.c.timeout_at):
             self._each(run_id, self._time_out_run)
 
     def _redispatch(self) -> None:
         now = self.eng.clock.now()
         limit = now - timedelta(seconds=self.eng.settings.redispatch_after)
-        unclaimed = (A.c.status == AttemptStatus.QUEUED) & (A.c.dispatched_at <= limit)
-        for attempt_id in self._ids(A, unclaimed):
+        unclaimed = status_is(A.c.status, AttemptStatus.QUEUED) & (A.c.dispatched_at <= limit)
+        for attempt_id in self._ids(A, unclaimed, A.c.dispatched_at):
             self._each(attempt_id, lambda i: self._resend(i, now))
 
     def _next_due(self) -> float:
@@ -130,7 +135,7 @@ class Scheduler:
             candidates = [
                 conn.execute(
                     select(func.min(S.c.next_attempt_at)).where(
-                        self._scoped(S, S.c.status == StepStatus.RETRYING)
+                        self._scoped(S, status_is(S.c.status, StepStatus.RETRYING))
                     )
                 ).scalar(),
                 conn.execute(
@@ -199,9 +204,9 @@ class Scheduler:
         column = table.c.id if table is R else table.c.run_id
         return condition & column.in_(list(self.scope))
 
-    def _ids(self, table: Any, condition: ColumnElement[bool], order: Any = None) -> list[int]:
-        query = select(table.c.id).where(self._scoped(table, condition))
-        query = query.order_by(order if order is not None else table.c.id)
+    def _ids(self, table: Any, condition: ColumnElement[bool], order: Any) -> list[int]:
+        """Ids of rows due, oldest first by the column the condition's index is sorted on."""
+        query = select(table.c.id).where(self._scoped(table, condition)).order_by(order)
         with self.eng.db.read() as conn:
             return list(conn.execute(query.limit(self.eng.settings.batch_size)).scalars())
 

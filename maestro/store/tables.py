@@ -8,6 +8,8 @@ runs point at the version they run. Status columns are written only by
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
@@ -20,7 +22,10 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    literal_column,
+    text,
 )
+from sqlalchemy.sql import ColumnElement
 
 from maestro.states import AttemptStatus, RunStatus, StepStatus
 from maestro.store.types import BigId, Json, UTCDateTime
@@ -34,6 +39,12 @@ metadata = MetaData(
         "pk": "pk_%(table_name)s",
     }
 )
+
+
+def status_is(column: ColumnElement[str], status: StrEnum) -> ColumnElement[bool]:
+    """``column = 'STATUS'`` with the value inlined, not bound: only then can SQLite's and
+    PostgreSQL's planners match the partial indexes below (``WHERE status = 'QUEUED'``)."""
+    return column == literal_column(f"'{status.value}'")
 
 
 def _status_check(
@@ -144,9 +155,24 @@ step_runs = Table(
     Column("ended_at", UTCDateTime, nullable=True),
     _status_check("step_status", StepStatus),
     UniqueConstraint("run_id", "step_id", name="uq_step_runs_run_step"),
-    Index("ix_step_runs_run_status", "run_id", "status"),
+    # Partial indexes: a status change rewrites only the index pages whose predicate it
+    # crosses, which keeps the hot path's commits small.
+    # the next step to let in when a slot frees up
+    Index(
+        "ix_step_runs_waiting",
+        "run_id",
+        "priority",
+        "position",
+        sqlite_where=text("status = 'WAITING'"),
+        postgresql_where=text("status = 'WAITING'"),
+    ),
     # scheduler: retries whose backoff elapsed
-    Index("ix_step_runs_status_next_attempt", "status", "next_attempt_at"),
+    Index(
+        "ix_step_runs_retrying",
+        "next_attempt_at",
+        sqlite_where=text("status = 'RETRYING'"),
+        postgresql_where=text("status = 'RETRYING'"),
+    ),
 )
 
 attempts = Table(
@@ -172,10 +198,26 @@ attempts = Table(
     Column("ended_at", UTCDateTime, nullable=True),
     _status_check("attempt_status", AttemptStatus),
     UniqueConstraint("step_run_id", "number", name="uq_attempts_step_number"),
-    # scheduler: stale heartbeats, unclaimed dispatches, timeouts
-    Index("ix_attempts_status_heartbeat", "status", "heartbeat_at"),
-    Index("ix_attempts_status_dispatched", "status", "dispatched_at"),
-    Index("ix_attempts_status_timeout", "status", "timeout_at"),
+    # scheduler (partial indexes, see step_runs): unclaimed dispatches, stale heartbeats,
+    # attempts past their timeout
+    Index(
+        "ix_attempts_queued",
+        "dispatched_at",
+        sqlite_where=text("status = 'QUEUED'"),
+        postgresql_where=text("status = 'QUEUED'"),
+    ),
+    Index(
+        "ix_attempts_running",
+        "heartbeat_at",
+        sqlite_where=text("status = 'RUNNING'"),
+        postgresql_where=text("status = 'RUNNING'"),
+    ),
+    Index(
+        "ix_attempts_timeout",
+        "timeout_at",
+        sqlite_where=text("status = 'RUNNING' AND timeout_at IS NOT NULL"),
+        postgresql_where=text("status = 'RUNNING' AND timeout_at IS NOT NULL"),
+    ),
     Index("ix_attempts_run", "run_id"),
 )
 

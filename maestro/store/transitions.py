@@ -9,14 +9,14 @@ A change the state tables do not allow is a bug and raises ``InvalidTransition``
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from enum import StrEnum
 from typing import Any, Literal
 
 from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.sql import ClauseElement
 
-from maestro.errors import InvalidTransition
+from maestro.errors import ConcurrentChange, InvalidTransition
 from maestro.states import (
     ATTEMPT_TRANSITIONS,
     RUN_TRANSITIONS,
@@ -87,6 +87,69 @@ def transition(
         message=message,
     )
     return True
+
+
+def transition_many(
+    u: Unit,
+    entity: Entity,
+    changes: Sequence[tuple[int, Mapping[str, Any]]],
+    to: Status,
+    expected: Status,
+    *,
+    run_id: int,
+    action: str | None = None,
+    message: str | None = None,
+) -> None:
+    """Move several rows, all in ``expected``, to ``to`` in one round trip.
+
+    For rows the caller owns in this transaction (steps it just found ready): every row must
+    move, or ``ConcurrentChange`` rolls the whole unit back. Every change needs the same keys.
+    """
+    if len(changes) == 1:
+        row_id, values = changes[0]
+        if not transition(
+            u,
+            entity,
+            row_id,
+            to,
+            expected,
+            run_id=run_id,
+            values=values,
+            action=action,
+            message=message,
+        ):
+            raise ConcurrentChange(f"{entity} {row_id} was not {expected}")
+        return
+    _check_allowed(entity, [expected], to)
+    keys = tuple(sorted(changes[0][1])) if changes else ()
+    params = []
+    for row_id, values in changes:
+        params.append(
+            {
+                "p_id": row_id,
+                "p_expected": str(expected),
+                "p_to": str(to),
+                **{f"v_{k}": values[k] for k in keys},
+            }
+        )
+    if not params:
+        return
+    moved = u.conn.execute(_cached_update(entity, keys), params).rowcount
+    if moved != len(params):
+        raise ConcurrentChange(
+            f"{len(params) - moved} of {len(params)} {entity} rows were not {expected}"
+        )
+    for row_id, _values in changes:
+        u.add_event(
+            run_id=run_id,
+            step_run_id=row_id if entity == "step" else None,
+            attempt_id=row_id if entity == "attempt" else None,
+            entity=entity,
+            from_status=str(expected),
+            to_status=str(to),
+            action=action,
+            message=message,
+        )
 
 
 def _update_statement(

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 05:29:28.956619
+Create Date: 2026-11-27 05:32:47.834290
 """
 
 from __future__ import annotations
@@ -207,9 +207,19 @@ def upgrade() -> None:
         sa.UniqueConstraint("run_id", "step_id", name="uq_step_runs_run_step"),
     )
     with op.batch_alter_table("step_runs", schema=None) as batch_op:
-        batch_op.create_index("ix_step_runs_run_status", ["run_id", "status"], unique=False)
         batch_op.create_index(
-            "ix_step_runs_status_next_attempt", ["status", "next_attempt_at"], unique=False
+            "ix_step_runs_retrying",
+            ["next_attempt_at"],
+            unique=False,
+            sqlite_where=sa.text("status = 'RETRYING'"),
+            postgresql_where=sa.text("status = 'RETRYING'"),
+        )
+        batch_op.create_index(
+            "ix_step_runs_waiting",
+            ["run_id", "priority", "position"],
+            unique=False,
+            sqlite_where=sa.text("status = 'WAITING'"),
+            postgresql_where=sa.text("status = 'WAITING'"),
         )
 
     op.create_table(
@@ -255,27 +265,61 @@ def upgrade() -> None:
         sa.UniqueConstraint("step_run_id", "number", name="uq_attempts_step_number"),
     )
     with op.batch_alter_table("attempts", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_attempts_queued",
+            ["dispatched_at"],
+            unique=False,
+            sqlite_where=sa.text("status = 'QUEUED'"),
+            postgresql_where=sa.text("status = 'QUEUED'"),
+        )
         batch_op.create_index("ix_attempts_run", ["run_id"], unique=False)
         batch_op.create_index(
-            "ix_attempts_status_dispatched", ["status", "dispatched_at"], unique=False
+            "ix_attempts_running",
+            ["heartbeat_at"],
+            unique=False,
+            sqlite_where=sa.text("status = 'RUNNING'"),
+            postgresql_where=sa.text("status = 'RUNNING'"),
         )
         batch_op.create_index(
-            "ix_attempts_status_heartbeat", ["status", "heartbeat_at"], unique=False
+            "ix_attempts_timeout",
+            ["timeout_at"],
+            unique=False,
+            sqlite_where=sa.text("status = 'RUNNING' AND timeout_at IS NOT NULL"),
+            postgresql_where=sa.text("status = 'RUNNING' AND timeout_at IS NOT NULL"),
         )
-        batch_op.create_index("ix_attempts_status_timeout", ["status", "timeout_at"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("attempts", schema=None) as batch_op:
-        batch_op.drop_index("ix_attempts_status_timeout")
-        batch_op.drop_index("ix_attempts_status_heartbeat")
-        batch_op.drop_index("ix_attempts_status_dispatched")
+        batch_op.drop_index(
+            "ix_attempts_timeout",
+            sqlite_where=sa.text("status = 'RUNNING' AND timeout_at IS NOT NULL"),
+            postgresql_where=sa.text("status = 'RUNNING' AND timeout_at IS NOT NULL"),
+        )
+        batch_op.drop_index(
+            "ix_attempts_running",
+            sqlite_where=sa.text("status = 'RUNNING'"),
+            postgresql_where=sa.text("status = 'RUNNING'"),
+        )
         batch_op.drop_index("ix_attempts_run")
+        batch_op.drop_index(
+            "ix_attempts_queued",
+            sqlite_where=sa.text("status = 'QUEUED'"),
+            postgresql_where=sa.text("status = 'QUEUED'"),
+        )
 
     op.drop_table("attempts")
     with op.batch_alter_table("step_runs", schema=None) as batch_op:
-        batch_op.drop_index("ix_step_runs_status_next_attempt")
-        batch_op.drop_index("ix_step_runs_run_status")
+        batch_op.drop_index(
+            "ix_step_runs_waiting",
+            sqlite_where=sa.text("status = 'WAITING'"),
+            postgresql_where=sa.text("status = 'WAITING'"),
+        )
+        batch_op.drop_index(
+            "ix_step_runs_retrying",
+            sqlite_where=sa.text("status = 'RETRYING'"),
+            postgresql_where=sa.text("status = 'RETRYING'"),
+        )
 
     op.drop_table("step_runs")
     with op.batch_alter_table("events", schema=None) as batch_op:

@@ -73,8 +73,9 @@ def test_max_active_steps_bounds_concurrency_and_priority_orders_the_wait(
     )
     assert len(harness.dispatcher.pending) == 2
     statuses = harness.statuses(run_id)
-    assert sorted(s for s, v in statuses.items() if v == "QUEUED") == ["s1", "s2"]
-    assert all(statuses[s] == "WAITING" for s in ("low", "high", "s5"))
+    # the two free slots go to the highest priority first, then to definition order
+    assert sorted(s for s, v in statuses.items() if v == "QUEUED") == ["high", "s1"]
+    assert all(statuses[s] == "WAITING" for s in ("low", "s2", "s5"))
     order = []
     while harness.dispatcher.pending:
         d = harness.dispatcher.pending.pop(0)
@@ -91,7 +92,7 @@ def test_max_active_steps_bounds_concurrency_and_priority_orders_the_wait(
                 )
             ).all()
         )
-    assert [by_attempt[a] for a in order] == ["s1", "s2", "high", "s5", "low"]
+    assert [by_attempt[a] for a in order] == ["high", "s1", "s2", "s5", "low"]
     assert harness.view(run_id).status == "SUCCEEDED"
 
 
