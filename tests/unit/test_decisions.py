@@ -138,7 +138,7 @@ def test_state_tables_are_complete_and_terminal_sets_consistent() -> None:
     assert set(STEP_TRANSITIONS) == set(StepStatus)
     assert set(ATTEMPT_TRANSITIONS) == set(AttemptStatus)
     assert STEP_OK.isdisjoint(STEP_FAILED)
-    assert STEP_TERMINAL == STEP_OK | STEP_FAILED | {StepStatus.SKIPPED}
+    assert STEP_OK | STEP_FAILED | {StepStatus.SKIPPED} == STEP_TERMINAL
     # nothing leaves a terminal status, and nothing goes back to PENDING or QUEUED runs
     assert all(StepStatus.PENDING not in targets for targets in STEP_TRANSITIONS.values())
     assert all(RunStatus.QUEUED not in targets for targets in RUN_TRANSITIONS.values())
