@@ -39,6 +39,12 @@ class Settings(BaseSettings):
     kill_grace: float = Field(default=5.0, ge=0)
     #: rows a scheduler pass handles per kind of work (bounded batches)
     batch_size: int = Field(default=200, ge=1)
+    #: Celery broker of the distributed mode (``redis://host:6379/0``)
+    broker_url: str = "redis://127.0.0.1:6379/0"
+    #: Spark master used when a spark/stream step names none
+    spark_master: str = "local[*]"
+    #: YAML file of named connections (``name: sqlalchemy-url``); MAESTRO_CONN_<NAME> wins
+    connections_file: Path | None = None
 
     @field_validator("sqlite_synchronous")
     @classmethod
