@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
+from sqlalchemy.engine import make_url
 
 from maestro import __version__
 from maestro.definition import WorkflowDefinition, load_definition, to_dot, to_mermaid
@@ -36,7 +38,9 @@ from maestro.errors import DefinitionError, MaestroError, ParamError
 from maestro.settings import Settings, load_settings
 from maestro.states import RUN_TERMINAL, RunStatus, StepStatus
 from maestro.store.db import Database
-from maestro.store.migrate import upgrade
+from maestro.store.migrate import pending, upgrade
+from maestro.store.notify import Listener
+from workers.celery_app import CeleryDispatcher, create_celery_app, register_worker
 from workers.executor import AttemptExecutor
 from workers.local import LocalDispatcher
 
@@ -328,6 +332,98 @@ def _summary(view: RunView) -> None:
 
 def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+# -- the distributed processes --------------------------------------------------------------
+
+
+def _connect(settings: Settings) -> Database:
+    """The shared store of the distributed mode; its schema must be migrated already."""
+    db = Database(settings.effective_database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    try:
+        behind = pending(db)
+    except Exception as exc:
+        db.dispose()
+        fail(f"cannot reach the database {_shown_url(settings)}: {exc.__class__.__name__}: {exc}")
+    if behind:
+        db.dispose()
+        fail(f"the schema of {_shown_url(settings)} is not up to date: run `maestro db upgrade`")
+    return db
+
+
+def _shown_url(settings: Settings) -> str:
+    return make_url(settings.effective_database_url).render_as_string(hide_password=True)
+
+
+def _stop_on_signals(stop: threading.Event, wake: Callable[[], None]) -> None:
+    def handler(_signum: int, _frame: object) -> None:
+        stop.set()
+        wake()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+@app.command()
+def scheduler() -> None:
+    """Run a scheduler (distributed mode): timers, retries, timeouts, lost workers, re-sends.
+
+    Any number may run side by side on the same database. Configured by MAESTRO_DATABASE_URL
+    and MAESTRO_BROKER_URL.
+    """
+    settings = load_settings()
+    db = _connect(settings)
+    eng = Engine(db, settings, dispatcher=CeleryDispatcher(create_celery_app(settings)))
+    loop = Scheduler(eng)
+    stop = threading.Event()
+    _stop_on_signals(stop, loop.wake)
+    listener = Listener(db.url, loop.wake) if not db.is_sqlite else None
+    if listener is not None:
+        listener.start()
+    err.print(f"maestro scheduler running on {_shown_url(settings)}", highlight=False)
+    try:
+        loop.run_forever(stop)
+    finally:
+        if listener is not None:
+            listener.stop()
+        db.dispose()
+
+
+@app.command()
+def worker(
+    queues: Annotated[str, typer.Option(help="Comma-separated queues to consume.")] = "default",
+    concurrency: Annotated[
+        int, typer.Option(min=1, max=256, help="Attempts run at once (threads).")
+    ] = 8,
+) -> None:
+    """Run a worker (distributed mode): executes the attempts sent to QUEUES.
+
+    A Celery worker whose one task claims, runs and reports an attempt. Configured by
+    MAESTRO_DATABASE_URL and MAESTRO_BROKER_URL.
+    """
+    settings = load_settings()
+    db = _connect(settings)
+    celery = create_celery_app(settings)
+    eng = Engine(db, settings, dispatcher=CeleryDispatcher(celery))
+    executor = AttemptExecutor(eng)
+    register_worker(celery, executor)
+    err.print(f"maestro worker {executor.worker} consuming {queues}", highlight=False)
+    try:
+        celery.worker_main(
+            [
+                "worker",
+                "--pool=threads",
+                f"--concurrency={concurrency}",
+                f"--queues={queues}",
+                "--loglevel=WARNING",
+                "--without-gossip",
+                "--without-mingle",
+                f"--hostname={executor.worker.replace(':', '-')}@%h",
+            ]
+        )
+    finally:
+        executor.close()
+        db.dispose()
 
 
 # -- database ----------------------------------------------------------------------------

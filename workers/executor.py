@@ -23,6 +23,7 @@ from maestro.engine.attempts import (
 )
 from maestro.engine.core import Engine
 from maestro.states import AttemptStatus
+from maestro.store.retry import retrying
 from workers.heartbeat import Heartbeater, Watch
 from workers.logfile import LazyLog
 from workers.runtimes import get_runtime
@@ -44,12 +45,21 @@ class AttemptExecutor:
     def execute(self, attempt_id: int) -> None:
         """Run one attempt if it is still ours to run; never raises."""
         try:
-            claimed = claim(self.eng, attempt_id, self.worker)
+            claimed = retrying(lambda: claim(self.eng, attempt_id, self.worker), what="claim")
             if claimed is None:
                 return
-            result = self._run(claimed)
-            if result is not None:
-                report(self.eng, attempt_id, result, worker=self.worker)
+            try:
+                result = self._run(claimed)
+                if result is not None:
+                    # The work is done: keep trying to record it through a database restart,
+                    # heartbeating meanwhile so that it is not declared LOST.
+                    retrying(
+                        lambda: report(self.eng, attempt_id, result, worker=self.worker),
+                        deadline=max(60.0, self.eng.settings.heartbeat_timeout),
+                        what="report",
+                    )
+            finally:
+                self.heartbeats.unwatch(attempt_id)
         except Exception:
             logger.exception("attempt execution failed", extra={"attempt_id": attempt_id})
 
@@ -80,7 +90,6 @@ class AttemptExecutor:
             try:
                 outcome = self._call(runtime, self._context(claimed, watch, work_dir, log), log)
             finally:
-                self.heartbeats.unwatch(claimed.attempt_id)
                 if work_dir.exists():
                     shutil.rmtree(work_dir, ignore_errors=True)
         return _result(outcome, watch, claimed)

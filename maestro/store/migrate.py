@@ -6,6 +6,8 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
 import migrations
 from maestro.store.db import Database
@@ -27,3 +29,11 @@ def upgrade(db: Database, revision: str = "head") -> None:
     with db.engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
+
+
+def pending(db: Database) -> bool:
+    """Whether the schema is behind the code (``maestro db upgrade`` has not run)."""
+    heads = set(ScriptDirectory.from_config(alembic_config(db)).get_heads())
+    with db.engine.connect() as conn:
+        current = set(MigrationContext.configure(conn).get_current_heads())
+    return current != heads

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, insert
 from maestro.clock import Clock
 from maestro.store import tables
 from maestro.store.db import Database
+from maestro.store.notify import notify
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,8 @@ class Unit:
         if self.events:
             self.conn.execute(insert(tables.events), self.events)
             self.events.clear()
+        if self.wake_scheduler:
+            notify(self.conn)
 
 
 @contextmanager

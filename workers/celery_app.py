@@ -1,0 +1,101 @@
+"""The distributed transport: Celery on Redis.
+
+The broker is only a transport. Messages carry an attempt id and nothing else; the worker
+claims the attempt in the database with a compare-and-set, so a lost message (the scheduler
+re-sends QUEUED attempts nobody claimed) or a duplicate one (the claim finds nothing) is
+harmless. Steps are routed to the Celery queue named by their ``queue``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from celery import Celery
+from celery.worker.control import control_command
+
+from maestro.settings import Settings
+from maestro.store.unit import Dispatch
+from workers.executor import AttemptExecutor
+
+logger = logging.getLogger(__name__)
+TASK_NAME = "maestro.execute_attempt"
+CANCEL_COMMAND = "maestro_cancel"
+#: a send that fails this fast leaves the attempt QUEUED for the scheduler to re-send
+PUBLISH_RETRY = {
+    "max_retries": 2,
+    "interval_start": 0.05,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
+
+_executors: list[AttemptExecutor] = []
+
+
+def create_celery_app(settings: Settings) -> Celery:
+    app = Celery("maestro", broker=settings.broker_url, set_as_current=False)
+    app.conf.update(
+        task_ignore_result=True,
+        task_default_queue="default",
+        task_acks_late=False,  # duplicates are harmless, but a long step should not be re-sent
+        worker_prefetch_multiplier=1,  # a busy worker must not hoard other workers' steps
+        worker_hijack_root_logger=False,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={"socket_timeout": 5, "socket_connect_timeout": 5},
+        broker_pool_limit=32,
+    )
+    return app
+
+
+class CeleryDispatcher:
+    """Sends attempts to their Celery queues; never raises (the scheduler re-sends)."""
+
+    def __init__(self, app: Celery) -> None:
+        self.app = app
+
+    def send(self, dispatches: Sequence[Dispatch]) -> None:
+        for d in dispatches:
+            try:
+                self.app.send_task(
+                    TASK_NAME,
+                    args=[d.attempt_id],
+                    queue=d.queue,
+                    retry=True,
+                    retry_policy=PUBLISH_RETRY,
+                )
+            except Exception as exc:
+                logger.warning(
+                    "could not send attempt %s to queue %s (%s); the scheduler will re-send it",
+                    d.attempt_id,
+                    d.queue,
+                    exc.__class__.__name__,
+                )
+
+    def cancel(self, attempt_ids: Sequence[int]) -> None:
+        """Tell every worker to stop these attempts now (they also learn it by heartbeat)."""
+        try:
+            self.app.control.broadcast(CANCEL_COMMAND, arguments={"attempt_ids": list(attempt_ids)})
+        except Exception as exc:
+            logger.warning(
+                "could not broadcast a cancel (%s); workers will notice at their next heartbeat",
+                exc.__class__.__name__,
+            )
+
+
+def register_worker(app: Celery, executor: AttemptExecutor) -> None:
+    """Bind the task (a one-line wrapper around the shared executor) in a worker process."""
+    _executors.append(executor)
+
+    @app.task(name=TASK_NAME, ignore_result=True)  # type: ignore[untyped-decorator]
+    def execute_attempt(attempt_id: int) -> None:
+        executor.execute(attempt_id)
+
+
+@control_command(args=[("attempt_ids", list)])  # type: ignore[untyped-decorator]
+def maestro_cancel(state: Any, attempt_ids: list[int]) -> dict[str, Any]:
+    """Remote control command: cancel attempts running in this worker process."""
+    for executor in _executors:
+        for attempt_id in attempt_ids:
+            executor.cancel(int(attempt_id))
+    return {"ok": "cancelled"}
