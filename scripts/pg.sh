@@ -29,4 +29,6 @@ maestro_pg_stop() {
 trap maestro_pg_stop EXIT
 
 export MAESTRO_TEST_DATABASE_URL="postgresql+psycopg://postgres@127.0.0.1:$MAESTRO_PG_PORT/postgres"
+# for the fault tests that restart the server: `$MAESTRO_PG_CTL restart -m fast -w`
+export MAESTRO_PG_CTL="${as_pg[*]} $pg_bin/pg_ctl -D $MAESTRO_PG_DIR/data -l $MAESTRO_PG_DIR/server.log"
 echo "pg.sh: PostgreSQL $("$pg_bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$MAESTRO_PG_PORT" >&2

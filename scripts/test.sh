@@ -4,6 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m pip install -q --disable-pip-version-check -e ".[test]"
+# the integration tier starts its own Redis servers
+if ! command -v redis-server >/dev/null; then
+  echo "test.sh: installing redis-server with apt" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+fi
 # shellcheck source=scripts/pg.sh
 source scripts/pg.sh
 python3 -m pytest "$@"

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 from maestro.store.db import Database
 from maestro.store.migrate import upgrade
@@ -45,36 +46,37 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def _admin(statement: str) -> None:
+    """One statement on the maintenance database, on a fresh connection (the server may have
+    been restarted by a fault test since the last one)."""
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(statement))
+    finally:
+        admin.dispose()
+
+
 @pytest.fixture(scope="session")
 def pg_template() -> Iterator[str]:
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {TEMPLATE_DB} WITH (FORCE)"))
-        conn.execute(text(f"CREATE DATABASE {TEMPLATE_DB}"))
+    _admin(f"DROP DATABASE IF EXISTS {TEMPLATE_DB} WITH (FORCE)")
+    _admin(f"CREATE DATABASE {TEMPLATE_DB}")
     url = make_url(PG_URL).set(database=TEMPLATE_DB).render_as_string(hide_password=False)
     db = Database(url)
     upgrade(db)
     db.dispose()
     yield TEMPLATE_DB
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {TEMPLATE_DB} WITH (FORCE)"))
-    admin.dispose()
+    _admin(f"DROP DATABASE IF EXISTS {TEMPLATE_DB} WITH (FORCE)")
 
 
 def fresh_pg_database(template: str) -> tuple[str, str]:
     name = f"maestro_t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE {name} TEMPLATE {template}"))
-    admin.dispose()
+    _admin(f"CREATE DATABASE {name} TEMPLATE {template}")
     return name, make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
 
 
 def drop_pg_database(name: str) -> None:
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-    admin.dispose()
+    _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @pytest.fixture(params=BACKENDS)

@@ -113,6 +113,9 @@ class AttemptExecutor:
             cancel=watch.cancel,
             kill_grace=self.eng.settings.kill_grace,
             set_external_id=lambda ext: set_external_id(self.eng, claimed.attempt_id, ext),
+            spark_master=self.eng.settings.spark_master,
+            connections_file=self.eng.settings.connections_file,
+            checkpoints_dir=self.eng.settings.home / "checkpoints",
         )
 
     @staticmethod

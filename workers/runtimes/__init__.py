@@ -1,8 +1,9 @@
 """Step runtimes, by step type.
 
 The attempt executor looks a step's type up here. Runtimes are stateless, so one shared
-instance per type serves every attempt, on any thread. Types without an entry (spark, sql,
-stream, foreach, subworkflow) are not implemented yet: ``get_runtime`` returns None for them.
+instance per type serves every attempt, on any thread. Types without an entry (foreach,
+subworkflow) are not implemented yet: ``get_runtime`` returns None for them. The spark, sql and
+stream runtimes import their optional libraries (pyspark, SQL drivers) only when they run.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from workers.runtimes.noop import NoopRuntime
 from workers.runtimes.python import PythonRuntime
 from workers.runtimes.shell import ShellRuntime
 from workers.runtimes.sleep import SleepRuntime
+from workers.runtimes.spark import SparkRuntime
+from workers.runtimes.sql import SqlRuntime
+from workers.runtimes.stream import StreamRuntime
 
 RUNTIMES: Mapping[str, Runtime] = MappingProxyType(
     {
@@ -22,6 +26,9 @@ RUNTIMES: Mapping[str, Runtime] = MappingProxyType(
         "sleep": SleepRuntime(),
         "shell": ShellRuntime(),
         "python": PythonRuntime(),
+        "spark": SparkRuntime(),
+        "sql": SqlRuntime(),
+        "stream": StreamRuntime(),
     }
 )
 

@@ -38,6 +38,12 @@ class RuntimeContext:
     kill_grace: float = 5.0
     #: record an external id (Spark application id, query id) on the attempt
     set_external_id: Callable[[str], None] = field(default=lambda _id: None)
+    #: Spark master of spark/stream steps that name none (setting ``spark_master``)
+    spark_master: str = "local[*]"
+    #: YAML file of named connections (setting ``connections_file``); see ``connections.py``
+    connections_file: Path | None = None
+    #: root of the default checkpoints of stream steps (``<MAESTRO_HOME>/checkpoints``)
+    checkpoints_dir: Path | None = None
 
     @property
     def output_path(self) -> Path:
