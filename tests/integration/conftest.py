@@ -11,7 +11,6 @@ import pytest
 from tests.conftest import PG_URL, drop_pg_database, fresh_pg_database
 from tests.support.cluster import Cluster, RedisServer
 
-
 needs_services = pytest.mark.skipif(not PG_URL, reason="MAESTRO_TEST_DATABASE_URL is not set")
 
 

@@ -3,6 +3,7 @@ PostgreSQL, Redis, ``maestro scheduler`` and ``maestro worker`` run as separate 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import signal
@@ -55,10 +56,8 @@ def step_status(cluster: Cluster, run_id: int, step_id: str) -> str:
 
 
 def kill_quietly(pid: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def test_a_sigkilled_worker_loses_its_attempt_and_another_worker_finishes_the_run(
@@ -204,7 +203,8 @@ def test_two_schedulers_and_two_workers_execute_every_step_exactly_once(
                     else ""
                 )
                 lines.append(
-                    f"  - {{id: l{layer}_{i}, type: shell{deps}, retries: {{limit: 2, delay: 0.2s}}, "
+                    f"  - {{id: l{layer}_{i}, type: shell{deps}, "
+                    f"retries: {{limit: 2, delay: 0.2s}}, "
                     f"shell: {{command: 'echo {r}.l{layer}_{i} >> {marks}'}}}}"
                 )
         run_ids.append(
