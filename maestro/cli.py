@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -392,38 +393,44 @@ def scheduler() -> None:
 @app.command()
 def worker(
     queues: Annotated[str, typer.Option(help="Comma-separated queues to consume.")] = "default",
-    concurrency: Annotated[
-        int, typer.Option(min=1, max=256, help="Attempts run at once (threads).")
-    ] = 8,
+    concurrency: Annotated[int, typer.Option(min=1, max=256, help="Attempts run at once.")] = 8,
+    pool: Annotated[
+        str,
+        typer.Option(
+            help="threads: one process, many threads (many long steps); prefork: "
+            "one process per slot (uses every core for many short steps)."
+        ),
+    ] = "threads",
 ) -> None:
     """Run a worker (distributed mode): executes the attempts sent to QUEUES.
 
     A Celery worker whose one task claims, runs and reports an attempt. Configured by
     MAESTRO_DATABASE_URL and MAESTRO_BROKER_URL.
     """
+    if pool not in ("threads", "prefork"):
+        fail(f"--pool must be threads or prefork, not {pool!r}")
     settings = load_settings()
-    db = _connect(settings)
+    _connect(settings).dispose()  # fail fast; each process opens its own pool later
     celery = create_celery_app(settings)
-    eng = Engine(db, settings, dispatcher=CeleryDispatcher(celery))
-    executor = AttemptExecutor(eng)
-    register_worker(celery, executor)
-    err.print(f"maestro worker {executor.worker} consuming {queues}", highlight=False)
-    try:
-        celery.worker_main(
-            [
-                "worker",
-                "--pool=threads",
-                f"--concurrency={concurrency}",
-                f"--queues={queues}",
-                "--loglevel=WARNING",
-                "--without-gossip",
-                "--without-mingle",
-                f"--hostname={executor.worker.replace(':', '-')}@%h",
-            ]
-        )
-    finally:
-        executor.close()
-        db.dispose()
+
+    def make_executor() -> AttemptExecutor:
+        db = Database(settings.effective_database_url)
+        return AttemptExecutor(Engine(db, settings, dispatcher=CeleryDispatcher(celery)))
+
+    register_worker(celery, make_executor)
+    err.print(f"maestro worker consuming {queues} ({pool} × {concurrency})", highlight=False)
+    celery.worker_main(
+        [
+            "worker",
+            f"--pool={pool}",
+            f"--concurrency={concurrency}",
+            f"--queues={queues}",
+            "--loglevel=WARNING",
+            "--without-gossip",
+            "--without-mingle",
+            f"--hostname=maestro-{os.getpid()}@%h",
+        ]
+    )
 
 
 # -- database ----------------------------------------------------------------------------

@@ -9,7 +9,9 @@ harmless. Steps are routed to the Celery queue named by their ``queue``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import os
+import threading
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from celery import Celery
@@ -83,13 +85,23 @@ class CeleryDispatcher:
             )
 
 
-def register_worker(app: Celery, executor: AttemptExecutor) -> None:
-    """Bind the task (a one-line wrapper around the shared executor) in a worker process."""
-    _executors.append(executor)
+def register_worker(app: Celery, make_executor: Callable[[], AttemptExecutor]) -> None:
+    """Bind the task (a one-line wrapper around the shared executor) in a worker.
+
+    The executor — its engine, database pool and heartbeat thread — is made on first use in
+    each process, so that a prefork pool's children never share connections with the parent.
+    """
+    lock = threading.Lock()
+
+    def executor() -> AttemptExecutor:
+        with lock:
+            if not _executors or _executors[0].pid != os.getpid():
+                _executors[:] = [make_executor()]
+            return _executors[0]
 
     @app.task(name=TASK_NAME, ignore_result=True)  # type: ignore[untyped-decorator]
     def execute_attempt(attempt_id: int) -> None:
-        executor.execute(attempt_id)
+        executor().execute(attempt_id)
 
 
 @control_command(args=[("attempt_ids", list)])  # type: ignore[untyped-decorator]

@@ -39,6 +39,7 @@ def default_worker_name() -> str:
 class AttemptExecutor:
     def __init__(self, eng: Engine, worker_name: str | None = None) -> None:
         self.eng = eng
+        self.pid = os.getpid()
         self.worker = worker_name or eng.settings.worker_name or default_worker_name()
         self.heartbeats = Heartbeater(eng)
 

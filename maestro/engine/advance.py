@@ -19,6 +19,7 @@ from maestro import expressions
 from maestro.definition import OnFailure, Step
 from maestro.engine.compiled import CompiledWorkflow
 from maestro.engine.context import expression_context
+from maestro.engine.counters import RunCounters
 from maestro.engine.decisions import Readiness, UpstreamCounts, run_outcome, trigger_rule_outcome
 from maestro.engine.records import STEP_COLUMNS, RunRow, StepRow
 from maestro.errors import ExpressionError
@@ -41,29 +42,6 @@ R, S, A = tables.runs, tables.step_runs, tables.attempts
 NON_TERMINAL = tuple(s for s in StepStatus if s not in STEP_TERMINAL)
 # Statements of the hot path, built once: constructing SQLAlchemy statements per call cost
 # more than executing them.
-_TAKE_SLOTS = (
-    update(R)
-    .where(
-        R.c.id == bindparam("p_run"),
-        R.c.status == RunStatus.RUNNING.value,
-        R.c.active_steps + bindparam("p_n") <= R.c.max_active_steps,
-    )
-    .values(
-        active_steps=R.c.active_steps + bindparam("p_n"),
-        steps_waiting=R.c.steps_waiting - bindparam("p_unwait"),
-    )
-)
-_BUMP_RUN = (
-    update(R)
-    .where(R.c.id == bindparam("p_run"))
-    .values(
-        active_steps=R.c.active_steps + bindparam("p_active"),
-        steps_unfinished=R.c.steps_unfinished + bindparam("p_unfinished"),
-        steps_failed=R.c.steps_failed + bindparam("p_failed"),
-        steps_waiting=R.c.steps_waiting + bindparam("p_waiting"),
-    )
-    .returning(R.c.steps_unfinished, R.c.steps_waiting)
-)
 _NOTIFY_SUCCESSOR = (
     update(S)
     .where(S.c.run_id == bindparam("p_run"), S.c.step_id == bindparam("p_step"))
@@ -82,10 +60,9 @@ _NEXT_WAITING = (
         S.c.waiting_for.in_(("slot", "paused")),
     )
     .order_by(S.c.priority.desc(), S.c.position)
-    .limit(1)
-)
-_RUN_SLOTS = select(R.c.status, R.c.active_steps, R.c.max_active_steps).where(
-    R.c.id == bindparam("p_run")
+    .limit(bindparam("p_limit"))
+    # two units freeing slots at once let in different steps
+    .with_for_update(skip_locked=True)
 )
 _INSERT_ATTEMPT = insert(A).returning(A.c.id)
 _INSERT_ATTEMPTS = insert(A).returning(A.c.id, sort_by_parameter_order=True)
@@ -105,8 +82,7 @@ class RunAdvance:
     #: steps that may run, queued together at the end of a drain (one INSERT for a fan-out)
     _to_queue: list[StepRow] = field(default_factory=list)
     _context: dict[str, Any] | None = None
-    _unfinished: int | None = None
-    _waiting: int = 0
+    _counters: RunCounters | None = None
     _ended: bool = False
 
     # -- entry points -------------------------------------------------------------------
@@ -151,21 +127,27 @@ class RunAdvance:
 
     def release_slot(self) -> None:
         """A step gave its slot back without ending (it is RETRYING): let a waiting one in."""
-        self._bump_run(active=-1)
-        self._fill_slots()
+        self.counters.d_active -= 1
+        self._drain()
 
     def queue(self, step: StepRow, expected: StepStatus) -> None:
         """Hand a step to a worker if the run has a free slot, else make it wait for one."""
-        self.queue_many([step], expected)
+        self._queue_many([step], expected)
+        self._drain()
 
-    def queue_many(self, steps: list[StepRow], expected: StepStatus) -> None:
+    @property
+    def counters(self) -> RunCounters:
+        if self._counters is None:
+            self._counters = RunCounters.read(self.u.conn, self.run.id)
+        return self._counters
+
+    def _queue_many(self, steps: list[StepRow], expected: StepStatus) -> None:
         """Hand steps (all in ``expected``) to workers, highest priority first, as far as the
         run has free slots; the others wait for a slot (or for the run to resume)."""
         steps = sorted(steps, key=lambda s: (-s.priority, self.compiled.positions[s.step_id]))
         from_waiting = expected is StepStatus.WAITING
         granted = self._take_slots(len(steps), from_waiting)
         if granted:
-            self._waiting -= granted if from_waiting else 0
             self._create_attempts(steps[:granted], expected)
         if not from_waiting:
             for step in steps[granted:]:
@@ -207,6 +189,8 @@ class RunAdvance:
             .where(R.c.id == self.run.id)
             .values(steps_unfinished=0, active_steps=0, steps_waiting=0)
         )
+        if self._counters is not None:
+            self._counters.discard()
         self._ready.clear()
         self._to_queue.clear()
         self.u.wake_scheduler = True
@@ -215,13 +199,22 @@ class RunAdvance:
     # -- internals ----------------------------------------------------------------------
 
     def _drain(self) -> None:
-        while (self._ready or self._to_queue) and not self._ended:
-            while self._ready and not self._ended:
+        """Follow every consequence, then write the run's counters back (last, so that the
+        run row stays locked for as short a time as possible)."""
+        while not self._ended:
+            if self._ready:
                 self._decide(self._ready.popleft())
-            if self._to_queue and not self._ended:
+            elif self._to_queue:
                 batch, self._to_queue = self._to_queue, []
-                self.queue_many(batch, StepStatus.PENDING)
-        if self._unfinished == 0 and not self._ended:
+                self._queue_many(batch, StepStatus.PENDING)
+            else:
+                self._fill_slots()
+                break
+        if self._ended or self._counters is None or not self._counters.changed:
+            return
+        self.u.flush()  # the events first: the run row's lock is taken by the next statement
+        self._counters.write(self.u.conn)
+        if self._counters.unfinished == 0:
             self._complete_run()
 
     def _decide(self, step: StepRow) -> None:
@@ -279,8 +272,8 @@ class RunAdvance:
         }
         if outputs is not None:
             values["outputs"] = outputs
-        if error is not None:
-            values["error"] = error
+        if error is not None or to is StepStatus.SUCCEEDED:
+            values["error"] = error  # a success clears the error of earlier attempts
         if not transition(
             self.u,
             "step",
@@ -294,17 +287,13 @@ class RunAdvance:
         ):
             return False
         self._context = None  # a finished step's outputs are now visible to expressions
-        held_slot = expected in STEP_ACTIVE
-        self._bump_run(
-            active=-1 if held_slot else 0,
-            unfinished=-1,
-            failed=1 if to in STEP_FAILED else 0,
-            waiting=-1 if expected is StepStatus.WAITING else 0,
-        )
+        counters = self.counters
+        counters.d_active -= 1 if expected in STEP_ACTIVE else 0
+        counters.d_unfinished -= 1
+        counters.d_failed += 1 if to in STEP_FAILED else 0
+        counters.d_waiting -= 1 if expected is StepStatus.WAITING else 0
         if propagate:
             self._notify_successors(step.step_id, to)
-        if held_slot:
-            self._fill_slots()
         return True
 
     def _notify_successors(self, step_id: str, status: StepStatus) -> None:
@@ -321,57 +310,31 @@ class RunAdvance:
             if succ_row.up_done == succ_row.up_total and succ_row.status is StepStatus.PENDING:
                 self._ready.append(succ_row)
 
-    def _bump_run(
-        self, *, active: int = 0, unfinished: int = 0, failed: int = 0, waiting: int = 0
-    ) -> None:
-        row = self.u.conn.execute(
-            _BUMP_RUN,
-            {
-                "p_run": self.run.id,
-                "p_active": active,
-                "p_unfinished": unfinished,
-                "p_failed": failed,
-                "p_waiting": waiting,
-            },
-        ).first()
-        if row is not None:
-            self._unfinished = row.steps_unfinished
-            self._waiting = row.steps_waiting
-
     def _fill_slots(self) -> None:
-        """Queue WAITING steps of this run while it has free slots, highest priority first."""
-        # the run's counter says whether anyone waits: the common case costs no query
-        while self._waiting:
-            row = self.u.conn.execute(_NEXT_WAITING, {"p_run": self.run.id}).first()
-            if row is None:
-                return
-            free = self.u.conn.execute(_RUN_SLOTS, {"p_run": self.run.id}).one()
-            if free.status != RunStatus.RUNNING or free.active_steps >= free.max_active_steps:
-                return
-            self.queue(StepRow.of(row), StepStatus.WAITING)
+        """Let WAITING steps in while the run has free slots, highest priority first."""
+        counters = self.counters
+        free = min(counters.free_slots, counters.steps_waiting)
+        if free <= 0:  # the common case costs no query
+            return
+        rows = self.u.conn.execute(_NEXT_WAITING, {"p_run": self.run.id, "p_limit": free}).all()
+        if rows:
+            self._queue_many([StepRow.of(r) for r in rows], StepStatus.WAITING)
 
     def _take_slots(self, wanted: int, from_waiting: bool) -> int:
-        """Take up to ``wanted`` of the run's free slots; returns how many were taken."""
-        if wanted == 1:  # the common case (a chain's handoff) in one statement
-            params = {"p_run": self.run.id, "p_n": 1, "p_unwait": int(from_waiting)}
-            return int(self.u.conn.execute(_TAKE_SLOTS, params).rowcount)
-        free = self.u.conn.execute(_RUN_SLOTS, {"p_run": self.run.id}).one()
-        if free.status != RunStatus.RUNNING:
-            return 0
-        n = min(wanted, free.max_active_steps - free.active_steps)
-        if n <= 0:
-            return 0
-        params = {"p_run": self.run.id, "p_n": n, "p_unwait": n if from_waiting else 0}
-        return n if self.u.conn.execute(_TAKE_SLOTS, params).rowcount else 0
+        """Take up to ``wanted`` of the run's free slots (in this unit's counters)."""
+        counters = self.counters
+        granted = min(wanted, counters.free_slots)
+        counters.d_active += granted
+        counters.d_waiting -= granted if from_waiting else 0
+        return granted
 
     def _wait(self, step: StepRow, expected: StepStatus) -> None:
-        status = self.u.conn.execute(_RUN_SLOTS, {"p_run": self.run.id}).one().status
-        reason = "slot" if status == RunStatus.RUNNING else "paused"
+        reason = "slot" if self.counters.status is RunStatus.RUNNING else "paused"
         values = {"waiting_for": reason, "next_attempt_at": None}
         if transition(
             self.u, "step", step.id, StepStatus.WAITING, expected, run_id=self.run.id, values=values
         ):
-            self._bump_run(waiting=1)
+            self.counters.d_waiting += 1
 
     def _create_attempts(self, steps: list[StepRow], expected: StepStatus) -> None:
         """One QUEUED attempt per step, inserted together; the steps become QUEUED."""

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from maestro.definition import Step, WorkflowDefinition, parse_definition
+from maestro.definition import Step, WorkflowDefinition
 from maestro.errors import NotFound
 from maestro.store import tables
 
@@ -59,6 +59,8 @@ class VersionCache:
         self._size = size
         self._items: OrderedDict[tuple[str, int], CompiledWorkflow] = OrderedDict()
         self._lock = threading.Lock()
+        #: one loader per version at a time: the other threads wait for its result
+        self._loading: dict[tuple[str, int], threading.Lock] = {}
 
     def put(self, workflow_id: str, version: int, definition: WorkflowDefinition) -> None:
         """Remember a version just submitted, sparing the first run a re-parse."""
@@ -75,9 +77,16 @@ class VersionCache:
             if found is not None:
                 self._items.move_to_end(key)
                 return found
-        self.put(workflow_id, version, _load_definition(conn, workflow_id, version))
         with self._lock:
-            return self._items[key]
+            loading = self._loading.setdefault(key, threading.Lock())
+        with loading:
+            with self._lock:
+                found = self._items.get(key)
+            if found is None:
+                self.put(workflow_id, version, _load_definition(conn, workflow_id, version))
+            with self._lock:
+                self._loading.pop(key, None)
+                return self._items[key]
 
 
 def _load_definition(conn: Connection, workflow_id: str, version: int) -> WorkflowDefinition:
@@ -87,4 +96,6 @@ def _load_definition(conn: Connection, workflow_id: str, version: int) -> Workfl
     ).scalar()
     if data is None:
         raise NotFound(f"workflow {workflow_id!r} has no version {version}")
-    return parse_definition(data, source=f"{workflow_id} v{version}")
+    # Stored versions were validated in full when submitted (defaults merged, DAG and
+    # expressions checked); the models' own validation is enough to read them back.
+    return WorkflowDefinition.model_validate(data)

@@ -33,9 +33,7 @@ class Database:
             self.engine = _sqlite_engine(url, sqlite_synchronous, echo)
             self._write_lock = threading.Lock()
         else:
-            self.engine = create_engine(
-                url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20
-            )
+            self.engine = create_engine(url, echo=echo, pool_size=10, max_overflow=20)
 
     @property
     def is_sqlite(self) -> bool:

@@ -157,15 +157,6 @@ step_runs = Table(
     UniqueConstraint("run_id", "step_id", name="uq_step_runs_run_step"),
     # Partial indexes: a status change rewrites only the index pages whose predicate it
     # crosses, which keeps the hot path's commits small.
-    # the next step to let in when a slot frees up
-    Index(
-        "ix_step_runs_waiting",
-        "run_id",
-        "priority",
-        "position",
-        sqlite_where=text("status = 'WAITING'"),
-        postgresql_where=text("status = 'WAITING'"),
-    ),
     # scheduler: retries whose backoff elapsed
     Index(
         "ix_step_runs_retrying",
@@ -173,6 +164,17 @@ step_runs = Table(
         sqlite_where=text("status = 'RETRYING'"),
         postgresql_where=text("status = 'RETRYING'"),
     ),
+)
+
+# the next step to let in when a slot frees up, in the order it is wanted (highest priority,
+# then definition order), so finding it reads one index entry however many steps wait
+Index(
+    "ix_step_runs_waiting",
+    step_runs.c.run_id,
+    step_runs.c.priority.desc(),
+    step_runs.c.position,
+    sqlite_where=text("status = 'WAITING'"),
+    postgresql_where=text("status = 'WAITING'"),
 )
 
 attempts = Table(

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 05:32:47.834290
+Create Date: 2026-11-27 05:50:32.478002
 """
 
 from __future__ import annotations
@@ -216,7 +216,7 @@ def upgrade() -> None:
         )
         batch_op.create_index(
             "ix_step_runs_waiting",
-            ["run_id", "priority", "position"],
+            ["run_id", sa.literal_column("priority DESC"), "position"],
             unique=False,
             sqlite_where=sa.text("status = 'WAITING'"),
             postgresql_where=sa.text("status = 'WAITING'"),

@@ -24,7 +24,7 @@ from sqlalchemy.exc import OperationalError
 from maestro.definition import load_definition
 from maestro.engine.core import Engine
 from maestro.engine.runs import create_run, start_run
-from maestro.engine.views import RunView, run_view
+from maestro.engine.views import RunView, run_status, run_view
 from maestro.engine.workflows import submit
 from maestro.settings import load_settings
 from maestro.states import RUN_TERMINAL
@@ -134,10 +134,21 @@ class Cluster:
         return self._spawn("scheduler", log=f"{name}.log")
 
     def worker(
-        self, name: str = "worker", queues: str = "default", concurrency: int = 4
+        self,
+        name: str = "worker",
+        queues: str = "default",
+        concurrency: int = 4,
+        pool: str = "threads",
     ) -> subprocess.Popen[bytes]:
         return self._spawn(
-            "worker", "--queues", queues, "--concurrency", str(concurrency), log=f"{name}.log"
+            "worker",
+            "--queues",
+            queues,
+            "--concurrency",
+            str(concurrency),
+            "--pool",
+            pool,
+            log=f"{name}.log",
         )
 
     @property
@@ -170,17 +181,18 @@ class Cluster:
         with self.engine.db.read() as conn:
             return run_view(conn, run_id)
 
-    def wait(self, run_id: int, timeout: float = 60) -> RunView:
+    def wait(self, run_id: int, timeout: float = 60, poll: float = 0.05) -> RunView:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
-                view = self.view(run_id)
+                with self.engine.db.read() as conn:
+                    status = run_status(conn, run_id)  # cheap: the whole view only at the end
             except OperationalError:  # the database is restarting
                 time.sleep(0.2)
                 continue
-            if view.status in RUN_TERMINAL:
-                return view
-            time.sleep(0.05)
+            if status in RUN_TERMINAL:
+                return self.view(run_id)
+            time.sleep(poll)
         raise AssertionError(
             f"run {run_id} did not end in {timeout}s: {self.view(run_id)}\n{self.logs()}"
         )

@@ -1,0 +1,112 @@
+"""The run row's counters as one unit of work sees them.
+
+Every step that finishes changes its run's counters (slots in use, steps unfinished, failed,
+waiting). Writing them at once would hold the run row's lock for the rest of the
+transaction, and on PostgreSQL every completion of the run would queue behind it. Instead a
+unit reads the counters once without a lock, keeps its own changes here, decides with the
+sum (is a slot free? is anyone waiting?), and writes the changes back in one conditional
+UPDATE just before it commits. If another unit took the slots it counted on meanwhile, the
+UPDATE matches nothing and the unit is retried (``ConcurrentChange``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, select, update
+
+from maestro.errors import ConcurrentChange
+from maestro.states import RUN_ACTIVE, RunStatus
+from maestro.store import tables
+
+R = tables.runs
+
+_SNAPSHOT = select(
+    R.c.status, R.c.active_steps, R.c.max_active_steps, R.c.steps_unfinished, R.c.steps_waiting
+).where(R.c.id == bindparam("p_run"))
+
+_APPLY = (
+    update(R)
+    .where(
+        R.c.id == bindparam("p_run"),
+        R.c.status.in_([s.value for s in RUN_ACTIVE]),
+        # slots taken by this unit must still be free (a release never needs checking)
+        (bindparam("p_active") <= 0)
+        | (R.c.active_steps + bindparam("p_active") <= R.c.max_active_steps),
+    )
+    .values(
+        active_steps=R.c.active_steps + bindparam("p_active"),
+        steps_unfinished=R.c.steps_unfinished + bindparam("p_unfinished"),
+        steps_failed=R.c.steps_failed + bindparam("p_failed"),
+        steps_waiting=R.c.steps_waiting + bindparam("p_waiting"),
+    )
+    .returning(R.c.status, R.c.active_steps, R.c.steps_unfinished, R.c.steps_waiting)
+)
+
+
+@dataclass
+class RunCounters:
+    run_id: int
+    status: RunStatus
+    active: int
+    max_active: int
+    unfinished: int
+    waiting: int
+    d_active: int = 0
+    d_unfinished: int = 0
+    d_failed: int = 0
+    d_waiting: int = 0
+
+    @classmethod
+    def read(cls, conn: Connection, run_id: int) -> RunCounters:
+        row: Any = conn.execute(_SNAPSHOT, {"p_run": run_id}).one()
+        return cls(
+            run_id,
+            RunStatus(row.status),
+            row.active_steps,
+            row.max_active_steps,
+            row.steps_unfinished,
+            row.steps_waiting,
+        )
+
+    @property
+    def free_slots(self) -> int:
+        if self.status is not RunStatus.RUNNING:
+            return 0
+        return max(0, self.max_active - self.active - self.d_active)
+
+    @property
+    def steps_waiting(self) -> int:
+        return self.waiting + self.d_waiting
+
+    @property
+    def changed(self) -> bool:
+        return any((self.d_active, self.d_unfinished, self.d_failed, self.d_waiting))
+
+    def write(self, conn: Connection) -> None:
+        """Apply this unit's changes; afterwards the snapshot is the row as written."""
+        if not self.changed:
+            return
+        row: Any = conn.execute(
+            _APPLY,
+            {
+                "p_run": self.run_id,
+                "p_active": self.d_active,
+                "p_unfinished": self.d_unfinished,
+                "p_failed": self.d_failed,
+                "p_waiting": self.d_waiting,
+            },
+        ).first()
+        if row is None:
+            raise ConcurrentChange(f"run {self.run_id} changed under this unit of work")
+        self.status = RunStatus(row.status)
+        self.active, self.unfinished, self.waiting = (
+            row.active_steps,
+            row.steps_unfinished,
+            row.steps_waiting,
+        )
+        self.d_active = self.d_unfinished = self.d_failed = self.d_waiting = 0
+
+    def discard(self) -> None:
+        self.d_active = self.d_unfinished = self.d_failed = self.d_waiting = 0
