@@ -241,3 +241,30 @@ events = Table(
     Column("at", UTCDateTime, nullable=False),
     Index("ix_events_run", "run_id", "id"),
 )
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    #: a label chosen by the admin ("ci", "airflow-bridge"); the actor name in events
+    Column("name", String(128), nullable=False),
+    #: sha256 of the token; the token itself is shown once and never stored
+    Column("token_hash", String(64), nullable=False),
+    #: read | write | admin
+    Column("scope", String(16), nullable=False),
+    #: owners this token may act for; empty = any owner
+    Column("owners", Json, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_used_at", UTCDateTime, nullable=True),
+    Column("revoked_at", UTCDateTime, nullable=True),
+    CheckConstraint("scope IN ('read', 'write', 'admin')", name="token_scope"),
+    UniqueConstraint("token_hash", name="uq_api_tokens_hash"),
+    # a name identifies one live token (revoked ones keep theirs for the history)
+    Index(
+        "uq_api_tokens_live_name",
+        "name",
+        unique=True,
+        sqlite_where=text("revoked_at IS NULL"),
+        postgresql_where=text("revoked_at IS NULL"),
+    ),
+)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 05:50:32.478002
+Create Date: 2026-11-27 06:04:02.551250
 """
 
 from __future__ import annotations
@@ -22,6 +22,40 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    op.create_table(
+        "api_tokens",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("name", sa.String(length=128), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("scope", sa.String(length=16), nullable=False),
+        sa.Column(
+            "owners",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("created_at", maestro.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_used_at", maestro.store.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("revoked_at", maestro.store.types.UTCDateTime(timezone=True), nullable=True),
+        sa.CheckConstraint(
+            "scope IN ('read', 'write', 'admin')", name=op.f("ck_api_tokens_token_scope")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_api_tokens")),
+        sa.UniqueConstraint("token_hash", name="uq_api_tokens_hash"),
+    )
+    with op.batch_alter_table("api_tokens", schema=None) as batch_op:
+        batch_op.create_index(
+            "uq_api_tokens_live_name",
+            ["name"],
+            unique=True,
+            sqlite_where=sa.text("revoked_at IS NULL"),
+            postgresql_where=sa.text("revoked_at IS NULL"),
+        )
+
     op.create_table(
         "workflows",
         sa.Column("id", sa.String(length=128), nullable=False),
@@ -333,3 +367,11 @@ def downgrade() -> None:
 
     op.drop_table("runs")
     op.drop_table("workflows")
+    with op.batch_alter_table("api_tokens", schema=None) as batch_op:
+        batch_op.drop_index(
+            "uq_api_tokens_live_name",
+            sqlite_where=sa.text("revoked_at IS NULL"),
+            postgresql_where=sa.text("revoked_at IS NULL"),
+        )
+
+    op.drop_table("api_tokens")

@@ -1,0 +1,122 @@
+"""Shared pieces of the ``maestro`` command: the typer apps, error output, definitions."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.text import Text
+from sqlalchemy.engine import make_url
+
+from maestro import __version__
+from maestro.definition import WorkflowDefinition, load_definition, to_dot, to_mermaid
+from maestro.errors import DefinitionError
+from maestro.settings import Settings
+
+app = typer.Typer(
+    help="Maestro for Python: YAML workflows of data-platform steps, run and recorded.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Database schema management.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+err = Console(stderr=True)
+STATUS_STYLE = {
+    "SUCCEEDED": "green",
+    "FAILED": "red",
+    "TIMED_OUT": "red",
+    "UPSTREAM_FAILED": "red",
+    "FAILED_IGNORED": "yellow",
+    "SKIPPED": "dim",
+    "STOPPED": "magenta",
+    "RUNNING": "cyan",
+    "QUEUED": "blue",
+    "RETRYING": "yellow",
+    "WAITING": "blue",
+    "PENDING": "white",
+}
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """Print a readable error (never a traceback) and exit."""
+    err.print(f"[red]error:[/red] {message}", highlight=False, markup=True)
+    raise typer.Exit(code)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"maestro {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
+) -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+# -- definitions ----------------------------------------------------------------------------
+
+
+def read_definition(file: Path, invalid_exit: int = 2) -> WorkflowDefinition:
+    try:
+        text = file.read_bytes()
+    except OSError as exc:
+        fail(f"cannot read {file}: {exc.strerror or exc}")
+    try:
+        return load_definition(text, source=str(file))
+    except DefinitionError as exc:
+        err.print(Text(exc.message, style="red"), soft_wrap=True)
+        raise typer.Exit(invalid_exit) from None
+
+
+FileArg = Annotated[
+    Path, typer.Argument(help="Workflow definition (YAML or JSON).", show_default=False)
+]
+
+
+@app.command()
+def validate(file: FileArg) -> None:
+    """Validate a workflow definition; print every problem with its path (exit 1 if any)."""
+    definition = read_definition(file, invalid_exit=1)
+    print(f"{file}: valid workflow {definition.id!r} with {len(definition.steps)} step(s)")
+
+
+@app.command()
+def graph(
+    file: FileArg,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="dot or mermaid.")] = "mermaid",
+) -> None:
+    """Draw the workflow's DAG as Graphviz dot or Mermaid text."""
+    definition = read_definition(file)
+    if fmt == "dot":
+        print(to_dot(definition))
+    elif fmt == "mermaid":
+        print(to_mermaid(definition))
+    else:
+        fail(f"--format must be dot or mermaid, not {fmt!r}")
+
+
+def parse_params(pairs: list[str]) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            fail(f"--param {pair!r}: expected NAME=VALUE")
+        params[name.strip()] = value
+    return params
+
+
+def shown_url(settings: Settings) -> str:
+    return make_url(settings.effective_database_url).render_as_string(hide_password=True)

@@ -1,0 +1,127 @@
+"""The distributed processes: ``maestro scheduler``, ``maestro worker``, ``maestro db``."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from collections.abc import Callable
+from typing import Annotated
+
+import typer
+
+from maestro.cli.common import app, db_app, err, fail, shown_url
+from maestro.cli.local import open_store
+from maestro.engine.core import Engine
+from maestro.engine.scheduler import Scheduler
+from maestro.settings import Settings, load_settings
+from maestro.store.db import Database
+from maestro.store.migrate import pending
+from maestro.store.notify import Listener
+from workers.celery_app import CeleryDispatcher, create_celery_app, register_worker
+from workers.executor import AttemptExecutor
+
+# -- the distributed processes --------------------------------------------------------------
+
+
+def _connect(settings: Settings) -> Database:
+    """The shared store of the distributed mode; its schema must be migrated already."""
+    db = Database(settings.effective_database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    try:
+        behind = pending(db)
+    except Exception as exc:
+        db.dispose()
+        fail(f"cannot reach the database {shown_url(settings)}: {exc.__class__.__name__}: {exc}")
+    if behind:
+        db.dispose()
+        fail(f"the schema of {shown_url(settings)} is not up to date: run `maestro db upgrade`")
+    return db
+
+
+def _stop_on_signals(stop: threading.Event, wake: Callable[[], None]) -> None:
+    def handler(_signum: int, _frame: object) -> None:
+        stop.set()
+        wake()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+@app.command()
+def scheduler() -> None:
+    """Run a scheduler (distributed mode): timers, retries, timeouts, lost workers, re-sends.
+
+    Any number may run side by side on the same database. Configured by MAESTRO_DATABASE_URL
+    and MAESTRO_BROKER_URL.
+    """
+    settings = load_settings()
+    db = _connect(settings)
+    eng = Engine(db, settings, dispatcher=CeleryDispatcher(create_celery_app(settings)))
+    loop = Scheduler(eng)
+    stop = threading.Event()
+    _stop_on_signals(stop, loop.wake)
+    listener = Listener(db.url, loop.wake) if not db.is_sqlite else None
+    if listener is not None:
+        listener.start()
+    err.print(f"maestro scheduler running on {shown_url(settings)}", highlight=False)
+    try:
+        loop.run_forever(stop)
+    finally:
+        if listener is not None:
+            listener.stop()
+        db.dispose()
+
+
+@app.command()
+def worker(
+    queues: Annotated[str, typer.Option(help="Comma-separated queues to consume.")] = "default",
+    concurrency: Annotated[int, typer.Option(min=1, max=256, help="Attempts run at once.")] = 8,
+    pool: Annotated[
+        str,
+        typer.Option(
+            help="threads: one process, many threads (many long steps); prefork: "
+            "one process per slot (uses every core for many short steps)."
+        ),
+    ] = "threads",
+) -> None:
+    """Run a worker (distributed mode): executes the attempts sent to QUEUES.
+
+    A Celery worker whose one task claims, runs and reports an attempt. Configured by
+    MAESTRO_DATABASE_URL and MAESTRO_BROKER_URL.
+    """
+    if pool not in ("threads", "prefork"):
+        fail(f"--pool must be threads or prefork, not {pool!r}")
+    settings = load_settings()
+    _connect(settings).dispose()  # fail fast; each process opens its own pool later
+    celery = create_celery_app(settings)
+
+    def make_executor() -> AttemptExecutor:
+        db = Database(settings.effective_database_url)
+        return AttemptExecutor(Engine(db, settings, dispatcher=CeleryDispatcher(celery)))
+
+    register_worker(celery, make_executor)
+    err.print(f"maestro worker consuming {queues} ({pool} × {concurrency})", highlight=False)
+    celery.worker_main(
+        [
+            "worker",
+            f"--pool={pool}",
+            f"--concurrency={concurrency}",
+            f"--queues={queues}",
+            "--loglevel=WARNING",
+            "--without-gossip",
+            "--without-mingle",
+            f"--hostname=maestro-{os.getpid()}@%h",
+        ]
+    )
+
+
+# -- database ----------------------------------------------------------------------------
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the Alembic migrations to MAESTRO_DATABASE_URL (default: the embedded store)."""
+    settings = load_settings()
+    db = open_store(settings)
+    db.dispose()
+    print(f"schema up to date: {settings.effective_database_url.split('@')[-1]}")

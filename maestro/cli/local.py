@@ -1,0 +1,232 @@
+"""The embedded default: ``maestro run``, and the in-process engine it wires up.
+
+Exit codes of ``maestro run``: 0 the run SUCCEEDED, 1 it ended otherwise, 2 bad input (file,
+definition, params), 130 interrupted (the run is stopped and its processes killed).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from maestro.cli.common import (
+    STATUS_STYLE,
+    FileArg,
+    app,
+    err,
+    fail,
+    parse_params,
+    read_definition,
+)
+from maestro.definition import WorkflowDefinition
+from maestro.engine.advance import RunAdvance
+from maestro.engine.core import Engine
+from maestro.engine.records import load_run
+from maestro.engine.runs import create_run, start_run
+from maestro.engine.scheduler import Scheduler
+from maestro.engine.views import RunView, run_status, run_view, running_steps, step_counts
+from maestro.engine.workflows import submit
+from maestro.errors import MaestroError, ParamError
+from maestro.settings import Settings, load_settings
+from maestro.states import RUN_TERMINAL, RunStatus, StepStatus
+from maestro.store.db import Database
+from maestro.store.migrate import upgrade
+from workers.executor import AttemptExecutor
+from workers.local import LocalDispatcher
+
+
+@dataclass
+class Embedded:
+    """Store, engine, local workers and scheduler of one process."""
+
+    engine: Engine
+    dispatcher: LocalDispatcher
+    scheduler: Scheduler
+    stop: threading.Event
+    thread: threading.Thread
+
+    def close(self) -> None:
+        self.stop.set()
+        self.scheduler.wake()
+        self.thread.join(timeout=10)
+        self.dispatcher.close()
+        self.engine.db.dispose()
+
+
+def open_store(settings: Settings) -> Database:
+    db = Database(settings.effective_database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    try:
+        upgrade(db)
+    except Exception as exc:  # an unreachable server or a broken file: say which
+        db.dispose()
+        fail(f"cannot open the store at {settings.effective_database_url}: {exc}")
+    return db
+
+
+@contextmanager
+def embedded(settings: Settings, scope: set[int]) -> Iterator[Embedded]:
+    """Local workers and a scheduler driving the runs in ``scope`` (filled by the caller)."""
+    eng = Engine(open_store(settings), settings)
+    dispatcher = LocalDispatcher(AttemptExecutor(eng), settings.worker_concurrency)
+    eng.dispatcher = dispatcher
+    scheduler = Scheduler(eng, scope=scope)
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=scheduler.run_forever, args=(stop,), name="scheduler", daemon=True
+    )
+    thread.start()
+    env = Embedded(eng, dispatcher, scheduler, stop, thread)
+    try:
+        yield env
+    finally:
+        env.close()
+
+
+@app.command()
+def run(
+    file: FileArg,
+    param: Annotated[
+        list[str], typer.Option("--param", "-p", help="Run parameter NAME=VALUE (repeatable).")
+    ] = [],  # noqa: B006
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json", help="Print one JSON object with the result on stdout, nothing else."
+        ),
+    ] = False,
+) -> None:
+    """Run a workflow to completion in this process, on the embedded store (no server).
+
+    Relative paths in the workflow resolve against the folder of FILE. The run is recorded
+    under $MAESTRO_HOME (default ~/.maestro). Exit code 0 only when the run SUCCEEDED.
+    """
+    definition = read_definition(file)
+    params = parse_params(param)
+    settings = load_settings(project_dir=file.resolve().parent)
+    scope: set[int] = set()
+    with embedded(settings, scope) as env:
+        run_id = _start(env.engine, definition, file, params)
+        scope.add(run_id)
+        env.scheduler.wake()
+        try:
+            view = _follow(env.engine, run_id, quiet=as_json)
+        except KeyboardInterrupt:
+            _stop(env.engine, run_id)
+            err.print("[magenta]interrupted: run stopped[/magenta]")
+            raise typer.Exit(130) from None
+    if as_json:
+        print(json.dumps(view.as_json(), default=str))
+    else:
+        _summary(view)
+    raise typer.Exit(0 if view.status is RunStatus.SUCCEEDED else 1)
+
+
+def _start(eng: Engine, definition: WorkflowDefinition, file: Path, params: dict[str, Any]) -> int:
+    try:
+        with eng.unit(actor="cli") as u:
+            submitted = submit(u, definition, source=str(file.resolve()))
+            eng.versions.put(definition.id, submitted.version, definition)
+            run_id = create_run(
+                u, eng.versions, definition.id, version=submitted.version, params=params
+            )
+            start_run(u, eng.versions, run_id)
+            return run_id
+    except ParamError as exc:
+        fail(f"invalid params: {exc.message}")
+    except MaestroError as exc:
+        fail(exc.message)
+
+
+def _stop(eng: Engine, run_id: int) -> None:
+    with eng.unit(actor="cli") as u:
+        run_row = load_run(u.conn, run_id)
+        compiled = eng.versions.get(u.conn, run_row.workflow_id, run_row.version)
+        RunAdvance(u, run_row, compiled).end_run(RunStatus.STOPPED, "interrupted", action="stop")
+
+
+def _follow(eng: Engine, run_id: int, *, quiet: bool) -> RunView:
+    started = time.monotonic()
+    console = Console(stderr=True)
+    with Live(console=console, refresh_per_second=8, transient=True, auto_refresh=False) as live:
+        while True:
+            with eng.db.read() as conn:
+                status = run_status(conn, run_id)
+                if status in RUN_TERMINAL:
+                    return run_view(conn, run_id)
+                if not quiet:
+                    counts = step_counts(conn, run_id)
+                    running = running_steps(conn, run_id)
+            if not quiet:
+                live.update(_progress(counts, running, time.monotonic() - started), refresh=True)
+            time.sleep(0.1)
+
+
+def _progress(counts: dict[StepStatus, int], running: list[str], elapsed: float) -> Text:
+    total = sum(counts.values())
+    done = sum(n for s, n in counts.items() if s not in _UNFINISHED)
+    line = Text(f"{done}/{total} steps done", style="bold")
+    line.append(f"  ·  {elapsed:0.1f}s")
+    if running:
+        line.append("  ·  running: ", style="dim")
+        line.append(", ".join(running), style="cyan")
+    return line
+
+
+_UNFINISHED = {
+    StepStatus.PENDING,
+    StepStatus.WAITING,
+    StepStatus.QUEUED,
+    StepStatus.RUNNING,
+    StepStatus.RETRYING,
+}
+
+
+def _summary(view: RunView) -> None:
+    out = Console()
+    table = Table(
+        title=f"{view.workflow_id} · run {view.id} (#{view.number})", title_justify="left"
+    )
+    for col in ("step", "type", "status", "attempts", "duration", "outputs / error"):
+        table.add_column(col, overflow="fold")
+    for s in view.steps:
+        detail = (
+            s.error
+            if s.error and s.status.value not in ("SUCCEEDED", "SKIPPED")
+            else (json.dumps(s.outputs, default=str) if s.outputs else (s.error or ""))
+        )
+        table.add_row(
+            s.step_id,
+            s.step_type,
+            Text(s.status.value, style=STATUS_STYLE.get(s.status, "")),
+            str(s.attempts),
+            f"{s.duration:.2f}s" if s.duration is not None else "",
+            _clip(detail, 120),
+        )
+    out.print(table)
+    elapsed = ""
+    if view.started_at and view.ended_at:
+        elapsed = f" in {(view.ended_at - view.started_at).total_seconds():.2f}s"
+    out.print(Text(f"run {view.status.value}{elapsed}", style=STATUS_STYLE.get(view.status, "")))
+    if view.error:
+        out.print(Text(view.error, style="red"), soft_wrap=True)
+    if view.outputs:
+        out.print(Text(f"outputs: {json.dumps(view.outputs, default=str)}"), soft_wrap=True)
+    for s in view.steps:
+        if s.status in (StepStatus.FAILED, StepStatus.TIMED_OUT) and s.log_path:
+            out.print(Text(f"log of {s.step_id}: {s.log_path}", style="dim"), soft_wrap=True)
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
