@@ -76,12 +76,16 @@ def open_store(settings: Settings) -> Database:
 
 
 @contextmanager
-def embedded(settings: Settings, scope: set[int]) -> Iterator[Embedded]:
-    """Local workers and a scheduler driving the runs in ``scope`` (filled by the caller)."""
+def embedded(settings: Settings, scope: set[int] | None) -> Iterator[Embedded]:
+    """Local workers and a scheduler driving the runs in ``scope`` (filled by the caller), or
+    every run of the store when ``scope`` is None (``maestro standalone``: then this process
+    is the only worker, and attempts a dead predecessor left RUNNING are declared LOST)."""
     eng = Engine(open_store(settings), settings)
     dispatcher = LocalDispatcher(AttemptExecutor(eng), settings.worker_concurrency)
     eng.dispatcher = dispatcher
     scheduler = Scheduler(eng, scope=scope)
+    if scope is None:
+        scheduler.recover_orphans()
     stop = threading.Event()
     thread = threading.Thread(
         target=scheduler.run_forever, args=(stop,), name="scheduler", daemon=True

@@ -100,6 +100,8 @@ runs = Table(
     Column("logical_date", UTCDateTime, nullable=False),
     Column("parent_run_id", BigId, ForeignKey("runs.id", ondelete="CASCADE"), nullable=True),
     Column("restarted_from", BigId, nullable=True),
+    #: the client's Idempotency-Key: the same key for the same workflow returns the same run
+    Column("idempotency_key", String(128), nullable=True),
     Column("outputs", Json, nullable=True),
     Column("error", Text, nullable=True),
     Column("max_active_steps", Integer, nullable=False),
@@ -121,6 +123,14 @@ runs = Table(
     UniqueConstraint("workflow_id", "number", name="uq_runs_workflow_number"),
     # run history of a workflow, newest first (keyset on id)
     Index("ix_runs_workflow_history", "workflow_id", "id"),
+    Index(
+        "uq_runs_idempotency",
+        "workflow_id",
+        "idempotency_key",
+        unique=True,
+        sqlite_where=text("idempotency_key IS NOT NULL"),
+        postgresql_where=text("idempotency_key IS NOT NULL"),
+    ),
     # scheduler: queued runs to admit, active runs to time out
     Index("ix_runs_status_timeout", "status", "timeout_at"),
 )

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 06:04:02.551250
+Create Date: 2026-11-27 06:04:20.496358
 """
 
 from __future__ import annotations
@@ -100,6 +100,7 @@ def upgrade() -> None:
         sa.Column(
             "restarted_from", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
         ),
+        sa.Column("idempotency_key", sa.String(length=128), nullable=True),
         sa.Column(
             "outputs",
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
@@ -142,6 +143,13 @@ def upgrade() -> None:
     with op.batch_alter_table("runs", schema=None) as batch_op:
         batch_op.create_index("ix_runs_status_timeout", ["status", "timeout_at"], unique=False)
         batch_op.create_index("ix_runs_workflow_history", ["workflow_id", "id"], unique=False)
+        batch_op.create_index(
+            "uq_runs_idempotency",
+            ["workflow_id", "idempotency_key"],
+            unique=True,
+            sqlite_where=sa.text("idempotency_key IS NOT NULL"),
+            postgresql_where=sa.text("idempotency_key IS NOT NULL"),
+        )
 
     op.create_table(
         "workflow_versions",
@@ -362,6 +370,11 @@ def downgrade() -> None:
     op.drop_table("events")
     op.drop_table("workflow_versions")
     with op.batch_alter_table("runs", schema=None) as batch_op:
+        batch_op.drop_index(
+            "uq_runs_idempotency",
+            sqlite_where=sa.text("idempotency_key IS NOT NULL"),
+            postgresql_where=sa.text("idempotency_key IS NOT NULL"),
+        )
         batch_op.drop_index("ix_runs_workflow_history")
         batch_op.drop_index("ix_runs_status_timeout")
 
