@@ -33,6 +33,13 @@ EXPECTED_OUTPUTS = {
     "diamond.yaml": {"sum": 15, "sum_of_squares": 55, "mean": 3.0},
     "retries.yaml": {"download_attempts": 3},
     "conditions.yaml": {"mode": "incremental"},
+    "daily_etl.yaml": {"plays": 1000, "titles": 5, "countries": 4, "top_title": "Stranger Things"},
+    "streaming.yaml": {
+        "first_run_events": 300,
+        "first_run_batches": 3,
+        "catch_up_events": 200,  # only the files that landed after the first run
+        "catch_up_batches": 2,
+    },
 }
 
 

@@ -189,14 +189,13 @@ def test_finish_running_lets_independent_branches_finish(harness: Harness) -> No
     assert view.error == "2 step(s) failed"
 
 
-@pytest.mark.parametrize("step_type", ["spark", "sql", "stream"])
+@pytest.mark.parametrize("step_type", ["foreach", "subworkflow"])
 def test_runtimes_not_built_yet_are_refused_at_run_time_naming_the_type(
     harness: Harness, step_type: str
 ) -> None:
     settings = {
-        "spark": "spark: {application: app.py}",
-        "sql": "sql: {connection: wh, query: select 1}",
-        "stream": "stream: {application: app.py}",
+        "foreach": "foreach: {items: '[1, 2]', steps: [{id: inner, type: noop}]}",
+        "subworkflow": "subworkflow: {workflow: other}",
     }[step_type]
     run_id = harness.start(
         f"""

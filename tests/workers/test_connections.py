@@ -16,6 +16,13 @@ from workers.runtimes.connections import (
 )
 
 
+def project_file(root: Path) -> Path:
+    """The project's own connections file, ``.maestro/connections.yaml``."""
+    path = root / ".maestro" / "connections.yaml"
+    path.parent.mkdir(exist_ok=True)
+    return path
+
+
 def test_env_var_names_upper_case_and_underscore_the_name() -> None:
     assert env_var_name("warehouse") == "MAESTRO_CONN_WAREHOUSE"
     assert env_var_name("dw-eu.main") == "MAESTRO_CONN_DW_EU_MAIN"
@@ -24,7 +31,7 @@ def test_env_var_names_upper_case_and_underscore_the_name() -> None:
 def test_the_environment_wins_over_both_files(tmp_path: Path) -> None:
     configured = tmp_path / "conf.yaml"
     configured.write_text("warehouse: duckdb:///from-settings.duckdb\n")
-    (tmp_path / "connections.yaml").write_text("warehouse: duckdb:///from-project.duckdb\n")
+    project_file(tmp_path).write_text("warehouse: duckdb:///from-project.duckdb\n")
     env = {"MAESTRO_CONN_WAREHOUSE": "duckdb:///from-env.duckdb"}
     conn = resolve("Warehouse", connections_file=configured, project_dir=tmp_path, environ=env)
     assert (conn.url, conn.source) == ("duckdb:///from-env.duckdb", "$MAESTRO_CONN_WAREHOUSE")
@@ -33,7 +40,7 @@ def test_the_environment_wins_over_both_files(tmp_path: Path) -> None:
 def test_the_configured_file_wins_over_the_project_file(tmp_path: Path) -> None:
     configured = tmp_path / "conf.yaml"
     configured.write_text("Warehouse: {url: 'duckdb:///from-settings.duckdb'}\n")
-    (tmp_path / "connections.yaml").write_text(
+    project_file(tmp_path).write_text(
         "warehouse: duckdb:///from-project.duckdb\nother: duckdb:///other.duckdb\n"
     )
     conn = resolve("WAREHOUSE", connections_file=configured, project_dir=tmp_path, environ={})
@@ -44,7 +51,7 @@ def test_the_configured_file_wins_over_the_project_file(tmp_path: Path) -> None:
 
 
 def test_file_urls_take_variables_from_the_environment(tmp_path: Path) -> None:
-    (tmp_path / "connections.yaml").write_text("pg: postgresql://etl:${PG_PW}@db/x\n")
+    project_file(tmp_path).write_text("pg: postgresql://etl:${PG_PW}@db/x\n")
     conn = resolve("pg", project_dir=tmp_path, environ={"PG_PW": "hunter22"})
     assert conn.url == "postgresql://etl:hunter22@db/x"
     assert conn.redacted == "postgresql://etl:***@db/x"
@@ -53,12 +60,12 @@ def test_file_urls_take_variables_from_the_environment(tmp_path: Path) -> None:
 
 
 def test_an_unknown_name_says_where_it_looked(tmp_path: Path) -> None:
-    (tmp_path / "connections.yaml").write_text("a: duckdb:///a.duckdb\n")
+    project_file(tmp_path).write_text("a: duckdb:///a.duckdb\n")
     with pytest.raises(ConnectionLookupError) as caught:
         resolve("missing", project_dir=tmp_path, environ={})
     message = str(caught.value)
     assert "unknown connection 'missing'" in message
-    assert "MAESTRO_CONN_MISSING" in message and str(tmp_path / "connections.yaml") in message
+    assert "MAESTRO_CONN_MISSING" in message and str(project_file(tmp_path)) in message
 
 
 def test_a_configured_file_that_does_not_exist_is_an_error(tmp_path: Path) -> None:
@@ -67,7 +74,7 @@ def test_a_configured_file_that_does_not_exist_is_an_error(tmp_path: Path) -> No
 
 
 def test_a_broken_file_is_reported_without_quoting_it(tmp_path: Path) -> None:
-    (tmp_path / "connections.yaml").write_text("a: postgresql://u:topsecret@h/d\nb: [unclosed\n")
+    project_file(tmp_path).write_text("a: postgresql://u:topsecret@h/d\nb: [unclosed\n")
     with pytest.raises(ConnectionLookupError) as caught:
         resolve("a", project_dir=tmp_path, environ={})
     assert "topsecret" not in str(caught.value)
@@ -75,7 +82,7 @@ def test_a_broken_file_is_reported_without_quoting_it(tmp_path: Path) -> None:
 
 
 def test_an_entry_without_a_url_is_an_error(tmp_path: Path) -> None:
-    (tmp_path / "connections.yaml").write_text("a: {host: x}\n")
+    project_file(tmp_path).write_text("a: {host: x}\n")
     with pytest.raises(ConnectionLookupError, match="must be a URL or a map with a 'url' key"):
         resolve("a", project_dir=tmp_path, environ={})
 

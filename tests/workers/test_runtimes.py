@@ -193,10 +193,10 @@ def test_outputs_must_be_utf8(tmp_path: Path) -> None:
 
 
 def test_registry() -> None:
-    assert set(RUNTIMES) == {"noop", "sleep", "shell", "python"}
+    assert set(RUNTIMES) == {"noop", "sleep", "shell", "python", "spark", "sql", "stream"}
     assert isinstance(get_runtime("shell"), ShellRuntime)
     assert isinstance(get_runtime("python"), PythonRuntime)
-    for missing in ("spark", "sql", "stream", "foreach", "subworkflow", "nope"):
+    for missing in ("foreach", "subworkflow", "nope"):
         assert get_runtime(missing) is None
 
 

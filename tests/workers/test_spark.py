@@ -126,16 +126,21 @@ def test_secret_conf_values_are_hidden_in_the_logged_command() -> None:
     assert "spark.executor.memory=1g" in shown and "token=visible-arg" in shown
 
 
+YARN_ID = "application_1700000000000_0042"
+K8S_ID = "spark-0123456789abcdef0123456789abcdef"
+K8S = "k8s://https://api:6443"
+DRIVER = "driver-20240301120000-0001"
+POD = "etl:job-driver"
+STANDALONE = "spark://m:7077"
+
+
 @pytest.mark.parametrize(
     ("master", "mode", "app_id", "submission", "expected"),
     [
-        ("yarn", "cluster", "application_1700000000000_0042", None,
-         ["yarn", "application", "-kill", "application_1700000000000_0042"]),
-        ("k8s://https://api:6443", "cluster", "spark-0123456789abcdef0123456789abcdef",
-         "etl:job-driver", ["ss", "--master", "k8s://https://api:6443", "--kill", "etl:job-driver"]),
-        ("spark://m:7077", "cluster", None, "driver-20240301120000-0001",
-         ["ss", "--master", "spark://m:7077", "--kill", "driver-20240301120000-0001"]),
-        ("yarn", "client", "application_1700000000000_0042", None, None),
+        ("yarn", "cluster", YARN_ID, None, ["yarn", "application", "-kill", YARN_ID]),
+        (K8S, "cluster", K8S_ID, POD, ["ss", "--master", K8S, "--kill", POD]),
+        (STANDALONE, "cluster", None, DRIVER, ["ss", "--master", STANDALONE, "--kill", DRIVER]),
+        ("yarn", "client", YARN_ID, None, None),
         ("local[2]", None, "local-1700000000000", None, None),
         ("yarn", "cluster", None, None, None),
     ],
@@ -146,17 +151,20 @@ def test_cluster_mode_applications_get_a_kill_command(
     assert kill_command("ss", master, mode, app_id, submission) == expected
 
 
-@pytest.mark.parametrize(
-    ("line", "expected"),
-    [
-        ("INFO Client: Submitted application application_1700000000000_0042", "application_1700000000000_0042"),
-        ("INFO StandaloneSchedulerBackend: Connected to Spark cluster with app ID app-20240301120000-0003", "app-20240301120000-0003"),
-        ("INFO RollingEventLogFilesWriter: Logging events to file:/w/eventlog_v2_local-1700000000000/events_1", "local-1700000000000"),
-        ("INFO SingleEventLogFileWriter: Logging events to file:/w/local-1700000000000.inprogress", "local-1700000000000"),
-        ("with application ID spark-0123456789abcdef0123456789abcdef and submission ID", "spark-0123456789abcdef0123456789abcdef"),
-        ("INFO SparkContext: Submitted application: t.py", None),
-    ],
-)  # fmt: skip
+LOG_LINES = {
+    f"INFO Client: Submitted application {YARN_ID}": YARN_ID,
+    "INFO StandaloneSchedulerBackend: Connected to Spark cluster with app ID "
+    "app-20240301120000-0003": "app-20240301120000-0003",
+    "INFO RollingEventLogFilesWriter: Logging events to "
+    "file:/w/eventlog_v2_local-1700000000000/events_1": "local-1700000000000",
+    "INFO SingleEventLogFileWriter: Logging events to "
+    "file:/w/local-1700000000000.inprogress": "local-1700000000000",
+    f"Deployed Spark application x with application ID {K8S_ID} and submission ID": K8S_ID,
+    "INFO SparkContext: Submitted application: t.py": None,
+}
+
+
+@pytest.mark.parametrize(("line", "expected"), LOG_LINES.items())
 def test_application_ids_are_found_in_driver_log_lines(line: str, expected: str | None) -> None:
     match = APP_ID.search(line)
     assert (match.group(1) if match else None) == expected
@@ -265,8 +273,8 @@ from pyspark.sql import SparkSession
 if len(sys.argv) > 2 and sys.argv[2] == "fail":
     raise SystemExit(4)
 spark = SparkSession.builder.getOrCreate()
-groups = spark.createDataFrame([(i % 3,) for i in range(int(sys.argv[1]))], ["k"]).groupBy("k").count()
-n = groups.count()
+rows = [(i % 3,) for i in range(int(sys.argv[1]))]
+n = spark.createDataFrame(rows, ["k"]).groupBy("k").count().count()
 print(f"driver says: {n} groups")
 with open(os.environ["MAESTRO_OUTPUT"], "a") as out:
     out.write(f"groups={n}\\n")

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 from tests.conftest import PG_URL
 from tests.engine.harness import Harness
@@ -227,7 +228,7 @@ def test_a_sql_step_in_a_workflow_with_the_connections_file_setting(
 @pytest.fixture(scope="module")
 def pg_url() -> Iterator[str]:
     name = f"maestro_sql_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT", poolclass=NullPool)
     with admin.connect() as conn:
         conn.execute(text(f"CREATE DATABASE {name}"))
     yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
@@ -243,7 +244,7 @@ def pg(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 def pg_scalar(url: str, sql: str) -> object:
-    engine = create_engine(url)
+    engine = create_engine(url, poolclass=NullPool)
     try:
         with engine.connect() as conn:
             return conn.execute(text(sql)).scalar()

@@ -19,7 +19,7 @@ from workers.runtimes.stream import StreamRuntime, checkpoint_location
 @pytest.fixture
 def fake_spark(tmp_path: Path, workdir: Path) -> dict[str, str]:
     home = tmp_path / "fake-spark"
-    script(home / "bin" / "spark-submit", FAKE_SUBMIT + 'env | grep ^MAESTRO_ > "$FAKE_ENV"\n')
+    script(home / "bin" / "spark-submit", 'env | grep ^MAESTRO_ > "$FAKE_ENV"\n' + FAKE_SUBMIT)
     (workdir / "app.py").write_text("")
     return {
         "SPARK_HOME": str(home),
@@ -220,7 +220,7 @@ def test_a_continuous_stream_stopped_at_max_duration_keeps_a_usable_checkpoint(
         "args": [str(source), str(sink)],
     }
     common = {"spark_master": "local[1]", "checkpoints_dir": stream_job["cp"], "kill_grace": 5}
-    continuous = {**settings, "mode": "continuous", "max_duration": 20}
+    continuous = {**settings, "mode": "continuous", "max_duration": 15}
     ctx, _ = new_ctx("stream", continuous, **common)
     outcome = StreamRuntime().run(ctx)
     assert outcome.status == "succeeded", log_text(ctx)[-3000:]

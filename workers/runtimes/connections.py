@@ -10,8 +10,9 @@ the first that defines the name wins:
    ``env`` does not count: connections are configuration of the worker, not of a workflow;
 2. the YAML file named by the setting ``connections_file`` (``MAESTRO_CONNECTIONS_FILE``);
    a configured file that does not exist is an error;
-3. ``connections.yaml`` in the project folder (the workflow file's folder under ``maestro
-   run``), when there is one. It lets an example or a repository carry its local connections.
+3. ``.maestro/connections.yaml`` in the project folder (the workflow file's folder under
+   ``maestro run``), when there is one: a repository (or ``examples/``) carries its local
+   connections next to its workflows.
 
 A connections file maps names to URLs, either as a string or as a map with a ``url`` key::
 
@@ -42,7 +43,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 ENV_PREFIX = "MAESTRO_CONN_"
-PROJECT_FILE = "connections.yaml"
+PROJECT_FILE = Path(".maestro") / "connections.yaml"
 MASK = "***"
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _SECRET_KEY = re.compile(r"pass|secret|token|credential|key", re.IGNORECASE)

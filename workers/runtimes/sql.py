@@ -3,8 +3,8 @@
 ``sql: {connection, query | file, parameters, fetch: 100}``.
 
 * ``connection`` is a name resolved by ``connections.py`` (``MAESTRO_CONN_<NAME>``, the
-  connections file, ``connections.yaml`` in the project folder) to a SQLAlchemy URL: Trino or
-  Presto (``trino://user@host:8080/catalog/schema``, the ``trino`` package's dialect),
+  connections file, ``.maestro/connections.yaml`` in the project folder) to a SQLAlchemy URL:
+  Trino or Presto (``trino://user@host:8080/catalog/schema``, the ``trino`` package's dialect),
   PostgreSQL (``postgresql+psycopg://``), DuckDB (``duckdb:///path.duckdb``, duckdb-engine) or
   any installed dialect. A missing dialect or driver is a permanent failure naming the extra to
   install (``pip install 'maestro-py[sql]'``). An engine is created per attempt, without a pool,

@@ -118,7 +118,7 @@ def plan_submit(ctx: RuntimeContext, extra_env: Mapping[str, str] | None = None)
     conf = {str(k): _text(v) or "" for k, v in (settings.get("conf") or {}).items()}
     event_dir = None
     if is_local_master(master) and not any(k.startswith("spark.eventLog.") for k in conf):
-        event_dir = ctx.work_dir / "spark-events"
+        event_dir = ctx.work_dir.absolute() / "spark-events"
         conf["spark.eventLog.enabled"] = "true"
         conf["spark.eventLog.dir"] = event_dir.as_uri()
     _python_defaults(env, master, deploy_mode)
