@@ -45,6 +45,14 @@ class Settings(BaseSettings):
     spark_master: str = "local[*]"
     #: YAML file of named connections (``name: sqlalchemy-url``); MAESTRO_CONN_<NAME> wins
     connections_file: Path | None = None
+    #: API bearer tokens required? None: on for ``maestro server``, off for ``standalone``
+    auth: bool | None = None
+    #: largest request body the API accepts, in bytes (413 beyond)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    #: the API the client commands talk to (``maestro workflow …``, ``maestro runs …``)
+    api_url: str = "http://127.0.0.1:8080"
+    #: bearer token the client commands send (``maestro token create`` prints one)
+    token: str = ""
 
     @field_validator("sqlite_synchronous")
     @classmethod

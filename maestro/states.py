@@ -84,6 +84,19 @@ ATTEMPT_TRANSITIONS: Mapping[AttemptStatus, frozenset[AttemptStatus]] = {
     A.STOPPED: frozenset(),
 }
 
+#: changes only a user action makes (retry, skip, reopening the downstream of a step that
+#: is retried or skipped); the transition function allows them only with an action named
+STEP_ACTION_TRANSITIONS: Mapping[StepStatus, frozenset[StepStatus]] = {
+    S.FAILED: frozenset({S.QUEUED, S.WAITING, S.SKIPPED, S.PENDING}),
+    S.TIMED_OUT: frozenset({S.QUEUED, S.WAITING, S.PENDING}),
+    S.WAITING: frozenset({S.SKIPPED}),
+    S.UPSTREAM_FAILED: frozenset({S.PENDING}),
+    S.SKIPPED: frozenset({S.PENDING}),
+    S.STOPPED: frozenset({S.PENDING}),
+    S.SUCCEEDED: frozenset({S.PENDING}),
+    S.FAILED_IGNORED: frozenset({S.PENDING}),
+}
+
 RUN_TERMINAL = frozenset(s for s, nxt in RUN_TRANSITIONS.items() if not nxt)
 STEP_TERMINAL = frozenset(s for s, nxt in STEP_TRANSITIONS.items() if not nxt)
 ATTEMPT_TERMINAL = frozenset(s for s, nxt in ATTEMPT_TRANSITIONS.items() if not nxt)

@@ -22,7 +22,7 @@ from maestro.engine.context import expression_context
 from maestro.engine.counters import RunCounters
 from maestro.engine.decisions import Readiness, UpstreamCounts, run_outcome, trigger_rule_outcome
 from maestro.engine.records import STEP_COLUMNS, RunRow, StepRow
-from maestro.errors import ExpressionError
+from maestro.errors import Conflict, ExpressionError
 from maestro.states import (
     RUN_ACTIVE,
     RUN_TRANSITIONS,
@@ -130,9 +130,9 @@ class RunAdvance:
         self.counters.d_active -= 1
         self._drain()
 
-    def queue(self, step: StepRow, expected: StepStatus) -> None:
+    def queue(self, step: StepRow, expected: StepStatus, action: str | None = None) -> None:
         """Hand a step to a worker if the run has a free slot, else make it wait for one."""
-        self._queue_many([step], expected)
+        self._queue_many([step], expected, action)
         self._drain()
 
     @property
@@ -141,17 +141,95 @@ class RunAdvance:
             self._counters = RunCounters.read(self.u.conn, self.run.id)
         return self._counters
 
-    def _queue_many(self, steps: list[StepRow], expected: StepStatus) -> None:
+    def _queue_many(
+        self, steps: list[StepRow], expected: StepStatus, action: str | None = None
+    ) -> None:
         """Hand steps (all in ``expected``) to workers, highest priority first, as far as the
         run has free slots; the others wait for a slot (or for the run to resume)."""
         steps = sorted(steps, key=lambda s: (-s.priority, self.compiled.positions[s.step_id]))
         from_waiting = expected is StepStatus.WAITING
         granted = self._take_slots(len(steps), from_waiting)
         if granted:
-            self._create_attempts(steps[:granted], expected)
+            self._create_attempts(steps[:granted], expected, action)
         if not from_waiting:
             for step in steps[granted:]:
-                self._wait(step, expected)
+                self._wait(step, expected, action)
+
+    def reopen_downstream(self, step_id: str) -> list[str]:
+        """Put every finished step downstream of ``step_id`` back to PENDING (a retried or
+        skipped step changes what they should do). Refused while one of them is under way."""
+        closure = self.compiled.descendants(step_id)
+        if not closure:
+            return []
+        rows = [
+            StepRow.of(r)
+            for r in self.u.conn.execute(
+                select(*STEP_COLUMNS).where(S.c.run_id == self.run.id, S.c.step_id.in_(closure))
+            )
+        ]
+        busy = [
+            r for r in rows if r.status not in STEP_TERMINAL and r.status is not StepStatus.PENDING
+        ]
+        if busy:
+            raise Conflict(
+                f"step {busy[0].step_id!r} downstream of {step_id!r} is {busy[0].status}: "
+                "stop it or wait for it to end first"
+            )
+        reset = {"ended_at": None, "started_at": None, "outputs": None, "error": None}
+        for row in rows:
+            if row.status in STEP_TERMINAL:
+                transition(
+                    self.u,
+                    "step",
+                    row.id,
+                    StepStatus.PENDING,
+                    row.status,
+                    run_id=self.run.id,
+                    values=reset,
+                    action="reopen",
+                    message=f"downstream of {step_id!r}",
+                )
+                self.counters.d_unfinished += 1
+                self.counters.d_failed -= 1 if row.status in STEP_FAILED else 0
+        return closure
+
+    def recount_upstreams(self, step_ids: list[str]) -> None:
+        """Recompute the upstream counters of these steps from their upstreams' statuses, and
+        evaluate those whose upstreams have all ended."""
+        needed = {up for sid in step_ids for up in self.compiled.steps[sid].depends_on}
+        statuses = {
+            r.step_id: StepStatus(r.status)
+            for r in self.u.conn.execute(
+                select(S.c.step_id, S.c.status).where(
+                    S.c.run_id == self.run.id, S.c.step_id.in_(needed)
+                )
+            )
+        }
+        for sid in step_ids:
+            done = [
+                statuses[up]
+                for up in dict.fromkeys(self.compiled.steps[sid].depends_on)
+                if statuses[up] in STEP_TERMINAL
+            ]
+            row = self.u.conn.execute(
+                update(S)
+                .where(S.c.run_id == self.run.id, S.c.step_id == sid)
+                .values(
+                    up_done=len(done),
+                    up_failed=sum(1 for st in done if st in STEP_FAILED),
+                    up_skipped=sum(1 for st in done if st is StepStatus.SKIPPED),
+                )
+                .returning(*STEP_COLUMNS)
+            ).one()
+            step = StepRow.of(row)
+            if step.status is StepStatus.PENDING and step.up_done == step.up_total:
+                self._ready.append(step)
+        self._drain()
+
+    def complete_if_done(self) -> None:
+        """End the run if nothing is left to run (a restart that reuses every step)."""
+        if not self._ended and self.counters.unfinished == 0:
+            self._complete_run()
 
     def end_run(
         self,
@@ -328,15 +406,24 @@ class RunAdvance:
         counters.d_waiting -= granted if from_waiting else 0
         return granted
 
-    def _wait(self, step: StepRow, expected: StepStatus) -> None:
+    def _wait(self, step: StepRow, expected: StepStatus, action: str | None = None) -> None:
         reason = "slot" if self.counters.status is RunStatus.RUNNING else "paused"
         values = {"waiting_for": reason, "next_attempt_at": None}
         if transition(
-            self.u, "step", step.id, StepStatus.WAITING, expected, run_id=self.run.id, values=values
+            self.u,
+            "step",
+            step.id,
+            StepStatus.WAITING,
+            expected,
+            run_id=self.run.id,
+            values=values,
+            action=action,
         ):
             self.counters.d_waiting += 1
 
-    def _create_attempts(self, steps: list[StepRow], expected: StepStatus) -> None:
+    def _create_attempts(
+        self, steps: list[StepRow], expected: StepStatus, action: str | None = None
+    ) -> None:
         """One QUEUED attempt per step, inserted together; the steps become QUEUED."""
         specs = [self.compiled.steps[step.step_id] for step in steps]
         rows = [
@@ -372,7 +459,9 @@ class RunAdvance:
             }
             changes.append((step.id, values))
             self.u.dispatches.append(Dispatch(attempt_id, spec.effective_queue, spec.priority))
-        transition_many(self.u, "step", changes, StepStatus.QUEUED, expected, run_id=self.run.id)
+        transition_many(
+            self.u, "step", changes, StepStatus.QUEUED, expected, run_id=self.run.id, action=action
+        )
 
     def _stop_step(
         self, step: StepRow, active_to: StepStatus, action: str, message: str | None

@@ -48,6 +48,17 @@ class CompiledWorkflow:
             roots=tuple(s.id for s in definition.steps if not s.depends_on),
         )
 
+    def descendants(self, step_id: str) -> list[str]:
+        """Every step downstream of ``step_id``, in definition order."""
+        seen: set[str] = set()
+        todo = list(self.successors[step_id])
+        while todo:
+            current = todo.pop()
+            if current not in seen:
+                seen.add(current)
+                todo.extend(self.successors[current])
+        return sorted(seen, key=self.positions.__getitem__)
+
     def upstream_count(self, step_id: str) -> int:
         return len(dict.fromkeys(self.steps[step_id].depends_on))
 

@@ -28,6 +28,7 @@ class RunRow:
     created_at: datetime
     started_at: datetime | None
     max_active_steps: int
+    restarted_from: int | None
 
     @classmethod
     def of(cls, row: Any) -> RunRow:
@@ -43,6 +44,7 @@ class RunRow:
             created_at=row.run_created_at,
             started_at=row.run_started_at,
             max_active_steps=row.max_active_steps,
+            restarted_from=row.restarted_from,
         )
 
 
@@ -58,6 +60,7 @@ RUN_COLUMNS = (
     R.c.created_at.label("run_created_at"),
     R.c.started_at.label("run_started_at"),
     R.c.max_active_steps,
+    R.c.restarted_from,
 )
 
 

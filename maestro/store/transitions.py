@@ -20,6 +20,7 @@ from maestro.errors import ConcurrentChange, InvalidTransition
 from maestro.states import (
     ATTEMPT_TRANSITIONS,
     RUN_TRANSITIONS,
+    STEP_ACTION_TRANSITIONS,
     STEP_TRANSITIONS,
     AttemptStatus,
     RunStatus,
@@ -60,7 +61,7 @@ def transition(
     """Move ``entity`` ``row_id`` to ``to`` if it is in ``expected``; record the event."""
     table = _TABLES[entity]
     candidates = [expected] if isinstance(expected, StrEnum) else list(expected)
-    _check_allowed(entity, candidates, to)
+    _check_allowed(entity, candidates, to, action)
     if len(candidates) == 1:
         current: str | None = candidates[0]
     else:
@@ -120,7 +121,7 @@ def transition_many(
         ):
             raise ConcurrentChange(f"{entity} {row_id} was not {expected}")
         return
-    _check_allowed(entity, [expected], to)
+    _check_allowed(entity, [expected], to, action)
     keys = tuple(sorted(changes[0][1])) if changes else ()
     params = []
     for row_id, values in changes:
@@ -183,8 +184,18 @@ def _cached_update(entity: Entity, keys: tuple[str, ...]) -> Any:
     )
 
 
-def _check_allowed(entity: Entity, candidates: list[Status], to: Status) -> None:
+_ACTION_RULES: Mapping[str, frozenset[StepStatus]] = {
+    str(k): v for k, v in STEP_ACTION_TRANSITIONS.items()
+}
+
+
+def _check_allowed(
+    entity: Entity, candidates: list[Status], to: Status, action: str | None
+) -> None:
     rules = _RULES[entity]
     for source in candidates:
-        if to not in rules[source]:
-            raise InvalidTransition(f"{entity} status {source} → {to} is not allowed")
+        if to in rules[source]:
+            continue
+        if action and entity == "step" and to in _ACTION_RULES.get(str(source), ()):
+            continue
+        raise InvalidTransition(f"{entity} status {source} → {to} is not allowed")

@@ -1,0 +1,253 @@
+"""What users do to runs and steps: stop, kill, pause, resume, restart, retry, skip.
+
+Each action is one unit of work, recorded as events with the actor's name, and refused with
+``Conflict`` — naming the current status — when it does not apply. ``NotFound`` for an
+unknown run or step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from sqlalchemy import select
+
+from maestro.engine.advance import RunAdvance
+from maestro.engine.compiled import CompiledWorkflow
+from maestro.engine.core import Engine
+from maestro.engine.records import STEP_COLUMNS, RunRow, StepRow, load_run
+from maestro.engine.runs import Reused, create_run, start_run
+from maestro.errors import Conflict, NotFound
+from maestro.states import (
+    RUN_ACTIVE,
+    RUN_TERMINAL,
+    STEP_ACTIVE,
+    STEP_OK,
+    STEP_TERMINAL,
+    AttemptStatus,
+    RunStatus,
+    StepStatus,
+)
+from maestro.store import tables
+from maestro.store.transitions import transition
+from maestro.store.unit import Unit
+
+S = tables.step_runs
+RestartMode = Literal["failed", "beginning", "step"]
+
+
+def _load(eng: Engine, u: Unit, run_id: int) -> tuple[RunRow, CompiledWorkflow]:
+    run = load_run(u.conn, run_id)
+    return run, eng.versions.get(u.conn, run.workflow_id, run.version)
+
+
+def _step(u: Unit, run_id: int, step_id: str) -> StepRow:
+    row = u.conn.execute(
+        select(*STEP_COLUMNS).where(S.c.run_id == run_id, S.c.step_id == step_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"run {run_id} has no step {step_id!r}")
+    return StepRow.of(row)
+
+
+def _require_active(run: RunRow, what: str) -> None:
+    if run.status not in RUN_ACTIVE:
+        raise Conflict(f"run {run.id} is {run.status}: {what}")
+
+
+# -- runs ---------------------------------------------------------------------------------
+
+
+def stop_run(eng: Engine, run_id: int, actor: str) -> None:
+    """Graceful stop: nothing new starts, running steps are terminated, the run is STOPPED."""
+    _end(eng, run_id, actor, RunStatus.STOPPED, "stop")
+
+
+def kill_run(eng: Engine, run_id: int, actor: str) -> None:
+    """Immediate stop: running attempts are killed, the run is FAILED."""
+    _end(eng, run_id, actor, RunStatus.FAILED, "kill")
+
+
+def _end(eng: Engine, run_id: int, actor: str, to: RunStatus, action: str) -> None:
+    with eng.unit(actor=actor) as u:
+        run, compiled = _load(eng, u, run_id)
+        if run.status in RUN_TERMINAL:
+            raise Conflict(f"run {run_id} is {run.status}: it has already ended")
+        RunAdvance(u, run, compiled).end_run(to, f"{action} by {actor}", action=action)
+
+
+def pause_run(eng: Engine, run_id: int, actor: str) -> None:
+    """Start no new step; running steps finish."""
+    with eng.unit(actor=actor) as u:
+        run = load_run(u.conn, run_id)
+        if run.status is not RunStatus.RUNNING or not transition(
+            u, "run", run_id, RunStatus.PAUSED, RunStatus.RUNNING, run_id=run_id, action="pause"
+        ):
+            raise Conflict(f"run {run_id} is {run.status}: only a RUNNING run can be paused")
+
+
+def resume_run(eng: Engine, run_id: int, actor: str) -> None:
+    """Release a paused run: steps that became ready meanwhile start now."""
+    with eng.unit(actor=actor) as u:
+        run, compiled = _load(eng, u, run_id)
+        if run.status is not RunStatus.PAUSED or not transition(
+            u, "run", run_id, RunStatus.RUNNING, RunStatus.PAUSED, run_id=run_id, action="resume"
+        ):
+            raise Conflict(f"run {run_id} is {run.status}: only a PAUSED run can be resumed")
+        RunAdvance(u, load_run(u.conn, run_id), compiled).evaluate([])
+
+
+def restart_run(
+    eng: Engine,
+    run_id: int,
+    actor: str,
+    *,
+    mode: RestartMode = "failed",
+    step_id: str | None = None,
+    params: Mapping[str, Any] | None = None,
+) -> int:
+    """A new run of the same version (``restarted_from`` = this run) that reuses the results
+    of the steps it does not run again.
+
+    failed: reruns every step that did not succeed and everything downstream of them;
+    beginning: reruns everything; step: reruns ``step_id`` and everything downstream of it.
+    Params: the old run's, overridden by ``params``.
+    """
+    with eng.unit(actor=actor) as u:
+        run, compiled = _load(eng, u, run_id)
+        if run.status not in RUN_TERMINAL:
+            raise Conflict(f"run {run_id} is {run.status}: stop it before restarting it")
+        reuse = _reused_steps(u, run, compiled, mode, step_id)
+        new_id = create_run(
+            u,
+            eng.versions,
+            run.workflow_id,
+            version=run.version,
+            params=params or {},
+            trigger_params=run.params,
+            trigger="restart",
+            logical_date=run.logical_date,
+            restarted_from=run_id,
+        )
+        u.add_event(
+            run_id=run_id,
+            entity="run",
+            action="restart",
+            message=f"restarted as run {new_id} ({mode})",
+        )
+        start_run(u, eng.versions, new_id, reuse=reuse)
+        return new_id
+
+
+def _reused_steps(
+    u: Unit, run: RunRow, compiled: CompiledWorkflow, mode: RestartMode, step_id: str | None
+) -> dict[str, Reused]:
+    if mode == "beginning":
+        return {}
+    rows = {
+        r.step_id: (StepStatus(r.status), r.outputs or {})
+        for r in u.conn.execute(
+            select(S.c.step_id, S.c.status, S.c.outputs).where(S.c.run_id == run.id)
+        )
+    }
+    if mode == "step":
+        if step_id is None or step_id not in compiled.steps:
+            raise NotFound(f"run {run.id} has no step {step_id!r}")
+        again = {step_id, *compiled.descendants(step_id)}
+    elif mode == "failed":
+        failed = [sid for sid, (status, _) in rows.items() if status not in STEP_OK]
+        if not failed:
+            raise Conflict(
+                f"run {run.id} is {run.status} with no failed step: restart it from "
+                "the beginning or from a step instead"
+            )
+        again = set(failed).union(*(compiled.descendants(sid) for sid in failed))
+    else:
+        raise Conflict(f"unknown restart mode {mode!r}: use failed, beginning or step")
+    return {
+        sid: Reused(status, outputs) for sid, (status, outputs) in rows.items() if sid not in again
+    }
+
+
+# -- steps ---------------------------------------------------------------------------------
+
+
+def retry_step(eng: Engine, run_id: int, step_id: str, actor: str) -> None:
+    """Run a FAILED or TIMED_OUT step of a still-active run again (a new attempt); the steps
+    downstream of it that already ended are reopened."""
+    with eng.unit(actor=actor) as u:
+        run, compiled = _load(eng, u, run_id)
+        _require_active(run, "retry steps of an active run, or restart this one")
+        step = _step(u, run_id, step_id)
+        if step.status not in (StepStatus.FAILED, StepStatus.TIMED_OUT):
+            raise Conflict(
+                f"step {step_id!r} is {step.status}: only a FAILED or TIMED_OUT step can be retried"
+            )
+        advance = RunAdvance(u, run, compiled)
+        reopened = advance.reopen_downstream(step_id)
+        advance.counters.d_unfinished += 1
+        advance.counters.d_failed -= 1
+        advance.queue(step, step.status, action="retry")
+        advance.recount_upstreams(reopened)
+
+
+def skip_step(eng: Engine, run_id: int, step_id: str, actor: str) -> None:
+    """Mark a PENDING, WAITING or FAILED step SKIPPED so that the DAG can go on."""
+    with eng.unit(actor=actor) as u:
+        run, compiled = _load(eng, u, run_id)
+        _require_active(run, "only steps of an active run can be skipped")
+        step = _step(u, run_id, step_id)
+        advance = RunAdvance(u, run, compiled)
+        message = f"skipped by {actor}"
+        if step.status in (StepStatus.PENDING, StepStatus.WAITING):
+            advance.finish(step, step.status, StepStatus.SKIPPED, error=message, action="skip")
+            return
+        if step.status is not StepStatus.FAILED:
+            raise Conflict(
+                f"step {step_id!r} is {step.status}: only PENDING, WAITING or "
+                "FAILED steps can be skipped"
+            )
+        reopened = advance.reopen_downstream(step_id)
+        transition(
+            u,
+            "step",
+            step.id,
+            StepStatus.SKIPPED,
+            StepStatus.FAILED,
+            run_id=run_id,
+            values={"error": message},
+            action="skip",
+            message=message,
+        )
+        advance.counters.d_failed -= 1
+        advance.recount_upstreams(reopened)
+
+
+def stop_step(eng: Engine, run_id: int, step_id: str, actor: str) -> None:
+    """Stop one step: its running attempt is terminated and the step ends STOPPED."""
+    with eng.unit(actor=actor) as u:
+        run, compiled = _load(eng, u, run_id)
+        _require_active(run, "only steps of an active run can be stopped")
+        step = _step(u, run_id, step_id)
+        if step.status in STEP_TERMINAL:
+            raise Conflict(f"step {step_id!r} is {step.status}: it has already ended")
+        message = f"stopped by {actor}"
+        if (
+            step.status in STEP_ACTIVE
+            and step.current_attempt_id is not None
+            and transition(
+                u,
+                "attempt",
+                step.current_attempt_id,
+                AttemptStatus.STOPPED,
+                (AttemptStatus.QUEUED, AttemptStatus.RUNNING),
+                run_id=run_id,
+                step_run_id=step.id,
+                values={"ended_at": u.now, "error": message},
+                action="stop",
+            )
+        ):
+            u.cancels.append(step.current_attempt_id)
+        RunAdvance(u, run, compiled).finish(
+            step, step.status, StepStatus.STOPPED, error=message, action="stop"
+        )
