@@ -1,5 +1,5 @@
 # A minute's reading: demo runs an example, test runs the suite, lint checks, bench measures.
-.PHONY: demo test lint format bench
+.PHONY: demo test lint format bench bench-distributed
 
 demo:  ## run examples/hello.yaml on the embedded store
 	pip install -q -e . && maestro run examples/hello.yaml
@@ -19,3 +19,6 @@ format:
 
 bench:  ## embedded benchmarks; JSON on stdout
 	python3 -m bench.embedded
+
+bench-distributed:  ## PostgreSQL + Redis + scheduler + worker processes; JSON on stdout
+	bash -c 'source scripts/pg.sh && python3 -m bench.distributed'

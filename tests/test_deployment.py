@@ -1,0 +1,82 @@
+"""docker-compose.yml is written for users (no Docker engine runs here): check it by reading.
+
+Every Maestro service must run a command the CLI accepts (parsed by the real typer app),
+the stateful services need healthchecks, and everything else must wait for the migration.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer.main
+import yaml
+
+from maestro.cli import app
+
+ROOT = Path(__file__).resolve().parents[1]
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+SERVICES: dict[str, Any] = COMPOSE["services"]
+MAESTRO_SERVICES = [name for name, s in SERVICES.items() if "maestro-py" in str(s.get("image"))]
+
+
+class BadCommand(Exception):
+    pass
+
+
+def _parse(args: list[str]) -> None:
+    """Parse ``maestro ARGS`` like the real command line would, without running it.
+
+    (typer vendors its own click, so groups are recognized by what they can do.)
+    """
+    command: Any = typer.main.get_command(app)
+    try:
+        ctx = command.make_context("maestro", list(args))
+        while hasattr(command, "resolve_command"):
+            pending = [*getattr(ctx, "_protected_args", []), *ctx.args]
+            if not pending:
+                break
+            name, sub, rest = command.resolve_command(ctx, pending)
+            command, ctx = sub, sub.make_context(name or "", rest, parent=ctx)
+    except Exception as exc:  # the vendored click's UsageError and friends
+        raise BadCommand(f"maestro {' '.join(args)}: {exc}") from exc
+
+
+def test_the_deployment_has_every_process() -> None:
+    assert {"postgres", "redis", "migrate", "api", "scheduler", "worker", "worker-spark"} <= set(
+        SERVICES
+    )
+    assert set(MAESTRO_SERVICES) >= {"migrate", "api", "scheduler", "worker", "worker-spark"}
+
+
+@pytest.mark.parametrize("service", MAESTRO_SERVICES)
+def test_each_service_runs_a_real_maestro_command(service: str) -> None:
+    _parse(SERVICES[service]["command"])
+
+
+def test_the_queues_are_served() -> None:
+    assert SERVICES["worker"]["command"][-3:] == ["default", "--concurrency", "8"]
+    assert "spark" in SERVICES["worker-spark"]["command"]
+    assert SERVICES["worker-spark"]["build"]["target"] == "spark"
+
+
+def test_healthchecks_and_startup_order() -> None:
+    for name in ("postgres", "redis", "api"):
+        assert "healthcheck" in SERVICES[name], name
+    for name in ("api", "scheduler", "worker", "worker-spark"):
+        needs = SERVICES[name]["depends_on"]
+        assert needs["migrate"]["condition"] == "service_completed_successfully"
+    assert SERVICES["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    environment = SERVICES["scheduler"]["environment"]
+    assert environment["MAESTRO_DATABASE_URL"].startswith("postgresql+psycopg://")
+    assert environment["MAESTRO_BROKER_URL"].startswith("redis://")
+
+
+def test_a_wrong_command_would_be_caught() -> None:
+    with pytest.raises(BadCommand, match="no-such-option"):
+        _parse(["worker", "--no-such-option"])
+    with pytest.raises(BadCommand, match="no-such-command"):
+        _parse(["no-such-command"])
+    with pytest.raises(BadCommand):
+        _parse(["db", "downgrade"])
