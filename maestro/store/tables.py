@@ -67,6 +67,8 @@ workflows = Table(
     Column("latest_version", Integer, nullable=False),
     #: the last run number handed out; runs are numbered 1, 2, … per workflow
     Column("run_counter", Integer, nullable=False, default=0),
+    #: strict_sequential: the FAILED run that blocks the queue until restarted or unblocked
+    Column("blocked_by_run_id", BigId, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
 )
@@ -99,6 +101,11 @@ runs = Table(
     Column("trigger", String(16), nullable=False),
     Column("logical_date", UTCDateTime, nullable=False),
     Column("parent_run_id", BigId, ForeignKey("runs.id", ondelete="CASCADE"), nullable=True),
+    #: the foreach/subworkflow step of the parent run that this run belongs to
+    Column("parent_step_run_id", BigId, nullable=True),
+    #: a foreach iteration's index (its item is in ``params``)
+    Column("iteration", Integer, nullable=True),
+    Column("backfill_id", BigId, nullable=True),
     Column("restarted_from", BigId, nullable=True),
     #: the client's Idempotency-Key: the same key for the same workflow returns the same run
     Column("idempotency_key", String(128), nullable=True),
@@ -123,6 +130,14 @@ runs = Table(
     UniqueConstraint("workflow_id", "number", name="uq_runs_workflow_number"),
     # run history of a workflow, newest first (keyset on id)
     Index("ix_runs_workflow_history", "workflow_id", "id"),
+    # the child runs of a foreach/subworkflow step
+    Index(
+        "ix_runs_parent_step",
+        "parent_step_run_id",
+        "iteration",
+        sqlite_where=text("parent_step_run_id IS NOT NULL"),
+        postgresql_where=text("parent_step_run_id IS NOT NULL"),
+    ),
     Index(
         "uq_runs_idempotency",
         "workflow_id",
@@ -159,6 +174,8 @@ step_runs = Table(
     Column("error", Text, nullable=True),
     #: why a WAITING step waits ("slot", "paused")
     Column("waiting_for", String(32), nullable=True),
+    #: the slot pool the step takes a slot of while QUEUED or RUNNING
+    Column("pool", String(128), nullable=True),
     Column("next_attempt_at", UTCDateTime, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("started_at", UTCDateTime, nullable=True),
@@ -277,4 +294,108 @@ api_tokens = Table(
         sqlite_where=text("revoked_at IS NULL"),
         postgresql_where=text("revoked_at IS NULL"),
     ),
+)
+
+triggers = Table(
+    "triggers",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column(
+        "workflow_id", String(128), ForeignKey("workflows.id", ondelete="CASCADE"), nullable=False
+    ),
+    #: the trigger's index in the active version's ``triggers`` list
+    Column("position", Integer, nullable=False),
+    #: cron | signal
+    Column("kind", String(8), nullable=False),
+    #: the trigger's definition (cron, timezone, catchup, signal, match, params)
+    Column("spec", Json, nullable=False),
+    Column("next_fire_at", UTCDateTime, nullable=True),
+    Column("last_fired_at", UTCDateTime, nullable=True),
+    CheckConstraint("kind IN ('cron', 'signal')", name="trigger_kind"),
+    UniqueConstraint("workflow_id", "position", name="uq_triggers_workflow_position"),
+    Index(
+        "ix_triggers_due",
+        "next_fire_at",
+        sqlite_where=text("kind = 'cron'"),
+        postgresql_where=text("kind = 'cron'"),
+    ),
+    Index("ix_triggers_kind", "kind", "workflow_id"),
+)
+
+backfills = Table(
+    "backfills",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column(
+        "workflow_id", String(128), ForeignKey("workflows.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("start_at", UTCDateTime, nullable=False),
+    Column("end_at", UTCDateTime, nullable=False),
+    Column("max_concurrency", Integer, nullable=True),
+    #: RUNNING | DONE | CANCELLED
+    Column("status", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(128), nullable=True),
+    Index("ix_backfills_workflow", "workflow_id", "id"),
+)
+
+signals = Table(
+    "signals",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("name", String(256), nullable=False),
+    Column("payload", Json, nullable=False),
+    #: a repeated delivery with the same key has no further effect
+    Column("dedupe_key", String(256), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(128), nullable=True),
+    Index("ix_signals_name", "name", "id"),
+    Index(
+        "uq_signals_dedupe",
+        "dedupe_key",
+        unique=True,
+        sqlite_where=text("dedupe_key IS NOT NULL"),
+        postgresql_where=text("dedupe_key IS NOT NULL"),
+    ),
+)
+
+signal_waits = Table(
+    "signal_waits",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("step_run_id", BigId, ForeignKey("step_runs.id", ondelete="CASCADE"), nullable=False),
+    Column("run_id", BigId, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    #: the position of this wait in the step's ``wait_for``
+    Column("position", Integer, nullable=False),
+    Column("signal_name", String(256), nullable=False),
+    Column("match", Json, nullable=False),
+    #: signals created at or after this time count (the step's lifetime window)
+    Column("since", UTCDateTime, nullable=False),
+    Column("deadline", UTCDateTime, nullable=True),
+    Column("signal_id", BigId, nullable=True),
+    UniqueConstraint("step_run_id", "position", name="uq_signal_waits_step_position"),
+    # a new signal looks for the waits it may satisfy
+    Index(
+        "ix_signal_waits_open",
+        "signal_name",
+        sqlite_where=text("signal_id IS NULL"),
+        postgresql_where=text("signal_id IS NULL"),
+    ),
+    Index(
+        "ix_signal_waits_deadline",
+        "deadline",
+        sqlite_where=text("signal_id IS NULL AND deadline IS NOT NULL"),
+        postgresql_where=text("signal_id IS NULL AND deadline IS NOT NULL"),
+    ),
+)
+
+pools = Table(
+    "pools",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("slots", Integer, nullable=False),
+    #: slots held by QUEUED or RUNNING steps (kept with the steps' status changes)
+    Column("used", Integer, nullable=False, default=0),
+    Column("updated_at", UTCDateTime, nullable=False),
+    CheckConstraint("slots >= 0 AND used >= 0", name="pool_counts"),
 )

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 06:04:20.496358
+Create Date: 2026-11-27 06:09:08.284505
 """
 
 from __future__ import annotations
@@ -57,6 +57,44 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "pools",
+        sa.Column("name", sa.String(length=128), nullable=False),
+        sa.Column("slots", sa.Integer(), nullable=False),
+        sa.Column("used", sa.Integer(), nullable=False),
+        sa.Column("updated_at", maestro.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.CheckConstraint("slots >= 0 AND used >= 0", name=op.f("ck_pools_pool_counts")),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_pools")),
+    )
+    op.create_table(
+        "signals",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("name", sa.String(length=256), nullable=False),
+        sa.Column(
+            "payload",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("dedupe_key", sa.String(length=256), nullable=True),
+        sa.Column("created_at", maestro.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_by", sa.String(length=128), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_signals")),
+    )
+    with op.batch_alter_table("signals", schema=None) as batch_op:
+        batch_op.create_index("ix_signals_name", ["name", "id"], unique=False)
+        batch_op.create_index(
+            "uq_signals_dedupe",
+            ["dedupe_key"],
+            unique=True,
+            sqlite_where=sa.text("dedupe_key IS NOT NULL"),
+            postgresql_where=sa.text("dedupe_key IS NOT NULL"),
+        )
+
+    op.create_table(
         "workflows",
         sa.Column("id", sa.String(length=128), nullable=False),
         sa.Column("name", sa.String(length=256), nullable=False),
@@ -71,10 +109,39 @@ def upgrade() -> None:
         sa.Column("active_version", sa.Integer(), nullable=False),
         sa.Column("latest_version", sa.Integer(), nullable=False),
         sa.Column("run_counter", sa.Integer(), nullable=False),
+        sa.Column(
+            "blocked_by_run_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
         sa.Column("created_at", maestro.store.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", maestro.store.types.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_workflows")),
     )
+    op.create_table(
+        "backfills",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("workflow_id", sa.String(length=128), nullable=False),
+        sa.Column("start_at", maestro.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("end_at", maestro.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("max_concurrency", sa.Integer(), nullable=True),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("created_at", maestro.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_by", sa.String(length=128), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["workflow_id"],
+            ["workflows.id"],
+            name=op.f("fk_backfills_workflow_id_workflows"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_backfills")),
+    )
+    with op.batch_alter_table("backfills", schema=None) as batch_op:
+        batch_op.create_index("ix_backfills_workflow", ["workflow_id", "id"], unique=False)
+
     op.create_table(
         "runs",
         sa.Column(
@@ -96,6 +163,15 @@ def upgrade() -> None:
         sa.Column("logical_date", maestro.store.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column(
             "parent_run_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column(
+            "parent_step_run_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=True,
+        ),
+        sa.Column("iteration", sa.Integer(), nullable=True),
+        sa.Column(
+            "backfill_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
         ),
         sa.Column(
             "restarted_from", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
@@ -141,6 +217,13 @@ def upgrade() -> None:
         sa.UniqueConstraint("workflow_id", "number", name="uq_runs_workflow_number"),
     )
     with op.batch_alter_table("runs", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_runs_parent_step",
+            ["parent_step_run_id", "iteration"],
+            unique=False,
+            sqlite_where=sa.text("parent_step_run_id IS NOT NULL"),
+            postgresql_where=sa.text("parent_step_run_id IS NOT NULL"),
+        )
         batch_op.create_index("ix_runs_status_timeout", ["status", "timeout_at"], unique=False)
         batch_op.create_index("ix_runs_workflow_history", ["workflow_id", "id"], unique=False)
         batch_op.create_index(
@@ -150,6 +233,44 @@ def upgrade() -> None:
             sqlite_where=sa.text("idempotency_key IS NOT NULL"),
             postgresql_where=sa.text("idempotency_key IS NOT NULL"),
         )
+
+    op.create_table(
+        "triggers",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("workflow_id", sa.String(length=128), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=8), nullable=False),
+        sa.Column(
+            "spec",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("next_fire_at", maestro.store.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_fired_at", maestro.store.types.UTCDateTime(timezone=True), nullable=True),
+        sa.CheckConstraint("kind IN ('cron', 'signal')", name=op.f("ck_triggers_trigger_kind")),
+        sa.ForeignKeyConstraint(
+            ["workflow_id"],
+            ["workflows.id"],
+            name=op.f("fk_triggers_workflow_id_workflows"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_triggers")),
+        sa.UniqueConstraint("workflow_id", "position", name="uq_triggers_workflow_position"),
+    )
+    with op.batch_alter_table("triggers", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_triggers_due",
+            ["next_fire_at"],
+            unique=False,
+            sqlite_where=sa.text("kind = 'cron'"),
+            postgresql_where=sa.text("kind = 'cron'"),
+        )
+        batch_op.create_index("ix_triggers_kind", ["kind", "workflow_id"], unique=False)
 
     op.create_table(
         "workflow_versions",
@@ -234,6 +355,7 @@ def upgrade() -> None:
         ),
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("waiting_for", sa.String(length=32), nullable=True),
+        sa.Column("pool", sa.String(length=128), nullable=True),
         sa.Column("next_attempt_at", maestro.store.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("created_at", maestro.store.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("started_at", maestro.store.types.UTCDateTime(timezone=True), nullable=True),
@@ -330,8 +452,71 @@ def upgrade() -> None:
             postgresql_where=sa.text("status = 'RUNNING' AND timeout_at IS NOT NULL"),
         )
 
+    op.create_table(
+        "signal_waits",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column(
+            "step_run_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("run_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("signal_name", sa.String(length=256), nullable=False),
+        sa.Column(
+            "match",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("since", maestro.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("deadline", maestro.store.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("signal_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["run_id"], ["runs.id"], name=op.f("fk_signal_waits_run_id_runs"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["step_run_id"],
+            ["step_runs.id"],
+            name=op.f("fk_signal_waits_step_run_id_step_runs"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_signal_waits")),
+        sa.UniqueConstraint("step_run_id", "position", name="uq_signal_waits_step_position"),
+    )
+    with op.batch_alter_table("signal_waits", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_signal_waits_deadline",
+            ["deadline"],
+            unique=False,
+            sqlite_where=sa.text("signal_id IS NULL AND deadline IS NOT NULL"),
+            postgresql_where=sa.text("signal_id IS NULL AND deadline IS NOT NULL"),
+        )
+        batch_op.create_index(
+            "ix_signal_waits_open",
+            ["signal_name"],
+            unique=False,
+            sqlite_where=sa.text("signal_id IS NULL"),
+            postgresql_where=sa.text("signal_id IS NULL"),
+        )
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("signal_waits", schema=None) as batch_op:
+        batch_op.drop_index(
+            "ix_signal_waits_open",
+            sqlite_where=sa.text("signal_id IS NULL"),
+            postgresql_where=sa.text("signal_id IS NULL"),
+        )
+        batch_op.drop_index(
+            "ix_signal_waits_deadline",
+            sqlite_where=sa.text("signal_id IS NULL AND deadline IS NOT NULL"),
+            postgresql_where=sa.text("signal_id IS NULL AND deadline IS NOT NULL"),
+        )
+
+    op.drop_table("signal_waits")
     with op.batch_alter_table("attempts", schema=None) as batch_op:
         batch_op.drop_index(
             "ix_attempts_timeout",
@@ -369,6 +554,15 @@ def downgrade() -> None:
 
     op.drop_table("events")
     op.drop_table("workflow_versions")
+    with op.batch_alter_table("triggers", schema=None) as batch_op:
+        batch_op.drop_index("ix_triggers_kind")
+        batch_op.drop_index(
+            "ix_triggers_due",
+            sqlite_where=sa.text("kind = 'cron'"),
+            postgresql_where=sa.text("kind = 'cron'"),
+        )
+
+    op.drop_table("triggers")
     with op.batch_alter_table("runs", schema=None) as batch_op:
         batch_op.drop_index(
             "uq_runs_idempotency",
@@ -377,9 +571,28 @@ def downgrade() -> None:
         )
         batch_op.drop_index("ix_runs_workflow_history")
         batch_op.drop_index("ix_runs_status_timeout")
+        batch_op.drop_index(
+            "ix_runs_parent_step",
+            sqlite_where=sa.text("parent_step_run_id IS NOT NULL"),
+            postgresql_where=sa.text("parent_step_run_id IS NOT NULL"),
+        )
 
     op.drop_table("runs")
+    with op.batch_alter_table("backfills", schema=None) as batch_op:
+        batch_op.drop_index("ix_backfills_workflow")
+
+    op.drop_table("backfills")
     op.drop_table("workflows")
+    with op.batch_alter_table("signals", schema=None) as batch_op:
+        batch_op.drop_index(
+            "uq_signals_dedupe",
+            sqlite_where=sa.text("dedupe_key IS NOT NULL"),
+            postgresql_where=sa.text("dedupe_key IS NOT NULL"),
+        )
+        batch_op.drop_index("ix_signals_name")
+
+    op.drop_table("signals")
+    op.drop_table("pools")
     with op.batch_alter_table("api_tokens", schema=None) as batch_op:
         batch_op.drop_index(
             "uq_api_tokens_live_name",
