@@ -21,6 +21,7 @@ from maestro.engine.compiled import CompiledWorkflow
 from maestro.engine.context import expression_context
 from maestro.engine.counters import RunCounters
 from maestro.engine.decisions import Readiness, UpstreamCounts, run_outcome, trigger_rule_outcome
+from maestro.engine.lifecycle import run_ended
 from maestro.engine.records import STEP_COLUMNS, RunRow, StepRow
 from maestro.errors import Conflict, ExpressionError
 from maestro.states import (
@@ -257,6 +258,7 @@ class RunAdvance:
         ):
             return False
         self._ended = True
+        run_ended(self.u, self.run, to)
         rows = self.u.conn.execute(
             select(*STEP_COLUMNS).where(S.c.run_id == self.run.id, S.c.status.in_(NON_TERMINAL))
         ).all()
@@ -519,6 +521,7 @@ class RunAdvance:
             message=error,
         ):
             self._ended = True
+            run_ended(self.u, self.run, outcome)
             self.u.wake_scheduler = True
 
     def _workflow_outputs(self) -> dict[str, Any]:
