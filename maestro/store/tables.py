@@ -103,8 +103,12 @@ runs = Table(
     Column("parent_run_id", BigId, ForeignKey("runs.id", ondelete="CASCADE"), nullable=True),
     #: the foreach/subworkflow step of the parent run that this run belongs to
     Column("parent_step_run_id", BigId, nullable=True),
-    #: a foreach iteration's index (its item is in ``params``)
+    #: a foreach iteration's index
     Column("iteration", Integer, nullable=True),
+    #: a foreach iteration runs the body of this step path ("outer/inner") of the version
+    Column("body", String(1024), nullable=True),
+    #: what a foreach iteration adds to the expression scope: {"var": "table", "item": …}
+    Column("scope", Json, nullable=True),
     Column("backfill_id", BigId, nullable=True),
     Column("restarted_from", BigId, nullable=True),
     #: the client's Idempotency-Key: the same key for the same workflow returns the same run
@@ -127,7 +131,15 @@ runs = Table(
     CheckConstraint(
         "active_steps >= 0 AND steps_unfinished >= 0 AND steps_waiting >= 0", name="run_counters"
     ),
-    UniqueConstraint("workflow_id", "number", name="uq_runs_workflow_number"),
+    # top-level runs are numbered 1, 2, … per workflow; foreach iterations by their index
+    Index(
+        "uq_runs_workflow_number",
+        "workflow_id",
+        "number",
+        unique=True,
+        sqlite_where=text("parent_step_run_id IS NULL"),
+        postgresql_where=text("parent_step_run_id IS NULL"),
+    ),
     # run history of a workflow, newest first (keyset on id)
     Index("ix_runs_workflow_history", "workflow_id", "id"),
     # the child runs of a foreach/subworkflow step

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 06:09:08.284505
+Create Date: 2026-11-27 06:10:31.157690
 """
 
 from __future__ import annotations
@@ -170,6 +170,12 @@ def upgrade() -> None:
             nullable=True,
         ),
         sa.Column("iteration", sa.Integer(), nullable=True),
+        sa.Column("body", sa.String(length=1024), nullable=True),
+        sa.Column(
+            "scope",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=True,
+        ),
         sa.Column(
             "backfill_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
         ),
@@ -214,7 +220,6 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_runs")),
-        sa.UniqueConstraint("workflow_id", "number", name="uq_runs_workflow_number"),
     )
     with op.batch_alter_table("runs", schema=None) as batch_op:
         batch_op.create_index(
@@ -232,6 +237,13 @@ def upgrade() -> None:
             unique=True,
             sqlite_where=sa.text("idempotency_key IS NOT NULL"),
             postgresql_where=sa.text("idempotency_key IS NOT NULL"),
+        )
+        batch_op.create_index(
+            "uq_runs_workflow_number",
+            ["workflow_id", "number"],
+            unique=True,
+            sqlite_where=sa.text("parent_step_run_id IS NULL"),
+            postgresql_where=sa.text("parent_step_run_id IS NULL"),
         )
 
     op.create_table(
@@ -564,6 +576,11 @@ def downgrade() -> None:
 
     op.drop_table("triggers")
     with op.batch_alter_table("runs", schema=None) as batch_op:
+        batch_op.drop_index(
+            "uq_runs_workflow_number",
+            sqlite_where=sa.text("parent_step_run_id IS NULL"),
+            postgresql_where=sa.text("parent_step_run_id IS NULL"),
+        )
         batch_op.drop_index(
             "uq_runs_idempotency",
             sqlite_where=sa.text("idempotency_key IS NOT NULL"),
