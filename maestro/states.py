@@ -22,7 +22,7 @@ class RunStatus(StrEnum):
 
 class StepStatus(StrEnum):
     PENDING = "PENDING"  # upstreams not done yet
-    WAITING = "WAITING"  # ready, but held: a free step slot (max_active_steps), a paused run
+    WAITING = "WAITING"  # ready, but held: a step slot, a resumed run, signals, child runs
     QUEUED = "QUEUED"  # an attempt was handed to a worker
     RUNNING = "RUNNING"  # a worker claimed the current attempt
     RETRYING = "RETRYING"  # the last attempt failed; the next starts when its backoff elapses
@@ -58,8 +58,14 @@ RUN_TRANSITIONS: Mapping[RunStatus, frozenset[RunStatus]] = {
 }
 
 STEP_TRANSITIONS: Mapping[StepStatus, frozenset[StepStatus]] = {
-    S.PENDING: frozenset({S.WAITING, S.QUEUED, S.SKIPPED, S.UPSTREAM_FAILED, S.FAILED, S.STOPPED}),
-    S.WAITING: frozenset({S.QUEUED, S.FAILED, S.STOPPED, S.TIMED_OUT}),
+    # SUCCEEDED at once: a foreach over no items, a subworkflow that does not wait
+    S.PENDING: frozenset(
+        {S.WAITING, S.QUEUED, S.SUCCEEDED, S.SKIPPED, S.UPSTREAM_FAILED, S.FAILED, S.STOPPED}
+    ),
+    # a foreach/subworkflow step ends from WAITING, with its children
+    S.WAITING: frozenset(
+        {S.QUEUED, S.SUCCEEDED, S.FAILED, S.FAILED_IGNORED, S.STOPPED, S.TIMED_OUT}
+    ),
     S.QUEUED: frozenset({S.RUNNING, S.FAILED, S.STOPPED, S.TIMED_OUT, S.RETRYING}),
     S.RUNNING: frozenset(
         {S.SUCCEEDED, S.FAILED, S.FAILED_IGNORED, S.TIMED_OUT, S.STOPPED, S.RETRYING}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from maestro.cli import distributed, local  # noqa: F401  # registers their commands
+from maestro.cli import client, distributed, local, server  # noqa: F401  # registers their commands
 from maestro.cli.common import app, err
 from maestro.cli.local import Embedded, embedded, open_store
 from maestro.errors import MaestroError

@@ -156,7 +156,7 @@ def _start(eng: Engine, definition: WorkflowDefinition, file: Path, params: dict
 def _stop(eng: Engine, run_id: int) -> None:
     with eng.unit(actor="cli") as u:
         run_row = load_run(u.conn, run_id)
-        compiled = eng.versions.get(u.conn, run_row.workflow_id, run_row.version)
+        compiled = eng.versions.for_run(u.conn, run_row.workflow_id, run_row.version, run_row.body)
         RunAdvance(u, run_row, compiled).end_run(RunStatus.STOPPED, "interrupted", action="stop")
 
 

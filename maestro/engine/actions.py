@@ -38,7 +38,7 @@ RestartMode = Literal["failed", "beginning", "step"]
 
 def _load(eng: Engine, u: Unit, run_id: int) -> tuple[RunRow, CompiledWorkflow]:
     run = load_run(u.conn, run_id)
-    return run, eng.versions.get(u.conn, run.workflow_id, run.version)
+    return run, eng.versions.for_run(u.conn, run.workflow_id, run.version, run.body)
 
 
 def _step(u: Unit, run_id: int, step_id: str) -> StepRow:

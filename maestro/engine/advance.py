@@ -16,7 +16,8 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 
 from maestro import expressions
-from maestro.definition import OnFailure, Step
+from maestro.definition import OnFailure, Step, StepType
+from maestro.engine import children
 from maestro.engine.compiled import CompiledWorkflow
 from maestro.engine.context import expression_context
 from maestro.engine.counters import RunCounters
@@ -40,6 +41,8 @@ from maestro.store.transitions import transition, transition_many
 from maestro.store.unit import Dispatch, Unit
 
 R, S, A = tables.runs, tables.step_runs, tables.attempts
+#: the WAITING reasons counted in ``runs.steps_waiting`` (released when a slot frees up)
+SLOT_WAITS = ("slot", "paused")
 NON_TERMINAL = tuple(s for s in StepStatus if s not in STEP_TERMINAL)
 # Statements of the hot path, built once: constructing SQLAlchemy statements per call cost
 # more than executing them.
@@ -58,7 +61,7 @@ _NEXT_WAITING = (
     .where(
         S.c.run_id == bindparam("p_run"),
         status_is(S.c.status, StepStatus.WAITING),
-        S.c.waiting_for.in_(("slot", "paused")),
+        S.c.waiting_for.in_(SLOT_WAITS),
     )
     .order_by(S.c.priority.desc(), S.c.position)
     .limit(bindparam("p_limit"))
@@ -148,11 +151,13 @@ class RunAdvance:
         """Hand steps (all in ``expected``) to workers, highest priority first, as far as the
         run has free slots; the others wait for a slot (or for the run to resume)."""
         steps = sorted(steps, key=lambda s: (-s.priority, self.compiled.positions[s.step_id]))
-        from_waiting = expected is StepStatus.WAITING
-        granted = self._take_slots(len(steps), from_waiting)
+        granted = self._take_slots(len(steps))
         if granted:
+            self.counters.d_waiting -= sum(
+                1 for s in steps[:granted] if _counted_waiter(s, expected)
+            )
             self._create_attempts(steps[:granted], expected, action)
-        if not from_waiting:
+        if expected is not StepStatus.WAITING:
             for step in steps[granted:]:
                 self._wait(step, expected, action)
 
@@ -258,7 +263,7 @@ class RunAdvance:
         ):
             return False
         self._ended = True
-        run_ended(self.u, self.run, to)
+        run_ended(self.u, self.run, to, self.compiled)
         rows = self.u.conn.execute(
             select(*STEP_COLUMNS).where(S.c.run_id == self.run.id, S.c.status.in_(NON_TERMINAL))
         ).all()
@@ -326,6 +331,9 @@ class RunAdvance:
         if missing:
             self.fail(step, StepStatus.PENDING, StepStatus.FAILED, missing)
             return
+        if spec.type in (StepType.foreach, StepType.subworkflow):
+            children.start(self, step, spec)  # runs other runs; never reaches a worker
+            return
         self._to_queue.append(step)
 
     @property
@@ -371,7 +379,7 @@ class RunAdvance:
         counters.d_active -= 1 if expected in STEP_ACTIVE else 0
         counters.d_unfinished -= 1
         counters.d_failed += 1 if to in STEP_FAILED else 0
-        counters.d_waiting -= 1 if expected is StepStatus.WAITING else 0
+        counters.d_waiting -= 1 if _counted_waiter(step, expected) else 0
         if propagate:
             self._notify_successors(step.step_id, to)
         return True
@@ -400,12 +408,11 @@ class RunAdvance:
         if rows:
             self._queue_many([StepRow.of(r) for r in rows], StepStatus.WAITING)
 
-    def _take_slots(self, wanted: int, from_waiting: bool) -> int:
+    def _take_slots(self, wanted: int) -> int:
         """Take up to ``wanted`` of the run's free slots (in this unit's counters)."""
         counters = self.counters
         granted = min(wanted, counters.free_slots)
         counters.d_active += granted
-        counters.d_waiting -= granted if from_waiting else 0
         return granted
 
     def _wait(self, step: StepRow, expected: StepStatus, action: str | None = None) -> None:
@@ -494,6 +501,8 @@ class RunAdvance:
             action=action,
             message=message,
         )
+        if step.waiting_for == children.WAITING_FOR_CHILDREN:
+            children.stop_children(self.u, self.compiled.cache, step.id)
 
     def _complete_run(self) -> None:
         status = self.u.conn.execute(
@@ -521,7 +530,7 @@ class RunAdvance:
             message=error,
         ):
             self._ended = True
-            run_ended(self.u, self.run, outcome)
+            run_ended(self.u, self.run, outcome, self.compiled)
             self.u.wake_scheduler = True
 
     def _workflow_outputs(self) -> dict[str, Any]:
@@ -532,6 +541,10 @@ class RunAdvance:
             except ExpressionError as exc:
                 raise ExpressionError(expr, f"outputs.{name}: {exc.detail}") from exc
         return result
+
+
+def _counted_waiter(step: StepRow, expected: StepStatus) -> bool:
+    return expected is StepStatus.WAITING and step.waiting_for in SLOT_WAITS
 
 
 def _unsupported_feature(spec: Step) -> str | None:

@@ -71,7 +71,9 @@ def claim(eng: Engine, attempt_id: int, worker: str) -> ClaimedAttempt | None:
             or run.status not in RUN_ACTIVE
         ):
             return None
-        spec = eng.versions.get(u.conn, run.workflow_id, run.version).steps[step.step_id]
+        spec = eng.versions.for_run(u.conn, run.workflow_id, run.version, run.body).steps[
+            step.step_id
+        ]
         log_path = eng.settings.logs_dir / str(run.id) / step.step_id / f"{attempt.number}.log"
         values = {
             "worker": worker,
@@ -189,7 +191,9 @@ def end_attempt(u: Unit, eng: Engine, attempt_id: int, result: AttemptResult) ->
         return False
     if step.current_attempt_id != attempt_id or step.status is not StepStatus.RUNNING:
         return True
-    advance = RunAdvance(u, run, eng.versions.get(u.conn, run.workflow_id, run.version))
+    advance = RunAdvance(
+        u, run, eng.versions.for_run(u.conn, run.workflow_id, run.version, run.body)
+    )
     if result.status is AttemptStatus.SUCCEEDED:
         advance.finish(step, StepStatus.RUNNING, StepStatus.SUCCEEDED, outputs=result.outputs)
     else:

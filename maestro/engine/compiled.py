@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -28,10 +28,19 @@ class CompiledWorkflow:
     successors: Mapping[str, tuple[str, ...]]
     positions: Mapping[str, int]
     roots: tuple[str, ...]
+    #: the foreach body this DAG is ("outer/inner"), or None for the workflow's own DAG
+    body: str | None = None
+    #: the cache it came from: child runs (foreach bodies, subworkflows) load theirs there
+    cache: VersionCache | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def build(
-        cls, workflow_id: str, version: int, definition: WorkflowDefinition
+        cls,
+        workflow_id: str,
+        version: int,
+        definition: WorkflowDefinition,
+        body: str | None = None,
+        cache: VersionCache | None = None,
     ) -> CompiledWorkflow:
         steps = {s.id: s for s in definition.steps}
         successors: dict[str, list[str]] = {s.id: [] for s in definition.steps}
@@ -46,7 +55,15 @@ class CompiledWorkflow:
             successors={k: tuple(v) for k, v in successors.items()},
             positions={s.id: i for i, s in enumerate(definition.steps)},
             roots=tuple(s.id for s in definition.steps if not s.depends_on),
+            body=body,
+            cache=cache,
         )
+
+    def body_of(self, step_id: str) -> CompiledWorkflow:
+        """The DAG of a foreach step's body, as a workflow of its own (cached)."""
+        path = f"{self.body}/{step_id}" if self.body else step_id
+        assert self.cache is not None, "a compiled version without its cache"
+        return self.cache.body(self, step_id, path)
 
     def descendants(self, step_id: str) -> list[str]:
         """Every step downstream of ``step_id``, in definition order."""
@@ -72,10 +89,11 @@ class VersionCache:
         self._lock = threading.Lock()
         #: one loader per version at a time: the other threads wait for its result
         self._loading: dict[tuple[str, int], threading.Lock] = {}
+        self._bodies: dict[tuple[str, int, str], CompiledWorkflow] = {}
 
     def put(self, workflow_id: str, version: int, definition: WorkflowDefinition) -> None:
         """Remember a version just submitted, sparing the first run a re-parse."""
-        compiled = CompiledWorkflow.build(workflow_id, version, definition)
+        compiled = CompiledWorkflow.build(workflow_id, version, definition, cache=self)
         with self._lock:
             self._items[(workflow_id, version)] = compiled
             while len(self._items) > self._size:
@@ -98,6 +116,32 @@ class VersionCache:
             with self._lock:
                 self._loading.pop(key, None)
                 return self._items[key]
+
+    def body(self, parent: CompiledWorkflow, step_id: str, path: str) -> CompiledWorkflow:
+        with self._lock:
+            found = self._bodies.get((parent.workflow_id, parent.version, path))
+        if found is not None:
+            return found
+        settings = parent.steps[step_id].foreach
+        assert settings is not None, f"step {step_id!r} is not a foreach"
+        definition = parent.definition.model_copy(
+            update={"steps": list(settings.steps), "outputs": {}, "triggers": []}
+        )
+        compiled = CompiledWorkflow.build(
+            parent.workflow_id, parent.version, definition, body=path, cache=self
+        )
+        with self._lock:
+            self._bodies[(parent.workflow_id, parent.version, path)] = compiled
+        return compiled
+
+    def for_run(
+        self, conn: Connection, workflow_id: str, version: int, body: str | None
+    ) -> CompiledWorkflow:
+        """The DAG a run executes: its version's, or a foreach body of it."""
+        compiled = self.get(conn, workflow_id, version)
+        for step_id in body.split("/") if body else ():
+            compiled = compiled.body_of(step_id)
+        return compiled
 
 
 def _load_definition(conn: Connection, workflow_id: str, version: int) -> WorkflowDefinition:

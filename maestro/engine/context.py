@@ -14,25 +14,30 @@ from sqlalchemy import Connection, select
 from maestro.engine.records import RunRow
 from maestro.store import tables
 
-S = tables.step_runs
+S, R = tables.step_runs, tables.runs
 
 
 class StepsView(Mapping[str, Mapping[str, Any]]):
-    """``steps.<id>`` → ``{"status", "outputs"}`` of a step of the run, read on demand."""
+    """``steps.<id>`` → ``{"status", "outputs"}`` of a step of the run — or, inside a foreach
+    iteration, of the enclosing DAGs' runs — read on demand."""
 
-    def __init__(self, conn: Connection, run_id: int) -> None:
+    def __init__(self, conn: Connection, run_id: int, parents: tuple[int, ...] = ()) -> None:
         self._conn = conn
         self._run_id = run_id
+        self._parents = parents
         self._cache: dict[str, Mapping[str, Any]] = {}
 
     def __getitem__(self, step_id: str) -> Mapping[str, Any]:
         if step_id not in self._cache:
-            row = self._conn.execute(
-                select(S.c.status, S.c.outputs).where(
-                    S.c.run_id == self._run_id, S.c.step_id == step_id
-                )
-            ).first()
-            if row is None:
+            for run_id in (self._run_id, *self._parents):
+                row = self._conn.execute(
+                    select(S.c.status, S.c.outputs).where(
+                        S.c.run_id == run_id, S.c.step_id == step_id
+                    )
+                ).first()
+                if row is not None:
+                    break
+            else:
                 raise KeyError(step_id)
             self._cache[step_id] = {"status": row.status, "outputs": row.outputs or {}}
         return self._cache[step_id]
@@ -58,9 +63,27 @@ def run_scope(run: RunRow) -> dict[str, Any]:
 
 
 def expression_context(conn: Connection, run: RunRow) -> dict[str, Any]:
-    return {
+    context: dict[str, Any] = {
         "params": run.params,
         "run": run_scope(run),
-        "steps": StepsView(conn, run.id),
+        "steps": StepsView(conn, run.id, _enclosing_runs(conn, run)),
         "signal": {},
     }
+    if run.scope:  # a foreach iteration: its item under the `as` name, and its index
+        context[run.scope["var"]] = run.scope["item"]
+        context["index"] = run.scope["index"]
+        context.update(run.scope.get("outer", {}))
+    return context
+
+
+def _enclosing_runs(conn: Connection, run: RunRow) -> tuple[int, ...]:
+    """The runs of the DAGs enclosing a foreach iteration, innermost first."""
+    if run.body is None or run.parent_run_id is None:
+        return ()
+    chain: list[int] = []
+    current: int | None = run.parent_run_id
+    while current is not None:
+        chain.append(current)
+        row = conn.execute(select(R.c.parent_run_id, R.c.body).where(R.c.id == current)).first()
+        current = row.parent_run_id if row is not None and row.body is not None else None
+    return tuple(chain)

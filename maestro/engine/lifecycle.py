@@ -7,12 +7,21 @@ a child run (a foreach iteration or a subworkflow). Called on every terminal pat
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from maestro.engine.records import RunRow
 from maestro.states import RunStatus
 from maestro.store.unit import Unit
 
+if TYPE_CHECKING:
+    from maestro.engine.compiled import CompiledWorkflow
 
-def run_ended(u: Unit, run: RunRow, status: RunStatus) -> None:
+
+def run_ended(u: Unit, run: RunRow, status: RunStatus, compiled: CompiledWorkflow) -> None:
     """``run`` has just moved to the terminal ``status`` in this unit of work."""
+    from maestro.engine import children
+
     # The scheduler admits queued runs of this workflow on its next pass.
     u.wake_scheduler = True
+    if run.parent_step_run_id is not None:
+        children.child_ended(u, compiled.cache, run, status)

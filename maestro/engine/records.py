@@ -29,6 +29,11 @@ class RunRow:
     started_at: datetime | None
     max_active_steps: int
     restarted_from: int | None
+    parent_run_id: int | None = None
+    parent_step_run_id: int | None = None
+    iteration: int | None = None
+    body: str | None = None
+    scope: dict[str, Any] | None = None
 
     @classmethod
     def of(cls, row: Any) -> RunRow:
@@ -45,6 +50,11 @@ class RunRow:
             started_at=row.run_started_at,
             max_active_steps=row.max_active_steps,
             restarted_from=row.restarted_from,
+            parent_run_id=row.parent_run_id,
+            parent_step_run_id=row.parent_step_run_id,
+            iteration=row.iteration,
+            body=row.body,
+            scope=row.scope,
         )
 
 
@@ -61,6 +71,11 @@ RUN_COLUMNS = (
     R.c.started_at.label("run_started_at"),
     R.c.max_active_steps,
     R.c.restarted_from,
+    R.c.parent_run_id,
+    R.c.parent_step_run_id,
+    R.c.iteration,
+    R.c.body,
+    R.c.scope,
 )
 
 
@@ -78,6 +93,7 @@ class StepRow:
     up_done: int
     up_failed: int
     up_skipped: int
+    waiting_for: str | None = None
 
     @classmethod
     def of(cls, row: Any) -> StepRow:
@@ -94,6 +110,7 @@ class StepRow:
             up_done=row.up_done,
             up_failed=row.up_failed,
             up_skipped=row.up_skipped,
+            waiting_for=row.waiting_for,
         )
 
 
@@ -110,6 +127,7 @@ STEP_COLUMNS = (
     S.c.up_done,
     S.c.up_failed,
     S.c.up_skipped,
+    S.c.waiting_for,
 )
 
 

@@ -37,6 +37,8 @@ def create_run(
     logical_date: datetime | None = None,
     restarted_from: int | None = None,
     idempotency_key: str | None = None,
+    parent_run_id: int | None = None,
+    parent_step_run_id: int | None = None,
 ) -> int:
     """Insert a QUEUED run of ``workflow_id`` (its active version unless told) and return its id.
 
@@ -86,6 +88,8 @@ def create_run(
             created_at=u.now,
             restarted_from=restarted_from,
             idempotency_key=idempotency_key,
+            parent_run_id=parent_run_id,
+            parent_step_run_id=parent_step_run_id,
         )
         .returning(R.c.id)
     ).scalar_one()
@@ -112,7 +116,7 @@ def start_run(
     """
     reuse = reuse or {}
     run = load_run(u.conn, run_id)
-    compiled = versions.get(u.conn, run.workflow_id, run.version)
+    compiled = versions.for_run(u.conn, run.workflow_id, run.version, run.body)
     total = len(compiled.steps)
     values = {
         "started_at": u.now,

@@ -166,7 +166,7 @@ class Scheduler:
                 return
             step = StepRow.of(row)
             run = load_run(u.conn, step.run_id)
-            compiled = self.eng.versions.get(u.conn, run.workflow_id, run.version)
+            compiled = self.eng.versions.for_run(u.conn, run.workflow_id, run.version, run.body)
             RunAdvance(u, run, compiled).queue(step, StepStatus.RETRYING)
 
     def _end(self, attempt_id: int, status: AttemptStatus, error: str) -> None:
@@ -177,7 +177,7 @@ class Scheduler:
     def _time_out_run(self, run_id: int) -> None:
         with self.eng.unit() as u:
             run = load_run(u.conn, run_id)
-            compiled = self.eng.versions.get(u.conn, run.workflow_id, run.version)
+            compiled = self.eng.versions.for_run(u.conn, run.workflow_id, run.version, run.body)
             RunAdvance(u, run, compiled).end_run(
                 RunStatus.TIMED_OUT,
                 "run timeout elapsed",

@@ -188,6 +188,12 @@ step_runs = Table(
     Column("waiting_for", String(32), nullable=True),
     #: the slot pool the step takes a slot of while QUEUED or RUNNING
     Column("pool", String(128), nullable=True),
+    #: foreach/subworkflow steps: child runs created, started (in iteration order), ended,
+    #: and ended without success
+    Column("children_total", Integer, nullable=False, default=0),
+    Column("children_started", Integer, nullable=False, default=0),
+    Column("children_done", Integer, nullable=False, default=0),
+    Column("children_failed", Integer, nullable=False, default=0),
     Column("next_attempt_at", UTCDateTime, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("started_at", UTCDateTime, nullable=True),

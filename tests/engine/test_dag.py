@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from tests.engine.harness import Harness
 
 
@@ -187,34 +185,6 @@ def test_finish_running_lets_independent_branches_finish(harness: Harness) -> No
     }
     assert view.status == "FAILED"
     assert view.error == "2 step(s) failed"
-
-
-@pytest.mark.parametrize("step_type", ["foreach", "subworkflow"])
-def test_runtimes_not_built_yet_are_refused_at_run_time_naming_the_type(
-    harness: Harness, step_type: str
-) -> None:
-    settings = {
-        "foreach": "foreach: {items: '[1, 2]', steps: [{id: inner, type: noop}]}",
-        "subworkflow": "subworkflow: {workflow: other}",
-    }[step_type]
-    run_id = harness.start(
-        f"""
-        id: later
-        owner: t
-        steps:
-          - id: s
-            type: {step_type}
-            {settings}
-        """
-    )
-    view = harness.drain(run_id)
-    step = view.steps[0]
-    assert step.status == "FAILED"
-    assert step.attempts == 1  # a permanent failure: not retried
-    assert (
-        step.error
-        == f"step type '{step_type}' is not supported by this version of Maestro yet (step 's')"
-    )
 
 
 def test_signals_are_refused_with_a_clear_message(harness: Harness) -> None:

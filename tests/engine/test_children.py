@@ -1,0 +1,255 @@
+"""foreach and subworkflow: child runs, their scope, outputs, failures and stops."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from maestro.engine import actions
+from maestro.store import tables
+from tests.engine.harness import Harness
+
+
+def test_foreach_runs_its_body_once_per_item_with_the_item_in_scope(
+    harness: Harness, tmp_path: Path
+) -> None:
+    marks = tmp_path / "marks"
+    run_id = harness.start(f"""
+        id: fe
+        owner: t
+        params: {{tables: {{type: list, default: [plays, ratings, users]}}}}
+        steps:
+          - {{id: prep, type: shell, shell: {{command: "echo suffix=_v2 >> $MAESTRO_OUTPUT"}}}}
+          - id: per_table
+            type: foreach
+            depends_on: [prep]
+            foreach:
+              items: "params.tables"
+              as: table
+              concurrency: 2
+              steps:
+                - id: check
+                  type: shell
+                  shell:
+                    command: >
+                      echo {{{{ index }}}}:{{{{ table }}}} >> {marks};
+                      echo name={{{{ table }}}}{{{{ steps.prep.outputs.suffix }}}}
+                      >> $MAESTRO_OUTPUT
+                - {{id: after, type: noop, depends_on: [check]}}
+          - id: summary
+            type: noop
+            depends_on: [per_table]
+            when: "steps.per_table.outputs.count == 3"
+        outputs:
+          names: >-
+            {{{{ steps.per_table.outputs.outputs | map(attribute='check')
+            | map(attribute='name') | list }}}}
+        """)
+    view = harness.drain(run_id)
+    assert view.status == "SUCCEEDED"
+    assert view.outputs == {"names": ["plays_v2", "ratings_v2", "users_v2"]}
+    assert sorted(marks.read_text().split()) == ["0:plays", "1:ratings", "2:users"]
+    assert harness.statuses(run_id)["summary"] == "SUCCEEDED"
+    runs = tables.runs
+    with harness.db.read() as conn:
+        children = conn.execute(
+            select(runs.c.iteration, runs.c.status, runs.c.parent_run_id)
+            .where(runs.c.parent_run_id == run_id)
+            .order_by(runs.c.iteration)
+        ).all()
+    assert [tuple(c) for c in children] == [(i, "SUCCEEDED", run_id) for i in range(3)]
+
+
+def test_foreach_concurrency_bounds_the_iterations_running_at_once(harness: Harness) -> None:
+    run_id = harness.start("""
+        id: conc
+        owner: t
+        steps:
+          - id: fan
+            type: foreach
+            foreach: {items: "range(5) | list", concurrency: 2, steps: [{id: s, type: noop}]}
+        """)
+    runs = tables.runs
+    while True:
+        with harness.db.read() as conn:
+            active = conn.execute(
+                select(func.count()).where(
+                    runs.c.parent_run_id == run_id, runs.c.status == "RUNNING"
+                )
+            ).scalar_one()
+        assert active <= 2
+        if not harness.step_once():
+            break
+    assert harness.drain(run_id).status == "SUCCEEDED"
+
+
+def test_nested_foreach_three_by_four_makes_twelve_leaf_executions(
+    harness: Harness, tmp_path: Path
+) -> None:
+    marks = tmp_path / "marks"
+    run_id = harness.start(f"""
+        id: nested
+        owner: t
+        steps:
+          - id: outer
+            type: foreach
+            foreach:
+              items: "['a', 'b', 'c']"
+              as: letter
+              concurrency: 3
+              steps:
+                - id: inner
+                  type: foreach
+                  foreach:
+                    items: "[1, 2, 3, 4]"
+                    as: n
+                    concurrency: 4
+                    steps:
+                      - id: leaf
+                        type: shell
+                        shell: {{command: "echo {{{{ letter }}}}{{{{ n }}}} >> {marks}"}}
+        """)
+    view = harness.drain(run_id)
+    assert view.status == "SUCCEEDED"
+    leaves = marks.read_text().split()
+    assert len(leaves) == 12 and len(set(leaves)) == 12
+    assert sorted(leaves)[:4] == ["a1", "a2", "a3", "a4"]
+    outer = next(s for s in view.steps if s.step_id == "outer")
+    assert outer.outputs["count"] == 3
+    assert [o["inner"]["count"] for o in outer.outputs["outputs"]] == [4, 4, 4]
+
+
+def test_a_failed_iteration_fails_the_step_after_the_others_and_fail_fast_stops_them(
+    harness: Harness,
+) -> None:
+    text = """
+        id: ff{ff}
+        owner: t
+        steps:
+          - id: fan
+            type: foreach
+            foreach:
+              items: "[0, 1, 2, 3]"
+              concurrency: 1
+              fail_fast: {ff}
+              steps: [{{id: s, type: shell, shell: {{command: "test {{{{ item }}}} != 1"}}}}]
+        """
+    slow = harness.drain(harness.start(text.format(ff="false")))
+    fan = slow.steps[0]
+    assert (fan.status.value, fan.error) == ("FAILED", "1 of 4 iteration(s) did not succeed")
+    fast_id = harness.start(text.format(ff="true"))
+    fast = harness.drain(fast_id)
+    assert fast.steps[0].error == "iteration 1 ended FAILED (fail_fast)"
+    runs = tables.runs
+    with harness.db.read() as conn:
+        statuses = (
+            conn.execute(
+                select(runs.c.status)
+                .where(runs.c.parent_run_id == fast_id)
+                .order_by(runs.c.iteration)
+            )
+            .scalars()
+            .all()
+        )
+    assert statuses == ["SUCCEEDED", "FAILED", "STOPPED", "STOPPED"]
+
+
+def test_an_empty_foreach_succeeds_and_a_bad_items_expression_fails_the_step(
+    harness: Harness,
+) -> None:
+    view = harness.drain(
+        harness.start("""
+        id: empty
+        owner: t
+        steps:
+          - {id: e, type: foreach, foreach: {items: "[]", steps: [{id: s, type: noop}]}}
+          - {id: bad, type: foreach, foreach: {items: "'not a list'", steps: [{id: s, type: noop}]}}
+        """)
+    )
+    steps = {s.step_id: s for s in view.steps}
+    assert steps["e"].outputs == {"count": 0, "outputs": []}
+    assert steps["bad"].status == "FAILED"
+    assert steps["bad"].error == "foreach.items must give a list, not str"
+
+
+CHILD = """
+id: child
+owner: t
+params: {x: {type: int}}
+outputs: {doubled: "{{ steps.calc.outputs.v }}"}
+steps:
+  - {id: calc, type: shell, shell: {command: "echo v={{ params.x * 2 }} >> $MAESTRO_OUTPUT"}}
+"""
+
+
+def test_subworkflow_waits_for_its_child_and_takes_its_outputs(harness: Harness) -> None:
+    harness.submit(CHILD)
+    run_id = harness.start("""
+        id: parent
+        owner: t
+        steps:
+          - id: sub
+            type: subworkflow
+            subworkflow: {workflow: child, params: {x: 21}}
+          - id: fire
+            type: subworkflow
+            subworkflow: {workflow: child, params: {x: 1}, wait: false}
+          - {id: after, type: noop, depends_on: [sub], when: "steps.sub.outputs.doubled == 42"}
+        """)
+    view = harness.drain(run_id)
+    steps = {s.step_id: s for s in view.steps}
+    assert view.status == "SUCCEEDED"
+    assert steps["sub"].outputs == {"doubled": 42}
+    assert steps["after"].status == "SUCCEEDED"
+    assert steps["fire"].outputs["workflow_id"] == "child"
+    fired = harness.view(steps["fire"].outputs["run_id"])
+    assert fired.workflow_id == "child"
+
+
+def test_a_subworkflow_cycle_is_refused_at_start(harness: Harness) -> None:
+    harness.submit("""
+        id: b
+        owner: t
+        steps: [{id: back, type: subworkflow, subworkflow: {workflow: a}}]
+        """)
+    view = harness.drain(
+        harness.start("""
+        id: a
+        owner: t
+        steps: [{id: go, type: subworkflow, subworkflow: {workflow: b}}]
+        """)
+    )
+    assert view.status == "FAILED"
+    with harness.db.read() as conn:
+        error = conn.execute(
+            select(tables.step_runs.c.error).where(tables.step_runs.c.step_id == "back")
+        ).scalar_one()
+    assert error == "subworkflow cycle refused: a → b → a"
+
+
+def test_stopping_the_parent_stops_its_children(harness: Harness) -> None:
+    harness.submit("""
+        id: slowchild
+        owner: t
+        steps: [{id: wait, type: sleep, sleep: {duration: 1h}}]
+        """)
+    run_id = harness.start("""
+        id: stopper
+        owner: t
+        steps:
+          - {id: sub, type: subworkflow, subworkflow: {workflow: slowchild}}
+          - id: fan
+            type: foreach
+            foreach: {items: "[1, 2]", steps: [{id: w, type: sleep, sleep: {duration: 1h}}]}
+        """)
+    actions.stop_run(harness.engine, run_id, "ops")
+    runs = tables.runs
+    with harness.db.read() as conn:
+        children = (
+            conn.execute(select(runs.c.status).where(runs.c.parent_run_id == run_id))
+            .scalars()
+            .all()
+        )
+    assert len(children) == 3 and set(children) == {"STOPPED"}
+    assert harness.statuses(run_id) == {"sub": "STOPPED", "fan": "STOPPED"}
