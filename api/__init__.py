@@ -1,1 +1,7 @@
-"""HTTP API and web view (FastAPI). Built on the control plane in ``maestro``."""
+"""HTTP API (FastAPI) on the control plane in ``maestro``: ``create_app(engine, auth=…)``."""
+
+from __future__ import annotations
+
+from api.app import create_app
+
+__all__ = ["create_app"]

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 06:10:31.157690
+Create Date: 2026-11-27 06:10:49.170510
 """
 
 from __future__ import annotations
@@ -368,6 +368,10 @@ def upgrade() -> None:
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("waiting_for", sa.String(length=32), nullable=True),
         sa.Column("pool", sa.String(length=128), nullable=True),
+        sa.Column("children_total", sa.Integer(), nullable=False),
+        sa.Column("children_started", sa.Integer(), nullable=False),
+        sa.Column("children_done", sa.Integer(), nullable=False),
+        sa.Column("children_failed", sa.Integer(), nullable=False),
         sa.Column("next_attempt_at", maestro.store.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("created_at", maestro.store.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("started_at", maestro.store.types.UTCDateTime(timezone=True), nullable=True),

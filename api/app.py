@@ -1,0 +1,76 @@
+"""The application factory: ``create_app(engine, auth=…)`` builds one FastAPI app around an
+engine the caller owns (``maestro server``, ``maestro standalone``, tests)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from sqlalchemy import text
+
+from api import errors
+from api.metrics import Metrics, RequestMetrics
+from api.routers import health, metrics, pools, runs, signals, workflows
+from api.routers.health import Check
+from api.schemas.common import Problem
+from maestro import __version__
+from maestro.engine.core import Engine
+
+PREFIX = "/api/v1"
+DEFAULT_MAX_BODY = 1024 * 1024
+
+
+def create_app(
+    engine: Engine,
+    *,
+    auth: bool,
+    max_body_bytes: int = DEFAULT_MAX_BODY,
+    readiness: Sequence[Check] = (),
+) -> FastAPI:
+    """The API on ``engine``. ``auth``: require bearer tokens (``maestro server``) or let
+    every caller act as ``anonymous`` (``maestro standalone`` on 127.0.0.1). ``readiness``:
+    extra checks of /readyz besides the database (the broker, in distributed mode)."""
+    app = FastAPI(
+        title="Maestro",
+        version=__version__,
+        description="Workflows as a service: submit YAML workflows, run them, watch them.",
+        openapi_url=f"{PREFIX}/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.engine = engine
+    app.state.auth = auth
+    app.state.readiness = [("database", lambda: _ping(engine)), *readiness]
+    app.state.metrics = Metrics(engine)
+    for module in (workflows, runs, signals, pools, health, metrics):
+        app.include_router(module.router, prefix=PREFIX)
+    # the conventional unversioned paths of probes and scrapers
+    app.include_router(health.router, include_in_schema=False)
+    app.include_router(metrics.router, include_in_schema=False)
+    errors.install(app)
+    # the last added runs first: CatchAll wraps everything, BodyLimit sits next to the routes
+    app.add_middleware(errors.BodyLimit, limit=max_body_bytes)
+    app.add_middleware(RequestMetrics, metrics=app.state.metrics)
+    app.add_middleware(errors.CatchAll)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]  # FastAPI's documented hook
+    return app
+
+
+def _ping(engine: Engine) -> None:
+    with engine.db.read() as conn:
+        conn.execute(text("SELECT 1"))
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            description=app.description,
+            routes=app.routes,
+        )
+        problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+        app.openapi_schema = errors.document_problems(schema, problem)
+    return app.openapi_schema

@@ -1,0 +1,100 @@
+"""Prometheus metrics of one API process, in a registry of its own (no global state).
+
+Gauges are read from the store when scraped, each on a partial or leading-status index:
+runs per non-terminal status, steps waiting, retrying, queued and running, and the queue
+depth (QUEUED attempts per worker queue). The API's own requests are counted and timed
+per route.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from maestro.engine import queries
+from maestro.engine.core import Engine
+
+
+class StoreCollector(Collector):
+    """Gauges computed from the store on each scrape."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def collect(self) -> Iterable[Metric]:
+        with self.engine.db.read() as conn:
+            runs = queries.run_gauges(conn)
+            steps = queries.step_gauges(conn)
+            depths = queries.queue_depths(conn)
+        run_family = GaugeMetricFamily(
+            "maestro_runs", "Runs per non-terminal status", labels=["status"]
+        )
+        for status, n in runs.items():
+            run_family.add_metric([status], n)
+        step_family = GaugeMetricFamily(
+            "maestro_steps", "Steps waiting, retrying, queued and running", labels=["status"]
+        )
+        for status, n in steps.items():
+            step_family.add_metric([status], n)
+        depth_family = GaugeMetricFamily(
+            "maestro_queue_depth",
+            "Attempts handed to a worker queue and not claimed yet",
+            labels=["queue"],
+        )
+        for queue, n in depths.items():
+            depth_family.add_metric([queue], n)
+        return [run_family, step_family, depth_family]
+
+
+class Metrics:
+    """The registry of one app: store gauges and request metrics."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(StoreCollector(engine))
+        self.requests = Counter(
+            "maestro_http_requests",
+            "API requests answered",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "maestro_http_request_duration_seconds",
+            "API request latency",
+            ["method", "route"],
+            registry=self.registry,
+        )
+
+
+class RequestMetrics:
+    """ASGI middleware counting and timing requests per route template."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def recording_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, recording_send)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            method = scope["method"]
+            self.metrics.requests.labels(method, route, str(status)).inc()
+            self.metrics.latency.labels(method, route).observe(time.perf_counter() - started)

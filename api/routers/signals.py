@@ -1,0 +1,39 @@
+"""/signals: send a signal (501 until the engine matches signals), list recent ones."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from api.deps import EngineDep, ReadToken, WriteToken
+from api.errors import NotImplementedYet, responses
+from api.schemas.signals import SignalAccepted, SignalCreate, SignalsPublic
+from maestro.engine import queries
+
+router = APIRouter(prefix="/signals", tags=["signals"], responses=responses(401, 403, 422))
+
+
+@router.post("", status_code=202, response_model=SignalAccepted, responses=responses(400, 413, 501))
+def send_signal(body: SignalCreate, principal: WriteToken) -> SignalAccepted:
+    """Record a signal: starts the runs of matching signal triggers and releases steps
+    waiting for it; a repeated ``dedupe_key`` has no further effect. (501 for now: the
+    engine does not match signals to triggers and waiting steps yet.)"""
+    raise NotImplementedYet(
+        "signals cannot be sent yet: the engine's matching of a signal to signal triggers "
+        "and to steps waiting for it (wait_for) is not in this version"
+    )
+
+
+@router.get("", response_model=SignalsPublic, responses=responses(400))
+def list_signals(
+    principal: ReadToken,
+    engine: EngineDep,
+    name: Annotated[str | None, Query(max_length=256, pattern=r"^[^\x00]*$")] = None,
+    limit: Annotated[int, Query(ge=1, le=queries.MAX_LIMIT)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> SignalsPublic:
+    """Recent signals, newest first."""
+    with engine.db.read() as conn:
+        page = queries.list_signals(conn, name=name, limit=limit, cursor=cursor)
+    return SignalsPublic.model_validate(page)

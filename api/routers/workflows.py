@@ -1,0 +1,474 @@
+"""/workflows: submit and validate definitions, versions, activation, pause, delete, and
+starting runs and reading a workflow's run history."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Header, Path, Query, Request, Response
+from pydantic import StringConstraints
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from starlette.concurrency import run_in_threadpool
+
+from api.actions import engine_action
+from api.deps import EngineDep, ReadToken, WriteToken, check_owner
+from api.errors import NotImplementedYet, Unprocessable, responses
+from api.schemas.runs import RunCreate, RunDetailPublic, RunsPublic
+from api.schemas.workflows import (
+    BackfillCreate,
+    BackfillPublic,
+    DefinitionValid,
+    VersionDetailPublic,
+    VersionsPublic,
+    WorkflowDetailPublic,
+    WorkflowPublic,
+    WorkflowsPublic,
+    WorkflowSubmitted,
+)
+from maestro.definition import WorkflowDefinition, definition_to_dict, load_definition
+from maestro.engine import queries
+from maestro.engine.core import Engine
+from maestro.engine.runs import create_run, start_run
+from maestro.engine.workflows import submit
+from maestro.errors import Conflict, NotFound
+from maestro.states import RunStatus
+from maestro.store import tables
+from maestro.tokens import Principal
+
+logger = logging.getLogger(__name__)
+router = APIRouter(prefix="/workflows", tags=["workflows"], responses=responses(401, 403, 422))
+W, V = tables.workflows, tables.workflow_versions
+
+WorkflowId = Annotated[
+    str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$", description="The workflow's id.")
+]
+Version = Annotated[int, Path(ge=1, le=2**31 - 1)]
+Limit = Annotated[int, Query(ge=1, le=queries.MAX_LIMIT)]
+Cursor = Annotated[str | None, Query(max_length=200)]
+TriggerName = Annotated[str, StringConstraints(max_length=16, pattern=r"^[a-z_]+$")]
+Text = Annotated[str | None, Query(max_length=256, pattern=r"^[^\x00]*$")]
+
+_DEFINITION_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "A workflow definition, as YAML or JSON (at most 1 MiB).",
+        "content": {
+            "application/yaml": {"schema": {"type": "string"}},
+            "application/json": {"schema": {"type": "object"}},
+        },
+    }
+}
+
+
+async def _definition(request: Request) -> WorkflowDefinition:
+    """The body as a definition (YAML and JSON alike; ``DefinitionError`` → 422)."""
+    return load_definition(await request.body(), source="request body")
+
+
+# -- definitions ---------------------------------------------------------------------------
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=WorkflowSubmitted,
+    openapi_extra=_DEFINITION_BODY,
+    responses={
+        200: {"model": WorkflowSubmitted, "description": "Identical to the latest version"},
+        **responses(400, 413),
+    },
+)
+async def submit_workflow(
+    request: Request,
+    response: Response,
+    principal: WriteToken,
+    engine: EngineDep,
+    activate: Annotated[
+        bool, Query(description="false: store the version, keep the active one")
+    ] = True,
+) -> WorkflowSubmitted:
+    """Submit a definition: a new version unless it equals the latest one."""
+    definition = await _definition(request)
+    return await run_in_threadpool(_submit, engine, principal, definition, activate, response)
+
+
+def _submit(
+    engine: Engine,
+    principal: Principal,
+    definition: WorkflowDefinition,
+    activate: bool,
+    response: Response,
+) -> WorkflowSubmitted:
+    check_owner(principal, definition.owner)
+    with engine.unit(actor=principal.name) as u:
+        current = u.conn.execute(select(W.c.owner).where(W.c.id == definition.id)).scalar()
+        if current is not None:
+            check_owner(principal, current)  # nobody takes over another owner's workflow
+        submitted = submit(u, definition, source="api", activate=activate)
+        active = u.conn.execute(select(W.c.active_version).where(W.c.id == definition.id))
+        active_version: int = active.scalar_one()
+    engine.versions.put(definition.id, submitted.version, definition)
+    response.status_code = 201 if submitted.created else 200
+    return WorkflowSubmitted(
+        id=submitted.workflow_id,
+        version=submitted.version,
+        created=submitted.created,
+        active_version=active_version,
+    )
+
+
+@router.post(
+    "/validate",
+    response_model=DefinitionValid,
+    openapi_extra=_DEFINITION_BODY,
+    responses=responses(400, 413),
+)
+async def validate_workflow(request: Request, principal: ReadToken) -> DefinitionValid:
+    """Validate a definition without storing it: the normalized definition, or 422 with
+    every problem and its path."""
+    definition = await _definition(request)
+    return DefinitionValid(id=definition.id, definition=definition_to_dict(definition))
+
+
+# -- reading -------------------------------------------------------------------------------
+
+
+@router.get("", response_model=WorkflowsPublic, responses=responses(400))
+def list_workflows(
+    principal: ReadToken,
+    engine: EngineDep,
+    owner: Text = None,
+    tag: Text = None,
+    q: Annotated[
+        str | None,
+        Query(max_length=256, pattern=r"^[^\x00]*$", description="Text in id, name, description"),
+    ] = None,
+    paused: bool | None = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> WorkflowsPublic:
+    """Workflows by id, each with its newest run."""
+    with engine.db.read() as conn:
+        page = queries.list_workflows(
+            conn, owner=owner, tag=tag, q=q, paused=paused, limit=limit, cursor=cursor
+        )
+    return WorkflowsPublic.model_validate(page)
+
+
+@router.get("/{workflow_id}", response_model=WorkflowDetailPublic, responses=responses(404))
+def get_workflow(
+    workflow_id: WorkflowId, principal: ReadToken, engine: EngineDep
+) -> WorkflowDetailPublic:
+    """A workflow with its active definition, triggers and run strategy."""
+    with engine.db.read() as conn:
+        detail = queries.workflow_detail(conn, workflow_id)
+    definition = detail.definition
+    return WorkflowDetailPublic.model_validate(
+        {
+            **vars(detail),
+            "last_run": vars(detail.last_run) if detail.last_run else None,
+            "triggers": definition.get("triggers", []),
+            "run_strategy": definition.get("run_strategy", {}),
+        }
+    )
+
+
+@router.get("/{workflow_id}/versions", response_model=VersionsPublic, responses=responses(400, 404))
+def list_versions(
+    workflow_id: WorkflowId,
+    principal: ReadToken,
+    engine: EngineDep,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> VersionsPublic:
+    """Versions, newest first."""
+    with engine.db.read() as conn:
+        page = queries.list_versions(conn, workflow_id, limit=limit, cursor=cursor)
+    return VersionsPublic.model_validate(page)
+
+
+@router.get(
+    "/{workflow_id}/versions/{version}",
+    response_model=VersionDetailPublic,
+    responses=responses(404),
+)
+def get_version(
+    workflow_id: WorkflowId, version: Version, principal: ReadToken, engine: EngineDep
+) -> VersionDetailPublic:
+    """One version's definition."""
+    with engine.db.read() as conn:
+        return VersionDetailPublic.model_validate(
+            queries.version_detail(conn, workflow_id, version)
+        )
+
+
+@router.get("/{workflow_id}/runs", response_model=RunsPublic, responses=responses(400, 404))
+def run_history(
+    workflow_id: WorkflowId,
+    principal: ReadToken,
+    engine: EngineDep,
+    status: Annotated[list[RunStatus] | None, Query(description="Repeatable")] = None,
+    trigger: Annotated[list[TriggerName] | None, Query(description="Repeatable")] = None,
+    since: Annotated[datetime | None, Query(description="Created at or after")] = None,
+    until: Annotated[datetime | None, Query(description="Created before")] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> RunsPublic:
+    """The workflow's runs, newest first (keyset pagination: stable under new runs)."""
+    with engine.db.read() as conn:
+        page = queries.run_history(
+            conn,
+            workflow_id,
+            statuses=[s.value for s in status or ()],
+            triggers=trigger or (),
+            since=_utc(since),
+            until=_utc(until),
+            limit=limit,
+            cursor=cursor,
+        )
+    return RunsPublic.model_validate(page)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# -- changing a workflow -------------------------------------------------------------------
+
+
+def _owned(engine: Engine, principal: Principal, workflow_id: str) -> None:
+    """404 for an unknown workflow, 403 unless the caller may act for its owner."""
+    with engine.db.read() as conn:
+        check_owner(principal, queries.workflow_owner(conn, workflow_id))
+
+
+def _summary(engine: Engine, workflow_id: str) -> WorkflowPublic:
+    with engine.db.read() as conn:
+        detail = queries.workflow_detail(conn, workflow_id)
+    return WorkflowPublic.model_validate(
+        {**vars(detail), "last_run": vars(detail.last_run) if detail.last_run else None}
+    )
+
+
+@router.post(
+    "/{workflow_id}/versions/{version}/activate",
+    response_model=WorkflowPublic,
+    responses=responses(404),
+)
+def activate_version(
+    workflow_id: WorkflowId, version: Version, principal: WriteToken, engine: EngineDep
+) -> WorkflowPublic:
+    """Make ``version`` the one new runs use."""
+    _owned(engine, principal, workflow_id)
+    with engine.unit(actor=principal.name) as u:
+        exists = u.conn.execute(
+            select(V.c.version).where(V.c.workflow_id == workflow_id, V.c.version == version)
+        ).first()
+        if exists is None:
+            raise NotFound(f"workflow {workflow_id!r} has no version {version}")
+        u.conn.execute(
+            update(W).where(W.c.id == workflow_id).values(active_version=version, updated_at=u.now)
+        )
+    _log_action("activate", workflow_id, principal, version=version)
+    return _summary(engine, workflow_id)
+
+
+def _set_paused(engine: Engine, principal: Principal, workflow_id: str, paused: bool) -> None:
+    _owned(engine, principal, workflow_id)
+    with engine.unit(actor=principal.name) as u:
+        u.conn.execute(
+            update(W).where(W.c.id == workflow_id).values(paused=paused, updated_at=u.now)
+        )
+    _log_action("pause" if paused else "resume", workflow_id, principal)
+
+
+@router.post("/{workflow_id}/pause", response_model=WorkflowPublic, responses=responses(404))
+def pause_workflow(
+    workflow_id: WorkflowId, principal: WriteToken, engine: EngineDep
+) -> WorkflowPublic:
+    """Stop firing triggers (runs already started go on; manual starts still work)."""
+    _set_paused(engine, principal, workflow_id, True)
+    return _summary(engine, workflow_id)
+
+
+@router.post("/{workflow_id}/resume", response_model=WorkflowPublic, responses=responses(404))
+def resume_workflow(
+    workflow_id: WorkflowId, principal: WriteToken, engine: EngineDep
+) -> WorkflowPublic:
+    """Fire triggers again."""
+    _set_paused(engine, principal, workflow_id, False)
+    return _summary(engine, workflow_id)
+
+
+@router.post("/{workflow_id}/unblock", response_model=WorkflowPublic, responses=responses(404, 409))
+def unblock_workflow(
+    workflow_id: WorkflowId, principal: WriteToken, engine: EngineDep
+) -> WorkflowPublic:
+    """Release a strict_sequential queue blocked by a failed run: the next queued run may
+    start (409 when the workflow is not blocked)."""
+    _owned(engine, principal, workflow_id)
+    with engine.unit(actor=principal.name) as u:
+        released = u.conn.execute(
+            update(W)
+            .where(W.c.id == workflow_id, W.c.blocked_by_run_id.is_not(None))
+            .values(blocked_by_run_id=None, updated_at=u.now)
+        ).rowcount
+        if not released:
+            raise Conflict(f"workflow {workflow_id!r} is not blocked")
+        u.wake_scheduler = True  # admit its queued runs
+    _log_action("unblock", workflow_id, principal)
+    return _summary(engine, workflow_id)
+
+
+@router.delete("/{workflow_id}", status_code=204, responses=responses(404, 409, 501))
+def delete_workflow(
+    workflow_id: WorkflowId,
+    principal: WriteToken,
+    engine: EngineDep,
+    force: Annotated[bool, Query(description="Stop the workflow's active runs first")] = False,
+) -> Response:
+    """Delete a workflow with its versions and runs. 409 while runs are queued, running or
+    paused, unless ``force=true``, which stops them first."""
+    _owned(engine, principal, workflow_id)
+    for _ in range(3):
+        if force:
+            _stop_all(engine, principal, workflow_id)
+        with engine.unit(actor=principal.name) as u:
+            locked = u.conn.execute(
+                select(W.c.id).where(W.c.id == workflow_id).with_for_update()
+            ).first()
+            if locked is None:
+                raise NotFound(f"workflow {workflow_id!r} does not exist")
+            active = queries.active_runs(u.conn, workflow_id)
+            if not active:
+                u.conn.execute(delete(W).where(W.c.id == workflow_id))
+                _log_action("delete", workflow_id, principal)
+                return Response(status_code=204)
+        if not force:
+            raise Conflict(
+                f"workflow {workflow_id!r} has {len(active)} active run(s) (QUEUED, RUNNING "
+                f"or PAUSED), e.g. run {active[0]}: stop them or pass force=true"
+            )
+    raise Conflict(f"workflow {workflow_id!r} keeps starting runs; pause it and try again")
+
+
+def _stop_all(engine: Engine, principal: Principal, workflow_id: str) -> None:
+    stop_run = engine_action("stop_run", "deleting with force=true stops the active runs")
+    with engine.db.read() as conn:
+        active = queries.active_runs(conn, workflow_id)
+    for run_id in active:
+        with contextlib.suppress(Conflict, NotFound):  # it ended (or went) meanwhile
+            stop_run(engine, run_id, principal.name)
+
+
+# -- runs ----------------------------------------------------------------------------------
+
+
+@router.post(
+    "/{workflow_id}/runs",
+    status_code=201,
+    response_model=RunDetailPublic,
+    responses={
+        200: {
+            "model": RunDetailPublic,
+            "description": "The run of an earlier request with the same Idempotency-Key",
+        },
+        **responses(400, 404, 413),
+    },
+)
+def start_workflow_run(
+    workflow_id: WorkflowId,
+    principal: WriteToken,
+    engine: EngineDep,
+    response: Response,
+    body: Annotated[RunCreate | None, Body()] = None,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            min_length=1,
+            max_length=128,
+            pattern=r"^[\x21-\x7e]+$",
+            description="The same key for the same workflow returns the same run (200).",
+        ),
+    ] = None,
+) -> RunDetailPublic:
+    """Start a run now, with params, of the active version unless told."""
+    _owned(engine, principal, workflow_id)
+    request = body or RunCreate()
+    run_id, created = _create_run(engine, principal, workflow_id, request, idempotency_key)
+    response.status_code = 201 if created else 200
+    with engine.db.read() as conn:
+        return RunDetailPublic.model_validate(queries.run_detail(conn, run_id))
+
+
+def _create_run(
+    engine: Engine, principal: Principal, workflow_id: str, body: RunCreate, key: str | None
+) -> tuple[int, bool]:
+    try:
+        with engine.unit(actor=principal.name) as u:
+            latest = u.conn.execute(
+                select(W.c.latest_version).where(W.c.id == workflow_id).with_for_update()
+            ).scalar()
+            if latest is None:
+                raise NotFound(f"workflow {workflow_id!r} does not exist")
+            if key is not None:
+                existing = queries.run_by_idempotency_key(u.conn, workflow_id, key)
+                if existing is not None:
+                    return existing, False
+            if body.version is not None and body.version > latest:
+                raise Unprocessable(
+                    f"workflow {workflow_id!r} has no version {body.version} (latest: {latest})"
+                )
+            run_id = create_run(
+                u,
+                engine.versions,
+                workflow_id,
+                version=body.version,
+                params=body.params,
+                logical_date=_utc(body.logical_date),
+                trigger="manual",
+                idempotency_key=key,
+            )
+            start_run(u, engine.versions, run_id)
+            return run_id, True
+    except IntegrityError:
+        # the same key raced in from another server process: that request's run wins
+        with engine.db.read() as conn:
+            existing = queries.run_by_idempotency_key(conn, workflow_id, key) if key else None
+        if existing is None:
+            raise
+        return existing, False
+
+
+@router.post(
+    "/{workflow_id}/backfills",
+    status_code=201,
+    response_model=BackfillPublic,
+    responses=responses(400, 404, 413, 501),
+)
+def start_backfill(
+    workflow_id: WorkflowId, body: BackfillCreate, principal: WriteToken, engine: EngineDep
+) -> BackfillPublic:
+    """One run per cron tick in [start, end] (501: backfills need the cron trigger
+    scheduler, which this engine does not have yet)."""
+    _owned(engine, principal, workflow_id)
+    if body.end < body.start:
+        raise Unprocessable("end is before start")
+    raise NotImplementedYet(
+        "backfills need the cron trigger scheduler, which this engine does not have yet"
+    )
+
+
+def _log_action(action: str, workflow_id: str, principal: Principal, **extra: Any) -> None:
+    # workflow actions have no run to attach an event row to (events.run_id): they are logged
+    logger.info(
+        "workflow %s",
+        action,
+        extra={"workflow_id": workflow_id, "actor": principal.name, "action": action, **extra},
+    )

@@ -1,0 +1,37 @@
+"""Signals."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.schemas.common import PagePublic, Public
+
+
+class SignalCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=256)
+    payload: dict[str, Any] = Field(default_factory=dict)
+    dedupe_key: str | None = Field(default=None, min_length=1, max_length=256)
+
+
+class SignalAccepted(Public):
+    signal_id: int
+    runs_started: list[int]
+    steps_released: list[str]
+
+
+class SignalPublic(Public):
+    id: int
+    name: str
+    payload: dict[str, Any]
+    dedupe_key: str | None
+    created_at: datetime
+    created_by: str | None
+
+
+class SignalsPublic(PagePublic):
+    items: list[SignalPublic]
