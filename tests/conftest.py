@@ -22,7 +22,7 @@ from maestro.store.db import Database
 from maestro.store.migrate import upgrade
 
 PG_URL = os.environ.get("MAESTRO_TEST_DATABASE_URL", "")
-TEMPLATE_DB = "maestro_test_template"
+TEMPLATE_DB = f"maestro_test_template_{os.getpid()}"  # one per test session
 
 BACKENDS = [
     pytest.param("sqlite", id="sqlite"),
