@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, insert, select, update
 
 from maestro import expressions
 from maestro.definition import OnFailure, Step, StepType
-from maestro.engine import children
+from maestro.engine import children, pools, signals
 from maestro.engine.compiled import CompiledWorkflow
 from maestro.engine.context import expression_context
 from maestro.engine.counters import RunCounters
@@ -72,7 +72,7 @@ _INSERT_ATTEMPT = insert(A).returning(A.c.id)
 _INSERT_ATTEMPTS = insert(A).returning(A.c.id, sort_by_parameter_order=True)
 
 #: features that validate but are not executed by this version of the engine
-_NOT_YET = {"wait_for": "signals", "pool": "slot pools", "emit": "signals"}
+_NOT_YET: dict[str, str] = {}
 
 
 @dataclass
@@ -129,9 +129,10 @@ class RunAdvance:
             return True
         return self.finish(step, expected, final, error=error)
 
-    def release_slot(self) -> None:
-        """A step gave its slot back without ending (it is RETRYING): let a waiting one in."""
+    def release_slot(self, step: StepRow) -> None:
+        """A step gave its slots back without ending (it is RETRYING): let waiting ones in."""
         self.counters.d_active -= 1
+        self._give_back_pool(step)
         self._drain()
 
     def queue(self, step: StepRow, expected: StepStatus, action: str | None = None) -> None:
@@ -153,13 +154,19 @@ class RunAdvance:
         steps = sorted(steps, key=lambda s: (-s.priority, self.compiled.positions[s.step_id]))
         granted = self._take_slots(len(steps))
         if granted:
+            # every step let in leaves the slot wait, whether it goes or waits for a pool
             self.counters.d_waiting -= sum(
                 1 for s in steps[:granted] if _counted_waiter(s, expected)
             )
-            self._create_attempts(steps[:granted], expected, action)
-        if expected is not StepStatus.WAITING:
-            for step in steps[granted:]:
+            go = [s for s in steps[:granted] if self._take_pool(s, expected, action)]
+            if go:
+                self._create_attempts(go, expected, action)
+        for step in steps[granted:]:
+            if expected is not StepStatus.WAITING:
                 self._wait(step, expected, action)
+            elif step.waiting_for not in SLOT_WAITS:  # released by a signal, no slot free
+                self.u.conn.execute(update(S).where(S.c.id == step.id).values(waiting_for="slot"))
+                self.counters.d_waiting += 1
 
     def reopen_downstream(self, step_id: str) -> list[str]:
         """Put every finished step downstream of ``step_id`` back to PENDING (a retried or
@@ -331,6 +338,8 @@ class RunAdvance:
         if missing:
             self.fail(step, StepStatus.PENDING, StepStatus.FAILED, missing)
             return
+        if spec.wait_for and not signals.register_waits(self, step, spec):
+            return  # WAITING until its signals arrive
         if spec.type in (StepType.foreach, StepType.subworkflow):
             children.start(self, step, spec)  # runs other runs; never reaches a worker
             return
@@ -376,10 +385,14 @@ class RunAdvance:
             return False
         self._context = None  # a finished step's outputs are now visible to expressions
         counters = self.counters
-        counters.d_active -= 1 if expected in STEP_ACTIVE else 0
+        if expected in STEP_ACTIVE:
+            counters.d_active -= 1
+            self._give_back_pool(step)
         counters.d_unfinished -= 1
         counters.d_failed += 1 if to in STEP_FAILED else 0
         counters.d_waiting -= 1 if _counted_waiter(step, expected) else 0
+        if to is StepStatus.SUCCEEDED and self.compiled.steps[step.step_id].emit:
+            signals.emit(self, self.compiled.steps[step.step_id])
         if propagate:
             self._notify_successors(step.step_id, to)
         return True
@@ -407,6 +420,41 @@ class RunAdvance:
         rows = self.u.conn.execute(_NEXT_WAITING, {"p_run": self.run.id, "p_limit": free}).all()
         if rows:
             self._queue_many([StepRow.of(r) for r in rows], StepStatus.WAITING)
+
+    def _take_pool(self, step: StepRow, expected: StepStatus, action: str | None) -> bool:
+        """The step's pool slot, if it names a pool; otherwise it waits (or fails: no pool)."""
+        name = self.compiled.steps[step.step_id].pool
+        if name is None or pools.take(self.u, name):
+            return True
+        self.counters.d_active -= 1  # the run's slot goes back
+        if not pools.exists(self.u, name):
+            self.fail(
+                step,
+                expected,
+                StepStatus.FAILED,
+                f"pool {name!r} does not exist (create it with PUT /api/v1/pools/{name})",
+            )
+        elif expected is StepStatus.WAITING:
+            self.u.conn.execute(
+                update(S).where(S.c.id == step.id).values(waiting_for=pools.WAITING_FOR_POOL)
+            )
+        else:
+            transition(
+                self.u,
+                "step",
+                step.id,
+                StepStatus.WAITING,
+                expected,
+                run_id=self.run.id,
+                values={"waiting_for": pools.WAITING_FOR_POOL, "next_attempt_at": None},
+                action=action,
+            )
+        return False
+
+    def _give_back_pool(self, step: StepRow) -> None:
+        name = self.compiled.steps[step.step_id].pool
+        if name is not None:
+            pools.give_back(self.u, self.compiled.cache, name)
 
     def _take_slots(self, wanted: int) -> int:
         """Take up to ``wanted`` of the run's free slots (in this unit's counters)."""
@@ -476,6 +524,8 @@ class RunAdvance:
         self, step: StepRow, active_to: StepStatus, action: str, message: str | None
     ) -> None:
         to = active_to if step.status in STEP_ACTIVE else StepStatus.STOPPED
+        if step.status in STEP_ACTIVE:
+            self._give_back_pool(step)
         if step.current_attempt_id is not None and step.status in STEP_ACTIVE:
             stopped = transition(
                 self.u,

@@ -229,7 +229,7 @@ def _after_failure(u: Unit, advance: RunAdvance, step: StepRow, result: AttemptR
             message=result.error,
         )
         if moved:
-            advance.release_slot()
+            advance.release_slot(step)
             u.wake_scheduler = True
         return
     advance.fail(step, StepStatus.RUNNING, decision.final, result.error)

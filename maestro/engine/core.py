@@ -48,6 +48,8 @@ class Engine:
         self.after_commit(u)
 
     def after_commit(self, u: Unit) -> None:
+        if u.signals:
+            self._process_signals(list(u.signals))
         if u.cancels:
             self.dispatcher.cancel(u.cancels)
         if u.dispatches:
@@ -55,3 +57,12 @@ class Engine:
         if u.wake_scheduler:
             for listener in self._wake_listeners:
                 listener()
+
+    def _process_signals(self, signal_ids: list[int]) -> None:
+        from maestro.engine import signals  # the engine's modules import this one
+
+        for signal_id in signal_ids:
+            try:
+                signals.process(self, signal_id)
+            except Exception:  # the scheduler applies unprocessed signals on its next pass
+                logger.exception("could not apply signal", extra={"signal_id": signal_id})

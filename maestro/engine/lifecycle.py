@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from maestro.engine import strategies
 from maestro.engine.records import RunRow
 from maestro.states import RunStatus
 from maestro.store.unit import Unit
@@ -23,5 +24,6 @@ def run_ended(u: Unit, run: RunRow, status: RunStatus, compiled: CompiledWorkflo
 
     # The scheduler admits queued runs of this workflow on its next pass.
     u.wake_scheduler = True
+    strategies.on_run_ended(u, run, status)
     if run.parent_step_run_id is not None:
         children.child_ended(u, compiled.cache, run, status)

@@ -14,6 +14,7 @@ from maestro.definition import resolve_params
 from maestro.engine.advance import RunAdvance
 from maestro.engine.compiled import CompiledWorkflow, VersionCache
 from maestro.engine.records import STEP_COLUMNS, StepRow, load_run
+from maestro.engine.strategies import refused_at_creation
 from maestro.errors import NotFound
 from maestro.states import STEP_FAILED, RunStatus, StepStatus
 from maestro.store import tables
@@ -39,11 +40,14 @@ def create_run(
     idempotency_key: str | None = None,
     parent_run_id: int | None = None,
     parent_step_run_id: int | None = None,
+    backfill_id: int | None = None,
 ) -> int:
     """Insert a QUEUED run of ``workflow_id`` (its active version unless told) and return its id.
 
     Params are merged (definition defaults → trigger params → given params) and coerced; an
-    unknown or ill-typed param raises ``ParamError`` and nothing is written.
+    unknown or ill-typed param raises ``ParamError`` and nothing is written. Under the
+    ``first_only`` run strategy a regular run created while another is open ends STOPPED at
+    once (starting it then does nothing).
     """
     wf = u.conn.execute(
         select(W.c.active_version, W.c.run_counter).where(W.c.id == workflow_id).with_for_update()
@@ -90,12 +94,20 @@ def create_run(
             idempotency_key=idempotency_key,
             parent_run_id=parent_run_id,
             parent_step_run_id=parent_step_run_id,
+            backfill_id=backfill_id,
         )
         .returning(R.c.id)
     ).scalar_one()
     u.add_event(
         run_id=run_id, entity="run", to_status=RunStatus.QUEUED.value, message=f"trigger: {trigger}"
     )
+    if backfill_id is None and parent_run_id is None:
+        strategy = versions.get(u.conn, workflow_id, wf.active_version).definition.run_strategy
+        refused = refused_at_creation(u.conn, strategy, workflow_id, run_id)
+        if refused:
+            RunAdvance(u, load_run(u.conn, run_id), compiled).end_run(
+                RunStatus.STOPPED, refused, action="run_strategy"
+            )
     return run_id
 
 
@@ -185,6 +197,7 @@ def _insert_steps(
                 "outputs": reused.outputs if reused else None,
                 "ended_at": u.now if reused else None,
                 "priority": step.priority,
+                "pool": step.pool,
                 "up_total": len(upstreams),
                 "up_done": len(done),
                 "up_failed": sum(1 for status in done if status in STEP_FAILED),

@@ -20,11 +20,13 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, func, select, update
 
+from maestro.engine import pools, signals
+from maestro.engine.admission import admit_workflow, workflows_with_queued_runs
 from maestro.engine.advance import RunAdvance
 from maestro.engine.attempts import AttemptResult, end_attempt
 from maestro.engine.core import Engine
 from maestro.engine.records import STEP_COLUMNS, StepRow, load_run
-from maestro.engine.runs import start_run
+from maestro.engine.triggers import earliest_fire_at, fire_due
 from maestro.states import RUN_ACTIVE, AttemptStatus, RunStatus, StepStatus
 from maestro.store import tables
 from maestro.store.tables import status_is
@@ -40,6 +42,8 @@ class Scheduler:
         self.eng = eng
         self.scope = scope
         self._wake = threading.Event()
+        #: admission pages through the workflows with queued runs, a batch per pass
+        self._admit_after = ""
         eng.on_wake(self.wake)
 
     def wake(self) -> None:
@@ -60,12 +64,15 @@ class Scheduler:
 
     def tick(self) -> float:
         """One pass over everything due; returns the seconds until the next due timer."""
+        if self.scope is None:  # ``maestro run`` drives its own run, and fires no trigger
+            fire_due(self.eng, self.eng.clock.now())
         self._admit_runs()
         self._retries_due()
         self._attempt_timeouts()
         self._lost_attempts()
         self._run_timeouts()
         self._redispatch()
+        self._signals()
         return self._next_due()
 
     def recover_orphans(self) -> None:
@@ -86,9 +93,22 @@ class Scheduler:
     # -- passes -------------------------------------------------------------------------
 
     def _admit_runs(self) -> None:
-        # Run strategies decide admission once they land; today every queued run starts.
-        for run_id in self._ids(R, R.c.status == RunStatus.QUEUED, R.c.id):
-            self._each(run_id, self._start)
+        """Each workflow with queued runs: its run strategy admits what it allows."""
+        with self.eng.db.read() as conn:
+            batch = workflows_with_queued_runs(
+                conn,
+                after=self._admit_after,
+                limit=self.eng.settings.batch_size,
+                scope=self.scope,
+            )
+        # a full batch: the next pass continues after it; otherwise it starts over
+        full = len(batch) == self.eng.settings.batch_size
+        self._admit_after = batch[-1] if full else ""
+        for workflow_id in batch:
+            try:
+                self._admit(workflow_id)
+            except Exception:
+                logger.exception("could not admit runs", extra={"workflow_id": workflow_id})
 
     def _retries_due(self) -> None:
         now = self.eng.clock.now()
@@ -128,6 +148,16 @@ class Scheduler:
         for attempt_id in self._ids(A, unclaimed, A.c.dispatched_at):
             self._each(attempt_id, lambda i: self._resend(i, now))
 
+    def _signals(self) -> None:
+        """Apply signals whose publisher died before applying them; time out signal waits; let
+        steps into pools that have free slots (after a resize)."""
+        try:
+            signals.process_pending(self.eng, self.eng.settings.batch_size)
+            signals.time_out_waits(self.eng, self.eng.clock.now(), self.eng.settings.batch_size)
+            pools.wake_all(self.eng)
+        except Exception:
+            logger.exception("signal and pool pass failed")
+
     def _next_due(self) -> float:
         now = self.eng.clock.now()
         poll = self.eng.settings.poll_interval
@@ -143,7 +173,14 @@ class Scheduler:
                         self._scoped(R, R.c.status.in_(tuple(RUN_ACTIVE)))
                     )
                 ).scalar(),
+                conn.execute(
+                    select(func.min(tables.signal_waits.c.deadline)).where(
+                        tables.signal_waits.c.signal_id.is_(None)
+                    )
+                ).scalar(),
             ]
+            if self.scope is None:
+                candidates.append(earliest_fire_at(conn))
         times = [t for t in candidates if isinstance(t, datetime)]
         if not times:
             return poll
@@ -151,9 +188,9 @@ class Scheduler:
 
     # -- one item each ------------------------------------------------------------------
 
-    def _start(self, run_id: int) -> None:
+    def _admit(self, workflow_id: str) -> None:
         with self.eng.unit() as u:
-            start_run(u, self.eng.versions, run_id)
+            admit_workflow(u, self.eng, workflow_id)
 
     def _retry(self, step_run_id: int) -> None:
         with self.eng.unit() as u:

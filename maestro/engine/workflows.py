@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import insert, select, update
 
 from maestro.definition import WorkflowDefinition, content_hash, definition_to_dict
+from maestro.engine.triggers import sync_triggers
 from maestro.store import tables
 from maestro.store.unit import Unit
 
@@ -73,4 +74,6 @@ def submit(
             created_by=u.actor,
         )
     )
+    if current is None or activate:
+        sync_triggers(u, definition.id, definition)  # triggers follow the active version
     return Submitted(definition.id, version, created=True)

@@ -47,6 +47,10 @@ def status_is(column: ColumnElement[str], status: StrEnum) -> ColumnElement[bool
     return column == literal_column(f"'{status.value}'")
 
 
+#: runs that have not ended: queued for admission, running or paused (``ix_runs_open``)
+OPEN_RUN_STATUSES_SQL = "('QUEUED', 'RUNNING', 'PAUSED')"
+
+
 def _status_check(
     name: str, values: type[RunStatus | StepStatus | AttemptStatus]
 ) -> CheckConstraint:
@@ -160,6 +164,24 @@ runs = Table(
     ),
     # scheduler: queued runs to admit, active runs to time out
     Index("ix_runs_status_timeout", "status", "timeout_at"),
+    # run strategies: the queued and active runs of one workflow, oldest first, however long
+    # its history (queries repeat this exact IN list so that both planners match the index)
+    Index(
+        "ix_runs_open",
+        "workflow_id",
+        "id",
+        sqlite_where=text(f"status IN {OPEN_RUN_STATUSES_SQL}"),
+        postgresql_where=text(f"status IN {OPEN_RUN_STATUSES_SQL}"),
+    ),
+    # a backfill's runs by status (progress, admission, cancel)
+    Index(
+        "ix_runs_backfill",
+        "backfill_id",
+        "status",
+        "id",
+        sqlite_where=text("backfill_id IS NOT NULL"),
+        postgresql_where=text("backfill_id IS NOT NULL"),
+    ),
 )
 
 step_runs = Table(
@@ -209,6 +231,16 @@ step_runs = Table(
         sqlite_where=text("status = 'RETRYING'"),
         postgresql_where=text("status = 'RETRYING'"),
     ),
+)
+
+# the next step to let in when a pool slot frees up, highest priority first
+Index(
+    "ix_step_runs_pool_waiting",
+    step_runs.c.pool,
+    step_runs.c.priority.desc(),
+    step_runs.c.id,
+    sqlite_where=text("status = 'WAITING' AND waiting_for = 'pool'"),
+    postgresql_where=text("status = 'WAITING' AND waiting_for = 'pool'"),
 )
 
 # the next step to let in when a slot frees up, in the order it is wanted (highest priority,
@@ -367,7 +399,16 @@ signals = Table(
     Column("dedupe_key", String(256), nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("created_by", String(128), nullable=True),
+    #: when its consequences (released waits, started runs) were applied; NULL = not yet:
+    #: the signal row is the outbox, so a crash between the two loses nothing
+    Column("processed_at", UTCDateTime, nullable=True),
     Index("ix_signals_name", "name", "id"),
+    Index(
+        "ix_signals_unprocessed",
+        "id",
+        sqlite_where=text("processed_at IS NULL"),
+        postgresql_where=text("processed_at IS NULL"),
+    ),
     Index(
         "uq_signals_dedupe",
         "dedupe_key",

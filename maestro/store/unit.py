@@ -42,6 +42,8 @@ class Unit:
     cancels: list[int] = field(default_factory=list)
     #: set when the scheduler should run a pass soon (a timer moved earlier, a run ended…)
     wake_scheduler: bool = False
+    #: signals recorded in this unit, whose consequences are applied after commit
+    signals: list[int] = field(default_factory=list)
 
     def add_event(self, **row: Any) -> None:
         row.setdefault("actor", self.actor)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 06:10:49.170510
+Create Date: 2026-11-27 06:26:40.457427
 """
 
 from __future__ import annotations
@@ -82,10 +82,18 @@ def upgrade() -> None:
         sa.Column("dedupe_key", sa.String(length=256), nullable=True),
         sa.Column("created_at", maestro.store.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("created_by", sa.String(length=128), nullable=True),
+        sa.Column("processed_at", maestro.store.types.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_signals")),
     )
     with op.batch_alter_table("signals", schema=None) as batch_op:
         batch_op.create_index("ix_signals_name", ["name", "id"], unique=False)
+        batch_op.create_index(
+            "ix_signals_unprocessed",
+            ["id"],
+            unique=False,
+            sqlite_where=sa.text("processed_at IS NULL"),
+            postgresql_where=sa.text("processed_at IS NULL"),
+        )
         batch_op.create_index(
             "uq_signals_dedupe",
             ["dedupe_key"],
@@ -222,6 +230,20 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_runs")),
     )
     with op.batch_alter_table("runs", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_runs_backfill",
+            ["backfill_id", "status", "id"],
+            unique=False,
+            sqlite_where=sa.text("backfill_id IS NOT NULL"),
+            postgresql_where=sa.text("backfill_id IS NOT NULL"),
+        )
+        batch_op.create_index(
+            "ix_runs_open",
+            ["workflow_id", "id"],
+            unique=False,
+            sqlite_where=sa.text("status IN ('QUEUED', 'RUNNING', 'PAUSED')"),
+            postgresql_where=sa.text("status IN ('QUEUED', 'RUNNING', 'PAUSED')"),
+        )
         batch_op.create_index(
             "ix_runs_parent_step",
             ["parent_step_run_id", "iteration"],
@@ -387,6 +409,13 @@ def upgrade() -> None:
         sa.UniqueConstraint("run_id", "step_id", name="uq_step_runs_run_step"),
     )
     with op.batch_alter_table("step_runs", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_step_runs_pool_waiting",
+            ["pool", sa.literal_column("priority DESC"), "id"],
+            unique=False,
+            sqlite_where=sa.text("status = 'WAITING' AND waiting_for = 'pool'"),
+            postgresql_where=sa.text("status = 'WAITING' AND waiting_for = 'pool'"),
+        )
         batch_op.create_index(
             "ix_step_runs_retrying",
             ["next_attempt_at"],
@@ -563,6 +592,11 @@ def downgrade() -> None:
             sqlite_where=sa.text("status = 'RETRYING'"),
             postgresql_where=sa.text("status = 'RETRYING'"),
         )
+        batch_op.drop_index(
+            "ix_step_runs_pool_waiting",
+            sqlite_where=sa.text("status = 'WAITING' AND waiting_for = 'pool'"),
+            postgresql_where=sa.text("status = 'WAITING' AND waiting_for = 'pool'"),
+        )
 
     op.drop_table("step_runs")
     with op.batch_alter_table("events", schema=None) as batch_op:
@@ -597,6 +631,16 @@ def downgrade() -> None:
             sqlite_where=sa.text("parent_step_run_id IS NOT NULL"),
             postgresql_where=sa.text("parent_step_run_id IS NOT NULL"),
         )
+        batch_op.drop_index(
+            "ix_runs_open",
+            sqlite_where=sa.text("status IN ('QUEUED', 'RUNNING', 'PAUSED')"),
+            postgresql_where=sa.text("status IN ('QUEUED', 'RUNNING', 'PAUSED')"),
+        )
+        batch_op.drop_index(
+            "ix_runs_backfill",
+            sqlite_where=sa.text("backfill_id IS NOT NULL"),
+            postgresql_where=sa.text("backfill_id IS NOT NULL"),
+        )
 
     op.drop_table("runs")
     with op.batch_alter_table("backfills", schema=None) as batch_op:
@@ -609,6 +653,11 @@ def downgrade() -> None:
             "uq_signals_dedupe",
             sqlite_where=sa.text("dedupe_key IS NOT NULL"),
             postgresql_where=sa.text("dedupe_key IS NOT NULL"),
+        )
+        batch_op.drop_index(
+            "ix_signals_unprocessed",
+            sqlite_where=sa.text("processed_at IS NULL"),
+            postgresql_where=sa.text("processed_at IS NULL"),
         )
         batch_op.drop_index("ix_signals_name")
 

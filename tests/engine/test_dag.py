@@ -185,17 +185,3 @@ def test_finish_running_lets_independent_branches_finish(harness: Harness) -> No
     }
     assert view.status == "FAILED"
     assert view.error == "2 step(s) failed"
-
-
-def test_signals_are_refused_with_a_clear_message(harness: Harness) -> None:
-    run_id = harness.start(
-        """
-        id: waits
-        owner: t
-        steps:
-          - {id: w, type: noop, wait_for: [{signal: landed}]}
-        """
-    )
-    step = harness.drain(run_id).steps[0]
-    assert step.status == "FAILED"
-    assert step.error is not None and "wait_for (signals)" in step.error

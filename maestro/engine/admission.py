@@ -1,0 +1,170 @@
+"""Admission: starting a workflow's QUEUED runs as its run strategy allows.
+
+``admit_workflow`` locks the workflow row (``SELECT … FOR UPDATE``) while it decides and, in
+the same unit of work, stops what the strategy stops and starts what it admits: two
+schedulers (or a scheduler and an API call) admitting runs of one workflow take turns, so a
+strategy's limit is never exceeded. Runs start in creation order.
+
+Who calls it: the scheduler, on every pass, for each workflow with QUEUED runs; whoever creates
+a run and wants it started now if the strategy allows (``admit_or_queue``, in the unit that
+created it: the API, cron and signal triggers, backfills).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from maestro.definition.models import RunStrategy, RunStrategyKind
+from maestro.engine.advance import RunAdvance
+from maestro.engine.core import Engine
+from maestro.engine.records import load_run
+from maestro.engine.runs import start_run
+from maestro.engine.strategies import (
+    Decision,
+    Lane,
+    decide,
+    decide_backfill,
+    is_open,
+    regular,
+    restart_chain,
+)
+from maestro.states import RUN_ACTIVE, RunStatus
+from maestro.store import tables
+from maestro.store.tables import status_is
+from maestro.store.unit import Unit
+
+W, R, B = tables.workflows, tables.runs, tables.backfills
+
+
+def admit_or_queue(u: Unit, eng: Engine, run_id: int) -> bool:
+    """Start the QUEUED run ``run_id`` now if its workflow's strategy admits it (older queued
+    runs go first); otherwise it stays QUEUED, or the strategy stops it. True if it started."""
+    run = load_run(u.conn, run_id)
+    admit_workflow(u, eng, run.workflow_id)
+    status = u.conn.execute(select(R.c.status).where(R.c.id == run_id)).scalar()
+    return status in RUN_ACTIVE
+
+
+def admit_workflow(u: Unit, eng: Engine, workflow_id: str) -> list[int]:
+    """Apply the workflow's strategy to its queued runs; returns the ids of the runs started."""
+    wf = u.conn.execute(
+        select(W.c.active_version, W.c.blocked_by_run_id)
+        .where(W.c.id == workflow_id)
+        .with_for_update()
+    ).first()
+    if wf is None:
+        return []
+    strategy = eng.versions.get(u.conn, workflow_id, wf.active_version).definition.run_strategy
+    started = _admit_regular(u, eng, workflow_id, strategy, wf.blocked_by_run_id)
+    for backfill_id, max_concurrency in _running_backfills(u.conn, workflow_id):
+        limit = max_concurrency or strategy.max_concurrency
+        lane = _backfill_lane(u.conn, backfill_id, limit)
+        started += _apply(u, eng, decide_backfill(limit, lane))
+    return started
+
+
+def workflows_with_queued_runs(
+    conn: Connection, *, after: str = "", limit: int, scope: Collection[int] | None = None
+) -> list[str]:
+    """Workflows that have QUEUED runs to admit, by id after ``after`` (the scheduler pages
+    through them across passes so that none waits behind the others)."""
+    query = (
+        select(R.c.workflow_id)
+        .distinct()
+        .where(
+            is_open(R.c.status),
+            status_is(R.c.status, RunStatus.QUEUED),
+            R.c.parent_run_id.is_(None),
+            R.c.workflow_id > after,
+        )
+        .order_by(R.c.workflow_id)
+        .limit(limit)
+    )
+    if scope is not None:
+        query = query.where(R.c.id.in_(list(scope)))
+    return list(conn.execute(query).scalars())
+
+
+# -- internals --------------------------------------------------------------------------------
+
+
+def _admit_regular(
+    u: Unit, eng: Engine, workflow_id: str, strategy: RunStrategy, blocked_by: int | None
+) -> list[int]:
+    if strategy.kind is not RunStrategyKind.strict_sequential:
+        blocked_by = None
+    active = _ids(
+        u.conn,
+        R.c.workflow_id == workflow_id,
+        is_open(R.c.status),
+        R.c.status != RunStatus.QUEUED,
+        regular(),
+    )
+    queued_filter: list[Any] = [
+        R.c.workflow_id == workflow_id,
+        is_open(R.c.status),
+        status_is(R.c.status, RunStatus.QUEUED),
+        regular(),
+    ]
+    if blocked_by is not None:
+        queued_filter.append(R.c.restarted_from.is_not(None))
+    capped = strategy.kind not in (RunStrategyKind.first_only, RunStrategyKind.last_only)
+    queued = _ids(u.conn, *queued_filter, limit=strategy.max_concurrency if capped else None)
+    restarts = (
+        frozenset(q for q in queued if blocked_by in restart_chain(u.conn, q))
+        if blocked_by is not None
+        else frozenset()
+    )
+    decision = decide(
+        strategy, Lane(active, queued), blocked_by=blocked_by, restarts_of_blocker=restarts
+    )
+    return _apply(u, eng, decision)
+
+
+def _running_backfills(conn: Connection, workflow_id: str) -> list[tuple[int, int | None]]:
+    rows = conn.execute(
+        select(B.c.id, B.c.max_concurrency)
+        .where(B.c.workflow_id == workflow_id, B.c.status == "RUNNING")
+        .order_by(B.c.id)
+    )
+    return [(r.id, r.max_concurrency) for r in rows]
+
+
+def _backfill_lane(conn: Connection, backfill_id: int, limit: int) -> Lane:
+    """The backfill's active runs and as many of its queued ones as could start."""
+    active = _ids(
+        conn,
+        R.c.backfill_id == backfill_id,
+        R.c.status.in_((RunStatus.RUNNING.value, RunStatus.PAUSED.value)),
+    )
+    free = max(0, limit - len(active))
+    queued = (
+        _ids(
+            conn,
+            R.c.backfill_id == backfill_id,
+            status_is(R.c.status, RunStatus.QUEUED),
+            limit=free,
+        )
+        if free
+        else ()
+    )
+    return Lane(active, queued)
+
+
+def _ids(conn: Connection, *conditions: Any, limit: int | None = None) -> tuple[int, ...]:
+    query = select(R.c.id).where(*conditions).order_by(R.c.id)
+    if limit is not None:
+        query = query.limit(limit)
+    return tuple(conn.execute(query).scalars())
+
+
+def _apply(u: Unit, eng: Engine, decision: Decision) -> list[int]:
+    """Stop first (last_only frees the slot it gives the new run), then start."""
+    for run_id, why in decision.stop:
+        run = load_run(u.conn, run_id)
+        compiled = eng.versions.get(u.conn, run.workflow_id, run.version)
+        RunAdvance(u, run, compiled).end_run(RunStatus.STOPPED, why, action="run_strategy")
+    return [run_id for run_id in decision.start if start_run(u, eng.versions, run_id)]
