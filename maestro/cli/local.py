@@ -110,6 +110,15 @@ def run(
             "--json", help="Print one JSON object with the result on stdout, nothing else."
         ),
     ] = False,
+    with_files: Annotated[
+        list[Path],
+        typer.Option(
+            "--with",
+            "-w",
+            help="Also submit this workflow (one its subworkflow steps start; repeatable).",
+            show_default=False,
+        ),
+    ] = [],  # noqa: B006
 ) -> None:
     """Run a workflow to completion in this process, on the embedded store (no server).
 
@@ -117,10 +126,14 @@ def run(
     under $MAESTRO_HOME (default ~/.maestro). Exit code 0 only when the run SUCCEEDED.
     """
     definition = read_definition(file)
+    others = [(read_definition(other), other) for other in with_files]
     params = parse_params(param)
     settings = load_settings(project_dir=file.resolve().parent)
     scope: set[int] = set()
     with embedded(settings, scope) as env:
+        for other, path in others:
+            with env.engine.unit(actor="cli") as u:
+                submit(u, other, source=str(path.resolve()))
         run_id = _start(env.engine, definition, file, params)
         scope.add(run_id)
         env.scheduler.wake()

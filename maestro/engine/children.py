@@ -94,6 +94,7 @@ def _start_foreach(advance: RunAdvance, step: StepRow, spec: Step) -> None:
         return
     u, run = advance.u, advance.run
     body = advance.compiled.body_of(step.step_id)
+    root = u.conn.execute(select(R.c.root_run_id).where(R.c.id == run.id)).scalar() or run.id
     outer = dict((run.scope or {}).get("outer", {}))
     if run.scope:
         outer[run.scope["var"]] = run.scope["item"]
@@ -109,6 +110,7 @@ def _start_foreach(advance: RunAdvance, step: StepRow, spec: Step) -> None:
                 "trigger": run.trigger,
                 "logical_date": run.logical_date,
                 "parent_run_id": run.id,
+                "root_run_id": root,
                 "parent_step_run_id": step.id,
                 "iteration": i,
                 "body": body.body,

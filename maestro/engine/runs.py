@@ -94,6 +94,7 @@ def create_run(
             idempotency_key=idempotency_key,
             parent_run_id=parent_run_id,
             parent_step_run_id=parent_step_run_id,
+            root_run_id=_root_of(u, parent_run_id),
             backfill_id=backfill_id,
         )
         .returning(R.c.id)
@@ -208,3 +209,11 @@ def _insert_steps(
             }
         )
     u.conn.execute(insert(S), rows)
+
+
+def _root_of(u: Unit, parent_run_id: int | None) -> int | None:
+    """The top-level run of a new child run's tree."""
+    if parent_run_id is None:
+        return None
+    root = u.conn.execute(select(R.c.root_run_id).where(R.c.id == parent_run_id)).scalar()
+    return int(root) if root is not None else parent_run_id

@@ -236,10 +236,13 @@ class Scheduler:
     # -- helpers ------------------------------------------------------------------------
 
     def _scoped(self, table: Any, condition: ColumnElement[bool]) -> ColumnElement[bool]:
+        """Only the runs in scope and their child runs (foreach iterations, subworkflows)."""
         if self.scope is None:
             return condition
+        roots = list(self.scope)
+        tree = select(R.c.id).where(R.c.id.in_(roots) | R.c.root_run_id.in_(roots))
         column = table.c.id if table is R else table.c.run_id
-        return condition & column.in_(list(self.scope))
+        return condition & column.in_(tree.scalar_subquery())
 
     def _ids(self, table: Any, condition: ColumnElement[bool], order: Any) -> list[int]:
         """Ids of rows due, oldest first by the column the condition's index is sorted on."""

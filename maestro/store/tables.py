@@ -107,6 +107,8 @@ runs = Table(
     Column("parent_run_id", BigId, ForeignKey("runs.id", ondelete="CASCADE"), nullable=True),
     #: the foreach/subworkflow step of the parent run that this run belongs to
     Column("parent_step_run_id", BigId, nullable=True),
+    #: the top-level run of a tree of child runs (NULL for a top-level run itself)
+    Column("root_run_id", BigId, nullable=True),
     #: a foreach iteration's index
     Column("iteration", Integer, nullable=True),
     #: a foreach iteration runs the body of this step path ("outer/inner") of the version
@@ -146,6 +148,12 @@ runs = Table(
     ),
     # run history of a workflow, newest first (keyset on id)
     Index("ix_runs_workflow_history", "workflow_id", "id"),
+    Index(
+        "ix_runs_root",
+        "root_run_id",
+        sqlite_where=text("root_run_id IS NOT NULL"),
+        postgresql_where=text("root_run_id IS NOT NULL"),
+    ),
     # the child runs of a foreach/subworkflow step
     Index(
         "ix_runs_parent_step",

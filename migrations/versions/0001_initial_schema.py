@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 06:26:40.457427
+Create Date: 2026-11-27 06:31:29.998978
 """
 
 from __future__ import annotations
@@ -177,6 +177,9 @@ def upgrade() -> None:
             sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
             nullable=True,
         ),
+        sa.Column(
+            "root_run_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
         sa.Column("iteration", sa.Integer(), nullable=True),
         sa.Column("body", sa.String(length=1024), nullable=True),
         sa.Column(
@@ -250,6 +253,13 @@ def upgrade() -> None:
             unique=False,
             sqlite_where=sa.text("parent_step_run_id IS NOT NULL"),
             postgresql_where=sa.text("parent_step_run_id IS NOT NULL"),
+        )
+        batch_op.create_index(
+            "ix_runs_root",
+            ["root_run_id"],
+            unique=False,
+            sqlite_where=sa.text("root_run_id IS NOT NULL"),
+            postgresql_where=sa.text("root_run_id IS NOT NULL"),
         )
         batch_op.create_index("ix_runs_status_timeout", ["status", "timeout_at"], unique=False)
         batch_op.create_index("ix_runs_workflow_history", ["workflow_id", "id"], unique=False)
@@ -626,6 +636,11 @@ def downgrade() -> None:
         )
         batch_op.drop_index("ix_runs_workflow_history")
         batch_op.drop_index("ix_runs_status_timeout")
+        batch_op.drop_index(
+            "ix_runs_root",
+            sqlite_where=sa.text("root_run_id IS NOT NULL"),
+            postgresql_where=sa.text("root_run_id IS NOT NULL"),
+        )
         batch_op.drop_index(
             "ix_runs_parent_step",
             sqlite_where=sa.text("parent_step_run_id IS NOT NULL"),

@@ -40,12 +40,19 @@ EXPECTED_OUTPUTS = {
         "catch_up_events": 200,  # only the files that landed after the first run
         "catch_up_batches": 2,
     },
+    "foreach.yaml": {"tables": 3, "rows": 170},
+    "subworkflow.yaml": {"location": "warehouse.plays"},
+    "signals.yaml": {"waited": "SUCCEEDED"},
 }
+#: other workflows an example needs in the store (the ones its subworkflow steps start)
+EXTRA_ARGS = {"subworkflow.yaml": ["--with", str(EXAMPLES / "subflows" / "publish_table.yaml")]}
 
 
 @pytest.mark.parametrize("example", sorted(EXPECTED_OUTPUTS))
 def test_every_example_runs_to_success_with_its_outputs(example: str, tmp_path: Path) -> None:
-    result = maestro("run", str(EXAMPLES / example), "--json", home=tmp_path)
+    result = maestro(
+        "run", str(EXAMPLES / example), "--json", *EXTRA_ARGS.get(example, []), home=tmp_path
+    )
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)  # exactly one JSON document on stdout
     assert doc["status"] == "SUCCEEDED"
