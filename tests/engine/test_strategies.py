@@ -264,3 +264,31 @@ def test_parallel_runs_up_to_max_concurrency_and_queues_the_rest_in_order(
     complete(harness, ids[2])
     harness.scheduler.tick()
     assert _active(harness) == [ids[3], ids[4]]
+
+
+def test_admission_reads_through_indexes_however_long_the_history(harness: Harness) -> None:
+    from maestro.engine.admission import admit_workflow
+    from maestro.engine.backfills import create_backfill
+    from tests.engine.test_query_plans import _captured_selects, _plans
+
+    _workflow(harness, "strict_sequential")
+    for _ in range(3):
+        complete(harness, new_run(harness, "wf"))
+    new_run(harness, "wf")
+    new_run(harness, "wf")
+    _, (first, _second) = create_backfill(
+        harness.engine, "wf", utc(2025, 12, 1), utc(2025, 12, 1, 1), 1
+    )
+    complete(harness, first)  # the backfill's lane has room for its queued run
+
+    def admit() -> None:
+        with harness.engine.unit() as u:
+            admit_workflow(u, harness.engine, "wf")
+
+    selects = [s for s in _captured_selects(harness, admit) if "FROM runs" in s[0]]
+    assert len(selects) >= 4  # active, queued, backfill lane active and queued
+    plans = _plans(harness, selects)
+    for (statement, _), plan in zip(selects, plans, strict=True):
+        full_scan = " SCAN " in f" {plan}" if harness.db.is_sqlite else "Seq Scan" in plan
+        assert not full_scan, f"{statement}\n→ {plan}"
+    assert "ix_runs_open" in " ".join(plans) and "ix_runs_backfill" in " ".join(plans)
