@@ -96,7 +96,7 @@ def _start_foreach(advance: RunAdvance, step: StepRow, spec: Step) -> None:
     body = advance.compiled.body_of(step.step_id)
     root = u.conn.execute(select(R.c.root_run_id).where(R.c.id == run.id)).scalar() or run.id
     outer = dict((run.scope or {}).get("outer", {}))
-    if run.scope:
+    if run.scope and "var" in run.scope:
         outer[run.scope["var"]] = run.scope["item"]
     u.conn.execute(
         insert(R),
@@ -114,7 +114,13 @@ def _start_foreach(advance: RunAdvance, step: StepRow, spec: Step) -> None:
                 "parent_step_run_id": step.id,
                 "iteration": i,
                 "body": body.body,
-                "scope": {"var": spec.foreach.as_, "item": item, "index": i, "outer": outer},
+                "scope": {
+                    "var": spec.foreach.as_,
+                    "item": item,
+                    "index": i,
+                    "outer": outer,
+                    "signal": (run.scope or {}).get("signal", {}),
+                },
                 "max_active_steps": run.max_active_steps,
                 "created_at": u.now,
             }

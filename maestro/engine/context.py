@@ -67,9 +67,9 @@ def expression_context(conn: Connection, run: RunRow) -> dict[str, Any]:
         "params": run.params,
         "run": run_scope(run),
         "steps": StepsView(conn, run.id, _enclosing_runs(conn, run)),
-        "signal": {},
+        "signal": (run.scope or {}).get("signal", {}),
     }
-    if run.scope:  # a foreach iteration: its item under the `as` name, and its index
+    if run.scope and "var" in run.scope:  # a foreach iteration: its item, and its index
         context[run.scope["var"]] = run.scope["item"]
         context["index"] = run.scope["index"]
         context.update(run.scope.get("outer", {}))

@@ -41,6 +41,7 @@ def create_run(
     parent_run_id: int | None = None,
     parent_step_run_id: int | None = None,
     backfill_id: int | None = None,
+    signal: Mapping[str, Any] | None = None,
 ) -> int:
     """Insert a QUEUED run of ``workflow_id`` (its active version unless told) and return its id.
 
@@ -70,7 +71,7 @@ def create_run(
         },
         "params": {},
         "steps": {},
-        "signal": {},
+        "signal": dict(signal or {}),
     }
     resolved = resolve_params(
         compiled.definition.params,
@@ -96,6 +97,8 @@ def create_run(
             parent_step_run_id=parent_step_run_id,
             root_run_id=_root_of(u, parent_run_id),
             backfill_id=backfill_id,
+            # a signal-triggered run keeps the payload: its steps see it as `signal`
+            scope={"signal": dict(signal)} if signal else None,
         )
         .returning(R.c.id)
     ).scalar_one()

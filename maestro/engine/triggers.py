@@ -460,6 +460,7 @@ def _start_for_signal(
             trigger_params=params,
             trigger="signal",
             idempotency_key=key,
+            signal=payload,
         )
     except (ExpressionError, ParamError) as exc:
         logger.error("signal %r starts no run of %s: %s", trigger.signal, workflow_id, exc.message)

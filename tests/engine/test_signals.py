@@ -122,3 +122,23 @@ def test_a_signal_recorded_by_a_process_that_died_is_applied_by_the_scheduler(
     assert harness.statuses(run_id)["a"] == "WAITING"
     harness.scheduler.tick()
     assert harness.drain(run_id).status == "SUCCEEDED"
+
+
+def test_a_signal_triggered_run_sees_the_payload_as_signal(harness: Harness) -> None:
+    harness.submit("""
+        id: on_landing
+        owner: t
+        triggers: [{signal: landed, match: {table: plays}, params: {ds: "{{ signal.ds }}"}}]
+        params: {ds: {type: date}}
+        steps:
+          - id: show
+            type: shell
+            shell: {command: "echo table={{ signal.table }} >> $MAESTRO_OUTPUT"}
+        """)
+    published = signals.publish(harness.engine, "landed", {"table": "plays", "ds": "2024-05-01"})
+    (run_id,) = published.runs_started
+    harness.scheduler.tick()  # admission
+    view = harness.drain(run_id)
+    assert view.status == "SUCCEEDED"
+    assert view.params == {"ds": "2024-05-01"}
+    assert view.steps[0].outputs == {"table": "plays"}
