@@ -1,0 +1,112 @@
+"""foreach at scale, embedded: a foreach of N no-op bodies completes, and memory stays flat.
+
+    python -m bench.foreach [--items 1000 --items 10000]
+
+Each size runs in a fresh subprocess so that its peak RSS is its own. Prints one JSON
+document: seconds, iterations per second and peak RSS per size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+
+def one(items: int) -> dict[str, Any]:
+    """Run one foreach of ``items`` no-op bodies in this process; report time and memory."""
+    from maestro.cli import embedded
+    from maestro.definition import parse_definition
+    from maestro.engine.runs import create_run, start_run
+    from maestro.engine.workflows import submit
+    from maestro.settings import load_settings
+    from maestro.states import RUN_TERMINAL
+    from maestro.store import tables
+
+    doc = {
+        "id": f"foreach-{items}",
+        "owner": "bench",
+        "steps": [
+            {
+                "id": "fan",
+                "type": "foreach",
+                "foreach": {
+                    "items": f"range({items}) | list",
+                    "concurrency": 64,
+                    "steps": [{"id": "body", "type": "noop"}],
+                },
+            }
+        ],
+    }
+    with tempfile.TemporaryDirectory() as home:
+        settings = load_settings(home=Path(home), database_url="")
+        scope: set[int] = set()
+        with embedded(settings, scope) as env:
+            eng = env.engine
+            definition = parse_definition(doc)
+            with eng.unit() as u:
+                submit(u, definition)
+            started = time.perf_counter()
+            with eng.unit() as u:
+                run_id = create_run(u, eng.versions, definition.id)
+                start_run(u, eng.versions, run_id)
+            scope.add(run_id)
+            while True:
+                with eng.db.read() as conn:
+                    status = conn.execute(
+                        select(tables.runs.c.status).where(tables.runs.c.id == run_id)
+                    ).scalar()
+                if status in RUN_TERMINAL:
+                    break
+                time.sleep(0.2)
+            seconds = time.perf_counter() - started
+    return {
+        "items": items,
+        "status": status,
+        "seconds": round(seconds, 2),
+        "iterations_per_second": round(items / seconds, 1),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, action="append")
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(one(args.one)))
+        return
+    results = []
+    for items in args.items or [1000, 10000]:
+        out = subprocess.run(
+            [sys.executable, "-m", "bench.foreach", "--one", str(items)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        results.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    print(
+        json.dumps(
+            {
+                "benchmark": "foreach",
+                "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+                "results": results,
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
