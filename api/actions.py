@@ -1,8 +1,8 @@
-"""The engine's run and step actions, looked up when called.
+"""Engine functions the API calls that are written alongside it (run and step actions,
+signals, backfills), looked up when called.
 
-``maestro.engine.actions`` (stop, kill, pause, resume, restart, retry, skip) is written
-alongside this API; until a function exists there, the route that needs it answers 501
-naming it instead of failing at import time.
+Until a function exists, the route that needs it answers 501 naming it, instead of the
+whole API failing at import time.
 """
 
 from __future__ import annotations
@@ -13,16 +13,20 @@ from typing import Any
 from api.errors import NotImplementedYet
 
 
-def engine_action(name: str, purpose: str) -> Any:
-    """``maestro.engine.actions.<name>``, or 501 saying that ``purpose`` needs it."""
+def engine_function(module: str, name: str, purpose: str) -> Any:
+    """``maestro.engine.<module>.<name>``, or 501 saying that ``purpose`` is not supported."""
     try:
-        module = importlib.import_module("maestro.engine.actions")
+        found = importlib.import_module(f"maestro.engine.{module}")
     except ImportError:
-        module = None
-    action = getattr(module, name, None)
-    if action is None:
+        found = None
+    function = getattr(found, name, None)
+    if function is None:
         raise NotImplementedYet(
-            f"{purpose}, and this engine has no such action yet "
-            f"(maestro.engine.actions.{name} is missing)"
+            f"{purpose} is not supported yet: this engine has no maestro.engine.{module}.{name}"
         )
-    return action
+    return function
+
+
+def engine_action(name: str, purpose: str) -> Any:
+    """A run or step action of ``maestro.engine.actions``."""
+    return engine_function("actions", name, purpose)

@@ -15,6 +15,7 @@ from api.metrics import Metrics, RequestMetrics
 from api.routers import health, metrics, pools, runs, signals, workflows
 from api.routers.health import Check
 from api.schemas.common import Problem
+from api.web import create_web_router
 from maestro import __version__
 from maestro.engine.core import Engine
 
@@ -49,10 +50,11 @@ def create_app(
     # the conventional unversioned paths of probes and scrapers
     app.include_router(health.router, include_in_schema=False)
     app.include_router(metrics.router, include_in_schema=False)
+    app.include_router(create_web_router())  # the web view at /
     errors.install(app)
     # the last added runs first: CatchAll wraps everything, BodyLimit sits next to the routes
     app.add_middleware(errors.BodyLimit, limit=max_body_bytes)
-    app.add_middleware(RequestMetrics, metrics=app.state.metrics)
+    app.add_middleware(RequestMetrics, metrics=app.state.metrics, prefix=PREFIX)
     app.add_middleware(errors.CatchAll)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]  # FastAPI's documented hook
     return app

@@ -74,9 +74,10 @@ class Metrics:
 class RequestMetrics:
     """ASGI middleware counting and timing requests per route template."""
 
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics, prefix: str) -> None:
         self.app = app
         self.metrics = metrics
+        self.prefix = prefix
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -94,7 +95,17 @@ class RequestMetrics:
         try:
             await self.app(scope, receive, recording_send)
         finally:
-            route = getattr(scope.get("route"), "path", "unmatched")
+            route = self._route(scope)
             method = scope["method"]
             self.metrics.requests.labels(method, route, str(status)).inc()
             self.metrics.latency.labels(method, route).observe(time.perf_counter() - started)
+
+    def _route(self, scope: Scope) -> str:
+        """The route template (``/api/v1/runs/{run_id}``), never the raw path: labels stay few."""
+        path = getattr(scope.get("route"), "path", None)
+        if not isinstance(path, str):
+            return "unmatched"
+        # routers included with a prefix may report their own path only
+        if scope["path"].startswith(self.prefix) and not path.startswith(self.prefix):
+            return self.prefix + path
+        return path

@@ -17,6 +17,11 @@ if ! command -v redis-server >/dev/null; then
   echo "test.sh: installing redis-server with apt" >&2
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
 fi
+# the web view's browser tests drive Debian's chromium through Playwright (pip: test extra)
+if ! command -v chromium >/dev/null; then
+  echo "test.sh: installing chromium with apt" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
 # shellcheck source=scripts/pg.sh
 source scripts/pg.sh
 python3 -m pytest "$@"

@@ -159,7 +159,7 @@ def _run_action(name: str, path: str, doc: str) -> None:
 
     def act(run_id: RunId, principal: WriteToken, engine: EngineDep) -> RunDetailPublic:
         _owned(engine, principal, run_id)
-        engine_action(name, f"{path} needs the engine's {name}")(engine, run_id, principal.name)
+        engine_action(name, f"{path} of a run")(engine, run_id, principal.name)
         return _run(engine, run_id)
 
     act.__doc__ = doc
@@ -201,9 +201,7 @@ def restart_run(
     if request.from_ == "step" and not request.step_id:
         raise Unprocessable("restart from a step needs step_id")
     _owned(engine, principal, run_id)
-    restart: Callable[..., Any] = engine_action(
-        "restart_run", "restart needs the engine's restart_run"
-    )
+    restart: Callable[..., Any] = engine_action("restart_run", "restarting a run")
     new_id: int = restart(
         engine,
         run_id,
@@ -225,7 +223,7 @@ def _step_action(name: str, path: str, doc: str) -> None:
         run_id: RunId, step_id: StepId, principal: WriteToken, engine: EngineDep
     ) -> StepDetailPublic:
         _owned(engine, principal, run_id)
-        action = engine_action(name, f"{path} needs the engine's {name}")
+        action = engine_action(name, f"{path} of a step")
         action(engine, run_id, step_id, principal.name)
         return _step(engine, run_id, step_id)
 

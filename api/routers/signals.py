@@ -1,4 +1,4 @@
-"""/signals: send a signal (501 until the engine matches signals), list recent ones."""
+"""/signals: send a signal, list recent ones."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from api.actions import engine_function
 from api.deps import EngineDep, ReadToken, WriteToken
-from api.errors import NotImplementedYet, responses
+from api.errors import responses
 from api.schemas.signals import SignalAccepted, SignalCreate, SignalsPublic
 from maestro.engine import queries
 
@@ -15,14 +16,14 @@ router = APIRouter(prefix="/signals", tags=["signals"], responses=responses(401,
 
 
 @router.post("", status_code=202, response_model=SignalAccepted, responses=responses(400, 413, 501))
-def send_signal(body: SignalCreate, principal: WriteToken) -> SignalAccepted:
+def send_signal(body: SignalCreate, principal: WriteToken, engine: EngineDep) -> SignalAccepted:
     """Record a signal: starts the runs of matching signal triggers and releases steps
-    waiting for it; a repeated ``dedupe_key`` has no further effect. (501 for now: the
-    engine does not match signals to triggers and waiting steps yet.)"""
-    raise NotImplementedYet(
-        "signals cannot be sent yet: the engine's matching of a signal to signal triggers "
-        "and to steps waiting for it (wait_for) is not in this version"
+    waiting for it; a repeated ``dedupe_key`` has no further effect."""
+    publish = engine_function("signals", "publish", "sending a signal")
+    published = publish(
+        engine, body.name, body.payload, dedupe_key=body.dedupe_key, actor=principal.name
     )
+    return SignalAccepted.model_validate(published)
 
 
 @router.get("", response_model=SignalsPublic, responses=responses(400))

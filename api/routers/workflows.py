@@ -10,13 +10,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Path, Query, Request, Response
 from pydantic import StringConstraints
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
-from api.actions import engine_action
+from api.actions import engine_action, engine_function
 from api.deps import EngineDep, ReadToken, WriteToken, check_owner
-from api.errors import NotImplementedYet, Unprocessable, responses
+from api.errors import Unprocessable, responses
 from api.schemas.runs import RunCreate, RunDetailPublic, RunsPublic
 from api.schemas.workflows import (
     BackfillCreate,
@@ -30,9 +30,10 @@ from api.schemas.workflows import (
     WorkflowSubmitted,
 )
 from maestro.definition import WorkflowDefinition, definition_to_dict, load_definition
-from maestro.engine import queries
+from maestro.engine import queries, strategies, versions
+from maestro.engine.admission import admit_or_queue
 from maestro.engine.core import Engine
-from maestro.engine.runs import create_run, start_run
+from maestro.engine.runs import create_run
 from maestro.engine.workflows import submit
 from maestro.errors import Conflict, NotFound
 from maestro.states import RunStatus
@@ -266,25 +267,14 @@ def activate_version(
 ) -> WorkflowPublic:
     """Make ``version`` the one new runs use."""
     _owned(engine, principal, workflow_id)
-    with engine.unit(actor=principal.name) as u:
-        exists = u.conn.execute(
-            select(V.c.version).where(V.c.workflow_id == workflow_id, V.c.version == version)
-        ).first()
-        if exists is None:
-            raise NotFound(f"workflow {workflow_id!r} has no version {version}")
-        u.conn.execute(
-            update(W).where(W.c.id == workflow_id).values(active_version=version, updated_at=u.now)
-        )
+    versions.activate_version(engine, workflow_id, version, principal.name)  # triggers follow
     _log_action("activate", workflow_id, principal, version=version)
     return _summary(engine, workflow_id)
 
 
 def _set_paused(engine: Engine, principal: Principal, workflow_id: str, paused: bool) -> None:
     _owned(engine, principal, workflow_id)
-    with engine.unit(actor=principal.name) as u:
-        u.conn.execute(
-            update(W).where(W.c.id == workflow_id).values(paused=paused, updated_at=u.now)
-        )
+    versions.set_paused(engine, workflow_id, paused, principal.name)
     _log_action("pause" if paused else "resume", workflow_id, principal)
 
 
@@ -313,15 +303,7 @@ def unblock_workflow(
     """Release a strict_sequential queue blocked by a failed run: the next queued run may
     start (409 when the workflow is not blocked)."""
     _owned(engine, principal, workflow_id)
-    with engine.unit(actor=principal.name) as u:
-        released = u.conn.execute(
-            update(W)
-            .where(W.c.id == workflow_id, W.c.blocked_by_run_id.is_not(None))
-            .values(blocked_by_run_id=None, updated_at=u.now)
-        ).rowcount
-        if not released:
-            raise Conflict(f"workflow {workflow_id!r} is not blocked")
-        u.wake_scheduler = True  # admit its queued runs
+    strategies.unblock(engine, workflow_id, principal.name)  # Conflict when not blocked
     _log_action("unblock", workflow_id, principal)
     return _summary(engine, workflow_id)
 
@@ -359,7 +341,7 @@ def delete_workflow(
 
 
 def _stop_all(engine: Engine, principal: Principal, workflow_id: str) -> None:
-    stop_run = engine_action("stop_run", "deleting with force=true stops the active runs")
+    stop_run = engine_action("stop_run", "deleting with force=true (stopping the active runs)")
     with engine.db.read() as conn:
         active = queries.active_runs(conn, workflow_id)
     for run_id in active:
@@ -435,7 +417,7 @@ def _create_run(
                 trigger="manual",
                 idempotency_key=key,
             )
-            start_run(u, engine.versions, run_id)
+            admit_or_queue(u, engine, run_id)  # the run strategy decides: start or queue
             return run_id, True
     except IntegrityError:
         # the same key raced in from another server process: that request's run wins
@@ -450,19 +432,24 @@ def _create_run(
     "/{workflow_id}/backfills",
     status_code=201,
     response_model=BackfillPublic,
-    responses=responses(400, 404, 413, 501),
+    responses=responses(400, 404, 409, 413, 501),
 )
 def start_backfill(
     workflow_id: WorkflowId, body: BackfillCreate, principal: WriteToken, engine: EngineDep
 ) -> BackfillPublic:
-    """One run per cron tick in [start, end] (501: backfills need the cron trigger
-    scheduler, which this engine does not have yet)."""
+    """One run per tick of the workflow's cron trigger in [start, end] (409 without a cron
+    trigger, for a reversed range or too many ticks)."""
     _owned(engine, principal, workflow_id)
-    if body.end < body.start:
-        raise Unprocessable("end is before start")
-    raise NotImplementedYet(
-        "backfills need the cron trigger scheduler, which this engine does not have yet"
+    create = engine_function("backfills", "create_backfill", "a backfill")
+    backfill_id, run_ids = create(
+        engine,
+        workflow_id,
+        body.start,
+        body.end,
+        max_concurrency=body.max_concurrency,
+        actor=principal.name,
     )
+    return BackfillPublic(backfill_id=backfill_id, run_ids=run_ids)
 
 
 def _log_action(action: str, workflow_id: str, principal: Principal, **extra: Any) -> None:

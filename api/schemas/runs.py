@@ -74,6 +74,10 @@ class StepPublic(Public):
     created_at: datetime
     started_at: datetime | None
     ended_at: datetime | None
+    children_total: int = Field(description="foreach/subworkflow: child runs created.")
+    children_started: int
+    children_done: int = Field(description="Child runs ended.")
+    children_failed: int = Field(description="Child runs that ended without success.")
 
 
 class StepsPublic(PagePublic):

@@ -20,8 +20,11 @@ class SignalCreate(BaseModel):
 
 class SignalAccepted(Public):
     signal_id: int
-    runs_started: list[int]
-    steps_released: list[str]
+    duplicate: bool = Field(
+        description="A signal with this dedupe_key was received before: nothing more happened."
+    )
+    runs_started: list[int] = Field(description="Runs started by matching signal triggers.")
+    steps_released: list[int] = Field(description="Step runs whose wait_for it satisfied.")
 
 
 class SignalPublic(Public):

@@ -503,6 +503,11 @@ class StepSummary:
     created_at: datetime
     started_at: datetime | None
     ended_at: datetime | None
+    #: foreach/subworkflow steps: child runs created, started, ended, ended without success
+    children_total: int
+    children_started: int
+    children_done: int
+    children_failed: int
 
 
 @dataclass(frozen=True)
@@ -546,6 +551,10 @@ _STEP_COLUMNS = (
     S.c.created_at,
     S.c.started_at,
     S.c.ended_at,
+    S.c.children_total,
+    S.c.children_started,
+    S.c.children_done,
+    S.c.children_failed,
 )
 
 

@@ -146,8 +146,22 @@ runs = Table(
         sqlite_where=text("parent_step_run_id IS NULL"),
         postgresql_where=text("parent_step_run_id IS NULL"),
     ),
-    # run history of a workflow, newest first (keyset on id)
-    Index("ix_runs_workflow_history", "workflow_id", "id"),
+    # run history of a workflow, newest first (keyset on id); foreach iterations are not
+    # history (they show under their step), so the history index leaves them out
+    Index(
+        "ix_runs_workflow_history",
+        "workflow_id",
+        "id",
+        sqlite_where=text("iteration IS NULL"),
+        postgresql_where=text("iteration IS NULL"),
+    ),
+    # child runs of a run (cascading deletes, stops)
+    Index(
+        "ix_runs_parent",
+        "parent_run_id",
+        sqlite_where=text("parent_run_id IS NOT NULL"),
+        postgresql_where=text("parent_run_id IS NOT NULL"),
+    ),
     Index(
         "ix_runs_root",
         "root_run_id",

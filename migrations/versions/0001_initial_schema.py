@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 06:31:29.998978
+Create Date: 2026-11-27 06:57:45.095559
 """
 
 from __future__ import annotations
@@ -248,6 +248,13 @@ def upgrade() -> None:
             postgresql_where=sa.text("status IN ('QUEUED', 'RUNNING', 'PAUSED')"),
         )
         batch_op.create_index(
+            "ix_runs_parent",
+            ["parent_run_id"],
+            unique=False,
+            sqlite_where=sa.text("parent_run_id IS NOT NULL"),
+            postgresql_where=sa.text("parent_run_id IS NOT NULL"),
+        )
+        batch_op.create_index(
             "ix_runs_parent_step",
             ["parent_step_run_id", "iteration"],
             unique=False,
@@ -262,7 +269,13 @@ def upgrade() -> None:
             postgresql_where=sa.text("root_run_id IS NOT NULL"),
         )
         batch_op.create_index("ix_runs_status_timeout", ["status", "timeout_at"], unique=False)
-        batch_op.create_index("ix_runs_workflow_history", ["workflow_id", "id"], unique=False)
+        batch_op.create_index(
+            "ix_runs_workflow_history",
+            ["workflow_id", "id"],
+            unique=False,
+            sqlite_where=sa.text("iteration IS NULL"),
+            postgresql_where=sa.text("iteration IS NULL"),
+        )
         batch_op.create_index(
             "uq_runs_idempotency",
             ["workflow_id", "idempotency_key"],
@@ -634,7 +647,11 @@ def downgrade() -> None:
             sqlite_where=sa.text("idempotency_key IS NOT NULL"),
             postgresql_where=sa.text("idempotency_key IS NOT NULL"),
         )
-        batch_op.drop_index("ix_runs_workflow_history")
+        batch_op.drop_index(
+            "ix_runs_workflow_history",
+            sqlite_where=sa.text("iteration IS NULL"),
+            postgresql_where=sa.text("iteration IS NULL"),
+        )
         batch_op.drop_index("ix_runs_status_timeout")
         batch_op.drop_index(
             "ix_runs_root",
@@ -645,6 +662,11 @@ def downgrade() -> None:
             "ix_runs_parent_step",
             sqlite_where=sa.text("parent_step_run_id IS NOT NULL"),
             postgresql_where=sa.text("parent_step_run_id IS NOT NULL"),
+        )
+        batch_op.drop_index(
+            "ix_runs_parent",
+            sqlite_where=sa.text("parent_run_id IS NOT NULL"),
+            postgresql_where=sa.text("parent_run_id IS NOT NULL"),
         )
         batch_op.drop_index(
             "ix_runs_open",

@@ -1,0 +1,27 @@
+"""The web run-history view, served by the API process at ``/``: server-rendered pages
+(Jinja2 templates, a little plain JavaScript, no front-end build) over the same store, auth
+and engine actions as the REST API. ``create_web_router()`` is what ``api.app`` includes."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Path
+from fastapi.responses import Response
+
+from api.web import actions, pages
+from api.web.render import static_response
+
+
+def create_web_router() -> APIRouter:
+    """The pages, their forms, the login form and the static files (CSS, JS)."""
+    router = APIRouter(include_in_schema=False)
+    router.include_router(pages.router)
+    router.include_router(actions.router)
+
+    @router.get("/static/{name}")
+    def static(name: str = Path(pattern=r"^[a-z0-9_.-]{1,64}$")) -> Response:
+        return static_response(name)
+
+    return router
+
+
+__all__ = ["create_web_router"]

@@ -1,0 +1,313 @@
+"""The pages: workflows, a workflow's run history, a run, a step with its attempts' logs.
+
+Handlers are plain functions run in the threadpool; each reads through
+``maestro.engine.queries`` and ``maestro.engine.history`` on one read connection and returns
+a ``Page``. Nothing here writes (``actions.py`` does).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path as FsPath
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from markupsafe import Markup
+
+from api.web import charts, dag, session
+from api.web.render import Page, error_page, render, status_of
+from api.web.status import is_terminal
+from maestro.engine import history, queries
+from maestro.engine.compiled import CompiledWorkflow
+from maestro.engine.core import Engine
+from maestro.errors import MaestroError
+from maestro.states import RUN_ACTIVE, STEP_OK, StepStatus
+
+router = APIRouter(include_in_schema=False)
+
+WorkflowId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
+RunId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+StepId = Annotated[str, Path(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
+Attempt = Annotated[int, Path(ge=1, le=2**31 - 1)]
+Cursor = Annotated[int | None, Query(ge=1, le=2**63 - 1)]
+Text = Annotated[str | None, Query(max_length=256, pattern=r"^[^\x00]*$")]
+#: the step statuses the run page calls out at the top (what failed, and why)
+FAILURES = frozenset({StepStatus.FAILED, StepStatus.TIMED_OUT, StepStatus.STOPPED})
+#: runs per page of the history grid
+GRID_RUNS = 40
+#: the end of an attempt log the step page shows at first (the rest follows, or is raw)
+LOG_TAIL = 256 * 1024
+#: the most bytes one poll of a log returns
+LOG_CHUNK = 1024 * 1024
+
+Build = Callable[[session.Visitor, Engine], Page]
+
+
+def serve(request: Request, build: Build) -> Response:
+    """Render what ``build`` finds for the caller; the login form when they must log in,
+    an error page (with the API's status) for a domain error."""
+    who = session.visitor(request)
+    if who is None:
+        return login_required(request)
+    try:
+        page = build(who, request.app.state.engine)
+    except MaestroError as exc:
+        page = error_page(exc.message, status_of(exc))
+    return render(request, who, page)
+
+
+def login_required(request: Request) -> Response:
+    if request.headers.get("x-fragment") == "1" or request.method != "GET":
+        return Response("log in first", status_code=401, media_type="text/plain")
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?next={quote(here, safe='')}", status_code=303)
+
+
+# -- workflows -------------------------------------------------------------------------------
+
+
+@router.get("/")
+def workflows_page(
+    request: Request, q: Text = None, owner: Text = None, cursor: Text = None
+) -> Response:
+    """Every workflow with its owner, tags, triggers and last 20 runs."""
+    return serve(request, lambda who, engine: _workflows(engine, q, owner, cursor))
+
+
+def _workflows(engine: Engine, q: str | None, owner: str | None, cursor: str | None) -> Page:
+    with engine.db.read() as conn:
+        listing = queries.list_workflows(
+            conn, q=q or None, owner=owner or None, limit=50, cursor=cursor or None
+        )
+        recent = history.recent_runs(conn, [w.id for w in listing.items])
+    active = any(not is_terminal(r.status) for runs in recent.values() for r in runs)
+    context = {
+        "workflows": listing.items,
+        "next_cursor": listing.next_cursor,
+        "recent": recent,
+        "q": q or "",
+        "owner": owner or "",
+    }
+    return Page("workflows", "Workflows", context, active=active)
+
+
+# -- a workflow ------------------------------------------------------------------------------
+
+
+@router.get("/workflows/{workflow_id}")
+def workflow_page(
+    request: Request,
+    workflow_id: WorkflowId,
+    before: Cursor = None,
+    after: Cursor = None,
+    limit: Annotated[int, Query(ge=1, le=history.MAX_GRID_RUNS)] = GRID_RUNS,
+) -> Response:
+    """The run-history grid (runs × steps, newest left), durations, versions, triggers."""
+    return serve(
+        request, lambda who, engine: _workflow(who, engine, workflow_id, before, after, limit)
+    )
+
+
+def _workflow(
+    who: session.Visitor,
+    engine: Engine,
+    workflow_id: str,
+    before: int | None,
+    after: int | None,
+    limit: int,
+) -> Page:
+    now = engine.clock.now()
+    with engine.db.read() as conn:
+        detail = queries.workflow_detail(conn, workflow_id)
+        grid = history.run_grid(conn, workflow_id, before=before, after=after, limit=limit)
+        versions = queries.list_versions(conn, workflow_id, limit=10).items
+    durations = [d for d in (r.duration(now) for r in grid.runs) if d is not None]
+    context = {
+        "wf": detail,
+        "grid": grid,
+        "now": now,
+        "chart": charts.durations(grid.runs, now),
+        "longest": max(durations, default=None),
+        "versions": versions,
+        "triggers": list(detail.definition.get("triggers") or []),
+        "can_write": who.may_write(detail.owner),
+    }
+    active = any(not is_terminal(r.status) for r in grid.runs)
+    return Page("workflow", detail.name, context, active=active)
+
+
+# -- a run ------------------------------------------------------------------------------------
+
+
+@router.get("/runs/{run_id}")
+def run_page(request: Request, run_id: RunId) -> Response:
+    """The DAG with statuses, the steps, the attempts' timeline, params and outputs."""
+    return serve(request, lambda who, engine: _run(who, engine, run_id))
+
+
+def _run(who: session.Visitor, engine: Engine, run_id: int) -> Page:
+    now = engine.clock.now()
+    with engine.db.read() as conn:
+        run = queries.run_detail(conn, run_id)
+        owner = queries.run_owner(conn, run_id)
+        steps = history.run_steps(conn, run_id)
+        attempts = history.run_attempts(conn, run_id)
+        children = history.child_runs(conn, run_id).by_step
+        parent = history.parent_link(conn, run_id)
+        compiled = engine.versions.for_run(
+            conn, run.workflow_id, run.version, history.run_body(conn, run_id)
+        )
+    active = not is_terminal(run.status) or any(
+        not is_terminal(c.status) for kids in children.values() for c in kids
+    )
+    context = {
+        "run": run,
+        "steps": steps,
+        "children": children,
+        "parent": parent,
+        "now": now,
+        "duration": _took(run.started_at, run.ended_at, now),
+        "dag": _dag(run_id, compiled, steps),
+        "gantt": charts.gantt(attempts, now),
+        "has_failed": any(s.status not in STEP_OK for s in steps),
+        "failures": [s for s in steps if s.status in FAILURES][:20],
+        "run_active": run.status in RUN_ACTIVE,
+        "can_write": who.may_write(owner),
+    }
+    title = f"Run #{run.number} of {run.workflow_id}"
+    return Page("run", title, context, active=active)
+
+
+def _took(started: datetime | None, ended: datetime | None, now: datetime) -> float | None:
+    return None if started is None else ((ended or now) - started).total_seconds()
+
+
+def _dag(run_id: int, compiled: CompiledWorkflow, steps: list[history.StepState]) -> Markup | None:
+    """The run's DAG (a foreach iteration's: its body's) with each step's status."""
+    specs = tuple((s.id, tuple(s.depends_on)) for s in compiled.definition.steps)
+    if len(specs) > dag.MAX_DRAWN:
+        return None
+    states = {s.step_id: s for s in steps}
+    nodes = {}
+    for step_id, _ in specs:
+        state = states.get(step_id)
+        nodes[step_id] = dag.NodeInfo(
+            status=state.status.value if state else "PENDING",
+            kind=compiled.steps[step_id].type.value,
+            detail=f"{state.attempts} attempt(s)" if state else "",
+            href=f"/runs/{run_id}/steps/{step_id}",
+        )
+    failed = sum(1 for s in steps if s.status in FAILURES)
+    label = f"DAG of run {run_id}: {len(specs)} steps, {failed} failed"
+    return dag.render(dag.layout(specs), nodes, label)
+
+
+# -- a step and its attempts ---------------------------------------------------------------------
+
+
+@router.get("/runs/{run_id}/steps/{step_id}")
+def step_page(request: Request, run_id: RunId, step_id: StepId) -> Response:
+    """A step with its attempts and the log of the latest one."""
+    return serve(request, lambda who, engine: _step(who, engine, run_id, step_id, None))
+
+
+@router.get("/runs/{run_id}/steps/{step_id}/attempts/{number}")
+def attempt_page(request: Request, run_id: RunId, step_id: StepId, number: Attempt) -> Response:
+    """A step with its attempts and the log of attempt ``number``, followed while it runs."""
+    return serve(request, lambda who, engine: _step(who, engine, run_id, step_id, number))
+
+
+def _step(
+    who: session.Visitor, engine: Engine, run_id: int, step_id: str, number: int | None
+) -> Page:
+    now = engine.clock.now()
+    with engine.db.read() as conn:
+        run = queries.run_detail(conn, run_id)
+        owner = queries.run_owner(conn, run_id)
+        step = queries.step_detail(conn, run_id, step_id)
+        chosen = number or (step.attempts[-1].number if step.attempts else None)
+        log = queries.attempt_log(conn, run_id, step_id, chosen) if chosen else None
+    attempt = next((a for a in step.attempts if a.number == chosen), None)
+    context: dict[str, Any] = {
+        "run": run,
+        "step": step,
+        "attempt": attempt,
+        "now": now,
+        "run_active": run.status in RUN_ACTIVE,
+        "can_write": who.may_write(owner),
+        "refresh": False,  # the log follows by itself; a refresh would reset it
+    }
+    if log is not None and attempt is not None:
+        size = _size(log.log_path)
+        start = max(0, size - LOG_TAIL)
+        data, _ = read_log(log.log_path, start, LOG_TAIL)
+        context |= {
+            "log_url": f"/runs/{run_id}/steps/{step_id}/attempts/{attempt.number}/log",
+            "log_text": data.decode("utf-8", "replace"),
+            "next_offset": start + len(data),
+            "cut": start,
+            "following": not is_terminal(log.status),
+        }
+    title = f"{step_id} · run #{run.number} of {run.workflow_id}"
+    return Page(
+        "step", title, context, active=attempt is not None and not is_terminal(attempt.status)
+    )
+
+
+@router.get("/runs/{run_id}/steps/{step_id}/attempts/{number}/log")
+def attempt_log(
+    request: Request,
+    run_id: RunId,
+    step_id: StepId,
+    number: Attempt,
+    offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
+    limit: Annotated[int, Query(ge=1, le=8 * LOG_CHUNK)] = LOG_CHUNK,
+) -> Response:
+    """The attempt's log from ``offset`` as plain text (what the step page polls):
+    ``X-Next-Offset`` says where to go on, ``X-Attempt-Status`` whether to."""
+    if session.visitor(request) is None:
+        return Response("log in first", status_code=401, media_type="text/plain")
+    engine: Engine = request.app.state.engine
+    try:
+        with engine.db.read() as conn:
+            info = queries.attempt_log(conn, run_id, step_id, number)
+    except MaestroError as exc:
+        return Response(exc.message, status_code=status_of(exc), media_type="text/plain")
+    data, size = read_log(info.log_path, offset, limit)
+    return Response(
+        data,
+        media_type="text/plain; charset=utf-8",
+        headers={
+            "X-Log-Size": str(size),
+            "X-Next-Offset": str(offset + len(data)),
+            "X-Attempt-Status": info.status,
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+def _size(path: str | None) -> int:
+    try:
+        return FsPath(path).stat().st_size if path else 0
+    except FileNotFoundError:
+        return 0
+
+
+def read_log(path: str | None, offset: int, limit: int) -> tuple[bytes, int]:
+    """Bytes ``[offset, offset + limit)`` of a log and its size now (an attempt's log is
+    created on its first write: until then it is empty)."""
+    if not path:
+        return b"", 0
+    try:
+        with FsPath(path).open("rb") as log:
+            size = log.seek(0, 2)
+            if offset >= size:
+                return b"", size
+            log.seek(offset)
+            return log.read(limit), size
+    except FileNotFoundError:
+        return b"", 0

@@ -1,0 +1,72 @@
+"""How every status looks, in one place: a fill color, a text color that reads on it, a
+symbol and a label — color is never the only cue (color-blind users read the symbol or the
+label). The page CSS (``status_css``) and the SVG drawings use the same table, so a status
+looks the same everywhere.
+
+The hues follow the Okabe–Ito palette, which stays distinguishable under the common forms of
+color blindness; success and failure also differ in symbol (✓ / ✗) and in lightness.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from maestro.states import ATTEMPT_TERMINAL, RUN_TERMINAL, STEP_TERMINAL, RunStatus, StepStatus
+
+DARK = "#1f2328"
+LIGHT = "#ffffff"
+
+
+@dataclass(frozen=True)
+class Look:
+    fill: str
+    text: str
+    symbol: str
+    label: str
+
+
+LOOKS: dict[str, Look] = {
+    "SUCCEEDED": Look("#007a5a", LIGHT, "✓", "succeeded"),
+    "FAILED": Look("#c43c00", LIGHT, "✗", "failed"),
+    "FAILED_IGNORED": Look("#f5c6a5", DARK, "!", "failed (ignored)"),
+    "TIMED_OUT": Look("#7a3b00", LIGHT, "◔", "timed out"),
+    "UPSTREAM_FAILED": Look("#cc79a7", DARK, "⊘", "upstream failed"),
+    "STOPPED": Look("#4b5563", LIGHT, "■", "stopped"),
+    "LOST": Look("#6f42c1", LIGHT, "?", "lost"),
+    "SKIPPED": Look("#d0d7de", DARK, "↷", "skipped"),
+    "PENDING": Look("#f3f4f6", DARK, "○", "pending"),
+    "WAITING": Look("#f0e442", DARK, "◷", "waiting"),
+    "QUEUED": Look("#9fd3f2", DARK, "⋯", "queued"),
+    "RUNNING": Look("#0072b2", LIGHT, "▶", "running"),
+    "RETRYING": Look("#e69f00", DARK, "↻", "retrying"),
+    "PAUSED": Look("#ffd479", DARK, "‖", "paused"),
+}
+UNKNOWN = Look("#ffffff", DARK, "·", "unknown")
+
+#: statuses after which nothing changes any more (a page showing only these stops polling)
+TERMINAL = frozenset(s.value for s in (*RUN_TERMINAL, *STEP_TERMINAL, *ATTEMPT_TERMINAL))
+
+#: the statuses of a step that has ended badly (what the grid and the DAG call out)
+BAD = frozenset({"FAILED", "TIMED_OUT", "UPSTREAM_FAILED", "STOPPED", "LOST"})
+
+
+def look(status: str) -> Look:
+    return LOOKS.get(str(status), UNKNOWN)
+
+
+def is_terminal(status: str) -> bool:
+    return str(status) in TERMINAL
+
+
+def status_css() -> str:
+    """``.st-FAILED { … }`` rules for every status (served inline by the base template)."""
+    rules = [f".st-{name}{{background:{lk.fill};color:{lk.text}}}" for name, lk in LOOKS.items()]
+    return "\n".join(rules)
+
+
+def legend(statuses: tuple[str, ...]) -> list[tuple[str, Look]]:
+    return [(s, look(s)) for s in statuses]
+
+
+STEP_LEGEND = tuple(s.value for s in StepStatus)
+RUN_LEGEND = tuple(s.value for s in RunStatus)

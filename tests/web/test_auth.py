@@ -1,0 +1,97 @@
+"""The web view's authentication is the API's: a token from the login form in an HttpOnly,
+SameSite=Strict cookie; read pages for any live token; buttons and actions only with write
+scope for the workflow's owner."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from maestro.engine import queries
+from maestro.tokens import revoke_token
+from tests.engine.harness import Harness
+from tests.web.conftest import Authed, flaky, post_form
+
+
+def test_pages_send_a_stranger_to_the_login_form(authed: Authed) -> None:
+    response = authed.client.get("/workflows/sales?before=5", follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/login?next=%2Fworkflows%2Fsales%3Fbefore%3D5"
+    page = authed.client.get(response.headers["location"])
+    assert page.status_code == 200 and 'name="token"' in page.text
+    assert 'name="next" value="/workflows/sales?before=5"' in page.text
+    poll = authed.client.get("/", headers={"X-Fragment": "1"}, follow_redirects=False)
+    assert poll.status_code == 401  # the refresh poll reloads the page instead
+    assert authed.client.get("/runs/1/steps/a/attempts/1/log").status_code == 401
+    assert authed.client.get("/api/v1/workflows").status_code == 401  # the API is unchanged
+
+
+def test_logging_in_sets_a_strict_http_only_cookie(authed: Authed) -> None:
+    response = post_form(authed.client, "/login", {"token": authed.tokens["reader"], "next": "/"})
+    assert response.status_code == 303 and response.headers["location"] == "/"
+    cookie = response.headers["set-cookie"]
+    assert cookie.startswith("maestro_token=") and "HttpOnly" in cookie
+    assert "SameSite=strict" in cookie or "SameSite=Strict" in cookie
+    page = authed.client.get("/")
+    assert page.status_code == 200 and "reader · read" in page.text
+
+
+def test_a_bad_token_is_refused_and_the_next_page_stays_on_this_site(authed: Authed) -> None:
+    bad = post_form(authed.client, "/login", {"token": "mae_nope", "next": "/"})
+    assert bad.status_code == 401 and "unknown or revoked" in bad.text
+    for target in ("//evil.example/x", "https://evil.example", "/\\evil.example"):
+        ok = post_form(authed.client, "/login", {"token": authed.tokens["reader"], "next": target})
+        assert ok.headers["location"] == "/"
+    no_csrf = post_form(authed.client, "/login", {"token": authed.tokens["reader"]}, csrf=False)
+    assert no_csrf.status_code == 403
+
+
+def test_a_reader_sees_everything_and_can_do_nothing(
+    authed: Authed, harness: Harness, tmp_path: Path
+) -> None:
+    run_id = harness.start(flaky(tmp_path))
+    harness.drain(run_id)
+    authed.log_in("reader")
+    workflow = authed.client.get("/workflows/sales").text
+    run = authed.client.get(f"/runs/{run_id}").text
+    assert 'data-status="FAILED"' in workflow and 'data-status="FAILED"' in run
+    assert "Start a run" not in workflow and "Pause triggers" not in workflow
+    assert "Restart from failed" not in run
+    refused = post_form(authed.client, f"/runs/{run_id}/restart")
+    assert refused.status_code == 403 and "write scope" in refused.text
+
+
+def test_a_writer_acts_only_for_their_owners(
+    authed: Authed, harness: Harness, tmp_path: Path
+) -> None:
+    run_id = harness.start(flaky(tmp_path, owner="team-a"))
+    harness.drain(run_id)
+    authed.log_in("writer-b")
+    assert "Restart from failed" not in authed.client.get(f"/runs/{run_id}").text
+    assert post_form(authed.client, f"/runs/{run_id}/restart").status_code == 403
+    assert post_form(authed.client, "/workflows/sales/start").status_code == 403
+    authed.log_in("writer-a")
+    assert "Restart from failed" in authed.client.get(f"/runs/{run_id}").text
+    response = post_form(authed.client, f"/runs/{run_id}/restart")
+    assert response.status_code == 303
+    with harness.db.read() as conn:
+        events = queries.list_events(conn, run_id, limit=500).items
+    assert any(e.action == "restart" and e.actor == "writer-a" for e in events)
+
+
+def test_logging_out_and_revoked_tokens_end_the_session(authed: Authed, harness: Harness) -> None:
+    authed.log_in("reader")
+    assert authed.client.get("/", follow_redirects=False).status_code == 200
+    out = post_form(authed.client, "/logout")
+    assert out.status_code == 303 and out.headers["location"] == "/login"
+    assert authed.client.get("/", follow_redirects=False).status_code == 303
+    authed.log_in("reader")
+    with harness.db.tx() as conn:
+        revoke_token(conn, "reader", harness.clock.now())
+    assert authed.client.get("/", follow_redirects=False).status_code == 303
+
+
+def test_without_authentication_there_is_no_login(client: TestClient) -> None:
+    assert client.get("/login", follow_redirects=False).headers["location"] == "/"
+    assert "Log out" not in client.get("/").text
