@@ -20,6 +20,7 @@ from api.errors import Unprocessable, responses
 from api.schemas.runs import RunCreate, RunDetailPublic, RunsPublic
 from api.schemas.workflows import (
     BackfillCreate,
+    BackfillProgress,
     BackfillPublic,
     DefinitionValid,
     VersionDetailPublic,
@@ -30,7 +31,7 @@ from api.schemas.workflows import (
     WorkflowSubmitted,
 )
 from maestro.definition import WorkflowDefinition, definition_to_dict, load_definition
-from maestro.engine import queries, strategies, versions
+from maestro.engine import backfills, queries, strategies, versions
 from maestro.engine.admission import admit_or_queue
 from maestro.engine.core import Engine
 from maestro.engine.runs import create_run
@@ -450,6 +451,28 @@ def start_backfill(
         actor=principal.name,
     )
     return BackfillPublic(backfill_id=backfill_id, run_ids=run_ids)
+
+
+@router.get(
+    "/{workflow_id}/backfills/{backfill_id}",
+    response_model=BackfillProgress,
+    responses=responses(404),
+)
+def backfill_status(
+    workflow_id: WorkflowId,
+    backfill_id: Annotated[int, Path(ge=1, le=2**62)],
+    _: ReadToken,
+    engine: EngineDep,
+) -> BackfillProgress:
+    """A backfill's progress: runs done (succeeded, failed, stopped), running and queued."""
+    with engine.db.read() as conn:
+        owner = conn.execute(
+            select(tables.backfills.c.workflow_id).where(tables.backfills.c.id == backfill_id)
+        ).scalar()
+        if owner != workflow_id:
+            raise NotFound(f"workflow {workflow_id!r} has no backfill {backfill_id}")
+        progress = backfills.backfill_progress(conn, backfill_id)
+    return BackfillProgress(backfill_id=backfill_id, **progress)
 
 
 def _log_action(action: str, workflow_id: str, principal: Principal, **extra: Any) -> None:

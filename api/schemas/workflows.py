@@ -91,3 +91,17 @@ class BackfillCreate(BaseModel):
 class BackfillPublic(Public):
     backfill_id: int
     run_ids: list[int]
+
+
+class BackfillProgress(Public):
+    """How far a backfill got: ``done`` = succeeded + failed + stopped."""
+
+    backfill_id: int
+    status: str
+    total: int
+    done: int
+    succeeded: int
+    failed: int
+    stopped: int
+    running: int
+    queued: int

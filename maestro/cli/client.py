@@ -20,6 +20,13 @@ from typing import Annotated, Any, NoReturn
 import httpx
 import typer
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 from rich.text import Text
 
@@ -555,6 +562,9 @@ def backfill(
     start: Annotated[datetime, typer.Option(help="First logical date (UTC unless given).")],
     end: Annotated[datetime, typer.Option(help="Last logical date.")],
     max_concurrency: Annotated[int, typer.Option(min=1, help="Runs at once.")] = 1,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Show a progress bar until every run has ended.")
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Start one run of WORKFLOW per cron tick in [START, END]."""
@@ -565,10 +575,38 @@ def backfill(
     }
     with connect() as api:
         result = api.json("POST", f"/workflows/{workflow}/backfills", json=body)
+        if wait and not as_json:
+            print(f"backfill {result['backfill_id']}: {len(result['run_ids'])} run(s)")
+            progress = _follow_backfill(api, workflow, result["backfill_id"])
+            raise typer.Exit(0 if progress["failed"] == progress["stopped"] == 0 else 1)
     if as_json:
         _print_json(result)
     else:
         print(f"backfill {result['backfill_id']}: {len(result['run_ids'])} run(s)")
+
+
+def _follow_backfill(api: Api, workflow: str, backfill_id: int) -> dict[str, Any]:
+    """A progress bar over the backfill's runs until each has ended; the last progress."""
+    path = f"/workflows/{workflow}/backfills/{backfill_id}"
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[detail]}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=Console(stderr=True)) as bar:
+        state = api.json("GET", path)
+        task = bar.add_task("backfill", total=state["total"], detail="")
+        while True:
+            detail = (
+                f"{state['running']} running · {state['queued']} queued · {state['failed']} failed"
+            )
+            bar.update(task, completed=state["done"], detail=detail)
+            if state["done"] >= state["total"] or state["status"] != "RUNNING":
+                return dict(state)
+            time.sleep(1)
+            state = api.json("GET", path)
 
 
 def _aware(value: datetime) -> datetime:

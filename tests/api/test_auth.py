@@ -48,6 +48,7 @@ ROUTES = [
     Route("POST", "/workflows/{workflow_id}/runs", "write", owned=True, body={"json": {}}),
     Route("GET", "/workflows/{workflow_id}/runs", "read"),
     Route("POST", "/workflows/{workflow_id}/backfills", "write", owned=True, body={"json": WINDOW}),
+    Route("GET", "/workflows/{workflow_id}/backfills/{backfill_id}", "read"),
     Route("GET", "/runs/{run_id}", "read"),
     Route("GET", "/runs/{run_id}/steps", "read"),
     Route("GET", "/runs/{run_id}/steps/{step_id}", "read"),
@@ -102,7 +103,13 @@ def test_each_route_checks_the_token(authed: Tokens, route: Route) -> None:
     assert authed.call("admin", "POST", "/workflows", **YAML).status_code == 201
     run = authed.call("admin", "POST", "/workflows/hello/runs", json={}, headers=admin).json()
     path = route.path.format(
-        workflow_id="hello", version=1, run_id=run["id"], step_id="greet", number=1, name="p"
+        workflow_id="hello",
+        version=1,
+        run_id=run["id"],
+        step_id="greet",
+        number=1,
+        name="p",
+        backfill_id=1,
     )
     # the denials first: allowed calls may change what later calls find
     for who in (None, "read", "write-b", "write-a", "write-any", "admin"):

@@ -242,3 +242,25 @@ def create_app_without_auth(harness: Harness) -> Any:
     from api.app import create_app
 
     return create_app(harness.engine, auth=False)
+
+
+def test_backfill_progress(client: TestClient, submit: Callable[..., Any]) -> None:
+    submit()
+    cronned = (
+        "id: cronned\nowner: team-a\ntriggers: [{cron: '0 3 * * *'}]\n"
+        "steps: [{id: a, type: noop}]\n"
+    )
+    posted = client.post(
+        API + "/workflows", content=cronned, headers={"Content-Type": "application/yaml"}
+    )
+    assert posted.status_code == 201, posted.text
+    created = client.post(
+        API + "/workflows/cronned/backfills",
+        json={"start": "2024-01-01T00:00:00Z", "end": "2024-01-03T23:00:00Z", "max_concurrency": 2},
+    )
+    assert created.status_code == 201, created.text
+    backfill_id = created.json()["backfill_id"]
+    progress = client.get(API + f"/workflows/cronned/backfills/{backfill_id}").json()
+    assert progress["total"] == 3
+    assert progress["done"] + progress["running"] + progress["queued"] == 3
+    assert client.get(API + f"/workflows/hello/backfills/{backfill_id}").status_code == 404

@@ -230,3 +230,30 @@ def test_server_refuses_no_auth_on_a_public_address(tmp_path: Path) -> None:
     env = {**os.environ, "MAESTRO_HOME": str(tmp_path), "MAESTRO_AUTH": "false"}
     refused = _run(env, "server", "--host", "0.0.0.0", "--port", "1")
     assert refused.returncode == 2 and "without authentication" in refused.stderr
+
+
+def test_backfill_waits_with_a_progress_bar(server: Server, tmp_path: Path) -> None:
+    wf = tmp_path / "nightly.yaml"
+    wf.write_text(
+        "id: nightly\nowner: t\ntriggers: [{cron: '0 3 * * *'}]\n"
+        "run_strategy: {kind: parallel, max_concurrency: 4}\n"
+        "steps: [{id: a, type: shell, shell: {command: 'echo {{ run.logical_date | ds }}'}}]\n"
+    )
+    assert server.maestro("workflow", "submit", str(wf)).returncode == 0
+    done = server.maestro(
+        "backfill",
+        "nightly",
+        "--start",
+        "2024-01-01",
+        "--end",
+        "2024-01-04T23:00:00",
+        "--max-concurrency",
+        "2",
+        "--wait",
+    )
+    assert done.returncode == 0, done.stderr
+    assert "4 run(s)" in done.stdout
+    assert "4/4" in done.stderr  # the bar's last state: every run ended
+    runs = json.loads(server.maestro("runs", "list", "nightly", "--json").stdout)["items"]
+    assert sorted(r["status"] for r in runs) == ["SUCCEEDED"] * 4
+    assert {r["trigger"] for r in runs} == {"backfill"}
