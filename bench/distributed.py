@@ -17,39 +17,18 @@ import os
 import platform
 import statistics
 import tempfile
-import uuid
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, select, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
+from sqlalchemy import select
 
+from bench import scratch
 from bench.embedded import chain, fanout, percentile
 from maestro.definition import parse_definition
 from maestro.engine.runs import create_run, start_run
 from maestro.engine.workflows import submit
 from maestro.store import tables
-from maestro.store.db import Database
-from maestro.store.migrate import upgrade
 from tests.support.cluster import Cluster, RedisServer
-
-
-def _admin(url: str, statement: str) -> None:
-    engine = create_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    with engine.connect() as conn:
-        conn.execute(text(statement))
-    engine.dispose()
-
-
-def _fresh_database(base_url: str) -> tuple[str, str]:
-    name = f"maestro_bench_{uuid.uuid4().hex[:8]}"
-    _admin(base_url, f"CREATE DATABASE {name}")
-    url = make_url(base_url).set(database=name).render_as_string(hide_password=False)
-    db = Database(url)
-    upgrade(db)
-    db.dispose()
-    return name, url
 
 
 def _run(cluster: Cluster, doc: dict[str, Any]) -> int:
@@ -110,7 +89,7 @@ def main() -> None:
     parser.add_argument("--pool", choices=["threads", "prefork"], default="threads")
     args = parser.parse_args()
     base = os.environ.get("MAESTRO_BENCH_DATABASE_URL") or os.environ["MAESTRO_TEST_DATABASE_URL"]
-    name, url = _fresh_database(base)
+    name, url = scratch.create_database(base)
     with tempfile.TemporaryDirectory() as tmp:
         redis_server = RedisServer(Path(tmp))
         redis_server.start()
@@ -127,7 +106,7 @@ def main() -> None:
         finally:
             cluster.close()
             redis_server.stop()
-            _admin(base, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            scratch.drop_database(base, name)
     print(
         json.dumps(
             {

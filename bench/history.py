@@ -18,26 +18,23 @@ import random
 import statistics
 import sys
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from tempfile import mkdtemp
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
 
 from api.app import create_app
+from bench import scratch
 from maestro.definition import load_definition
 from maestro.engine.core import Engine
 from maestro.engine.queries import encode_cursor, run_history_query
 from maestro.engine.workflows import submit
 from maestro.settings import load_settings
 from maestro.store.db import Database
-from maestro.store.migrate import upgrade
 
 TARGET_P95_MS = 50.0
 WORKFLOW = """
@@ -58,15 +55,6 @@ SELECT :workflow, g, 1,
 FROM generate_series(1, :n) AS g,
      LATERAL (SELECT timestamptz '2020-01-01' + g * interval '1 minute' AS t) AS times
 """
-
-
-def _admin(url: str, statement: str) -> None:
-    engine = create_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    try:
-        with engine.connect() as conn:
-            conn.execute(text(statement))
-    finally:
-        engine.dispose()
 
 
 def _seed(db: Database, runs: int) -> float:
@@ -172,12 +160,9 @@ def main() -> int:
     if not base:
         print("set MAESTRO_TEST_DATABASE_URL to a PostgreSQL server", file=sys.stderr)
         return 2
-    name = f"maestro_bench_{uuid.uuid4().hex[:8]}"
-    _admin(base, f"CREATE DATABASE {name}")
-    url = make_url(base).set(database=name).render_as_string(hide_password=False)
+    name, url = scratch.create_database(base)
     db = Database(url)
     try:
-        upgrade(db)
         home = Path(mkdtemp(prefix="maestro-bench-"))
         engine = Engine(db, load_settings(home=home, project_dir=home, database_url=url))
         with engine.unit() as u:
@@ -192,7 +177,7 @@ def main() -> int:
     finally:
         db.dispose()
         if not args.keep:
-            _admin(base, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            scratch.drop_database(base, name)
     report = {
         "runs": args.runs,
         "seed_seconds": round(seconds, 1),
