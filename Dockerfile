@@ -5,11 +5,14 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
     MAESTRO_HOME=/var/lib/maestro MAESTRO_PROJECT_DIR=/project
 WORKDIR /app
 COPY pyproject.toml README.md ./
+COPY requirements ./requirements
+COPY scripts/install.sh ./scripts/install.sh
 COPY maestro ./maestro
 COPY workers ./workers
 COPY api ./api
 COPY migrations ./migrations
-RUN pip install ".[sql]" && useradd --system --create-home maestro \
+# the locked versions (requirements/run.lock: Maestro + sql runtimes), hashes checked
+RUN bash scripts/install.sh run && useradd --system --create-home maestro \
     && mkdir -p /var/lib/maestro /project && chown maestro /var/lib/maestro
 USER maestro
 ENTRYPOINT ["maestro"]
@@ -17,5 +20,5 @@ ENTRYPOINT ["maestro"]
 FROM base AS spark
 USER root
 RUN apt-get update && apt-get install -y --no-install-recommends openjdk-17-jre-headless procps \
-    && rm -rf /var/lib/apt/lists/* && pip install ".[spark]"
+    && rm -rf /var/lib/apt/lists/* && bash scripts/install.sh spark
 USER maestro

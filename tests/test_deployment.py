@@ -80,3 +80,24 @@ def test_a_wrong_command_would_be_caught() -> None:
         _parse(["no-such-command"])
     with pytest.raises(BadCommand):
         _parse(["db", "downgrade"])
+
+
+def test_every_built_service_names_a_stage_of_the_dockerfile() -> None:
+    """A `build` without a target builds the Dockerfile's last stage (spark) for everyone."""
+    stages = {
+        line.split()[-1]
+        for line in (ROOT / "Dockerfile").read_text().splitlines()
+        if line.startswith("FROM ") and " AS " in line
+    }
+    built = {name: s["build"] for name, s in SERVICES.items() if "build" in s}
+    assert built, "no service is built from the Dockerfile"
+    for name, build in built.items():
+        assert isinstance(build, dict) and build.get("target") in stages, name
+    assert SERVICES["worker-spark"]["build"]["target"] == "spark"
+    assert SERVICES["api"]["build"]["target"] == "base"
+
+
+def test_the_images_install_from_the_lock() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "pip install" not in dockerfile.replace("scripts/install.sh", "")
+    assert "scripts/install.sh run" in dockerfile and "scripts/install.sh spark" in dockerfile
