@@ -31,6 +31,7 @@ from maestro.errors import (
     ParamError,
     Problem,
 )
+from maestro.wording import plural
 
 logger = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
@@ -120,7 +121,7 @@ async def _maestro_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, DefinitionError):
         return problem(status, _first_line(exc.message), errors=_problems(exc.problems))
     if isinstance(exc, ParamError):
-        detail = f"invalid run params ({len(exc.problems)} problem(s))"
+        detail = f"invalid run params ({plural(len(exc.problems), 'problem')})"
         return problem(status, detail, errors=_problems(exc.problems))
     return problem(status, exc.message, headers=headers)
 
@@ -133,7 +134,7 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     ]
     if any(e.get("type") == "json_invalid" for e in exc.errors()):
         return problem(400, "the request body is not valid JSON", errors=errors)
-    return problem(422, f"invalid request ({len(errors)} problem(s))", errors=errors)
+    return problem(422, f"invalid request ({plural(len(errors), 'problem')})", errors=errors)
 
 
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -196,26 +197,30 @@ class CatchAll:
 
 class BodyLimit:
     """ASGI middleware: refuse request bodies over ``limit`` bytes with 413, whether they
-    announce their length or stream it."""
+    announce their length or stream it.
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    The body is read and discarded (up to ``drain`` bytes) before the answer: a client that
+    sends its whole body before reading (Python's urllib, many SDKs) would otherwise meet a
+    closed connection — ``Broken pipe`` — instead of the 413. Past ``drain`` the answer goes
+    out at once and the connection is closed."""
+
+    def __init__(self, app: ASGIApp, limit: int, drain: int | None = None) -> None:
         self.app = app
         self.limit = limit
+        self.drain = drain if drain is not None else max(16 * limit, 16 * 1024 * 1024)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         declared = dict(scope.get("headers") or ()).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            status = 413 if declared.isdigit() else 400
-            response = problem(
-                status,
-                f"the request body is larger than {self.limit} bytes"
-                if status == 413
-                else "invalid Content-Length header",
-            )
-            await response(scope, receive, send)
+        if declared is not None and not declared.isdigit():
+            await problem(400, "invalid Content-Length header")(scope, receive, send)
+            return
+        if declared is not None and int(declared) > self.limit:
+            if int(declared) <= self.drain:
+                await self._discard(receive, 0)
+            await self._too_large(scope, receive, send)
             return
         received = 0
 
@@ -225,10 +230,26 @@ class BodyLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.limit:
+                    if message.get("more_body", False):
+                        await self._discard(receive, received)
                     raise BodyTooLarge(self.limit)
             return message
 
         await self.app(scope, limited_receive, send)
+
+    async def _discard(self, receive: Receive, received: int) -> None:
+        """Read the rest of the body and drop it, ``drain`` bytes at most."""
+        while received <= self.drain:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            received += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                return
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        detail = f"the request body is larger than {self.limit} bytes"
+        await problem(413, detail, headers={"Connection": "close"})(scope, receive, send)
 
 
 # -- OpenAPI -----------------------------------------------------------------------------------

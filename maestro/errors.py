@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from maestro.wording import plural
+
 
 class MaestroError(Exception):
     """Something went wrong in Maestro."""
@@ -55,7 +57,7 @@ class DefinitionError(MaestroError):
         head = f"{source}: " if source else ""
         lines = "\n".join(f"  {p}" for p in self.problems)
         super().__init__(
-            f"{head}invalid workflow definition ({len(self.problems)} problem(s))\n{lines}"
+            f"{head}invalid workflow definition ({plural(len(self.problems), 'problem')})\n{lines}"
         )
 
 

@@ -101,3 +101,22 @@ def test_the_images_install_from_the_lock() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "pip install" not in dockerfile.replace("scripts/install.sh", "")
     assert "scripts/install.sh run" in dockerfile and "scripts/install.sh spark" in dockerfile
+
+
+def test_the_readme_sample_is_examples_hello() -> None:
+    readme = (ROOT / "README.md").read_text()
+    sample = readme.split("## A workflow\n\n```yaml\n", 1)[1].split("```", 1)[0]
+    assert sample == (ROOT / "examples" / "hello.yaml").read_text()
+
+
+def test_the_readme_first_screen_gives_the_two_commands_ci_runs() -> None:
+    first_screen = (ROOT / "README.md").read_text().split("---\n", 1)[0]
+    commands = [line for line in first_screen.splitlines() if line.startswith("bash scripts/")]
+    assert commands == [
+        "bash scripts/install.sh && maestro run examples/hello.yaml",
+        "bash scripts/test.sh",
+    ]
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "bash scripts/install.sh && maestro run examples/hello.yaml" in ci
+    assert "bash scripts/test.sh" in ci and "scripts/lock.sh --check" in ci
+    assert "Python 3.11" in first_screen and "python3 -m venv .venv" in first_screen

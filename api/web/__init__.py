@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path
 from fastapi.responses import Response
 
 from api.web import actions, pages
-from api.web.render import static_response
+from api.web.render import PAGE_METHODS, static_response
 
 
 def create_web_router() -> APIRouter:
@@ -17,7 +17,7 @@ def create_web_router() -> APIRouter:
     router.include_router(pages.router)
     router.include_router(actions.router)
 
-    @router.get("/static/{name}")
+    @router.api_route("/static/{name}", methods=PAGE_METHODS)
     def static(name: str = Path(pattern=r"^[a-z0-9_.-]{1,64}$")) -> Response:
         return static_response(name)
 

@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from api.errors import Forbidden, Unprocessable
 from api.web import session
 from api.web.pages import login_required
-from api.web.render import Page, error_page, render, status_of
+from api.web.render import PAGE_METHODS, Page, error_page, render, status_of
 from maestro.engine import actions, queries
 from maestro.engine.actions import RestartMode
 from maestro.engine.core import Engine
@@ -197,7 +197,7 @@ def _step_action(do: Callable[[Engine, int, str, str], None], run_id: int, step_
 # -- logging in and out --------------------------------------------------------------------------
 
 
-@router.get("/login")
+@router.api_route("/login", methods=PAGE_METHODS)
 def login_page(request: Request, next: str = "/") -> Response:
     """The form that takes an API token (nothing to do when authentication is off)."""
     if not request.app.state.auth:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import networkx as nx
 from markupsafe import Markup, escape
 
-from api.web.status import BAD, look
+from api.web.status import BAD, DEFINED, look
 
 NODE_W, NODE_H = 190, 42
 GAP_X, GAP_Y = 56, 14
@@ -260,6 +260,7 @@ def _node(step_id: str, corner: Point, info: NodeInfo) -> str:
     stroke = "#1f2328" if bad else "#57606a"
     width = 3 if bad else 1
     dash = ' stroke-dasharray="5 3"' if info.status in ("PENDING", "SKIPPED") else ""
+    text_x = 28 if lk.symbol else 10
     title = " · ".join(p for p in (step_id, lk.label, info.kind, info.detail) if p)
     meta = " · ".join(p for p in (lk.label, info.kind) if p)
     body = (
@@ -269,8 +270,9 @@ def _node(step_id: str, corner: Point, info: NodeInfo) -> str:
         f'<rect width="{NODE_W}" height="{NODE_H}" rx="6" fill="{lk.fill}" stroke="{stroke}"'
         f' stroke-width="{width}"{dash}/>'
         f'<text x="10" y="18" class="sym" fill="{lk.text}">{escape(lk.symbol)}</text>'
-        f'<text x="28" y="18" class="id" fill="{lk.text}">{escape(_short(step_id))}</text>'
-        f'<text x="28" y="34" class="meta" fill="{lk.text}">{escape(_short(meta, 28))}</text>'
+        f'<text x="{text_x}" y="18" class="id" fill="{lk.text}">{escape(_short(step_id))}</text>'
+        f'<text x="{text_x}" y="34" class="meta" fill="{lk.text}">{escape(_short(meta, 28))}'
+        "</text>"
         "</g>"
     )
     if info.href:
@@ -301,3 +303,23 @@ def render(shape: Layout, nodes: Mapping[str, NodeInfo], label: str) -> Markup:
         f' marker-end="url(#arrow)">{edges}</g>'
         f'<g class="nodes">{drawn}</g></svg>'
     )
+
+
+#: the page CSS that the drawing needs, inlined for an SVG file that stands alone
+_STANDALONE_STYLE = (
+    "<style>svg.dag text{font-family:system-ui,sans-serif;font-size:12px}"
+    "svg.dag text.id{font-weight:600;font-family:ui-monospace,'DejaVu Sans Mono',monospace}"
+    "svg.dag text.meta{font-size:10.5px}svg.dag text.sym{font-size:13px;font-weight:700}"
+    "</style>"
+)
+
+
+def definition_svg(steps: Sequence[tuple[str, Sequence[str], str]], label: str) -> str:
+    """A workflow definition's DAG as an SVG file (``maestro graph --format svg``): the same
+    layout and nodes as the run page, each node showing its step type instead of a status.
+    ``steps`` are (step id, its dependencies, its type)."""
+    specs = tuple((step_id, tuple(deps)) for step_id, deps, _ in steps)
+    nodes = {step_id: NodeInfo(DEFINED, kind=kind) for step_id, _, kind in steps}
+    svg = str(render(layout(specs), nodes, label))
+    head, sep, rest = svg.partition("<defs>")
+    return f'<?xml version="1.0" encoding="UTF-8"?>\n{head}{_STANDALONE_STYLE}{sep}{rest}\n'

@@ -18,7 +18,7 @@ from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup
 
 from api.web import charts, dag, session
-from api.web.render import Page, error_page, render, status_of
+from api.web.render import PAGE_METHODS, Page, error_page, render, status_of
 from api.web.status import is_terminal
 from maestro.engine import history, queries
 from maestro.engine.compiled import CompiledWorkflow
@@ -69,7 +69,7 @@ def login_required(request: Request) -> Response:
 # -- workflows -------------------------------------------------------------------------------
 
 
-@router.get("/")
+@router.api_route("/", methods=PAGE_METHODS)
 def workflows_page(
     request: Request, q: Text = None, owner: Text = None, cursor: Text = None
 ) -> Response:
@@ -97,7 +97,7 @@ def _workflows(engine: Engine, q: str | None, owner: str | None, cursor: str | N
 # -- a workflow ------------------------------------------------------------------------------
 
 
-@router.get("/workflows/{workflow_id}")
+@router.api_route("/workflows/{workflow_id}", methods=PAGE_METHODS)
 def workflow_page(
     request: Request,
     workflow_id: WorkflowId,
@@ -142,7 +142,7 @@ def _workflow(
 # -- a run ------------------------------------------------------------------------------------
 
 
-@router.get("/runs/{run_id}")
+@router.api_route("/runs/{run_id}", methods=PAGE_METHODS)
 def run_page(request: Request, run_id: RunId) -> Response:
     """The DAG with statuses, the steps, the attempts' timeline, params and outputs."""
     return serve(request, lambda who, engine: _run(who, engine, run_id))
@@ -208,13 +208,13 @@ def _dag(run_id: int, compiled: CompiledWorkflow, steps: list[history.StepState]
 # -- a step and its attempts ---------------------------------------------------------------------
 
 
-@router.get("/runs/{run_id}/steps/{step_id}")
+@router.api_route("/runs/{run_id}/steps/{step_id}", methods=PAGE_METHODS)
 def step_page(request: Request, run_id: RunId, step_id: StepId) -> Response:
     """A step with its attempts and the log of the latest one."""
     return serve(request, lambda who, engine: _step(who, engine, run_id, step_id, None))
 
 
-@router.get("/runs/{run_id}/steps/{step_id}/attempts/{number}")
+@router.api_route("/runs/{run_id}/steps/{step_id}/attempts/{number}", methods=PAGE_METHODS)
 def attempt_page(request: Request, run_id: RunId, step_id: StepId, number: Attempt) -> Response:
     """A step with its attempts and the log of attempt ``number``, followed while it runs."""
     return serve(request, lambda who, engine: _step(who, engine, run_id, step_id, number))
@@ -257,7 +257,7 @@ def _step(
     )
 
 
-@router.get("/runs/{run_id}/steps/{step_id}/attempts/{number}/log")
+@router.api_route("/runs/{run_id}/steps/{step_id}/attempts/{number}/log", methods=PAGE_METHODS)
 def attempt_log(
     request: Request,
     run_id: RunId,

@@ -52,6 +52,11 @@ class Page:
     status: int = 200
 
 
+#: every page answers HEAD as well as GET, as HTTP wants (link checkers and uptime monitors
+#: send HEAD); FastAPI, unlike Starlette, does not add it. The server sends the headers only.
+PAGE_METHODS = ["GET", "HEAD"]
+
+
 def _when(value: datetime | None) -> str:
     return "—" if value is None else value.strftime("%Y-%m-%d %H:%M:%S UTC")
 

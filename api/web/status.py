@@ -42,6 +42,9 @@ LOOKS: dict[str, Look] = {
     "PAUSED": Look("#ffd479", DARK, "‖", "paused"),
 }
 UNKNOWN = Look("#ffffff", DARK, "·", "unknown")
+#: a step of a definition, not of a run (``maestro graph --format svg``): no status to show
+DEFINED = "DEFINED"
+LOOKS[DEFINED] = Look("#f6f8fa", DARK, "", "")
 
 #: statuses after which nothing changes any more (a page showing only these stops polling)
 TERMINAL = frozenset(s.value for s in (*RUN_TERMINAL, *STEP_TERMINAL, *ATTEMPT_TERMINAL))

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import sys
 
-from maestro.cli import client, distributed, local, server  # noqa: F401  # registers their commands
-from maestro.cli.common import app, err
-from maestro.cli.local import Embedded, embedded, open_store
+from maestro.cli import client, distributed, local, logs, server  # noqa: F401  # registers their commands
+from maestro.cli.common import app, err, open_store
+from maestro.cli.local import Embedded, embedded
 from maestro.errors import MaestroError
 
 __all__ = ["Embedded", "app", "embedded", "main", "open_store"]

@@ -33,6 +33,7 @@ from rich.text import Text
 from maestro.cli.common import STATUS_STYLE, app, err, fail, parse_params
 from maestro.settings import load_settings
 from maestro.states import ATTEMPT_TERMINAL, RUN_TERMINAL
+from maestro.wording import plural
 
 workflow_app = typer.Typer(help="Workflows on a Maestro server (MAESTRO_API_URL).")
 runs_app = typer.Typer(help="Runs on a Maestro server (MAESTRO_API_URL).")
@@ -191,7 +192,7 @@ def workflow_validate(
         _print_json(result)
     else:
         steps = len(result["definition"].get("steps", []))
-        print(f"{file}: valid workflow {result['id']!r} with {steps} step(s)")
+        print(f"{file}: valid workflow {result['id']!r} with {plural(steps, 'step')}")
 
 
 @workflow_app.command("list")
@@ -576,13 +577,13 @@ def backfill(
     with connect() as api:
         result = api.json("POST", f"/workflows/{workflow}/backfills", json=body)
         if wait and not as_json:
-            print(f"backfill {result['backfill_id']}: {len(result['run_ids'])} run(s)")
+            print(f"backfill {result['backfill_id']}: {plural(len(result['run_ids']), 'run')}")
             progress = _follow_backfill(api, workflow, result["backfill_id"])
             raise typer.Exit(0 if progress["failed"] == progress["stopped"] == 0 else 1)
     if as_json:
         _print_json(result)
     else:
-        print(f"backfill {result['backfill_id']}: {len(result['run_ids'])} run(s)")
+        print(f"backfill {result['backfill_id']}: {plural(len(result['run_ids']), 'run')}")
 
 
 def _follow_backfill(api: Api, workflow: str, backfill_id: int) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -11,10 +12,14 @@ from rich.console import Console
 from rich.text import Text
 from sqlalchemy.engine import make_url
 
+from api.web.dag import definition_svg
 from maestro import __version__
 from maestro.definition import WorkflowDefinition, load_definition, to_dot, to_mermaid
 from maestro.errors import DefinitionError
 from maestro.settings import Settings
+from maestro.store.db import Database
+from maestro.store.migrate import upgrade
+from maestro.wording import plural
 
 app = typer.Typer(
     help="Maestro for Python: YAML workflows of data-platform steps, run and recorded.",
@@ -25,7 +30,8 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema management.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
-err = Console(stderr=True)
+# soft_wrap: messages are never cut into 80-column lines (a pipe or a log file has no width)
+err = Console(stderr=True, soft_wrap=True)
 STATUS_STYLE = {
     "SUCCEEDED": "green",
     "FAILED": "red",
@@ -90,22 +96,42 @@ FileArg = Annotated[
 def validate(file: FileArg) -> None:
     """Validate a workflow definition; print every problem with its path (exit 1 if any)."""
     definition = read_definition(file, invalid_exit=1)
-    print(f"{file}: valid workflow {definition.id!r} with {len(definition.steps)} step(s)")
+    print(f"{file}: valid workflow {definition.id!r} with {plural(len(definition.steps), 'step')}")
 
 
 @app.command()
 def graph(
     file: FileArg,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="dot or mermaid.")] = "mermaid",
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="mermaid, dot, or svg (as the web view draws it).")
+    ] = "mermaid",
 ) -> None:
-    """Draw the workflow's DAG as Graphviz dot or Mermaid text."""
+    """Draw the workflow's DAG as Mermaid or Graphviz dot text, or as an SVG image.
+
+    `maestro graph flow.yaml -f svg > flow.svg` gives the drawing of the web view's run page.
+    """
     definition = read_definition(file)
     if fmt == "dot":
         print(to_dot(definition))
     elif fmt == "mermaid":
         print(to_mermaid(definition))
+    elif fmt == "svg":
+        steps = [(s.id, s.depends_on, s.type.value) for s in definition.steps]
+        label = f"DAG of workflow {definition.id}: {plural(len(steps), 'step')}"
+        sys.stdout.write(definition_svg(steps, label))
     else:
-        fail(f"--format must be dot or mermaid, not {fmt!r}")
+        fail(f"--format must be mermaid, dot or svg, not {fmt!r}")
+
+
+def open_store(settings: Settings) -> Database:
+    """The store of ``settings``, migrated to the current schema."""
+    db = Database(settings.effective_database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    try:
+        upgrade(db)
+    except Exception as exc:  # an unreachable server or a broken file: say which
+        db.dispose()
+        fail(f"cannot open the store at {settings.effective_database_url}: {exc}")
+    return db
 
 
 def parse_params(pairs: list[str]) -> dict[str, str]:

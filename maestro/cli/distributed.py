@@ -10,8 +10,7 @@ from typing import Annotated
 
 import typer
 
-from maestro.cli.common import app, db_app, err, fail, shown_url
-from maestro.cli.local import open_store
+from maestro.cli.common import app, db_app, err, fail, open_store, shown_url
 from maestro.engine.core import Engine
 from maestro.engine.scheduler import Scheduler
 from maestro.settings import Settings, load_settings

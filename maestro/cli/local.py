@@ -27,9 +27,11 @@ from maestro.cli.common import (
     app,
     err,
     fail,
+    open_store,
     parse_params,
     read_definition,
 )
+from maestro.cli.logs import LinePrinter, LogFollower, tail
 from maestro.definition import WorkflowDefinition
 from maestro.engine.advance import RunAdvance
 from maestro.engine.core import Engine
@@ -41,8 +43,6 @@ from maestro.engine.workflows import submit
 from maestro.errors import MaestroError, ParamError
 from maestro.settings import Settings, load_settings
 from maestro.states import RUN_TERMINAL, RunStatus, StepStatus
-from maestro.store.db import Database
-from maestro.store.migrate import upgrade
 from workers.executor import AttemptExecutor
 from workers.local import LocalDispatcher
 
@@ -63,16 +63,6 @@ class Embedded:
         self.thread.join(timeout=10)
         self.dispatcher.close()
         self.engine.db.dispose()
-
-
-def open_store(settings: Settings) -> Database:
-    db = Database(settings.effective_database_url, sqlite_synchronous=settings.sqlite_synchronous)
-    try:
-        upgrade(db)
-    except Exception as exc:  # an unreachable server or a broken file: say which
-        db.dispose()
-        fail(f"cannot open the store at {settings.effective_database_url}: {exc}")
-    return db
 
 
 @contextmanager
@@ -119,11 +109,19 @@ def run(
             show_default=False,
         ),
     ] = [],  # noqa: B006
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet", "-q", help="Do not stream the steps' output (the summary still prints)."
+        ),
+    ] = False,
 ) -> None:
     """Run a workflow to completion in this process, on the embedded store (no server).
 
-    Relative paths in the workflow resolve against the folder of FILE. The run is recorded
-    under $MAESTRO_HOME (default ~/.maestro). Exit code 0 only when the run SUCCEEDED.
+    Each step's output streams live, prefixed with its step id (--quiet turns it off); a failed
+    step's last lines follow the summary. Relative paths in the workflow resolve against the
+    folder of FILE. The run and its logs are recorded under $MAESTRO_HOME (default ~/.maestro;
+    `maestro logs RUN` prints them again). Exit code 0 only when the run SUCCEEDED.
     """
     definition = read_definition(file)
     others = [(read_definition(other), other) for other in with_files]
@@ -138,7 +136,7 @@ def run(
         scope.add(run_id)
         env.scheduler.wake()
         try:
-            view = _follow(env.engine, run_id, quiet=as_json)
+            view = _follow(env.engine, run_id, progress=not as_json, logs=not (as_json or quiet))
         except KeyboardInterrupt:
             _stop(env.engine, run_id)
             err.print("[magenta]interrupted: run stopped[/magenta]")
@@ -173,19 +171,28 @@ def _stop(eng: Engine, run_id: int) -> None:
         RunAdvance(u, run_row, compiled).end_run(RunStatus.STOPPED, "interrupted", action="stop")
 
 
-def _follow(eng: Engine, run_id: int, *, quiet: bool) -> RunView:
+def _follow(eng: Engine, run_id: int, *, progress: bool, logs: bool) -> RunView:
+    """Poll the run until it ends: a progress line on stderr, the steps' log lines on stdout
+    (on an interactive terminal, above the progress line)."""
     started = time.monotonic()
     console = Console(stderr=True)
+    out = Console()
     with Live(console=console, refresh_per_second=8, transient=True, auto_refresh=False) as live:
+        shared_screen = console.is_terminal and out.is_terminal
+        follower = LogFollower(LinePrinter(live.console if shared_screen else out))
         while True:
             with eng.db.read() as conn:
                 status = run_status(conn, run_id)
+                if logs:
+                    follower.poll(conn, run_id)
                 if status in RUN_TERMINAL:
+                    if logs:
+                        follower.flush()
                     return run_view(conn, run_id)
-                if not quiet:
+                if progress:
                     counts = step_counts(conn, run_id)
                     running = running_steps(conn, run_id)
-            if not quiet:
+            if progress:
                 live.update(_progress(counts, running, time.monotonic() - started), refresh=True)
             time.sleep(0.1)
 
@@ -242,7 +249,14 @@ def _summary(view: RunView) -> None:
         out.print(Text(f"outputs: {json.dumps(view.outputs, default=str)}"), soft_wrap=True)
     for s in view.steps:
         if s.status in (StepStatus.FAILED, StepStatus.TIMED_OUT) and s.log_path:
-            out.print(Text(f"log of {s.step_id}: {s.log_path}", style="dim"), soft_wrap=True)
+            lines = tail(s.log_path)
+            if lines:
+                title = f"last {len(lines)} lines of {s.step_id}'s log ({s.log_path}):"
+                out.print(Text(title, style="red"), soft_wrap=True)
+                for line in lines:
+                    out.print(Text(f"  {line}"), soft_wrap=True, highlight=False)
+            else:
+                out.print(Text(f"{s.step_id} wrote no log", style="dim"))
 
 
 def _clip(text: str, width: int) -> str:

@@ -11,9 +11,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from maestro.cli.common import app, err, fail, shown_url
+from maestro.cli.common import app, err, fail, open_store, shown_url
 from maestro.cli.distributed import _connect
-from maestro.cli.local import embedded, open_store
+from maestro.cli.local import embedded
 from maestro.clock import SystemClock
 from maestro.engine.core import Engine
 from maestro.errors import Conflict, NotFound

@@ -31,6 +31,7 @@ from maestro.definition.models import (
 )
 from maestro.definition.params import coerce
 from maestro.errors import DefinitionError, Loc, ParamError, Problem
+from maestro.wording import plural
 
 #: largest definition text accepted, in bytes (UTF-8)
 MAX_DEFINITION_BYTES = 1024 * 1024
@@ -337,7 +338,7 @@ def _bound_message(err: ErrorDetails) -> str | None:
         case "less_than_equal":
             return f"must be at most {ctx.get('le')}, got {_shown(err.get('input'))}"
         case "too_short":
-            return f"needs at least {ctx.get('min_length')} item(s)"
+            return f"needs at least {plural(int(ctx.get('min_length', 1)), 'item')}"
     return None
 
 
@@ -572,7 +573,11 @@ class _ExpressionChecker:
             self.expression(step["when"], (*loc, "when"))
         settings = step.get("foreach")
         if isinstance(settings, dict) and "items" in settings:
-            self.expression(settings["items"], (*loc, "foreach", "items"))
+            items = settings["items"]
+            if isinstance(items, list):  # a literal list: its strings are templates
+                self.templates(items, (*loc, "foreach", "items"))
+            else:
+                self.expression(items, (*loc, "foreach", "items"))
 
     def document(self, data: dict[str, Any]) -> None:
         params = data.get("params")

@@ -177,6 +177,8 @@ StepId = Annotated[str, AfterValidator(_check_step_id)]
 Identifier = Annotated[str, AfterValidator(_check_identifier)]
 EnvName = Annotated[str, AfterValidator(_check_env_name)]
 NonBlank = Annotated[str, AfterValidator(_check_not_blank)]
+#: the most iterations one foreach step may start
+MAX_FOREACH_ITEMS = 25_000
 Text = Annotated[str, BeforeValidator(_scalar_to_str)]
 PositiveDuration = Annotated[Duration, AfterValidator(_check_positive)]
 
@@ -410,12 +412,25 @@ class StreamSettings(_SubmitSettings):
     checkpoint: str | None = None
 
 
+def _check_items_kind(value: Any) -> Any:
+    """One message instead of one per member of the union."""
+    if not isinstance(value, str | list):
+        kinds = {dict: "a mapping", bool: "a boolean", int: "a number", float: "a number"}
+        kind = "null" if value is None else kinds.get(type(value), f"a {type(value).__name__}")
+        raise ValueError(f"expected an expression (a string) or a list, got {kind}")
+    return value
+
+
 class ForeachSettings(_Model):
     """An inner DAG run once per item of ``items``, with the item bound to ``as``."""
 
     model_config = ConfigDict(populate_by_name=True)
 
-    items: NonBlank
+    #: an expression giving a list, or a literal YAML list (whose strings may hold templates)
+    items: Annotated[
+        NonBlank | Annotated[list[Any], Field(max_length=MAX_FOREACH_ITEMS)],
+        BeforeValidator(_check_items_kind),
+    ]
     as_: Identifier = Field(default="item", alias="as")
     concurrency: int = Field(default=1, ge=1, le=500)
     fail_fast: bool = False

@@ -39,6 +39,7 @@ from maestro.store import tables
 from maestro.store.tables import status_is
 from maestro.store.transitions import transition, transition_many
 from maestro.store.unit import Dispatch, Unit
+from maestro.wording import plural
 
 R, S, A = tables.runs, tables.step_runs, tables.attempts
 #: the WAITING reasons counted in ``runs.steps_waiting`` (released when a slot frees up)
@@ -567,7 +568,7 @@ class RunAdvance:
             except ExpressionError as exc:
                 outcome, error = RunStatus.FAILED, f"workflow outputs: {exc}"
         else:
-            error = f"{status} step(s) failed"
+            error = f"{plural(status, 'step')} failed"
         values: dict[str, Any] = {"ended_at": self.u.now, "outputs": outputs, "error": error}
         if transition(
             self.u,

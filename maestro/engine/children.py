@@ -18,6 +18,7 @@ from sqlalchemy import insert, select, update
 
 from maestro import expressions
 from maestro.definition import Step, StepType
+from maestro.definition.models import MAX_FOREACH_ITEMS
 from maestro.engine.compiled import VersionCache
 from maestro.engine.records import STEP_COLUMNS, RunRow, StepRow, load_run
 from maestro.errors import ExpressionError, MaestroError, NotFound, ParamError
@@ -25,12 +26,13 @@ from maestro.states import RUN_ACTIVE, RunStatus, StepStatus
 from maestro.store import tables
 from maestro.store.transitions import transition
 from maestro.store.unit import Unit
+from maestro.wording import plural
 
 if TYPE_CHECKING:
     from maestro.engine.advance import RunAdvance
 
 R, S, W = tables.runs, tables.step_runs, tables.workflows
-MAX_ITEMS = 25_000
+MAX_ITEMS = MAX_FOREACH_ITEMS
 
 
 class StepFailed(MaestroError):
@@ -73,8 +75,12 @@ def _wait_for_children(advance: RunAdvance, step: StepRow, total: int, started: 
 
 def _items(advance: RunAdvance, spec: Step) -> list[Any]:
     assert spec.foreach is not None
+    source = spec.foreach.items
     try:
-        items = expressions.evaluate(spec.foreach.items, advance.context)
+        if isinstance(source, list):  # a literal YAML list
+            items = expressions.render(source, advance.context)
+        else:
+            items = expressions.evaluate(source, advance.context)
     except ExpressionError as exc:
         raise StepFailed(f"foreach.items: {exc}") from exc
     if not isinstance(items, list | tuple):
@@ -132,7 +138,7 @@ def _start_foreach(advance: RunAdvance, step: StepRow, spec: Step) -> None:
         step_run_id=step.id,
         entity="step",
         action="foreach",
-        message=f"{len(items)} iteration(s), {spec.foreach.concurrency} at a time",
+        message=f"{plural(len(items), 'iteration')}, {spec.foreach.concurrency} at a time",
     )
     _wait_for_children(advance, step, total=len(items), started=0)
     _start_next(u, advance.compiled.cache, step.id, spec.foreach.concurrency)
@@ -299,7 +305,7 @@ def child_ended(u: Unit, versions: VersionCache | None, child: RunRow, status: R
                 step,
                 StepStatus.WAITING,
                 StepStatus.FAILED,
-                f"{failures} of {row.children_total} iteration(s) did not succeed",
+                f"{failures} of {plural(row.children_total, 'iteration')} did not succeed",
             )
         else:
             advance.finish(step, StepStatus.WAITING, StepStatus.SUCCEEDED, outputs=outputs)

@@ -566,7 +566,8 @@ def _step_summary(row: Any) -> StepSummary:
     return StepSummary(**values)
 
 
-def _require_run(conn: Connection, run_id: int) -> None:
+def require_run(conn: Connection, run_id: int) -> None:
+    """Raise NotFound naming the run when it does not exist."""
     if conn.execute(select(R.c.id).where(R.c.id == run_id)).first() is None:
         raise NotFound(f"run {run_id} does not exist")
 
@@ -576,7 +577,7 @@ def list_steps(
 ) -> Page[StepSummary]:
     """The run's steps in definition order (keyset on their position)."""
     limit = _limit(limit)
-    _require_run(conn, run_id)
+    require_run(conn, run_id)
     query = (
         select(*_STEP_COLUMNS).where(S.c.run_id == run_id).order_by(S.c.position).limit(limit + 1)
     )
@@ -593,7 +594,7 @@ def step_detail(conn: Connection, run_id: int, step_id: str) -> StepDetail:
         )
     ).first()
     if row is None:
-        _require_run(conn, run_id)
+        require_run(conn, run_id)
         raise NotFound(f"run {run_id} has no step {step_id!r}")
     attempt_rows = conn.execute(
         select(A).where(A.c.step_run_id == row.step_run_id).order_by(A.c.number)
@@ -630,6 +631,46 @@ def attempt_log(conn: Connection, run_id: int, step_id: str, number: int) -> Att
     return AttemptLog(row.status, row.log_path)
 
 
+@dataclass(frozen=True)
+class LogSource:
+    """One attempt's log in a run's tree, labelled for a reader who follows the whole tree:
+    ``step``, ``loop[3].step`` (a foreach iteration) or ``child.step`` (a subworkflow's)."""
+
+    attempt_id: int
+    label: str
+    step_id: str
+    attempt: int
+    log_path: str
+
+
+def run_tree_logs(conn: Connection, run_id: int, after_attempt: int = 0) -> list[LogSource]:
+    """The attempts of ``run_id`` and of its child runs with an id above ``after_attempt``,
+    in the order they were made (what ``maestro run`` streams and ``maestro logs`` prints)."""
+    parent = S.alias("parent_step")
+    rows = conn.execute(
+        select(A.c.id, A.c.number, A.c.log_path, S.c.step_id, R.c.iteration, parent.c.step_id)
+        .select_from(
+            A.join(S, S.c.id == A.c.step_run_id)
+            .join(R, R.c.id == S.c.run_id)
+            .outerjoin(parent, parent.c.id == R.c.parent_step_run_id)
+        )
+        .where(
+            (R.c.id == run_id) | (R.c.root_run_id == run_id),
+            A.c.id > after_attempt,
+            A.c.log_path.is_not(None),
+        )
+        .order_by(A.c.id)
+    ).all()
+    sources = []
+    for attempt_id, number, path, step_id, iteration, parent_step in rows:
+        label = step_id
+        if parent_step is not None:
+            where = f"[{iteration}]" if iteration is not None else ""
+            label = f"{parent_step}{where}.{step_id}"
+        sources.append(LogSource(attempt_id, label, step_id, number, path))
+    return sources
+
+
 # -- events --------------------------------------------------------------------------------
 
 
@@ -652,7 +693,7 @@ def list_events(
 ) -> Page[EventView]:
     """The run's timeline, oldest first (keyset on ``events.id``, index ``ix_events_run``)."""
     limit = _limit(limit)
-    _require_run(conn, run_id)
+    require_run(conn, run_id)
     query = (
         select(
             E.c.id,

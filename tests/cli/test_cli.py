@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
@@ -93,11 +94,78 @@ def test_a_failed_run_exits_1_and_names_the_log(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "run FAILED" in result.stdout
     assert "command exited with code 4" in result.stdout
-    log_line = next(line for line in result.stdout.splitlines() if line.startswith("log of boom"))
-    assert Path(log_line.split(": ", 1)[1]).read_text().endswith("oops\n")
+    title = next(line for line in result.stdout.splitlines() if "lines of boom's log" in line)
+    assert Path(title.split("(", 1)[1].rstrip("):")).read_text().endswith("oops\n")
     as_json = maestro("run", str(wf), "--json", home=tmp_path)
     assert as_json.returncode == 1
     assert json.loads(as_json.stdout)["steps"]["boom"]["status"] == "FAILED"
+
+
+def test_run_streams_each_steps_output_prefixed_with_its_id(tmp_path: Path) -> None:
+    result = maestro("run", str(EXAMPLES / "hello.yaml"), home=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    greet = [line for line in lines if line.startswith("greet ")]
+    assert any(line.split("| ", 1)[1] == "hello, world" for line in greet)
+    assert any(line.startswith("count ") and "counting letters" in line for line in lines)
+    # the log lines come before the summary table
+    first_summary = next(i for i, line in enumerate(lines) if "hello · run" in line)
+    assert max(lines.index(line) for line in greet) < first_summary
+    quiet = maestro("run", str(EXAMPLES / "hello.yaml"), "--quiet", home=tmp_path)
+    assert quiet.returncode == 0 and "hello, world" not in quiet.stdout
+    assert "run SUCCEEDED" in quiet.stdout
+    as_json = maestro("run", str(EXAMPLES / "hello.yaml"), "--json", home=tmp_path)
+    assert json.loads(as_json.stdout)["status"] == "SUCCEEDED"  # nothing else on stdout
+
+
+def test_a_failed_step_shows_its_last_20_lines_after_the_summary(tmp_path: Path) -> None:
+    wf = tmp_path / "fail.yaml"
+    wf.write_text(
+        "id: f\nowner: t\nsteps:\n"
+        "  - {id: boom, type: shell, shell: {command: 'seq 1 30; exit 3'}}\n"
+    )
+    result = maestro("run", str(wf), "--quiet", home=tmp_path)
+    assert result.returncode == 1
+    after = result.stdout.split("run FAILED", 1)[1].splitlines()
+    shown = [line.strip() for line in after if line.strip().isdigit()]
+    assert shown == [str(n) for n in range(11, 31)]
+
+
+def test_logs_prints_a_runs_steps_from_the_embedded_store(tmp_path: Path) -> None:
+    ran = maestro("run", str(EXAMPLES / "hello.yaml"), "--json", home=tmp_path)
+    run_id = str(json.loads(ran.stdout)["run_id"])
+    every = maestro("logs", run_id, home=tmp_path)
+    assert every.returncode == 0, every.stderr
+    labelled = [line.split(" | ", 1) for line in every.stdout.splitlines()]
+    assert ["greet", "hello, world"] in [[a.strip(), b] for a, b in labelled]
+    assert [a.strip() for a, _ in labelled][-1] == "report"  # in the order steps ran
+    one = maestro("logs", run_id, "greet", home=tmp_path)
+    assert one.returncode == 0 and "hello, world\n" in one.stdout and " | " not in one.stdout
+    missing_run = maestro("logs", "999", home=tmp_path)
+    assert missing_run.returncode == 1 and "run 999 does not exist" in missing_run.stderr
+    missing_step = maestro("logs", run_id, "nope", home=tmp_path)
+    assert missing_step.returncode == 1 and "has no step 'nope'" in missing_step.stderr
+
+
+def test_logs_of_a_retried_step_and_of_foreach_iterations(tmp_path: Path) -> None:
+    wf = tmp_path / "loop.yaml"
+    wf.write_text(
+        "id: loop\nowner: t\nsteps:\n"
+        "  - id: each\n    type: foreach\n    foreach:\n"
+        "      items: '{{ [1, 2] }}'\n"
+        "      steps:\n"
+        "        - {id: say, type: shell, shell: {command: 'echo item {{ item }}'}}\n"
+        "  - id: flaky\n    type: shell\n    retries: {limit: 1, delay: 0}\n"
+        "    shell: {command: 'echo try $MAESTRO_ATTEMPT; [ $MAESTRO_ATTEMPT = 2 ]'}\n"
+    )
+    ran = maestro("run", str(wf), "--json", home=tmp_path)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    run_id = str(json.loads(ran.stdout)["run_id"])
+    text = maestro("logs", run_id, home=tmp_path).stdout
+    assert "each[0].say | item 1" in text and "each[1].say | item 2" in text
+    assert "flaky       | --- attempt 2" in text
+    second = maestro("logs", run_id, "flaky", "--attempt", "1", home=tmp_path).stdout
+    assert second.rstrip().endswith("try 1")
 
 
 @pytest.mark.parametrize(
@@ -142,16 +210,54 @@ def test_bad_params_and_missing_files_exit_2(tmp_path: Path) -> None:
         assert "Traceback" not in r.stderr
 
 
+def test_messages_count_in_words_and_are_not_wrapped_in_a_pipe(tmp_path: Path) -> None:
+    long_id = "a_step_with_a_name_long_enough_to_overflow_eighty_columns_on_its_own"
+    wf = tmp_path / "bad.yaml"
+    wf.write_text(f"id: x\nowner: t\nsteps:\n  - {{id: a, type: noop, depends_on: [{long_id}]}}\n")
+    one = maestro("validate", str(wf), home=tmp_path)
+    assert "invalid workflow definition (1 problem)" in one.stderr
+    problem = next(line for line in one.stderr.splitlines() if "unknown step" in line)
+    assert long_id in problem and len(problem) > 80  # one line, whatever its length
+    wf.write_text("id: x\nowner: t\nsteps:\n  - {id: a, type: noop, depends_on: [b, c]}\n")
+    assert "(2 problems)" in maestro("validate", str(wf), home=tmp_path).stderr
+    param = "p" * 90
+    bad = maestro("run", str(EXAMPLES / "hello.yaml"), "--param", param, home=tmp_path)
+    assert bad.returncode == 2
+    assert len(bad.stderr.strip().splitlines()) == 1 and param in bad.stderr
+
+
 def test_validate_and_graph(tmp_path: Path) -> None:
     diamond = str(EXAMPLES / "diamond.yaml")
     ok = maestro("validate", diamond, home=tmp_path)
-    assert ok.returncode == 0 and "valid workflow 'diamond' with 4 step(s)" in ok.stdout
+    assert ok.returncode == 0 and "valid workflow 'diamond' with 4 steps" in ok.stdout
     dot = maestro("graph", diamond, "--format", "dot", home=tmp_path)
     assert dot.returncode == 0 and dot.stdout.startswith("digraph")
     assert '"extract" -> "sum"' in dot.stdout
     mermaid = maestro("graph", diamond, home=tmp_path)
     assert mermaid.returncode == 0 and mermaid.stdout.startswith("flowchart")
     assert mermaid.stdout.count("-->") == 4
+
+
+def test_graph_as_svg_is_the_web_views_drawing(tmp_path: Path) -> None:
+    result = maestro("graph", str(EXAMPLES / "diamond.yaml"), "--format", "svg", home=tmp_path)
+    assert result.returncode == 0, result.stderr
+    root = ElementTree.fromstring(result.stdout.encode())  # a well-formed SVG document
+    ns = {"svg": "http://www.w3.org/2000/svg"}
+    assert root.tag == "{http://www.w3.org/2000/svg}svg" and root.get("class") == "dag"
+    nodes = root.findall(".//svg:g[@class='dag-node']", ns)
+    assert sorted(n.get("data-step") or "" for n in nodes) == ["extract", "join", "squares", "sum"]
+    assert len(root.findall(".//svg:g[@class='edges']/svg:path", ns)) == 4
+    assert root.find("svg:style", ns) is not None  # stands alone, without the page's CSS
+    bad = maestro("graph", str(EXAMPLES / "diamond.yaml"), "--format", "png", home=tmp_path)
+    assert bad.returncode == 2 and "mermaid, dot or svg" in bad.stderr
+
+
+def test_help_shows_flags_as_flags(tmp_path: Path) -> None:
+    for args in (["--help"], ["run", "--help"], ["validate", "--help"]):
+        shown = maestro(*args, home=tmp_path)
+        assert shown.returncode == 0
+        assert "<bool>" not in shown.stdout and "BOOLEAN" not in shown.stdout, args
+    assert "--version" in maestro("--help", home=tmp_path).stdout
 
 
 def test_ctrl_c_stops_the_run_and_kills_its_processes(tmp_path: Path) -> None:

@@ -252,7 +252,7 @@ def test_backfill_waits_with_a_progress_bar(server: Server, tmp_path: Path) -> N
         "--wait",
     )
     assert done.returncode == 0, done.stderr
-    assert "4 run(s)" in done.stdout
+    assert "4 runs" in done.stdout
     assert "4/4" in done.stderr  # the bar's last state: every run ended
     runs = json.loads(server.maestro("runs", "list", "nightly", "--json").stdout)["items"]
     assert sorted(r["status"] for r in runs) == ["SUCCEEDED"] * 4

@@ -137,7 +137,7 @@ def test_a_failed_iteration_fails_the_step_after_the_others_and_fail_fast_stops_
         """
     slow = harness.drain(harness.start(text.format(ff="false")))
     fan = slow.steps[0]
-    assert (fan.status.value, fan.error) == ("FAILED", "1 of 4 iteration(s) did not succeed")
+    assert (fan.status.value, fan.error) == ("FAILED", "1 of 4 iterations did not succeed")
     fast_id = harness.start(text.format(ff="true"))
     fast = harness.drain(fast_id)
     assert fast.steps[0].error == "iteration 1 ended FAILED (fail_fast)"

@@ -184,4 +184,4 @@ def test_finish_running_lets_independent_branches_finish(harness: Harness) -> No
         "after_other": "SUCCEEDED",
     }
     assert view.status == "FAILED"
-    assert view.error == "2 step(s) failed"
+    assert view.error == "2 steps failed"

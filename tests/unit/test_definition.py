@@ -174,7 +174,7 @@ def test_minimal_definition_takes_the_documented_defaults() -> None:
         ({"tags": "etl"}, "tags: expected a list, got a string"),
         ({"params": {"bad-name": {}}}, "params.bad-name: invalid key: invalid name 'bad-name'"),
         ({"params": {"p": {"type": "strng"}}}, "did you mean 'string'?"),
-        ({"steps": []}, "steps: needs at least 1 item(s)"),
+        ({"steps": []}, "steps: needs at least 1 item"),
     ],
 )
 def test_top_level_field_errors(top: dict[str, Any], expected: str) -> None:
@@ -454,7 +454,7 @@ def test_every_step_type_parses() -> None:
         ),
         (
             {"id": "f", "type": "foreach", "foreach": {"items": "x", "steps": []}},
-            "steps[0].foreach.steps: needs at least 1 item(s)",
+            "steps[0].foreach.steps: needs at least 1 item",
         ),
         (
             {"id": "a", "type": "noop", "retries": {"limit": 100}},
@@ -748,7 +748,7 @@ def test_source_is_named_in_the_error() -> None:
     with pytest.raises(DefinitionError) as info:
         load_definition("- 1", source="flows/x.yaml")
     assert info.value.source == "flows/x.yaml"
-    assert str(info.value).startswith("flows/x.yaml: invalid workflow definition (1 problem(s))")
+    assert str(info.value).startswith("flows/x.yaml: invalid workflow definition (1 problem)")
 
 
 def test_json_text_is_accepted() -> None:

@@ -314,3 +314,22 @@ def test_a_malformed_form_is_a_400(client: TestClient) -> None:
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
     assert response.status_code == 400
+
+
+def test_every_page_answers_head_like_get_without_a_body(
+    client: TestClient, harness: Harness, tmp_path: Path
+) -> None:
+    run_id = _failed_run(harness, tmp_path)
+    for path in (
+        "/",
+        "/workflows/sales",
+        f"/runs/{run_id}",
+        f"/runs/{run_id}/steps/transform/attempts/1",
+        "/static/maestro.css",
+    ):
+        got = client.get(path)
+        head = client.head(path)
+        assert (head.status_code, got.status_code) == (200, 200), path
+        assert head.headers["content-type"] == got.headers["content-type"], path
+        assert head.content == b"", path
+    assert client.head("/runs/999999").status_code == 404

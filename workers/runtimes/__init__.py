@@ -1,9 +1,10 @@
 """Step runtimes, by step type.
 
 The attempt executor looks a step's type up here. Runtimes are stateless, so one shared
-instance per type serves every attempt, on any thread. Types without an entry (foreach,
-subworkflow) are not implemented yet: ``get_runtime`` returns None for them. The spark, sql and
-stream runtimes import their optional libraries (pyspark, SQL drivers) only when they run.
+instance per type serves every attempt, on any thread. foreach and subworkflow steps have no
+entry: the engine runs them as child runs and never dispatches them (``get_runtime`` returns
+None for them). The spark, sql and stream runtimes import their optional libraries (pyspark,
+SQL drivers) only when they run.
 """
 
 from __future__ import annotations
