@@ -7,10 +7,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from sqlalchemy import text
 
 from api import errors
+from api.guard import BrowserGuard
 from api.metrics import Metrics, RequestMetrics
 from api.routers import health, metrics, pools, runs, signals, workflows
 from api.routers.health import Check
@@ -29,10 +31,15 @@ def create_app(
     auth: bool,
     max_body_bytes: int = DEFAULT_MAX_BODY,
     readiness: Sequence[Check] = (),
+    allowed_hosts: Sequence[str] | None = None,
+    cors_origins: Sequence[str] = (),
 ) -> FastAPI:
     """The API on ``engine``. ``auth``: require bearer tokens (``maestro server``) or let
     every caller act as ``anonymous`` (``maestro standalone`` on 127.0.0.1). ``readiness``:
-    extra checks of /readyz besides the database (the broker, in distributed mode)."""
+    extra checks of /readyz besides the database (the broker, in distributed mode).
+    ``allowed_hosts``: the names the Host header may give (None: any); ``cors_origins``: other
+    origins whose pages may call the API (CORS headers are sent for them only). See
+    ``api.guard`` for what a browser on another site is refused."""
     app = FastAPI(
         title="Maestro",
         version=__version__,
@@ -55,6 +62,20 @@ def create_app(
     # the last added runs first: CatchAll wraps everything, BodyLimit sits next to the routes
     app.add_middleware(errors.BodyLimit, limit=max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=app.state.metrics, prefix=PREFIX)
+    if cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(cors_origins),
+            allow_methods=["*"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+            expose_headers=["X-Next-Offset", "X-Attempt-Status"],
+        )
+    app.add_middleware(
+        BrowserGuard,
+        allowed_hosts=allowed_hosts,
+        cors_origins=cors_origins,
+        typed_posts=not auth,  # without tokens, the only thing between a web page and a run
+    )
     app.add_middleware(errors.CatchAll)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]  # FastAPI's documented hook
     return app

@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     auth: bool | None = None
     #: largest request body the API accepts, in bytes (413 beyond)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    #: Host names the API answers to, comma-separated (``maestro.example.com,10.0.0.5``);
+    #: empty: the loopback names when it listens on loopback, any name otherwise
+    allowed_hosts: str = ""
+    #: other origins whose web pages may call the API, comma-separated
+    #: (``https://dash.example.com``); empty: none, and no CORS headers are sent
+    cors_origins: str = ""
     #: the API the client commands talk to (``maestro workflow …``, ``maestro runs …``)
     api_url: str = "http://127.0.0.1:8080"
     #: bearer token the client commands send (``maestro token create`` prints one)
@@ -67,8 +73,20 @@ class Settings(BaseSettings):
         return self.database_url or f"sqlite:///{self.home / 'maestro.db'}"
 
     @property
+    def allowed_host_list(self) -> list[str]:
+        return _comma_list(self.allowed_hosts)
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return _comma_list(self.cors_origins)
+
+    @property
     def logs_dir(self) -> Path:
         return self.home / "logs"
+
+
+def _comma_list(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
 
 
 def load_settings(**overrides: object) -> Settings:

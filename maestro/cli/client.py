@@ -65,6 +65,10 @@ class Api:
         self.base = base
 
     def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        if method not in ("GET", "HEAD") and not {"json", "content"} & set(kwargs):
+            # a body-less action still says its type: the API refuses state-changing requests
+            # without one when no token is sent (what a drive-by web page would send)
+            kwargs["json"] = {}
         try:
             response = self.client.request(method, f"/api/v1{path}", **kwargs)
         except httpx.HTTPError as exc:

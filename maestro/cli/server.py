@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from api.guard import LOOPBACK_HOSTS
 from maestro.cli.common import app, err, fail, open_store, shown_url
 from maestro.cli.distributed import _connect
 from maestro.cli.local import embedded
@@ -73,7 +74,12 @@ def server(host: Host = "127.0.0.1", port: Port = 8080) -> None:
             conn.ensure_connection(max_retries=1, timeout=2)
 
     api = create_app(
-        engine, auth=auth, max_body_bytes=settings.max_body_bytes, readiness=[("broker", broker)]
+        engine,
+        auth=auth,
+        max_body_bytes=settings.max_body_bytes,
+        readiness=[("broker", broker)],
+        allowed_hosts=settings.allowed_host_list or (LOOPBACK_HOSTS if is_loopback(host) else None),
+        cors_origins=settings.cors_origin_list,
     )
     err.print(
         f"maestro server on http://{host}:{port} · {shown_url(settings)}"
@@ -98,7 +104,13 @@ def standalone(port: Port = 8080) -> None:
     settings = load_settings()
     auth = bool(settings.auth)
     with embedded(settings, None) as env:
-        api = create_app(env.engine, auth=auth, max_body_bytes=settings.max_body_bytes)
+        api = create_app(
+            env.engine,
+            auth=auth,
+            max_body_bytes=settings.max_body_bytes,
+            allowed_hosts=settings.allowed_host_list or LOOPBACK_HOSTS,
+            cors_origins=settings.cors_origin_list,
+        )
         err.print(
             f"maestro standalone on http://127.0.0.1:{port} · {shown_url(settings)}"
             f"{'' if auth else ' · no tokens needed'}",

@@ -20,6 +20,8 @@ from maestro.tokens import Scope, create_token
 from tests.engine.harness import Harness
 
 API = "/api/v1"
+#: a body-less action still names a type (without tokens the API refuses untyped POSTs)
+TYPED = {"Content-Type": "application/json"}
 
 WORKFLOW = """
 id: {id}

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 
 from maestro.store import tables
-from tests.api.conftest import API, problem_of
+from tests.api.conftest import API, TYPED, problem_of
 from tests.engine.harness import Harness
 
 
@@ -28,7 +28,7 @@ def test_start_with_params_version_and_logical_date(
     assert run["status"] == "RUNNING" and run["trigger"] == "manual"
     assert run["logical_date"] == "2026-02-28T22:00:00Z"
     assert run["step_counts"] == {"QUEUED": 1, "PENDING": 1} and run["steps_total"] == 2
-    no_body = client.post(API + "/workflows/hello/runs")
+    no_body = client.post(API + "/workflows/hello/runs", headers=TYPED)
     assert no_body.status_code == 201 and no_body.json()["params"] == {"who": "world"}
 
 
@@ -179,24 +179,24 @@ def test_run_actions_record_the_actor_and_refuse_invalid_states(
     client: TestClient, start: Callable[..., int]
 ) -> None:
     run_id = start()
-    paused = client.post(f"{API}/runs/{run_id}/pause")
+    paused = client.post(f"{API}/runs/{run_id}/pause", headers=TYPED)
     assert paused.status_code == 200 and paused.json()["status"] == "PAUSED"
-    body = problem_of(client.post(f"{API}/runs/{run_id}/pause"), 409)
+    body = problem_of(client.post(f"{API}/runs/{run_id}/pause", headers=TYPED), 409)
     assert "PAUSED" in body["detail"]
-    assert client.post(f"{API}/runs/{run_id}/resume").json()["status"] == "RUNNING"
-    stopped = client.post(f"{API}/runs/{run_id}/stop")
+    assert client.post(f"{API}/runs/{run_id}/resume", headers=TYPED).json()["status"] == "RUNNING"
+    stopped = client.post(f"{API}/runs/{run_id}/stop", headers=TYPED)
     assert stopped.status_code == 200 and stopped.json()["status"] == "STOPPED"
-    body = problem_of(client.post(f"{API}/runs/{run_id}/kill"), 409)
+    body = problem_of(client.post(f"{API}/runs/{run_id}/kill", headers=TYPED), 409)
     assert "STOPPED" in body["detail"]
     events = client.get(f"{API}/runs/{run_id}/events?limit=500").json()["items"]
     actions = {e["action"] for e in events if e["actor"] == "anonymous"}
     assert {"pause", "resume", "stop"} <= actions
-    problem_of(client.post(f"{API}/runs/999999/stop"), 404)
+    problem_of(client.post(f"{API}/runs/999999/stop", headers=TYPED), 404)
 
 
 def test_kill_and_restart(client: TestClient, start: Callable[..., int], harness: Harness) -> None:
     run_id = start()
-    assert client.post(f"{API}/runs/{run_id}/kill").json()["status"] == "FAILED"
+    assert client.post(f"{API}/runs/{run_id}/kill", headers=TYPED).json()["status"] == "FAILED"
     restarted = client.post(f"{API}/runs/{run_id}/restart", json={"from": "beginning"})
     assert restarted.status_code == 201
     new = restarted.json()
@@ -224,22 +224,22 @@ def test_step_actions(client: TestClient, harness: Harness) -> None:
     harness.dispatcher.pending.remove(bad)
     harness.executor.execute(bad.attempt_id)  # only `bad` runs: the run stays RUNNING
     assert client.get(f"{API}/runs/{run_id}/steps/bad").json()["status"] == "FAILED"
-    retried = client.post(f"{API}/runs/{run_id}/steps/bad/retry")
+    retried = client.post(f"{API}/runs/{run_id}/steps/bad/retry", headers=TYPED)
     assert retried.status_code == 200 and retried.json()["status"] in ("QUEUED", "WAITING")
     assert len(retried.json()["attempts"]) == 2
-    body = problem_of(client.post(f"{API}/runs/{run_id}/steps/bad/retry"), 409)
+    body = problem_of(client.post(f"{API}/runs/{run_id}/steps/bad/retry", headers=TYPED), 409)
     assert "QUEUED" in body["detail"] or "WAITING" in body["detail"]
-    skipped = client.post(f"{API}/runs/{run_id}/steps/after/skip")
+    skipped = client.post(f"{API}/runs/{run_id}/steps/after/skip", headers=TYPED)
     assert skipped.status_code == 200 and skipped.json()["status"] == "SKIPPED"
-    stopped = client.post(f"{API}/runs/{run_id}/steps/other/stop")
+    stopped = client.post(f"{API}/runs/{run_id}/steps/other/stop", headers=TYPED)
     assert stopped.status_code == 200 and stopped.json()["status"] == "STOPPED"
-    problem_of(client.post(f"{API}/runs/{run_id}/steps/nope/skip"), 404)
-    problem_of(client.post(f"{API}/runs/{run_id}/steps/bad%20x/skip"), 422)
+    problem_of(client.post(f"{API}/runs/{run_id}/steps/nope/skip", headers=TYPED), 404)
+    problem_of(client.post(f"{API}/runs/{run_id}/steps/bad%20x/skip", headers=TYPED), 422)
 
 
 @pytest.mark.parametrize("path", ["stop", "kill", "pause", "resume"])
 def test_unknown_runs_are_404_for_every_action(client: TestClient, path: str) -> None:
-    problem_of(client.post(f"{API}/runs/424242/{path}"), 404)
+    problem_of(client.post(f"{API}/runs/424242/{path}", headers=TYPED), 404)
 
 
 FOREACH = """

@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 from fastapi.testclient import TestClient
 
-from tests.api.conftest import API, problem_of, workflow_yaml
+from tests.api.conftest import API, TYPED, problem_of, workflow_yaml
 from tests.engine.harness import Harness
 
 YAML = {"Content-Type": "application/yaml"}
@@ -35,9 +35,9 @@ def test_submit_json_and_stage_a_version_without_activating_it(client: TestClien
     detail = client.get(API + "/workflows/hello").json()
     assert detail["active_version"] == 1 and detail["latest_version"] == 2
     assert detail["definition"]["description"] == ""
-    activated = client.post(API + "/workflows/hello/versions/2/activate")
+    activated = client.post(API + "/workflows/hello/versions/2/activate", headers=TYPED)
     assert activated.status_code == 200 and activated.json()["active_version"] == 2
-    problem_of(client.post(API + "/workflows/hello/versions/9/activate"), 404)
+    problem_of(client.post(API + "/workflows/hello/versions/9/activate", headers=TYPED), 404)
 
 
 def test_an_invalid_definition_lists_every_problem_with_its_path(client: TestClient) -> None:
@@ -63,7 +63,7 @@ def test_malformed_bodies(client: TestClient) -> None:
     problem_of(client.post(API + "/workflows", content=b"\xff\xfe", headers=YAML), 422)
     bad_json = {"Content-Type": "application/json"}
     problem_of(client.post(API + "/workflows/hello/runs", content="{", headers=bad_json), 400)
-    problem_of(client.post(API + "/workflows", content=b"x" * (1024 * 1024 + 1)), 413)
+    problem_of(client.post(API + "/workflows", content=b"x" * (1024 * 1024 + 1), headers=YAML), 413)
     # a body that does not announce its length is counted as it streams
     chunks = (b"x" * 65536 for _ in range(20))
     problem_of(client.post(API + "/workflows", content=chunks, headers=YAML), 413)
@@ -97,10 +97,10 @@ def test_list_filters_and_pages(client: TestClient, submit: Callable[..., Any]) 
     assert [w["id"] for w in by_tag] == ["wf-0", "wf-2", "wf-4"]
     assert [w["id"] for w in client.get(API + "/workflows?q=F-3").json()["items"]] == ["wf-3"]
     assert client.get(API + "/workflows?q=%25").json()["items"] == []  # % is no wildcard
-    client.post(API + "/workflows/wf-2/pause")
+    client.post(API + "/workflows/wf-2/pause", headers=TYPED)
     paused = client.get(API + "/workflows?paused=true").json()["items"]
     assert [w["id"] for w in paused] == ["wf-2"] and paused[0]["paused"] is True
-    client.post(API + "/workflows/wf-2/resume")
+    client.post(API + "/workflows/wf-2/resume", headers=TYPED)
     assert client.get(API + "/workflows?paused=true").json()["items"] == []
     problem_of(client.get(API + "/workflows?cursor=garbage!"), 400)
     problem_of(client.get(API + "/workflows?limit=0"), 422)
@@ -131,7 +131,7 @@ def test_detail_versions_and_unknowns(client: TestClient, submit: Callable[..., 
     problem_of(client.get(API + "/workflows/hello/versions/2"), 404)
     problem_of(client.get(API + "/workflows/nope/runs"), 404)
     problem_of(client.get(API + "/workflows/bad%00id"), 422)
-    problem_of(client.post(API + "/workflows/nope/pause"), 404)
+    problem_of(client.post(API + "/workflows/nope/pause", headers=TYPED), 404)
     problem_of(client.get(API + "/no/such/route"), 404)
     problem_of(client.put(API + "/workflows"), 405)
 
@@ -171,7 +171,7 @@ steps:
 
 def test_unblock_backfill_and_signals(client: TestClient, submit: Callable[..., Any]) -> None:
     submit()
-    body = problem_of(client.post(API + "/workflows/hello/unblock"), 409)
+    body = problem_of(client.post(API + "/workflows/hello/unblock", headers=TYPED), 409)
     assert "not blocked" in body["detail"]
     window = {"start": "2026-01-01T00:00:00Z", "end": "2026-01-01T03:00:00Z"}
     body = problem_of(client.post(API + "/workflows/hello/backfills", json=window), 409)
