@@ -31,6 +31,7 @@ from maestro.errors import (
     ParamError,
     Problem,
 )
+from maestro.store.retry import is_transient
 from maestro.wording import plural
 
 logger = logging.getLogger(__name__)
@@ -152,6 +153,14 @@ async def _data_error(_request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    if is_transient(exc):  # the database is restarting or out of reach: ask to come back
+        logger.warning(
+            "database unavailable while answering a request",
+            extra={"method": request.method, "path": request.url.path, "error": str(exc)[:200]},
+        )
+        return problem(
+            503, "the database is unavailable; try again shortly", headers={"Retry-After": "2"}
+        )
     logger.error(
         "unexpected error answering a request",
         exc_info=exc,

@@ -19,8 +19,16 @@ if [ "$(id -u)" = 0 ]; then
   as_pg=(runuser -u postgres --)
 fi
 "${as_pg[@]}" "$pg_bin/initdb" -D "$MAESTRO_PG_DIR/data" -U postgres --auth=trust -E UTF8 >/dev/null
-"${as_pg[@]}" "$pg_bin/pg_ctl" -D "$MAESTRO_PG_DIR/data" -l "$MAESTRO_PG_DIR/server.log" -w start \
-  -o "-p $MAESTRO_PG_PORT -k $MAESTRO_PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300" >/dev/null
+# in the configuration file, not on pg_ctl's command line: a test that stops and starts the
+# server (MAESTRO_PG_CTL) gets the same port and settings back
+cat >>"$MAESTRO_PG_DIR/data/postgresql.conf" <<PGCONF
+port = $MAESTRO_PG_PORT
+unix_socket_directories = '$MAESTRO_PG_DIR'
+listen_addresses = '127.0.0.1'
+fsync = off
+max_connections = 300
+PGCONF
+"${as_pg[@]}" "$pg_bin/pg_ctl" -D "$MAESTRO_PG_DIR/data" -l "$MAESTRO_PG_DIR/server.log" -w start >/dev/null
 
 maestro_pg_stop() {
   "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$MAESTRO_PG_DIR/data" -m immediate stop >/dev/null 2>&1 || true

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from celery import Celery
+from celery.concurrency.thread import TaskPool as CeleryThreadPool
 from celery.worker.control import control_command
 
 from maestro.settings import Settings
@@ -41,7 +42,10 @@ def create_celery_app(settings: Settings) -> Celery:
         task_ignore_result=True,
         task_default_queue="default",
         task_acks_late=False,  # duplicates are harmless, but a long step should not be re-sent
-        worker_prefetch_multiplier=1,  # a busy worker must not hoard other workers' steps
+        worker_prefetch_multiplier=1,
+        # a worker takes a message only when a slot is free: a busy worker must not hold
+        # steps that an idle one could start (nor take them down with it when killed)
+        worker_disable_prefetch=True,
         worker_hijack_root_logger=False,
         broker_connection_retry_on_startup=True,
         broker_transport_options={"socket_timeout": 5, "socket_connect_timeout": 5},
@@ -102,6 +106,20 @@ def register_worker(app: Celery, make_executor: Callable[[], AttemptExecutor]) -
     @app.task(name=TASK_NAME, ignore_result=True)  # type: ignore[untyped-decorator]
     def execute_attempt(attempt_id: int) -> None:
         executor().execute(attempt_id)
+
+
+class ThreadPool(CeleryThreadPool):  # type: ignore[misc]  # celery ships no type hints
+    """Celery's thread pool, able to end its jobs on a cold shutdown (a second Ctrl-C): Celery
+    then terminates each active task, which its thread pool cannot do (NotImplementedError).
+    Here the steps' processes are killed and their attempts reported LOST."""
+
+    def terminate_job(self, pid: int, signal: int | None = None) -> None:
+        for executor in _executors:
+            executor.shutdown(wait=executor.eng.settings.kill_grace + 2)
+
+
+#: ``worker_pool`` setting of a ``--pool threads`` worker
+THREAD_POOL = f"{__name__}:ThreadPool"
 
 
 @control_command(args=[("attempt_ids", list)])  # type: ignore[untyped-decorator]

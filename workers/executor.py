@@ -11,6 +11,7 @@ import logging
 import os
 import shutil
 import socket
+import time
 import traceback
 from pathlib import Path
 
@@ -56,7 +57,7 @@ class AttemptExecutor:
                     # heartbeating meanwhile so that it is not declared LOST.
                     retrying(
                         lambda: report(self.eng, attempt_id, result, worker=self.worker),
-                        deadline=max(60.0, self.eng.settings.heartbeat_timeout),
+                        deadline=max(600.0, 4 * self.eng.settings.heartbeat_timeout),
                         what="report",
                     )
             finally:
@@ -66,6 +67,17 @@ class AttemptExecutor:
 
     def cancel(self, attempt_id: int) -> None:
         self.heartbeats.cancel(attempt_id)
+
+    def shutdown(self, wait: float) -> None:
+        """The worker is going away now (a cold shutdown): kill every running step and give
+        them up to ``wait`` seconds to be reported LOST, so that they run again elsewhere at
+        once and leave no process behind."""
+        cancelled = self.heartbeats.cancel_all("shutdown")
+        if cancelled:
+            logger.warning("worker shutting down: killing %d running step(s)", len(cancelled))
+        deadline = time.monotonic() + wait
+        while self.heartbeats.watched() and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     def close(self) -> None:
         self.heartbeats.close()
@@ -131,6 +143,10 @@ class AttemptExecutor:
 def _result(outcome: Outcome, watch: Watch, claimed: ClaimedAttempt) -> AttemptResult | None:
     if watch.reason == "stopped":
         return None  # the store already ended this attempt (stop action, LOST, run ended)
+    if watch.reason == "shutdown":
+        return AttemptResult(
+            AttemptStatus.LOST, error="the worker shut down while the step ran", exit_code=None
+        )
     if watch.reason == "timeout":
         limit = claimed.timeout.total_seconds() if claimed.timeout else 0
         return AttemptResult(

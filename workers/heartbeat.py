@@ -26,7 +26,8 @@ class Watch:
     attempt_id: int
     deadline: float | None  # time.monotonic() when the step timeout elapses
     cancel: threading.Event = field(default_factory=threading.Event)
-    #: why ``cancel`` was set: "timeout", "stopped" (store says it is over) or None
+    #: why ``cancel`` was set: "timeout", "stopped" (store says it is over), "shutdown" (the
+    #: worker is going away) or None
     reason: str | None = None
 
     def stop(self, reason: str) -> None:
@@ -64,6 +65,18 @@ class Heartbeater:
             w = self._watches.get(attempt_id)
         if w is not None:
             w.stop(reason)
+
+    def cancel_all(self, reason: str) -> list[int]:
+        """Cancel every watched attempt; their ids."""
+        with self._lock:
+            watches = list(self._watches.values())
+        for w in watches:
+            w.stop(reason)
+        return [w.attempt_id for w in watches]
+
+    def watched(self) -> int:
+        with self._lock:
+            return len(self._watches)
 
     def close(self) -> None:
         self._stop.set()

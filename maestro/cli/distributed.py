@@ -17,15 +17,19 @@ from maestro.settings import Settings, load_settings
 from maestro.store.db import Database
 from maestro.store.migrate import pending
 from maestro.store.notify import Listener
-from workers.celery_app import CeleryDispatcher, create_celery_app, register_worker
+from workers.celery_app import THREAD_POOL, CeleryDispatcher, create_celery_app, register_worker
 from workers.executor import AttemptExecutor
 
 # -- the distributed processes --------------------------------------------------------------
 
 
-def _connect(settings: Settings) -> Database:
+def _connect(settings: Settings, *, pre_ping: bool = False) -> Database:
     """The shared store of the distributed mode; its schema must be migrated already."""
-    db = Database(settings.effective_database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    db = Database(
+        settings.effective_database_url,
+        sqlite_synchronous=settings.sqlite_synchronous,
+        pre_ping=pre_ping,
+    )
     try:
         behind = pending(db)
     except Exception as exc:
@@ -99,11 +103,14 @@ def worker(
         return AttemptExecutor(Engine(db, settings, dispatcher=CeleryDispatcher(celery)))
 
     register_worker(celery, make_executor)
+    # threads: ours (Celery's, plus what a cold shutdown needs). Celery's command line takes
+    # only pool names, and uses the worker_pool setting when it is given its default, prefork.
+    celery.conf.worker_pool = THREAD_POOL if pool == "threads" else "prefork"
     err.print(f"maestro worker consuming {queues} ({pool} × {concurrency})", highlight=False)
     celery.worker_main(
         [
             "worker",
-            f"--pool={pool}",
+            "--pool=prefork",
             f"--concurrency={concurrency}",
             f"--queues={queues}",
             "--loglevel=WARNING",

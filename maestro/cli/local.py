@@ -7,6 +7,7 @@ definition, params), 130 interrupted (the run is stopped and its processes kille
 from __future__ import annotations
 
 import json
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -136,7 +137,14 @@ def run(
         scope.add(run_id)
         env.scheduler.wake()
         try:
-            view = _follow(env.engine, run_id, progress=not as_json, logs=not (as_json or quiet))
+            with _interrupt_flag() as interrupted:
+                view = _follow(
+                    env.engine,
+                    run_id,
+                    interrupted,
+                    progress=not as_json,
+                    logs=not (as_json or quiet),
+                )
         except KeyboardInterrupt:
             _stop(env.engine, run_id)
             err.print("[magenta]interrupted: run stopped[/magenta]")
@@ -171,9 +179,24 @@ def _stop(eng: Engine, run_id: int) -> None:
         RunAdvance(u, run_row, compiled).end_run(RunStatus.STOPPED, "interrupted", action="stop")
 
 
-def _follow(eng: Engine, run_id: int, *, progress: bool, logs: bool) -> RunView:
-    """Poll the run until it ends: a progress line on stderr, the steps' log lines on stdout
-    (on an interactive terminal, above the progress line)."""
+@contextmanager
+def _interrupt_flag() -> Iterator[threading.Event]:
+    """Ctrl-C sets an event that the follow loop checks between polls, instead of raising
+    KeyboardInterrupt wherever the main thread happens to be (inside a database call, it
+    could leave the connection pool locked, and the stop that follows would hang)."""
+    flag = threading.Event()
+    previous = signal.signal(signal.SIGINT, lambda _signum, _frame: flag.set())
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _follow(
+    eng: Engine, run_id: int, interrupted: threading.Event, *, progress: bool, logs: bool
+) -> RunView:
+    """Poll the run until it ends (or Ctrl-C: KeyboardInterrupt): a progress line on stderr,
+    the steps' log lines on stdout (on an interactive terminal, above the progress line)."""
     started = time.monotonic()
     console = Console(stderr=True)
     out = Console()
@@ -194,7 +217,8 @@ def _follow(eng: Engine, run_id: int, *, progress: bool, logs: bool) -> RunView:
                     running = running_steps(conn, run_id)
             if progress:
                 live.update(_progress(counts, running, time.monotonic() - started), refresh=True)
-            time.sleep(0.1)
+            if interrupted.wait(0.1):
+                raise KeyboardInterrupt
 
 
 def _progress(counts: dict[StepStatus, int], running: list[str], elapsed: float) -> Text:

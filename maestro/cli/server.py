@@ -65,7 +65,7 @@ def server(host: Host = "127.0.0.1", port: Port = 8080) -> None:
     from api.app import create_app
     from workers.celery_app import CeleryDispatcher, create_celery_app
 
-    db = _connect(settings)
+    db = _connect(settings, pre_ping=True)  # a restarted database fails no request
     celery = create_celery_app(settings)
     engine = Engine(db, settings, dispatcher=CeleryDispatcher(celery))
 

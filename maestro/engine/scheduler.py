@@ -44,6 +44,10 @@ class Scheduler:
         self._wake = threading.Event()
         #: admission pages through the workflows with queued runs, a batch per pass
         self._admit_after = ""
+        #: since when this scheduler has reached the database without a failed pass (None:
+        #: its last pass failed). Heartbeats that could not be written while the database was
+        #: out of reach are no worker's death: lapses count from here at the earliest.
+        self._in_contact_since: datetime | None = eng.clock.now()
         eng.on_wake(self.wake)
 
     def wake(self) -> None:
@@ -64,16 +68,22 @@ class Scheduler:
 
     def tick(self) -> float:
         """One pass over everything due; returns the seconds until the next due timer."""
-        if self.scope is None:  # ``maestro run`` drives its own run, and fires no trigger
-            fire_due(self.eng, self.eng.clock.now())
-        self._admit_runs()
-        self._retries_due()
-        self._attempt_timeouts()
-        self._lost_attempts()
-        self._run_timeouts()
-        self._redispatch()
-        self._signals()
-        return self._next_due()
+        if self._in_contact_since is None:
+            self._in_contact_since = self.eng.clock.now()
+        try:
+            if self.scope is None:  # ``maestro run`` drives its own run, and fires no trigger
+                fire_due(self.eng, self.eng.clock.now())
+            self._admit_runs()
+            self._retries_due()
+            self._attempt_timeouts()
+            self._lost_attempts()
+            self._run_timeouts()
+            self._redispatch()
+            self._signals()
+            return self._next_due()
+        except Exception:
+            self._in_contact_since = None  # the database is out of reach (or failing)
+            raise
 
     def recover_orphans(self) -> None:
         """At start-up of the only worker process (embedded): attempts left RUNNING by a dead
@@ -128,7 +138,12 @@ class Scheduler:
             )
 
     def _lost_attempts(self) -> None:
+        """RUNNING attempts whose heartbeat lapsed — measured from the later of their last
+        heartbeat and the moment this scheduler last regained the database: after an outage
+        the workers get a whole timeout to heartbeat again before anyone is declared LOST."""
         limit = self.eng.clock.now() - timedelta(seconds=self.eng.settings.heartbeat_timeout)
+        if self._in_contact_since is None or self._in_contact_since > limit:
+            return
         stale = status_is(A.c.status, AttemptStatus.RUNNING) & (A.c.heartbeat_at < limit)
         for attempt_id in self._ids(A, stale, A.c.heartbeat_at):
             self._each(

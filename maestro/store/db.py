@@ -24,7 +24,18 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 class Database:
     """One SQLAlchemy engine and the ways to open transactions on it."""
 
-    def __init__(self, url: str, *, sqlite_synchronous: str = "NORMAL", echo: bool = False):
+    def __init__(
+        self,
+        url: str,
+        *,
+        sqlite_synchronous: str = "NORMAL",
+        echo: bool = False,
+        pre_ping: bool = False,
+    ):
+        """``pre_ping``: test each pooled connection before use, so that one the server dropped
+        (a restart) is replaced instead of failing a request — for the API server, whose
+        requests cannot be retried wholesale; the hot path saves the round trip and retries
+        its units instead (``maestro.store.retry``)."""
         self.url = url
         parsed = make_url(url)
         self.dialect = parsed.get_backend_name()
@@ -33,7 +44,9 @@ class Database:
             self.engine = _sqlite_engine(url, sqlite_synchronous, echo)
             self._write_lock = threading.Lock()
         else:
-            self.engine = create_engine(url, echo=echo, pool_size=10, max_overflow=20)
+            self.engine = create_engine(
+                url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=pre_ping
+            )
 
     @property
     def is_sqlite(self) -> bool:

@@ -23,6 +23,23 @@ T = TypeVar("T")
 #: serialization_failure, deadlock_detected; class 08 = connection exceptions;
 #: 57P01-57P03 = the server is shutting down or starting up
 _TRANSIENT_STATES = ("40001", "40P01", "08", "57P01", "57P02", "57P03")
+#: what a connection attempt that never reached a session says when the server will be back:
+#: refused while it restarts, "shutting down" / "starting up" around it (no SQLSTATE then)
+_TRANSIENT_MESSAGES = (
+    "database is locked",
+    "server closed the connection",
+    "connection refused",
+    "the database system is shutting down",
+    "the database system is starting up",
+    "the database system is in recovery mode",
+    "could not connect",
+    "connection timeout expired",
+    "consuming input failed",
+    "connection is lost",
+    "connection is closed",
+)
+#: connection failures that no retry mends
+_PERMANENT_MESSAGES = ("password authentication", "does not exist", "no pg_hba.conf entry")
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -36,7 +53,9 @@ def is_transient(exc: BaseException) -> bool:
     if any(state.startswith(prefix) for prefix in _TRANSIENT_STATES):
         return True
     message = str(exc.orig).lower()
-    return "database is locked" in message or "server closed the connection" in message
+    if any(marker in message for marker in _PERMANENT_MESSAGES):
+        return False
+    return any(marker in message for marker in _TRANSIENT_MESSAGES)
 
 
 def retrying(fn: Callable[[], T], *, deadline: float = 60.0, what: str = "unit of work") -> T:

@@ -44,8 +44,14 @@ def _plans(harness: Harness, selects: list[tuple[str, Any]]) -> list[str]:
     return plans
 
 
+def _in_contact_for_a_while(harness: Harness) -> None:
+    """Past one heartbeat timeout of database contact, so that the LOST pass queries too."""
+    harness.clock.advance(harness.settings.heartbeat_timeout + 1)
+
+
 def test_a_scheduler_pass_scans_no_table(harness: Harness) -> None:
     harness.start("id: q\nowner: t\nsteps: [{id: a, type: noop}, {id: b, type: noop}]\n")
+    _in_contact_for_a_while(harness)
     selects = _captured_selects(harness, harness.scheduler.tick)
     assert len(selects) >= 6  # admit, retries, timeouts, lost, run timeouts, unclaimed, next due
     for (statement, _), plan in zip(selects, _plans(harness, selects), strict=True):
@@ -60,6 +66,7 @@ def test_a_scheduler_pass_scans_no_table(harness: Harness) -> None:
 
 def test_the_partial_indexes_serve_the_scheduler(harness: Harness) -> None:
     harness.start("id: q\nowner: t\nsteps: [{id: a, type: noop}]\n")
+    _in_contact_for_a_while(harness)
     plans = " ".join(_plans(harness, _captured_selects(harness, harness.scheduler.tick)))
     for index in ("ix_attempts_queued", "ix_attempts_running", "ix_step_runs_retrying"):
         assert index in plans

@@ -181,7 +181,7 @@ def test_postgresql_restarted_mid_run_every_process_reconnects(
     view = cluster.wait(run_id, timeout=120)
     assert view.status == "SUCCEEDED", cluster.logs()
     executed = Counter(marks.read_text().split())
-    assert set(executed) == {f"s{i}" for i in range(12)}
+    assert executed == {f"s{i}": 1 for i in range(12)}  # each once: no report given up
 
 
 def test_two_schedulers_and_two_workers_execute_every_step_exactly_once(
