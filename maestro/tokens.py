@@ -53,7 +53,12 @@ class Principal:
 
     def may_act_for(self, owner: str) -> bool:
         """Whether this caller may change workflows of ``owner`` (given write scope)."""
-        return self.scope is Scope.admin or not self.owners or owner in self.owners
+        return self.may_act_for_all or owner in self.owners
+
+    @property
+    def may_act_for_all(self) -> bool:
+        """An admin, a token limited to no owner, or no tokens at all (anonymous)."""
+        return self.scope is Scope.admin or not self.owners
 
 
 #: the caller when authentication is disabled (``maestro standalone``): may do everything

@@ -21,7 +21,13 @@ def send_signal(body: SignalCreate, principal: WriteToken, engine: EngineDep) ->
     waiting for it; a repeated ``dedupe_key`` has no further effect."""
     publish = engine_function("signals", "publish", "sending a signal")
     published = publish(
-        engine, body.name, body.payload, dedupe_key=body.dedupe_key, actor=principal.name
+        engine,
+        body.name,
+        body.payload,
+        dedupe_key=body.dedupe_key,
+        actor=principal.name,
+        # the owners this caller may act for; None: every owner (admin, no tokens)
+        sender_owners=None if principal.may_act_for_all else list(principal.owners),
     )
     return SignalAccepted.model_validate(published)
 

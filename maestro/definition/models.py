@@ -34,6 +34,7 @@ from maestro.definition.durations import Duration
 STEP_ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 WORKFLOW_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 IDENTIFIER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+CONNECTION_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 CALLABLE_RE = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$")
 
 
@@ -147,6 +148,14 @@ def _check_env_name(value: str) -> str:
     return value
 
 
+def _check_connection_name(value: str) -> str:
+    if not CONNECTION_NAME_RE.match(value):
+        raise ValueError(
+            f"invalid connection name {value!r}: use letters, digits, '_' and '-' (at most 64)"
+        )
+    return value
+
+
 def _check_not_blank(value: str) -> str:
     if not value.strip():
         raise ValueError("must not be empty")
@@ -177,6 +186,7 @@ StepId = Annotated[str, AfterValidator(_check_step_id)]
 Identifier = Annotated[str, AfterValidator(_check_identifier)]
 EnvName = Annotated[str, AfterValidator(_check_env_name)]
 NonBlank = Annotated[str, AfterValidator(_check_not_blank)]
+ConnectionName = Annotated[str, AfterValidator(_check_connection_name)]
 #: the most iterations one foreach step may start
 MAX_FOREACH_ITEMS = 25_000
 Text = Annotated[str, BeforeValidator(_scalar_to_str)]
@@ -237,11 +247,19 @@ class CronTrigger(_Model):
 
 
 class SignalTrigger(_Model):
-    """Start a run when a signal arrives whose payload matches ``match``."""
+    """Start a run when a signal arrives whose payload matches ``match``.
+
+    ``from``: the owners whose signals may start it besides the workflow's own owner (``"*"``:
+    anyone). A signal acts for the owners its sender may act for: a token's owners, an
+    emitting workflow's owner; an admin token, no tokens (standalone) and the platform act for
+    every owner."""
+
+    model_config = ConfigDict(populate_by_name=True)
 
     signal: NonBlank
     match: dict[str, Any] = Field(default_factory=dict)
     params: dict[str, Any] = Field(default_factory=dict)
+    from_: list[NonBlank] = Field(default_factory=list, alias="from")
 
 
 def _check_trigger_keys(value: Any) -> Any:
@@ -471,6 +489,8 @@ SETTINGS_MODELS: dict[StepType, type[_Model]] = {
 }
 SETTINGS_KEYS = frozenset(t.value for t in SETTINGS_MODELS)
 
+#: step types that run a process of the step's own, hence may be given connections
+PROCESS_TYPES = frozenset({StepType.shell, StepType.python, StepType.spark, StepType.stream})
 #: step types that go to the ``spark`` worker queue unless told otherwise
 SPARK_QUEUE_TYPES = frozenset({StepType.spark, StepType.stream})
 
@@ -494,6 +514,11 @@ class Step(_Model):
     wait_for: list[WaitFor] = Field(default_factory=list)
     emit: list[Emit] = Field(default_factory=list)
     env: dict[EnvName, Text] = Field(default_factory=dict)
+    #: named connections given to the step's process as ``MAESTRO_CONN_<NAME>`` (the worker's
+    #: configuration says where they point); a step sees no other connection
+    connections: Annotated[list[ConnectionName], BeforeValidator(_str_to_list)] = Field(
+        default_factory=list
+    )
     sleep: SleepSettings | None = None
     shell: ShellSettings | None = None
     python: PythonSettings | None = None
@@ -515,6 +540,11 @@ class Step(_Model):
                 )
         if self.type in SETTINGS_MODELS and self.settings is None:
             raise ValueError(f"a step of type '{self.type}' needs its settings under '{self.type}'")
+        if self.connections and self.type not in PROCESS_TYPES:
+            raise ValueError(
+                f"a step of type '{self.type}' takes no 'connections' (only shell, python, "
+                "spark and stream steps run a process that could use them)"
+            )
         return self
 
     @property
@@ -600,6 +630,9 @@ class WorkflowDefinition(_Model):
     name: str | None = None
     description: str = ""
     owner: NonBlank
+    #: owners whose workflows may start this one as a subworkflow, besides its own (``"*"``:
+    #: any); a subworkflow step of another owner's workflow fails naming this key
+    callable_by: list[NonBlank] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)
     params: dict[Identifier, ParamSpec] = Field(default_factory=dict)
     triggers: list[Trigger] = Field(default_factory=list)

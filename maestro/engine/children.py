@@ -12,6 +12,8 @@ memory between units.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert, select, update
@@ -31,7 +33,7 @@ from maestro.wording import plural
 if TYPE_CHECKING:
     from maestro.engine.advance import RunAdvance
 
-R, S, W = tables.runs, tables.step_runs, tables.workflows
+R, S, W, E = tables.runs, tables.step_runs, tables.workflows, tables.events
 MAX_ITEMS = MAX_FOREACH_ITEMS
 
 
@@ -202,35 +204,76 @@ def _start_subworkflow(advance: RunAdvance, step: StepRow, spec: Step) -> None:
     params = expressions.render(dict(settings.params), advance.context)
     versions = advance.compiled.cache
     assert versions is not None
-    child_id = create_run(
-        u,
-        versions,
-        settings.workflow,
-        version=_version(u, settings.workflow, settings.version),
-        params=params,
-        trigger="subworkflow",
-        logical_date=run.logical_date,
-        parent_run_id=run.id,
-        parent_step_run_id=step.id,
-    )
-    u.add_event(
-        run_id=run.id,
-        step_run_id=step.id,
-        entity="step",
-        action="subworkflow",
-        message=f"started run {child_id} of {settings.workflow!r}",
-    )
-    if settings.wait:
-        _wait_for_children(advance, step, total=1, started=1)
-        start_run(u, versions, child_id)
-    else:
-        start_run(u, versions, child_id)
-        advance.finish(
-            step,
-            StepStatus.PENDING,
-            StepStatus.SUCCEEDED,
-            outputs={"run_id": child_id, "workflow_id": settings.workflow},
+    version = _version(u, settings.workflow, settings.version)
+    _check_callable(u, versions, settings.workflow, version, advance.compiled.definition.owner)
+    with _acting_as(u, _run_starter(u, run.id)):  # the child is started on their behalf
+        child_id = create_run(
+            u,
+            versions,
+            settings.workflow,
+            version=version,
+            params=params,
+            trigger="subworkflow",
+            logical_date=run.logical_date,
+            parent_run_id=run.id,
+            parent_step_run_id=step.id,
         )
+        u.add_event(
+            run_id=run.id,
+            step_run_id=step.id,
+            entity="step",
+            action="subworkflow",
+            message=f"started run {child_id} of {settings.workflow!r}",
+        )
+        if settings.wait:
+            _wait_for_children(advance, step, total=1, started=1)
+            start_run(u, versions, child_id)
+        else:
+            start_run(u, versions, child_id)
+            advance.finish(
+                step,
+                StepStatus.PENDING,
+                StepStatus.SUCCEEDED,
+                outputs={"run_id": child_id, "workflow_id": settings.workflow},
+            )
+
+
+@contextmanager
+def _acting_as(u: Unit, actor: str) -> Iterator[None]:
+    caller, u.actor = u.actor, actor
+    try:
+        yield
+    finally:
+        u.actor = caller
+
+
+def _check_callable(
+    u: Unit, versions: VersionCache, workflow_id: str, version: int | None, caller_owner: str
+) -> None:
+    """A workflow starts another owner's workflow only if that one's ``callable_by`` lists the
+    caller's owner (or ``"*"``): otherwise a write token of one owner could run another
+    owner's workflow, with params of its choosing, through a workflow of its own."""
+    target = u.conn.execute(
+        select(W.c.owner, W.c.active_version).where(W.c.id == workflow_id)
+    ).first()
+    if target is None or target.owner == caller_owner:
+        return  # an unknown workflow fails in create_run, naming it
+    allowed = versions.get(u.conn, workflow_id, version or target.active_version)
+    callable_by = allowed.definition.callable_by
+    if caller_owner not in callable_by and "*" not in callable_by:
+        raise StepFailed(
+            f"workflow {workflow_id!r} of owner {target.owner!r} may not be started by a "
+            f"workflow of owner {caller_owner!r}: its callable_by does not list {caller_owner!r}"
+        )
+
+
+def _run_starter(u: Unit, run_id: int) -> str:
+    """Who started a run: the actor of its first event (a child run's: its parent's starter,
+    recorded when it was created)."""
+    actor = u.conn.execute(
+        select(E.c.actor).where(E.c.run_id == run_id).order_by(E.c.id).limit(1)
+    ).scalar()
+    return str(actor) if actor else u.actor
 
 
 def _version(u: Unit, workflow_id: str, wanted: str | int) -> int | None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -58,8 +59,15 @@ def matches(match: dict[str, Any], payload: dict[str, Any]) -> bool:
 # -- publishing -------------------------------------------------------------------------------
 
 
-def record(u: Unit, name: str, payload: dict[str, Any], dedupe_key: str | None) -> int | None:
-    """Insert the signal; ``None`` if its dedupe_key was seen before. Applied after commit."""
+def record(
+    u: Unit,
+    name: str,
+    payload: dict[str, Any],
+    dedupe_key: str | None,
+    sender_owners: Sequence[str] | None = None,
+) -> int | None:
+    """Insert the signal; ``None`` if its dedupe_key was seen before. Applied after commit.
+    ``sender_owners``: the owners the sender acts for (None: every owner)."""
     if dedupe_key is not None:
         seen = u.conn.execute(select(SIG.c.id).where(SIG.c.dedupe_key == dedupe_key)).scalar()
         if seen is not None:
@@ -67,7 +75,12 @@ def record(u: Unit, name: str, payload: dict[str, Any], dedupe_key: str | None) 
     signal_id: int = u.conn.execute(
         insert(SIG)
         .values(
-            name=name, payload=payload, dedupe_key=dedupe_key, created_at=u.now, created_by=u.actor
+            name=name,
+            payload=payload,
+            dedupe_key=dedupe_key,
+            created_at=u.now,
+            created_by=u.actor,
+            sender_owners=None if sender_owners is None else list(sender_owners),
         )
         .returning(SIG.c.id)
     ).scalar_one()
@@ -82,11 +95,13 @@ def publish(
     *,
     dedupe_key: str | None = None,
     actor: str = "system",
+    sender_owners: Sequence[str] | None = None,
 ) -> Published:
-    """Record a signal and apply its consequences; a repeated dedupe_key has no effect."""
+    """Record a signal and apply its consequences; a repeated dedupe_key has no effect.
+    ``actor`` and ``sender_owners``: who sends it, and the owners it acts for (None: all)."""
     try:
         with eng.unit(actor=actor) as u:
-            signal_id = record(u, name, payload, dedupe_key)
+            signal_id = record(u, name, payload, dedupe_key, sender_owners)
             u.signals.clear()  # applied below, in this call, to report what happened
     except IntegrityError:  # the same dedupe_key raced in from elsewhere
         signal_id = None
@@ -108,9 +123,10 @@ def process(eng: Engine, signal_id: int) -> tuple[list[int], list[int]]:
         ).first()
         if row is None:
             return [], []
+        u.actor = row.created_by or u.actor  # what the signal does, its sender did
         u.conn.execute(update(SIG).where(SIG.c.id == signal_id).values(processed_at=u.now))
         steps = _release_waits(u, eng, signal_id, row.name, row.payload, row.created_at)
-        runs = _start_triggered_runs(u, eng, signal_id, row.name, row.payload)
+        runs = _start_triggered_runs(u, eng, signal_id, row.name, row.payload, row.sender_owners)
         return runs, steps
 
 
@@ -129,7 +145,12 @@ def process_pending(eng: Engine, limit: int = 200) -> None:
 
 
 def _start_triggered_runs(
-    u: Unit, eng: Engine, signal_id: int, name: str, payload: dict[str, Any]
+    u: Unit,
+    eng: Engine,
+    signal_id: int,
+    name: str,
+    payload: dict[str, Any],
+    sender_owners: Sequence[str] | None,
 ) -> list[int]:
     try:
         triggers = importlib.import_module("maestro.engine.triggers")
@@ -138,7 +159,7 @@ def _start_triggered_runs(
     start = getattr(triggers, "start_runs_for_signal", None)
     if start is None:
         return []
-    return list(start(u, eng, signal_id, name, payload))
+    return list(start(u, eng, signal_id, name, payload, sender_owners))
 
 
 # -- waiting ----------------------------------------------------------------------------------
@@ -287,7 +308,11 @@ def emit(advance: RunAdvance, spec: Step) -> None:
             )
             continue
         signal_id = record(
-            advance.u, item.signal, payload if isinstance(payload, dict) else {}, None
+            advance.u,
+            item.signal,
+            payload if isinstance(payload, dict) else {},
+            None,
+            sender_owners=[advance.compiled.definition.owner],  # it acts for its workflow
         )
         advance.u.add_event(
             run_id=advance.run.id,

@@ -413,27 +413,51 @@ def matching_triggers(
     return list(chosen.items())
 
 
+def may_trigger(sender_owners: Sequence[str] | None, owner: str, trigger: SignalTrigger) -> bool:
+    """Whether a signal sent for ``sender_owners`` (None: every owner) may start a workflow of
+    ``owner`` through ``trigger``: its own owner's signals, or those its ``from`` lists."""
+    if sender_owners is None or owner in sender_owners or "*" in trigger.from_:
+        return True
+    return any(o in trigger.from_ for o in sender_owners)
+
+
 def start_runs_for_signal(
-    u: Unit, eng: Engine, signal_id: int, name: str, payload: Mapping[str, Any]
+    u: Unit,
+    eng: Engine,
+    signal_id: int,
+    name: str,
+    payload: Mapping[str, Any],
+    sender_owners: Sequence[str] | None = None,
 ) -> list[int]:
     """Start a run of every workflow (not paused) whose active version has a signal trigger
-    that this signal fits; returns the run ids, in workflow id order.
+    that this signal fits and that the sender may start (``may_trigger``); returns the run
+    ids, in workflow id order.
 
     Exactly once per signal and workflow: the run carries the idempotency key
     ``signal:<signal_id>``, so applying the same signal again returns the same runs.
     A trigger whose params cannot be rendered from the payload is logged and starts nothing.
     """
     rows = u.conn.execute(
-        select(T.c.workflow_id, T.c.spec)
+        select(T.c.workflow_id, T.c.spec, W.c.owner)
         .select_from(T.join(W, W.c.id == T.c.workflow_id))
         .where(T.c.kind == _SIGNAL, W.c.paused.is_(False))
         .order_by(T.c.workflow_id, T.c.position)
     ).all()
+    owners = {r.workflow_id: r.owner for r in rows}
     key = f"signal:{signal_id}"
     started: list[int] = []
     for workflow_id, trigger in matching_triggers(
         [(r.workflow_id, r.spec) for r in rows], name, payload
     ):
+        if not may_trigger(sender_owners, owners[workflow_id], trigger):
+            logger.info(
+                "signal %r from owners %s may not start workflow %r (owner %r): not in `from`",
+                name,
+                sender_owners,
+                workflow_id,
+                owners[workflow_id],
+            )
+            continue
         existing = u.conn.execute(
             select(R.c.id).where(R.c.workflow_id == workflow_id, R.c.idempotency_key == key)
         ).scalar()

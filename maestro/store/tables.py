@@ -421,6 +421,9 @@ signals = Table(
     Column("dedupe_key", String(256), nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("created_by", String(128), nullable=True),
+    #: the owners its sender may act for (a token's, an emitting workflow's); NULL: every
+    #: owner (an admin token, no tokens, the platform). Signal triggers check it.
+    Column("sender_owners", Json, nullable=True),
     #: when its consequences (released waits, started runs) were applied; NULL = not yet:
     #: the signal row is the outbox, so a crash between the two loses nothing
     Column("processed_at", UTCDateTime, nullable=True),

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from maestro.engine import actions
+from maestro.engine.runs import create_run, start_run
 from maestro.store import tables
 from tests.engine.harness import Harness
 
@@ -253,3 +255,69 @@ def test_stopping_the_parent_stops_its_children(harness: Harness) -> None:
         )
     assert len(children) == 3 and set(children) == {"STOPPED"}
     assert harness.statuses(run_id) == {"sub": "STOPPED", "fan": "STOPPED"}
+
+
+TEAM_A_CHILD = """
+id: a_child
+owner: team-a
+{callable_by}
+steps:
+  - {{id: work, type: noop}}
+"""
+
+
+def _start_as(harness: Harness, actor: str, yaml_text: str) -> int:
+    workflow_id = harness.submit(yaml_text)
+    with harness.engine.unit(actor=actor) as u:
+        run_id = create_run(u, harness.engine.versions, workflow_id)
+        start_run(u, harness.engine.versions, run_id)
+    return run_id
+
+
+TEAM_B_PARENT = """
+id: b_parent
+owner: team-b
+steps:
+  - {id: sub, type: subworkflow, subworkflow: {workflow: a_child}}
+"""
+
+
+def test_another_owners_workflow_is_no_subworkflow_unless_it_says_so(harness: Harness) -> None:
+    harness.submit(TEAM_A_CHILD.format(callable_by=""))
+    view = harness.drain(_start_as(harness, "bob", TEAM_B_PARENT))
+    assert view.status == "FAILED"
+    sub = next(s for s in view.steps if s.step_id == "sub")
+    assert sub.error == (
+        "workflow 'a_child' of owner 'team-a' may not be started by a workflow of owner "
+        "'team-b': its callable_by does not list 'team-b'"
+    )
+    with harness.db.read() as conn:
+        children = conn.execute(
+            select(tables.runs.c.id).where(tables.runs.c.workflow_id == "a_child")
+        ).all()
+    assert children == []  # nothing of team-a ran
+
+
+@pytest.mark.parametrize("callable_by", ["callable_by: [team-b]", "callable_by: ['*']"])
+def test_callable_by_lets_another_owner_start_it_and_the_starter_is_recorded(
+    harness: Harness, callable_by: str
+) -> None:
+    harness.submit(TEAM_A_CHILD.format(callable_by=callable_by))
+    parent = _start_as(harness, "bob", TEAM_B_PARENT)
+    view = harness.drain(parent)
+    assert view.status == "SUCCEEDED"
+    events = tables.events
+    with harness.db.read() as conn:
+        child = conn.execute(
+            select(tables.runs.c.id).where(tables.runs.c.parent_run_id == parent)
+        ).scalar_one()
+        created = conn.execute(
+            select(events.c.actor).where(events.c.run_id == child).order_by(events.c.id).limit(1)
+        ).scalar_one()
+    assert created == "bob"  # who started the parent, not "system"
+
+
+def test_the_same_owner_needs_no_callable_by(harness: Harness) -> None:
+    harness.submit(TEAM_A_CHILD.format(callable_by=""))
+    parent = TEAM_B_PARENT.replace("b_parent", "a_parent").replace("team-b", "team-a")
+    assert harness.drain(_start_as(harness, "alice", parent)).status == "SUCCEEDED"
