@@ -20,8 +20,11 @@ from api.schemas.runs import (
 )
 from maestro.engine import queries
 from maestro.engine.core import Engine
+from maestro.store.retry import retrying
 from maestro.tokens import Principal
 
+#: seconds an action keeps retrying over transient database failures before answering 503
+ACTION_RETRY = 5.0
 router = APIRouter(prefix="/runs", tags=["runs"], responses=responses(401, 403, 422))
 
 RunId = Annotated[int, Path(ge=1, le=2**63 - 1)]
@@ -159,7 +162,9 @@ def _run_action(name: str, path: str, doc: str) -> None:
 
     def act(run_id: RunId, principal: WriteToken, engine: EngineDep) -> RunDetailPublic:
         _owned(engine, principal, run_id)
-        engine_action(name, f"{path} of a run")(engine, run_id, principal.name)
+        action = engine_action(name, f"{path} of a run")
+        # a deadlock victim or a dropped connection rolled back: the action is safe to repeat
+        retrying(lambda: action(engine, run_id, principal.name), deadline=ACTION_RETRY, what=name)
         return _run(engine, run_id)
 
     act.__doc__ = doc
@@ -224,7 +229,11 @@ def _step_action(name: str, path: str, doc: str) -> None:
     ) -> StepDetailPublic:
         _owned(engine, principal, run_id)
         action = engine_action(name, f"{path} of a step")
-        action(engine, run_id, step_id, principal.name)
+        retrying(
+            lambda: action(engine, run_id, step_id, principal.name),
+            deadline=ACTION_RETRY,
+            what=name,
+        )
         return _step(engine, run_id, step_id)
 
     act.__doc__ = doc
