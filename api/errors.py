@@ -26,6 +26,7 @@ from maestro.errors import (
     Conflict,
     DefinitionError,
     ExpressionError,
+    InvalidRequest,
     MaestroError,
     NotFound,
     ParamError,
@@ -76,6 +77,7 @@ STATUS: Mapping[type[MaestroError], int] = {
     ParamError: 422,
     ExpressionError: 422,
     Unprocessable: 422,
+    InvalidRequest: 422,
     NotImplementedYet: 501,
 }
 

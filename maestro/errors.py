@@ -83,6 +83,10 @@ class NotFound(MaestroError):
     """The resource does not exist."""
 
 
+class InvalidRequest(MaestroError):
+    """The request's values do not fit what exists (a version a workflow does not have)."""
+
+
 class Conflict(MaestroError):
     """The action is not valid in the resource's current state."""
 

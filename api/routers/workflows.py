@@ -11,12 +11,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Header, Path, Query, Request, Response
 from pydantic import StringConstraints
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from api.actions import engine_action, engine_function
 from api.deps import EngineDep, ReadToken, WriteToken, check_owner
-from api.errors import Unprocessable, responses
+from api.errors import responses
 from api.schemas.runs import RunCreate, RunDetailPublic, RunsPublic
 from api.schemas.workflows import (
     BackfillCreate,
@@ -31,10 +30,8 @@ from api.schemas.workflows import (
     WorkflowSubmitted,
 )
 from maestro.definition import WorkflowDefinition, definition_to_dict, load_definition
-from maestro.engine import backfills, queries, strategies, versions
-from maestro.engine.admission import admit_or_queue
+from maestro.engine import actions, backfills, queries, strategies, versions
 from maestro.engine.core import Engine
-from maestro.engine.runs import create_run
 from maestro.engine.workflows import submit
 from maestro.errors import Conflict, NotFound
 from maestro.states import RunStatus
@@ -384,49 +381,18 @@ def start_workflow_run(
     """Start a run now, with params, of the active version unless told."""
     _owned(engine, principal, workflow_id)
     request = body or RunCreate()
-    run_id, created = _create_run(engine, principal, workflow_id, request, idempotency_key)
-    response.status_code = 201 if created else 200
+    started = actions.start_run_now(
+        engine,
+        workflow_id,
+        principal.name,
+        params=request.params,
+        version=request.version,
+        logical_date=_utc(request.logical_date),
+        idempotency_key=idempotency_key,
+    )
+    response.status_code = 201 if started.created else 200
     with engine.db.read() as conn:
-        return RunDetailPublic.model_validate(queries.run_detail(conn, run_id))
-
-
-def _create_run(
-    engine: Engine, principal: Principal, workflow_id: str, body: RunCreate, key: str | None
-) -> tuple[int, bool]:
-    try:
-        with engine.unit(actor=principal.name) as u:
-            latest = u.conn.execute(
-                select(W.c.latest_version).where(W.c.id == workflow_id).with_for_update()
-            ).scalar()
-            if latest is None:
-                raise NotFound(f"workflow {workflow_id!r} does not exist")
-            if key is not None:
-                existing = queries.run_by_idempotency_key(u.conn, workflow_id, key)
-                if existing is not None:
-                    return existing, False
-            if body.version is not None and body.version > latest:
-                raise Unprocessable(
-                    f"workflow {workflow_id!r} has no version {body.version} (latest: {latest})"
-                )
-            run_id = create_run(
-                u,
-                engine.versions,
-                workflow_id,
-                version=body.version,
-                params=body.params,
-                logical_date=_utc(body.logical_date),
-                trigger="manual",
-                idempotency_key=key,
-            )
-            admit_or_queue(u, engine, run_id)  # the run strategy decides: start or queue
-            return run_id, True
-    except IntegrityError:
-        # the same key raced in from another server process: that request's run wins
-        with engine.db.read() as conn:
-            existing = queries.run_by_idempotency_key(conn, workflow_id, key) if key else None
-        if existing is None:
-            raise
-        return existing, False
+        return RunDetailPublic.model_validate(queries.run_detail(conn, started.run_id))
 
 
 @router.post(

@@ -26,7 +26,6 @@ from api.web.render import PAGE_METHODS, Page, error_page, render, status_of
 from maestro.engine import actions, queries
 from maestro.engine.actions import RestartMode
 from maestro.engine.core import Engine
-from maestro.engine.runs import create_run, start_run
 from maestro.engine.versions import set_paused
 from maestro.errors import MaestroError
 
@@ -121,10 +120,8 @@ async def start(request: Request, workflow_id: WorkflowId) -> Response:
     def act(who: session.Visitor, engine: Engine, form: Form) -> str:
         actor = _workflow_actor(who, engine, workflow_id)
         params = _params(form.get("params", ""))
-        with engine.unit(actor=actor) as u:
-            run_id = create_run(u, engine.versions, workflow_id, params=params, trigger="manual")
-            start_run(u, engine.versions, run_id)
-        return f"/runs/{run_id}"
+        started = actions.start_run_now(engine, workflow_id, actor, params=params)
+        return f"/runs/{started.run_id}"
 
     return await perform(request, act)
 

@@ -34,10 +34,10 @@ from maestro.cli.common import (
 )
 from maestro.cli.logs import LinePrinter, LogFollower, tail
 from maestro.definition import WorkflowDefinition
+from maestro.engine.actions import start_run_now
 from maestro.engine.advance import RunAdvance
 from maestro.engine.core import Engine
 from maestro.engine.records import load_run
-from maestro.engine.runs import create_run, start_run
 from maestro.engine.scheduler import Scheduler
 from maestro.engine.views import RunView, run_status, run_view, running_steps, step_counts
 from maestro.engine.workflows import submit
@@ -160,12 +160,9 @@ def _start(eng: Engine, definition: WorkflowDefinition, file: Path, params: dict
     try:
         with eng.unit(actor="cli") as u:
             submitted = submit(u, definition, source=str(file.resolve()))
-            eng.versions.put(definition.id, submitted.version, definition)
-            run_id = create_run(
-                u, eng.versions, definition.id, version=submitted.version, params=params
-            )
-            start_run(u, eng.versions, run_id)
-            return run_id
+        eng.versions.put(definition.id, submitted.version, definition)
+        started = start_run_now(eng, definition.id, "cli", params=params, version=submitted.version)
+        return started.run_id
     except ParamError as exc:
         fail(f"invalid params: {exc.message}")
     except MaestroError as exc:

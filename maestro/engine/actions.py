@@ -8,16 +8,21 @@ unknown run or step.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
+from maestro.engine.admission import admit_or_queue
 from maestro.engine.advance import RunAdvance
 from maestro.engine.compiled import CompiledWorkflow
 from maestro.engine.core import Engine
+from maestro.engine.queries import run_by_idempotency_key
 from maestro.engine.records import STEP_COLUMNS, RunRow, StepRow, load_run
 from maestro.engine.runs import Reused, create_run, start_run
-from maestro.errors import Conflict, NotFound
+from maestro.errors import Conflict, InvalidRequest, NotFound
 from maestro.states import (
     RUN_ACTIVE,
     RUN_TERMINAL,
@@ -32,7 +37,7 @@ from maestro.store import tables
 from maestro.store.transitions import transition
 from maestro.store.unit import Unit
 
-S = tables.step_runs
+S, W = tables.step_runs, tables.workflows
 RestartMode = Literal["failed", "beginning", "step"]
 
 
@@ -95,6 +100,67 @@ def resume_run(eng: Engine, run_id: int, actor: str) -> None:
         ):
             raise Conflict(f"run {run_id} is {run.status}: only a PAUSED run can be resumed")
         RunAdvance(u, load_run(u.conn, run_id), compiled).evaluate([])
+
+
+@dataclass(frozen=True)
+class Started:
+    run_id: int
+    #: False: an earlier request with the same idempotency key made this run
+    created: bool
+
+
+def start_run_now(
+    eng: Engine,
+    workflow_id: str,
+    actor: str,
+    *,
+    params: Mapping[str, Any] | None = None,
+    version: int | None = None,
+    logical_date: datetime | None = None,
+    idempotency_key: str | None = None,
+) -> Started:
+    """Start a run of ``workflow_id`` by hand — the one way the REST API, the web view and the
+    CLI start one. The workflow's run strategy decides: the run starts now, waits QUEUED
+    behind others, or is stopped by it. The same ``idempotency_key`` for the same workflow
+    gives back the same run."""
+    try:
+        with eng.unit(actor=actor) as u:
+            latest = u.conn.execute(
+                select(W.c.latest_version).where(W.c.id == workflow_id).with_for_update()
+            ).scalar()
+            if latest is None:
+                raise NotFound(f"workflow {workflow_id!r} does not exist")
+            if idempotency_key is not None:
+                existing = run_by_idempotency_key(u.conn, workflow_id, idempotency_key)
+                if existing is not None:
+                    return Started(existing, created=False)
+            if version is not None and version > latest:
+                raise InvalidRequest(
+                    f"workflow {workflow_id!r} has no version {version} (latest: {latest})"
+                )
+            run_id = create_run(
+                u,
+                eng.versions,
+                workflow_id,
+                version=version,
+                params=params or {},
+                logical_date=logical_date,
+                trigger="manual",
+                idempotency_key=idempotency_key,
+            )
+            admit_or_queue(u, eng, run_id)  # the run strategy decides: start, queue or stop
+            return Started(run_id, created=True)
+    except IntegrityError:
+        # the same key raced in from another process: that request's run wins
+        with eng.db.read() as conn:
+            raced = (
+                run_by_idempotency_key(conn, workflow_id, idempotency_key)
+                if idempotency_key
+                else None
+            )
+        if raced is None:
+            raise
+        return Started(raced, created=False)
 
 
 def restart_run(

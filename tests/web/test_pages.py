@@ -223,6 +223,25 @@ def test_start_a_run_from_the_workflow_page(client: TestClient, harness: Harness
     assert unknown.status_code == 422
 
 
+def test_starting_from_the_web_form_goes_through_the_run_strategy(
+    client: TestClient, harness: Harness
+) -> None:
+    """The web page's "Start" once skipped the run strategy: a second run of a sequential
+    workflow ran at once beside the first, where REST queued it."""
+    harness.submit(
+        "id: seq\nowner: o\nrun_strategy: sequential\n"
+        "steps: [{id: a, type: sleep, sleep: {duration: 1h}}]\n"
+    )
+    first = post_form(client, "/workflows/seq/start")
+    second = post_form(client, "/workflows/seq/start")
+    ids = [int(r.headers["location"].rsplit("/", 1)[1]) for r in (first, second)]
+    with harness.db.read() as conn:
+        statuses = [queries.run_detail(conn, run_id).status for run_id in ids]
+    assert [str(s) for s in statuses] == ["RUNNING", "QUEUED"]
+    rest = client.post("/api/v1/workflows/seq/runs", json={})
+    assert rest.json()["status"] == "QUEUED"  # the same rule through REST
+
+
 def test_restart_from_failed_makes_a_new_run_that_succeeds(
     client: TestClient, harness: Harness, tmp_path: Path
 ) -> None:
