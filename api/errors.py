@@ -47,10 +47,6 @@ class Forbidden(MaestroError):
     """This token may not do that."""
 
 
-class NotImplementedYet(MaestroError):
-    """The engine does not support this yet."""
-
-
 class BadRequest(MaestroError):
     """The request is malformed."""
 
@@ -78,7 +74,6 @@ STATUS: Mapping[type[MaestroError], int] = {
     ExpressionError: 422,
     Unprocessable: 422,
     InvalidRequest: 422,
-    NotImplementedYet: 501,
 }
 
 
@@ -274,7 +269,6 @@ _DESCRIPTIONS = {
     413: "Request body too large",
     422: "Invalid definition, params or request values (errors lists each problem)",
     500: "Internal error (logged; no details are returned)",
-    501: "Not supported by this version of the engine",
     503: "Not ready",
 }
 

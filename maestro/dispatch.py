@@ -9,9 +9,19 @@ is harmless.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
-from maestro.store.unit import Dispatch
+from maestro.ids import AttemptId
+
+
+@dataclass(frozen=True)
+class Dispatch:
+    """The message of the seam: an attempt to send to a worker queue, after commit."""
+
+    attempt_id: AttemptId
+    queue: str
+    priority: int = 0
 
 
 class Dispatcher(Protocol):

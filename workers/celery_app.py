@@ -18,8 +18,8 @@ from celery import Celery
 from celery.concurrency.thread import TaskPool as CeleryThreadPool
 from celery.worker.control import control_command
 
+from maestro.dispatch import Dispatch
 from maestro.settings import Settings
-from maestro.store.unit import Dispatch
 from workers.executor import AttemptExecutor
 
 logger = logging.getLogger(__name__)

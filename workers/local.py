@@ -8,7 +8,7 @@ import queue
 import threading
 from collections.abc import Sequence
 
-from maestro.store.unit import Dispatch
+from maestro.dispatch import Dispatch
 from workers.executor import AttemptExecutor
 
 logger = logging.getLogger(__name__)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path as FsPath
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Path, Query, Response
 
-from api.actions import engine_action
 from api.deps import EngineDep, ReadToken, WriteToken, check_owner
 from api.errors import Unprocessable, responses
 from api.schemas.runs import (
@@ -18,7 +17,7 @@ from api.schemas.runs import (
     StepDetailPublic,
     StepsPublic,
 )
-from maestro.engine import queries
+from maestro.engine import actions, queries
 from maestro.engine.core import Engine
 from maestro.store.retry import retrying
 from maestro.tokens import Principal
@@ -157,12 +156,12 @@ def list_events(
 # -- run actions ---------------------------------------------------------------------------
 
 
-def _run_action(name: str, path: str, doc: str) -> None:
-    """A POST route calling ``maestro.engine.actions.<name>(engine, run_id, actor)``."""
+def _run_action(action: Callable[[Engine, int, str], None], path: str, doc: str) -> None:
+    """A POST route calling ``action(engine, run_id, actor)`` of ``maestro.engine.actions``."""
+    name = action.__name__
 
     def act(run_id: RunId, principal: WriteToken, engine: EngineDep) -> RunDetailPublic:
         _owned(engine, principal, run_id)
-        action = engine_action(name, f"{path} of a run")
         # a deadlock victim or a dropped connection rolled back: the action is safe to repeat
         retrying(lambda: action(engine, run_id, principal.name), deadline=ACTION_RETRY, what=name)
         return _run(engine, run_id)
@@ -172,26 +171,28 @@ def _run_action(name: str, path: str, doc: str) -> None:
     router.post(
         f"/{{run_id}}/{path}",
         response_model=RunDetailPublic,
-        responses=responses(404, 409, 501),
+        responses=responses(404, 409),
         name=name,
     )(act)
 
 
 _run_action(
-    "stop_run",
+    actions.stop_run,
     "stop",
     "Graceful stop: no new steps start, running ones are terminated, the run ends STOPPED.",
 )
-_run_action("kill_run", "kill", "Immediate stop: running attempts are killed, the run ends FAILED.")
-_run_action("pause_run", "pause", "Hold the dispatch of new steps (running ones finish).")
-_run_action("resume_run", "resume", "Release a paused run.")
+_run_action(
+    actions.kill_run, "kill", "Immediate stop: running attempts are killed, the run ends FAILED."
+)
+_run_action(actions.pause_run, "pause", "Hold the dispatch of new steps (running ones finish).")
+_run_action(actions.resume_run, "resume", "Release a paused run.")
 
 
 @router.post(
     "/{run_id}/restart",
     status_code=201,
     response_model=RunDetailPublic,
-    responses=responses(400, 404, 409, 413, 501),
+    responses=responses(400, 404, 409, 413),
 )
 def restart_run(
     run_id: RunId,
@@ -206,8 +207,7 @@ def restart_run(
     if request.from_ == "step" and not request.step_id:
         raise Unprocessable("restart from a step needs step_id")
     _owned(engine, principal, run_id)
-    restart: Callable[..., Any] = engine_action("restart_run", "restarting a run")
-    new_id: int = restart(
+    new_id = actions.restart_run(
         engine,
         run_id,
         principal.name,
@@ -221,14 +221,14 @@ def restart_run(
 # -- step actions --------------------------------------------------------------------------
 
 
-def _step_action(name: str, path: str, doc: str) -> None:
-    """A POST route calling ``maestro.engine.actions.<name>(engine, run_id, step_id, actor)``."""
+def _step_action(action: Callable[[Engine, int, str, str], None], path: str, doc: str) -> None:
+    """A POST route calling ``action(engine, run_id, step_id, actor)`` of the engine's actions."""
+    name = action.__name__
 
     def act(
         run_id: RunId, step_id: StepId, principal: WriteToken, engine: EngineDep
     ) -> StepDetailPublic:
         _owned(engine, principal, run_id)
-        action = engine_action(name, f"{path} of a step")
         retrying(
             lambda: action(engine, run_id, step_id, principal.name),
             deadline=ACTION_RETRY,
@@ -241,17 +241,19 @@ def _step_action(name: str, path: str, doc: str) -> None:
     router.post(
         f"/{{run_id}}/steps/{{step_id}}/{path}",
         response_model=StepDetailPublic,
-        responses=responses(404, 409, 501),
+        responses=responses(404, 409),
         name=name,
     )(act)
 
 
 _step_action(
-    "retry_step",
+    actions.retry_step,
     "retry",
     "Rerun a FAILED or TIMED_OUT step of a run that is still RUNNING (a new attempt).",
 )
 _step_action(
-    "skip_step", "skip", "Mark a PENDING, WAITING or FAILED step SKIPPED so the DAG can go on."
+    actions.skip_step,
+    "skip",
+    "Mark a PENDING, WAITING or FAILED step SKIPPED so the DAG can go on.",
 )
-_step_action("stop_step", "stop", "Stop one running step.")
+_step_action(actions.stop_step, "stop", "Stop one running step.")

@@ -6,21 +6,19 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.actions import engine_function
 from api.deps import EngineDep, ReadToken, WriteToken
 from api.errors import responses
 from api.schemas.signals import SignalAccepted, SignalCreate, SignalsPublic
-from maestro.engine import queries
+from maestro.engine import queries, signals
 
 router = APIRouter(prefix="/signals", tags=["signals"], responses=responses(401, 403, 422))
 
 
-@router.post("", status_code=202, response_model=SignalAccepted, responses=responses(400, 413, 501))
+@router.post("", status_code=202, response_model=SignalAccepted, responses=responses(400, 413))
 def send_signal(body: SignalCreate, principal: WriteToken, engine: EngineDep) -> SignalAccepted:
     """Record a signal: starts the runs of matching signal triggers and releases steps
     waiting for it; a repeated ``dedupe_key`` has no further effect."""
-    publish = engine_function("signals", "publish", "sending a signal")
-    published = publish(
+    published = signals.publish(
         engine,
         body.name,
         body.payload,

@@ -13,7 +13,6 @@ from pydantic import StringConstraints
 from sqlalchemy import delete, select
 from starlette.concurrency import run_in_threadpool
 
-from api.actions import engine_action, engine_function
 from api.deps import EngineDep, ReadToken, WriteToken, check_owner
 from api.errors import responses
 from api.schemas.runs import RunCreate, RunDetailPublic, RunsPublic
@@ -306,7 +305,7 @@ def unblock_workflow(
     return _summary(engine, workflow_id)
 
 
-@router.delete("/{workflow_id}", status_code=204, responses=responses(404, 409, 501))
+@router.delete("/{workflow_id}", status_code=204, responses=responses(404, 409))
 def delete_workflow(
     workflow_id: WorkflowId,
     principal: WriteToken,
@@ -339,12 +338,11 @@ def delete_workflow(
 
 
 def _stop_all(engine: Engine, principal: Principal, workflow_id: str) -> None:
-    stop_run = engine_action("stop_run", "deleting with force=true (stopping the active runs)")
     with engine.db.read() as conn:
         active = queries.active_runs(conn, workflow_id)
     for run_id in active:
         with contextlib.suppress(Conflict, NotFound):  # it ended (or went) meanwhile
-            stop_run(engine, run_id, principal.name)
+            actions.stop_run(engine, run_id, principal.name)
 
 
 # -- runs ----------------------------------------------------------------------------------
@@ -399,7 +397,7 @@ def start_workflow_run(
     "/{workflow_id}/backfills",
     status_code=201,
     response_model=BackfillPublic,
-    responses=responses(400, 404, 409, 413, 501),
+    responses=responses(400, 404, 409, 413),
 )
 def start_backfill(
     workflow_id: WorkflowId, body: BackfillCreate, principal: WriteToken, engine: EngineDep
@@ -407,8 +405,7 @@ def start_backfill(
     """One run per tick of the workflow's cron trigger in [start, end] (409 without a cron
     trigger, for a reversed range or too many ticks)."""
     _owned(engine, principal, workflow_id)
-    create = engine_function("backfills", "create_backfill", "a backfill")
-    backfill_id, run_ids = create(
+    backfill_id, run_ids = backfills.create_backfill(
         engine,
         workflow_id,
         body.start,

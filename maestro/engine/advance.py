@@ -17,6 +17,8 @@ from sqlalchemy import bindparam, insert, select, update
 
 from maestro import expressions
 from maestro.definition import OnFailure, Step, StepType
+from maestro.dispatch import Dispatch
+from maestro.ids import AttemptId
 from maestro.engine import children, pools, signals
 from maestro.engine.compiled import CompiledWorkflow
 from maestro.engine.context import expression_context
@@ -38,7 +40,7 @@ from maestro.states import (
 from maestro.store import tables
 from maestro.store.tables import status_is
 from maestro.store.transitions import transition, transition_many
-from maestro.store.unit import Dispatch, Unit
+from maestro.store.unit import Unit
 from maestro.wording import plural
 
 R, S, A = tables.runs, tables.step_runs, tables.attempts
@@ -516,7 +518,8 @@ class RunAdvance:
                 "next_attempt_at": None,
             }
             changes.append((step.id, values))
-            self.u.dispatches.append(Dispatch(attempt_id, spec.effective_queue, spec.priority))
+            dispatch = Dispatch(AttemptId(attempt_id), spec.effective_queue, spec.priority)
+            self.u.dispatches.append(dispatch)
         transition_many(
             self.u, "step", changes, StepStatus.QUEUED, expected, run_id=self.run.id, action=action
         )

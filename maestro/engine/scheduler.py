@@ -20,6 +20,8 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, func, select, update
 
+from maestro.dispatch import Dispatch
+from maestro.ids import AttemptId
 from maestro.engine import pools, signals
 from maestro.engine.admission import admit_workflow, workflows_with_queued_runs
 from maestro.engine.advance import RunAdvance
@@ -30,7 +32,6 @@ from maestro.engine.triggers import earliest_fire_at, fire_due
 from maestro.states import RUN_ACTIVE, AttemptStatus, RunStatus, StepStatus
 from maestro.store import tables
 from maestro.store.tables import status_is
-from maestro.store.unit import Dispatch
 
 logger = logging.getLogger(__name__)
 R, S, A = tables.runs, tables.step_runs, tables.attempts
@@ -246,7 +247,7 @@ class Scheduler:
                 .returning(A.c.queue)
             ).first()
             if row is not None:
-                u.dispatches.append(Dispatch(attempt_id, row.queue))
+                u.dispatches.append(Dispatch(AttemptId(attempt_id), row.queue))
 
     # -- helpers ------------------------------------------------------------------------
 

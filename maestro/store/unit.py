@@ -17,18 +17,10 @@ from typing import Any
 from sqlalchemy import Connection, insert
 
 from maestro.clock import Clock
+from maestro.dispatch import Dispatch
 from maestro.store import tables
 from maestro.store.db import Database
 from maestro.store.notify import notify
-
-
-@dataclass(frozen=True)
-class Dispatch:
-    """An attempt to send to a worker queue after commit."""
-
-    attempt_id: int
-    queue: str
-    priority: int = 0
 
 
 @dataclass

@@ -9,6 +9,7 @@ from typing import Any
 
 from maestro.clock import FakeClock
 from maestro.definition import load_definition
+from maestro.dispatch import Dispatch
 from maestro.engine.core import Engine
 from maestro.engine.runs import create_run, start_run
 from maestro.engine.scheduler import Scheduler
@@ -17,7 +18,6 @@ from maestro.engine.workflows import submit
 from maestro.settings import load_settings
 from maestro.states import RUN_TERMINAL
 from maestro.store.db import Database
-from maestro.store.unit import Dispatch
 from workers.executor import AttemptExecutor
 
 
