@@ -64,15 +64,13 @@ def transition(
     _check_allowed(entity, candidates, to, action)
     if len(candidates) == 1:
         current: str | None = candidates[0]
-    else:
-        current = u.conn.execute(
-            select(table.c.status).where(table.c.id == row_id).with_for_update()
-        ).scalar()
-        if current not in candidates:
+        result = u.conn.execute(*_update_statement(entity, row_id, current, to, values or {}))
+        if result.rowcount != 1:
             return False
-    result = u.conn.execute(*_update_statement(entity, row_id, current, to, values or {}))
-    if result.rowcount != 1:
-        return False
+    else:
+        current = _move_from_any(u, table, row_id, candidates, to, values or {})
+        if current is None:
+            return False
     if entity == "step":
         step_run_id = row_id
     elif entity == "attempt":
@@ -88,6 +86,46 @@ def transition(
         message=message,
     )
     return True
+
+
+def _move_from_any(
+    u: Unit,
+    table: Table,
+    row_id: int,
+    candidates: Sequence[Status],
+    to: Status,
+    values: Mapping[str, Any],
+) -> str | None:
+    """Move the row to ``to`` if its status is one of ``candidates``; the status it had, or
+    None when it had another one.
+
+    PostgreSQL: one statement — the old status comes back from a locked read of the same row
+    in the UPDATE's FROM (a row another transaction is changing is waited for, then re-read).
+    SQLite cannot return a FROM column, but has one writer at a time: read, then update."""
+    sources = [str(c) for c in candidates]
+    if u.conn.dialect.name == "sqlite":
+        current = u.conn.execute(select(table.c.status).where(table.c.id == row_id)).scalar()
+        if current not in sources:
+            return None
+        moved = u.conn.execute(
+            update(table)
+            .where(table.c.id == row_id, table.c.status == current)
+            .values(status=to, **values)
+        )
+        return str(current) if moved.rowcount == 1 else None
+    old = (
+        select(table.c.id, table.c.status.label("old_status"))
+        .where(table.c.id == row_id)
+        .with_for_update()
+        .subquery("old")
+    )
+    previous = u.conn.execute(
+        update(table)
+        .where(table.c.id == old.c.id, table.c.id == row_id, old.c.old_status.in_(sources))
+        .values(status=to, **values)
+        .returning(old.c.old_status)
+    ).scalar()
+    return None if previous is None else str(previous)
 
 
 def transition_many(
