@@ -1,4 +1,5 @@
-"""Every status of runs, steps and attempts, the allowed transitions, and the terminal sets.
+"""Every status of runs, steps, attempts and backfills, the allowed transitions, the terminal
+sets, and the reasons a step waits.
 
 This is the one place statuses are defined. The store's transition function refuses any change
 that is not in these tables, so a bug that would move a status backwards fails loudly.
@@ -43,6 +44,22 @@ class AttemptStatus(StrEnum):
     TIMED_OUT = "TIMED_OUT"  # the step timeout elapsed; the process was killed
     LOST = "LOST"  # the heartbeat lapsed: the worker died (a platform failure)
     STOPPED = "STOPPED"  # stopped by an action or by the run's end
+
+
+class BackfillStatus(StrEnum):
+    RUNNING = "RUNNING"  # its runs are being created and admitted
+    DONE = "DONE"  # every run of it has ended
+    CANCELLED = "CANCELLED"  # cancelled by a user: its queued runs were stopped
+
+
+class WaitingFor(StrEnum):
+    """Why a WAITING step waits (``step_runs.waiting_for``)."""
+
+    slot = "slot"  # the run's max_active_steps are taken
+    paused = "paused"  # the run is PAUSED
+    pool = "pool"  # its slot pool is full
+    signals = "signals"  # the signals of its wait_for have not all arrived
+    children = "children"  # a foreach/subworkflow step: its child runs have not all ended
 
 
 R, S, A = RunStatus, StepStatus, AttemptStatus
@@ -101,6 +118,12 @@ STEP_ACTION_TRANSITIONS: Mapping[StepStatus, frozenset[StepStatus]] = {
     S.STOPPED: frozenset({S.PENDING}),
     S.SUCCEEDED: frozenset({S.PENDING}),
     S.FAILED_IGNORED: frozenset({S.PENDING}),
+}
+
+BACKFILL_TRANSITIONS: Mapping[BackfillStatus, frozenset[BackfillStatus]] = {
+    BackfillStatus.RUNNING: frozenset({BackfillStatus.DONE, BackfillStatus.CANCELLED}),
+    BackfillStatus.DONE: frozenset(),
+    BackfillStatus.CANCELLED: frozenset(),
 }
 
 RUN_TERMINAL = frozenset(s for s, nxt in RUN_TRANSITIONS.items() if not nxt)

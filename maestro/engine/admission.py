@@ -31,7 +31,7 @@ from maestro.engine.strategies import (
     regular,
     restart_chain,
 )
-from maestro.states import RUN_ACTIVE, RunStatus
+from maestro.states import RUN_ACTIVE, BackfillStatus, RunStatus
 from maestro.store import tables
 from maestro.store.tables import status_is
 from maestro.store.unit import Unit
@@ -127,7 +127,7 @@ def _admit_regular(
 def _running_backfills(conn: Connection, workflow_id: str) -> list[tuple[int, int | None]]:
     rows = conn.execute(
         select(B.c.id, B.c.max_concurrency)
-        .where(B.c.workflow_id == workflow_id, B.c.status == "RUNNING")
+        .where(B.c.workflow_id == workflow_id, B.c.status == BackfillStatus.RUNNING)
         .order_by(B.c.id)
     )
     return [(r.id, r.max_concurrency) for r in rows]

@@ -18,7 +18,6 @@ from sqlalchemy import bindparam, insert, select, update
 from maestro import expressions
 from maestro.definition import OnFailure, Step, StepType
 from maestro.dispatch import Dispatch
-from maestro.ids import AttemptId
 from maestro.engine import children, pools, signals
 from maestro.engine.compiled import CompiledWorkflow
 from maestro.engine.context import expression_context
@@ -27,6 +26,7 @@ from maestro.engine.decisions import Readiness, UpstreamCounts, run_outcome, tri
 from maestro.engine.lifecycle import run_ended
 from maestro.engine.records import STEP_COLUMNS, RunRow, StepRow
 from maestro.errors import Conflict, ExpressionError
+from maestro.ids import AttemptId
 from maestro.states import (
     RUN_ACTIVE,
     RUN_TRANSITIONS,
@@ -36,6 +36,7 @@ from maestro.states import (
     AttemptStatus,
     RunStatus,
     StepStatus,
+    WaitingFor,
 )
 from maestro.store import tables
 from maestro.store.tables import status_is
@@ -45,7 +46,7 @@ from maestro.wording import plural
 
 R, S, A = tables.runs, tables.step_runs, tables.attempts
 #: the WAITING reasons counted in ``runs.steps_waiting`` (released when a slot frees up)
-SLOT_WAITS = ("slot", "paused")
+SLOT_WAITS = (WaitingFor.slot, WaitingFor.paused)
 NON_TERMINAL = tuple(s for s in StepStatus if s not in STEP_TERMINAL)
 # Statements of the hot path, built once: constructing SQLAlchemy statements per call cost
 # more than executing them.
@@ -168,7 +169,9 @@ class RunAdvance:
             if expected is not StepStatus.WAITING:
                 self._wait(step, expected, action)
             elif step.waiting_for not in SLOT_WAITS:  # released by a signal, no slot free
-                self.u.conn.execute(update(S).where(S.c.id == step.id).values(waiting_for="slot"))
+                self.u.conn.execute(
+                    update(S).where(S.c.id == step.id).values(waiting_for=WaitingFor.slot)
+                )
                 self.counters.d_waiting += 1
 
     def reopen_downstream(self, step_id: str) -> list[str]:
@@ -467,7 +470,7 @@ class RunAdvance:
         return granted
 
     def _wait(self, step: StepRow, expected: StepStatus, action: str | None = None) -> None:
-        reason = "slot" if self.counters.status is RunStatus.RUNNING else "paused"
+        reason = WaitingFor.slot if self.counters.status is RunStatus.RUNNING else WaitingFor.paused
         values = {"waiting_for": reason, "next_attempt_at": None}
         if transition(
             self.u,

@@ -23,7 +23,7 @@ from maestro.engine.records import load_run
 from maestro.engine.runs import create_run
 from maestro.engine.triggers import CronSchedule, render_trigger_params
 from maestro.errors import Conflict, NotFound
-from maestro.states import RunStatus
+from maestro.states import BackfillStatus, RunStatus
 from maestro.store import tables
 from maestro.store.tables import status_is
 
@@ -73,7 +73,7 @@ def create_backfill(
                 start_at=start,
                 end_at=end,
                 max_concurrency=max_concurrency,
-                status="RUNNING",
+                status=BackfillStatus.RUNNING,
                 created_at=u.now,
                 created_by=actor,
             )
@@ -139,11 +139,13 @@ def cancel_backfill(eng: Engine, backfill_id: int, actor: str) -> list[int]:
         status = u.conn.execute(
             select(B.c.status).where(B.c.id == backfill_id).with_for_update()
         ).scalar()
-        if status != "RUNNING":
+        if status != BackfillStatus.RUNNING:
             raise Conflict(
                 f"backfill {backfill_id} is {status}: only a RUNNING one can be cancelled"
             )
-        u.conn.execute(update(B).where(B.c.id == backfill_id).values(status="CANCELLED"))
+        u.conn.execute(
+            update(B).where(B.c.id == backfill_id).values(status=BackfillStatus.CANCELLED)
+        )
         queued = list(
             u.conn.execute(
                 select(R.c.id)

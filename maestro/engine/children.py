@@ -24,7 +24,7 @@ from maestro.definition.models import MAX_FOREACH_ITEMS
 from maestro.engine.compiled import VersionCache
 from maestro.engine.records import STEP_COLUMNS, RunRow, StepRow, load_run
 from maestro.errors import ExpressionError, MaestroError, NotFound, ParamError
-from maestro.states import RUN_ACTIVE, RunStatus, StepStatus
+from maestro.states import RUN_ACTIVE, RunStatus, StepStatus, WaitingFor
 from maestro.store import tables
 from maestro.store.transitions import transition
 from maestro.store.unit import Unit
@@ -41,7 +41,7 @@ class StepFailed(MaestroError):
     """The step cannot start its child runs."""
 
 
-WAITING_FOR_CHILDREN = "children"
+WAITING_FOR_CHILDREN = WaitingFor.children
 
 
 def start(advance: RunAdvance, step: StepRow, spec: Step) -> None:

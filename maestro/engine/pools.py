@@ -15,7 +15,7 @@ from sqlalchemy import bindparam, insert, literal_column, select, update
 
 from maestro.engine.records import STEP_COLUMNS, StepRow, load_run
 from maestro.errors import NotFound
-from maestro.states import RUN_ACTIVE, StepStatus
+from maestro.states import RUN_ACTIVE, StepStatus, WaitingFor
 from maestro.store import tables
 from maestro.store.tables import status_is
 from maestro.store.unit import Unit
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from maestro.engine.core import Engine
 
 P, S = tables.pools, tables.step_runs
-WAITING_FOR_POOL = "pool"
+WAITING_FOR_POOL = WaitingFor.pool
 
 #: inlined literals, so that the partial index ix_step_runs_pool_waiting serves the query
 _POOL_WAITING = (

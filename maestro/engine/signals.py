@@ -28,7 +28,7 @@ from maestro import expressions
 from maestro.definition import Step
 from maestro.engine.records import STEP_COLUMNS, StepRow, load_run
 from maestro.errors import ExpressionError
-from maestro.states import RUN_ACTIVE, StepStatus
+from maestro.states import RUN_ACTIVE, StepStatus, WaitingFor
 from maestro.store import tables
 from maestro.store.tables import status_is
 from maestro.store.transitions import transition
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 SIG, WAITS, S = tables.signals, tables.signal_waits, tables.step_runs
-WAITING_FOR_SIGNALS = "signals"
+WAITING_FOR_SIGNALS = WaitingFor.signals
 
 
 @dataclass

@@ -32,7 +32,7 @@ from maestro.definition.models import RunStrategy, RunStrategyKind
 from maestro.engine.core import Engine
 from maestro.engine.records import RunRow
 from maestro.errors import Conflict, NotFound
-from maestro.states import RunStatus
+from maestro.states import BackfillStatus, RunStatus
 from maestro.store import tables
 from maestro.store.unit import Unit
 
@@ -231,7 +231,9 @@ def _finish_backfill_if_done(u: Unit, backfill_id: int) -> None:
     ).first()
     if unfinished is None:
         u.conn.execute(
-            update(B).where(B.c.id == backfill_id, B.c.status == "RUNNING").values(status="DONE")
+            update(B)
+            .where(B.c.id == backfill_id, B.c.status == BackfillStatus.RUNNING)
+            .values(status=BackfillStatus.DONE)
         )
 
 

@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql import ColumnElement
 
-from maestro.states import AttemptStatus, RunStatus, StepStatus
+from maestro.states import AttemptStatus, BackfillStatus, RunStatus, StepStatus, WaitingFor
 from maestro.store.types import BigId, Json, UTCDateTime
 
 metadata = MetaData(
@@ -52,10 +52,15 @@ OPEN_RUN_STATUSES_SQL = "('QUEUED', 'RUNNING', 'PAUSED')"
 
 
 def _status_check(
-    name: str, values: type[RunStatus | StepStatus | AttemptStatus]
+    name: str, values: type[RunStatus | StepStatus | AttemptStatus | BackfillStatus]
 ) -> CheckConstraint:
     allowed = ", ".join(f"'{v.value}'" for v in values)
     return CheckConstraint(f"status IN ({allowed})", name=name)
+
+
+def _waiting_check() -> CheckConstraint:
+    allowed = ", ".join(f"'{v.value}'" for v in WaitingFor)
+    return CheckConstraint(f"waiting_for IS NULL OR waiting_for IN ({allowed})", name="waiting_for")
 
 
 workflows = Table(
@@ -243,6 +248,7 @@ step_runs = Table(
     Column("started_at", UTCDateTime, nullable=True),
     Column("ended_at", UTCDateTime, nullable=True),
     _status_check("step_status", StepStatus),
+    _waiting_check(),
     UniqueConstraint("run_id", "step_id", name="uq_step_runs_run_step"),
     # Partial indexes: a status change rewrites only the index pages whose predicate it
     # crosses, which keeps the hot path's commits small.
@@ -404,11 +410,12 @@ backfills = Table(
     Column("start_at", UTCDateTime, nullable=False),
     Column("end_at", UTCDateTime, nullable=False),
     Column("max_concurrency", Integer, nullable=True),
-    #: RUNNING | DONE | CANCELLED
+    #: states.BackfillStatus
     Column("status", String(16), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("created_by", String(128), nullable=True),
     Index("ix_backfills_workflow", "workflow_id", "id"),
+    _status_check("backfill_status", BackfillStatus),
 )
 
 signals = Table(

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Iterator
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
 
 from maestro.clock import FakeClock
 from maestro.errors import InvalidTransition
-from maestro.states import RunStatus
+from maestro.states import BackfillStatus, RunStatus, WaitingFor
 from maestro.store import tables
 from maestro.store.db import Database
 from maestro.store.transitions import transition
@@ -27,7 +31,7 @@ def test_migrations_produce_exactly_the_models(db_url: str) -> None:
 
 
 @pytest.fixture
-def db_with_run(db_url: str) -> tuple[Database, int]:
+def db_with_run(db_url: str) -> Iterator[tuple[Database, int]]:
     db = Database(db_url)
     clock = FakeClock()
     with unit_of_work(db, clock) as u:
@@ -61,7 +65,8 @@ def db_with_run(db_url: str) -> tuple[Database, int]:
             )
             .returning(tables.runs.c.id)
         ).scalar_one()
-    return db, run_id
+    yield db, run_id
+    db.dispose()  # a pooled connection left to the garbage collector warns (an error here)
 
 
 def test_transition_is_conditional_and_writes_one_event(db_with_run: tuple[Database, int]) -> None:
@@ -121,3 +126,32 @@ def test_naive_datetimes_are_refused(db_with_run: tuple[Database, int]) -> None:
     with pytest.raises(Exception, match="naive datetime"), db.tx() as conn:
         conn.execute(tables.runs.update().values(started_at=datetime(2024, 1, 1)))
     db.dispose()
+
+
+def test_the_check_constraints_name_every_member_of_the_enums() -> None:
+    """Migration 0003 spells the enums out in SQL: it must keep up with states.py."""
+    checks = importlib.import_module("migrations.versions.0003_status_checks")
+    for member in BackfillStatus:
+        assert f"'{member.value}'" in checks.BACKFILL
+    for reason in WaitingFor:
+        assert f"'{reason.value}'" in checks.WAITING
+    assert checks.BACKFILL.count("'") == 2 * len(BackfillStatus)
+    assert checks.WAITING.count("'") == 2 * len(WaitingFor)
+
+
+def test_the_database_refuses_an_unknown_waiting_reason(db_with_run: tuple[Database, int]) -> None:
+    db, run_id = db_with_run
+    if db.is_sqlite:
+        pytest.skip("SQLite cannot add the constraint to an existing table (migration 0003)")
+    with pytest.raises(IntegrityError), db.tx() as conn:
+        conn.execute(
+            insert(tables.step_runs).values(
+                run_id=run_id,
+                step_id="x",
+                step_type="noop",
+                position=0,
+                status="WAITING",
+                waiting_for="coffee",
+                created_at=FakeClock().now(),
+            )
+        )
