@@ -27,8 +27,11 @@ Limits: the sandbox refuses private and internal attributes (``__class__``, ``__
 ``mro``, ``func_globals``…) and changes to lists and dicts; ``range`` is capped by Jinja;
 ``*``, ``**``, ``%`` and ``+``, the string-growing filters and ``str`` methods (``center``,
 ``replace``, ``join``, ``format``…) refuse results over :data:`MAX_VALUE_BYTES`; every rendered
-value is limited to :data:`MAX_VALUE_BYTES`. Not bounded: CPU time (nested loops over large
-ranges are slow) and ``~``, which turns its operands into text before any check can run.
+value is limited to :data:`MAX_VALUE_BYTES`; so is every ``~`` (Jinja compiles it to a plain
+string join, which ``_CodeGenerator`` routes through the sandbox), hence every intermediate
+value of a loop. Time: each top-level render or evaluation must end within
+``expression_deadline.MAX_RENDER_SECONDS``, checked in every loop iteration, call, lookup and
+operator.
 """
 
 from __future__ import annotations
@@ -38,19 +41,30 @@ import functools
 import json
 import re
 import types
-from collections.abc import Callable, ItemsView, Iterable, Iterator, KeysView, Mapping, ValuesView
+from collections.abc import (
+    Callable,
+    ItemsView,
+    Iterable,
+    Iterator,
+    KeysView,
+    Mapping,
+    Sequence,
+    ValuesView,
+)
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from itertools import islice
 from typing import Any, TypeVar
 
 from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, Undefined, nodes
+from jinja2.compiler import CodeGenerator, Frame
 from jinja2.environment import Template, TemplateExpression
 from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import generate_lorem_ipsum, missing, object_type_repr
 
+from maestro import expression_deadline
 from maestro.errors import ExpressionError
 
 #: Largest value (rendered text, string, list…) an expression may produce, in bytes.
@@ -120,14 +134,19 @@ def render(value: Any, context: Mapping[str, Any]) -> Any:
     (whitespace around it allowed) gives the expression's native value; any other template
     gives a string. Raises :class:`ExpressionError` naming the failing string.
     """
+    with expression_deadline.deadline():
+        return _render_value(value, context)
+
+
+def _render_value(value: Any, context: Mapping[str, Any]) -> Any:
     if isinstance(value, str):
         return _render_string(value, context) if contains_template(value) else value
     if isinstance(value, dict):
-        return {key: render(item, context) for key, item in value.items()}
+        return {key: _render_value(item, context) for key, item in value.items()}
     if isinstance(value, list):
-        return [render(item, context) for item in value]
+        return [_render_value(item, context) for item in value]
     if isinstance(value, tuple):
-        return tuple(render(item, context) for item in value)
+        return tuple(_render_value(item, context) for item in value)
     return value
 
 
@@ -137,7 +156,8 @@ def evaluate(expression: str, context: Mapping[str, Any]) -> Any:
     ``"{{ expr }}"`` is accepted as well. Raises :class:`ExpressionError`.
     """
     try:
-        return _native(_compile_expression(_bare(expression))(context))
+        with expression_deadline.deadline():
+            return _native(_compile_expression(_bare(expression))(context))
     except ExpressionError:
         raise
     except Exception as exc:
@@ -295,16 +315,122 @@ class _Undefined(StrictUndefined):
         return _Missing(f"{object_type_repr(owner)!r} has no {what} {name!r}", name, owner)
 
 
+class _CodeGenerator(CodeGenerator):
+    """Jinja's code generator, with the operations that gather many values checked as they go.
+
+    Jinja compiles ``a ~ b ~ c`` to a plain ``str_join((a, b, c))`` that no sandbox hook sees,
+    and list, tuple and dict literals to Python displays: every operand is computed before
+    anything can look at the whole. Each may be within the value limit while all together are
+    not — a ``~`` doubling a string in a loop reached 2 GiB in a worker, a 1,000-term ``~``
+    chain of 1 MiB strings took the API server to 2 GB. Here each operand becomes a lambda and
+    ``environment.tilde``/``environment.literal`` compute them one by one, refusing as soon as
+    the total passes the limit.
+    """
+
+    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
+        self._lazily("tilde", node.nodes, frame)
+
+    def visit_List(self, node: nodes.List, frame: Frame) -> None:
+        self.write("list(")
+        self._lazily("literal", node.items, frame)
+        self.write(")")
+
+    def visit_Tuple(self, node: nodes.Tuple, frame: Frame) -> None:
+        if node.ctx != "load":  # an assignment target: ``{% for a, b in pairs %}``
+            super().visit_Tuple(node, frame)
+            return
+        self._lazily("literal", node.items, frame)
+
+    def visit_Dict(self, node: nodes.Dict, frame: Frame) -> None:
+        self.write("dict(")
+        pairs = [nodes.Tuple([item.key, item.value], "load") for item in node.items]
+        self._lazily("literal", pairs, frame)
+        self.write(")")
+
+    def _lazily(self, method: str, items: Sequence[nodes.Expr], frame: Frame) -> None:
+        self.write(f"environment.{method}((")
+        for item in items:
+            self.write("(lambda: ")
+            self.visit(item, frame)
+            self.write("), ")
+        self.write("))")
+
+
+#: the most arguments one call, filter or test may take: their values coexist
+MAX_CALL_ARGUMENTS = 64
+
+
+def _guarded_tree(tree: nodes.Template) -> nodes.Template:
+    """Every ``{% for %}`` iterates through ``environment.checked_iter`` (the deadline), and no
+    call takes more than ``MAX_CALL_ARGUMENTS`` arguments."""
+    for loop in tree.find_all(nodes.For):
+        loop.iter = nodes.Call(
+            nodes.EnvironmentAttribute("checked_iter"), [loop.iter], [], None, None
+        )
+    for call in tree.find_all((nodes.Call, nodes.Filter, nodes.Test)):
+        assert isinstance(call, nodes.Call | nodes.Filter | nodes.Test)
+        if len(call.args) + len(call.kwargs) > MAX_CALL_ARGUMENTS:
+            raise TemplateSyntaxError(
+                f"a call with more than {MAX_CALL_ARGUMENTS} arguments", call.lineno
+            )
+    return tree
+
+
 class _Environment(ImmutableSandboxedEnvironment):
-    """The immutable sandbox, plus key-first lookups on mappings and size limits."""
+    """The immutable sandbox, plus key-first lookups on mappings, size and time limits."""
 
     intercepted_binops = frozenset({"+", "*", "%", "**"})
+    code_generator_class = _CodeGenerator
+
+    def _generate(
+        self,
+        source: nodes.Template,
+        name: str | None,
+        filename: str | None,
+        defer_init: bool = False,
+    ) -> str:
+        return super()._generate(_guarded_tree(source), name, filename, defer_init)
+
+    @staticmethod
+    def checked_iter(items: Any) -> Iterator[Any]:
+        return expression_deadline.checked_iter(items)
+
+    @staticmethod
+    def tilde(parts: tuple[Callable[[], Any], ...]) -> str:
+        """``a ~ b ~ …``: the operands one by one, refused once the text passes the limit."""
+        texts: list[str] = []
+        size = 0
+        for part in parts:
+            expression_deadline.check()
+            value = part()
+            if not isinstance(value, str):
+                # a list sharing itself many times over is tiny in memory but not as text
+                _limit(size + _estimate(value, MAX_VALUE_BYTES - size), "the result of '~'")
+                value = str(value)
+            size += _text_bytes(value)
+            _limit(size, "the result of '~'")
+            texts.append(value)
+        return "".join(texts)
+
+    @staticmethod
+    def literal(items: tuple[Callable[[], Any], ...]) -> tuple[Any, ...]:
+        """The items of a list, tuple or dict literal, refused once they pass the limit."""
+        values: list[Any] = []
+        size = 0
+        for item in items:
+            expression_deadline.check()
+            value = item()
+            size += _estimate(value, MAX_VALUE_BYTES - size)
+            _limit(size, "the literal")
+            values.append(value)
+        return tuple(values)
 
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
         return attr not in _BLOCKED_ATTRIBUTES and super().is_safe_attribute(obj, attr, value)
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         """``obj.name``: on a mapping, one key lookup first, then a (safe) attribute."""
+        expression_deadline.check()
         if not isinstance(obj, Mapping):
             return super().getattr(obj, attribute)
         try:
@@ -319,11 +445,17 @@ class _Environment(ImmutableSandboxedEnvironment):
             return value
         return self.unsafe_undefined(obj, attribute)
 
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        expression_deadline.check()
+        return super().getitem(obj, argument)
+
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        expression_deadline.check()
         _check_binop(operator, left, right)
         return _check_size(self.binop_table[operator](left, right), f"the result of {operator!r}")
 
     def call(self, context: Context, obj: Any, /, *args: Any, **kwargs: Any) -> Any:
+        expression_deadline.check()
         args = _check_str_method(obj, args)
         return _check_size(super().call(context, obj, *args, **kwargs), "the call's result")
 
@@ -411,9 +543,12 @@ def _estimate(value: Any, budget: int = MAX_VALUE_BYTES) -> int:
 
 
 def _check_size(value: _T, what: str) -> _T:
-    """Return ``value`` if its length (or an int's bits) is within the limits."""
-    if isinstance(value, str | bytes | list | tuple | dict | set):
+    """Return ``value`` if its size (or an int's bits) is within the limits; a container's size
+    is its items' (a list of 1,000 distinct 1 MiB strings is 1 GB, not 1,000)."""
+    if isinstance(value, str | bytes):
         _limit(len(value), what)
+    elif isinstance(value, list | tuple | dict | set):
+        _limit(_estimate(value), what)
     elif isinstance(value, int):
         _limit_bits(value.bit_length(), what)
     return value
@@ -754,7 +889,7 @@ def _detail(source: str, exc: Exception, context: Mapping[str, Any] | None) -> s
         return f"not allowed: {exc.message}"
     if isinstance(exc, TemplateError):
         return exc.message or type(exc).__name__
-    if isinstance(exc, _Refused):
+    if isinstance(exc, _Refused | expression_deadline.DeadlineExceeded):
         return str(exc)
     return f"{type(exc).__name__}: {exc}"
 

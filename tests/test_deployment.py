@@ -120,3 +120,17 @@ def test_the_readme_first_screen_gives_the_two_commands_ci_runs() -> None:
     assert "bash scripts/install.sh && maestro run examples/hello.yaml" in ci
     assert "bash scripts/test.sh" in ci and "scripts/lock.sh --check" in ci
     assert "Python 3.11" in first_screen and "python3 -m venv .venv" in first_screen
+
+
+def test_maestro_is_no_superuser_of_its_database() -> None:
+    """The postgres image makes POSTGRES_USER a superuser: Maestro must connect as another
+    role, made by the init script as owner of its database only."""
+    postgres = SERVICES["postgres"]
+    environment = postgres["environment"]
+    url = SERVICES["scheduler"]["environment"]["MAESTRO_DATABASE_URL"]
+    user = url.split("://", 1)[1].split(":", 1)[0]
+    assert user == environment["MAESTRO_DB_USER"] != environment["POSTGRES_USER"]
+    mounts = [volume.split(":") for volume in postgres["volumes"]]
+    init = next(host for host, target, *_ in mounts if target == "/docker-entrypoint-initdb.d")
+    script = (ROOT / init / "10-maestro-role.sh").read_text()
+    assert "NOSUPERUSER" in script and "OWNER" in script

@@ -8,6 +8,8 @@ import logging
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import anyio
+import anyio.to_thread
 from fastapi import APIRouter, Body, Header, Path, Query, Request, Response
 from pydantic import StringConstraints
 from sqlalchemy import delete, select
@@ -32,7 +34,7 @@ from maestro.definition import WorkflowDefinition, definition_to_dict, load_defi
 from maestro.engine import actions, backfills, queries, strategies, versions
 from maestro.engine.core import Engine
 from maestro.engine.workflows import submit
-from maestro.errors import Conflict, NotFound
+from maestro.errors import Conflict, DefinitionError, NotFound, Problem
 from maestro.states import RunStatus
 from maestro.store import tables
 from maestro.tokens import Principal
@@ -62,9 +64,28 @@ _DEFINITION_BODY: dict[str, Any] = {
 }
 
 
+#: longest a definition may take to parse and validate in a request, in seconds
+PARSE_SECONDS = 10.0
+
+
 async def _definition(request: Request) -> WorkflowDefinition:
-    """The body as a definition (YAML and JSON alike; ``DefinitionError`` → 422)."""
-    return load_definition(await request.body(), source="request body")
+    """The body as a definition (YAML and JSON alike; ``DefinitionError`` → 422).
+
+    Parsing is pure Python and takes up to seconds on a large body: it runs in a worker thread
+    so that the event loop keeps answering every other request (it once held /healthz for
+    9.5 s), and the request gives up after ``PARSE_SECONDS``.
+    """
+    body = await request.body()
+    try:
+        with anyio.fail_after(PARSE_SECONDS):
+            return await anyio.to_thread.run_sync(_load, body, abandon_on_cancel=True)
+    except TimeoutError:
+        problem = Problem((), f"the definition took over {PARSE_SECONDS:g} s to validate")
+        raise DefinitionError([problem], "request body") from None
+
+
+def _load(body: bytes) -> WorkflowDefinition:
+    return load_definition(body, source="request body")
 
 
 # -- definitions ---------------------------------------------------------------------------

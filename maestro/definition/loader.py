@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import time
 import types
 from collections.abc import Callable, Iterator
 from datetime import date
@@ -39,6 +40,8 @@ MAX_DEFINITION_BYTES = 1024 * 1024
 MAX_NESTING = 100
 #: most values in a document once YAML aliases are expanded ("billion laughs")
 MAX_NODES = 1_000_000
+#: most keys in one map: a 1 MB map of 100,000 keys took 9.5 s to validate
+MAX_MAP_KEYS = 1000
 #: deepest nesting of foreach bodies
 MAX_FOREACH_DEPTH = 10
 
@@ -58,6 +61,62 @@ class _Loader(yaml.SafeLoader):
     booleans where a boolean is expected), and ``2024-05-01`` stays the string the user wrote,
     so a normalized definition holds only JSON values.
     """
+
+
+#: YAML nodes composed between two moments where the parser lets other threads run
+_YIELD_EVERY = 50
+
+
+class _KeyCap(Exception):
+    """A map with more than ``MAX_MAP_KEYS`` keys, found at ``path`` while composing."""
+
+    def __init__(self, path: tuple[str | int, ...]) -> None:
+        super().__init__(path)
+        self.path = path
+
+
+class _CappedLoader(_Loader):
+    """Stops composing at the first map with more than ``MAX_MAP_KEYS`` keys, knowing its path:
+    composing a huge map costs seconds before anything else could look at it."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._path: list[str | int] = []
+        self._composed = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self._composed += 1
+        if self._composed % _YIELD_EVERY == 0:
+            # Parsing a large body takes seconds of pure Python: in a server it runs in a
+            # thread, and letting go of the GIL often keeps the event loop's answers prompt.
+            time.sleep(0)
+        if index is None:  # the root, or a map's key
+            return super().compose_node(parent, index)  # type: ignore[arg-type]
+        self._path.append(index.value if isinstance(index, yaml.ScalarNode) else index)
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._path.pop()
+
+    def compose_mapping_node(self, anchor: Any) -> Any:
+        start = self.get_event()  # type: ignore[no-untyped-call]
+        tag = start.tag
+        if tag is None or tag == "!":
+            tag = self.resolve(yaml.MappingNode, None, start.implicit)  # type: ignore[no-untyped-call]
+        node = yaml.MappingNode(tag, [], start.start_mark, None, flow_style=start.flow_style)
+        if anchor is not None:
+            self.anchors[anchor] = node
+        while not self.check_event(yaml.MappingEndEvent):
+            if len(node.value) >= MAX_MAP_KEYS:
+                raise _KeyCap(tuple(self._path))
+            key = self.compose_node(node, None)
+            node.value.append((key, self.compose_node(node, key)))
+        node.end_mark = self.get_event().end_mark  # type: ignore[no-untyped-call]
+        return node
+
+
+def _too_many_keys(path: Loc, source: str | None) -> DefinitionError:
+    return _fail(f"a map with more than {MAX_MAP_KEYS} keys", source, path)
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -118,7 +177,9 @@ def _parse_yaml(text: str, source: str | None) -> Any:
         except (ValueError, RecursionError):
             pass  # maybe a YAML flow mapping; YAML also gives a line and column for errors
     try:
-        return yaml.load(text, Loader=_Loader)  # a SafeLoader subclass
+        return yaml.load(text, Loader=_CappedLoader)  # a SafeLoader subclass
+    except _KeyCap as exc:
+        raise _too_many_keys(exc.path, source) from None
     except Exception as exc:  # PyYAML raises more than YAMLError on odd input (bad dates, ...)
         raise _fail(_yaml_message(exc), source) from None
 
@@ -198,6 +259,8 @@ class _Normalizer:
         self.open.add(id(value))
         try:
             if isinstance(value, dict):
+                if len(value) > MAX_MAP_KEYS:  # JSON, or a map made by YAML merge keys
+                    raise _too_many_keys(tuple(self.path), self.source)
                 return {_key_text(k): self.item(_key_text(k), v) for k, v in value.items()}
             return [self.item(i, v) for i, v in enumerate(value)]
         finally:

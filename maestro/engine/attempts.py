@@ -26,6 +26,9 @@ from maestro.store.transitions import transition
 from maestro.store.unit import Unit
 
 A, S = tables.attempts, tables.step_runs
+#: the names of the connections a step is given (its ``connections`` key), comma-separated; the
+#: runtime puts each one in the step's environment as ``MAESTRO_CONN_<NAME>``
+CONNECTIONS_VAR = "MAESTRO_CONNECTIONS"
 
 
 @dataclass(frozen=True)
@@ -113,7 +116,10 @@ def claim(eng: Engine, attempt_id: int, worker: str) -> ClaimedAttempt | None:
             env = {k: str(v) for k, v in expressions.render(dict(spec.env), context).items()}
         except ExpressionError as exc:
             settings, env, render_error = raw_settings, {}, str(exc)
+        env.pop(CONNECTIONS_VAR, None)  # the step's connections are its `connections` key
         env.update(_maestro_env(run, step, attempt.number))
+        if spec.connections:
+            env[CONNECTIONS_VAR] = ",".join(spec.connections)
         return ClaimedAttempt(
             attempt_id=attempt_id,
             number=attempt.number,

@@ -21,7 +21,6 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select, update
 
 from maestro.dispatch import Dispatch
-from maestro.ids import AttemptId
 from maestro.engine import pools, signals
 from maestro.engine.admission import admit_workflow, workflows_with_queued_runs
 from maestro.engine.advance import RunAdvance
@@ -29,6 +28,7 @@ from maestro.engine.attempts import AttemptResult, end_attempt
 from maestro.engine.core import Engine
 from maestro.engine.records import STEP_COLUMNS, StepRow, load_run
 from maestro.engine.triggers import earliest_fire_at, fire_due
+from maestro.ids import AttemptId
 from maestro.states import RUN_ACTIVE, AttemptStatus, RunStatus, StepStatus
 from maestro.store import tables
 from maestro.store.tables import status_is

@@ -28,7 +28,7 @@ from maestro.definition import (
     load_definition,
     parse_definition,
 )
-from maestro.definition.loader import MAX_DEFINITION_BYTES
+from maestro.definition.loader import MAX_DEFINITION_BYTES, MAX_MAP_KEYS
 from maestro.definition.models import (
     CronTrigger,
     ForeachSettings,
@@ -982,3 +982,29 @@ _FRAGMENTS = st.sampled_from(
 def test_random_text_raises_only_definition_errors(text: str) -> None:
     _only_definition_errors(load_definition, text)
     _only_definition_errors(load_definition, text.encode("utf-8", "surrogatepass"))
+
+
+def test_a_map_may_hold_at_most_max_map_keys_keys() -> None:
+    """A 1 MB map of 100,000 keys took 9.5 s to validate: refused early, with its path."""
+    env = "".join(f"      K{i}: v\n" for i in range(MAX_MAP_KEYS + 1))
+    yaml_text = f"id: w\nowner: t\nsteps:\n  - id: a\n    type: noop\n    env:\n{env}"
+    as_json = json.dumps(
+        {
+            "id": "w",
+            "owner": "t",
+            "steps": [
+                {"id": "a", "type": "noop", "env": {f"K{i}": "v" for i in range(MAX_MAP_KEYS + 1)}}
+            ],
+        }
+    )
+    for text in (yaml_text, as_json):
+        with pytest.raises(DefinitionError) as caught:
+            load_definition(text)
+        assert [(p.loc, p.msg) for p in caught.value.problems] == [
+            (("steps", 0, "env"), f"a map with more than {MAX_MAP_KEYS} keys")
+        ]
+    just_enough = "".join(f"      K{i}: v\n" for i in range(MAX_MAP_KEYS))
+    definition = load_definition(
+        f"id: w\nowner: t\nsteps:\n  - id: a\n    type: noop\n    env:\n{just_enough}"
+    )
+    assert len(next(iter(definition.steps)).env) == MAX_MAP_KEYS

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import resource
 import time
 from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
@@ -10,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from maestro import expressions
+from maestro import expression_deadline, expressions
 from maestro.errors import ExpressionError
 from maestro.expressions import (
     MAX_VALUE_BYTES,
@@ -440,7 +441,23 @@ def test_huge_ranges_are_refused(ctx: dict[str, Any]) -> None:
         ("{{ [1] | slice(10**9) | list }}", "the slice filter"),
         ("{{ lipsum(10**6) }}", "lipsum()"),
         ("{{ ('x' * 1000000, 'y') | join('z' * 100000) }}", "the join filter"),
-        ("{{ ','.join(['x' * 600000, 'y' * 600000]) }}", "join()"),
+        ("{{ ','.join(['x', 'y'] | map('center', 600000)) }}", "join()"),
+        ("{{ ','.join(['x' * 600000, 'y' * 600000]) }}", "the literal"),
+        ("{{ " + " ~ ".join(["('a' * 1000000)"] * 1000) + " }}", "the result of '~'"),
+        ("{{ " + " ~ ".join(["[('a' * 600000)]"] * 10) + " }}", "the result of '~'"),
+        ("{{ [" + ", ".join(["('a' * 1000000)"] * 1000) + "] }}", "the literal"),
+        ("{{ (" + ", ".join(["('a' * 1000000)"] * 1000) + ") }}", "the literal"),
+        ("{{ {" + ", ".join(f"{i}: 'a' * 1000000" for i in range(1000)) + "} }}", "the literal"),
+        (
+            "{% set ns = namespace(s='ab') %}{% for i in range(40) %}"
+            "{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s | length }}",
+            "the result of '~'",
+        ),
+        (
+            "{% set ns = namespace(l=[]) %}{% for i in range(1000) %}"
+            "{% set ns.l = ns.l + [('a' * 1000000) ~ i] %}{% endfor %}{{ ns.l | length }}",
+            "the result of '+'",
+        ),
         ("{{ ','.join(range(2000) | map('string') | map('center', 1000)) }}", "join()"),
         ("{{ ['x', 'y'] | map('center', 600000) | join }}", "the join filter"),
     ],
@@ -453,6 +470,40 @@ def test_resource_abuse_is_refused_quickly(
     assert refused_by in err.detail
     assert "too large" in err.detail
     assert time.monotonic() - started < 2
+
+
+def test_the_operands_of_a_tilde_chain_never_coexist_past_the_limit() -> None:
+    """Each operand of ``~`` is within the limit; all 1,000 of them at once would be 1 GB."""
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    source = " ~ ".join(["('a' * 1000000)"] * 1000)
+    with pytest.raises(ExpressionError, match="over the 1048576-byte limit"):
+        evaluate(source, {})
+    grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    assert grown_kib < 100 * 1024
+
+
+def test_loops_are_bounded_in_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(expression_deadline, "MAX_RENDER_SECONDS", 0.3)
+    started = time.monotonic()
+    with pytest.raises(ExpressionError, match=r"over the 0\.3-second limit"):
+        render(
+            "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}", {}
+        )
+    assert time.monotonic() - started < 2
+
+
+def test_literals_and_tilde_still_work() -> None:
+    source = (
+        "{% for a, b in [(1, 2), (3, 4)] %}{{ a }}{{ b }}{% endfor %}"
+        "{{ (1,) }}{{ {'k': [1, 2]} }}{{ () }}{{ [] }}{{ {} }}{{ [1] ~ 'x' ~ 2 }}"
+    )
+    assert render(source, {}) == "1234(1,){'k': [1, 2]}()[]{}[1]x2"
+    assert evaluate("{'a': 1}.a ~ [1, 2][0] ~ (3,)[0]", {}) == "113"
+
+
+def test_calls_take_at_most_64_arguments() -> None:
+    with pytest.raises(ExpressionError, match="more than 64 arguments"):
+        render("{{ cycler(" + ", ".join(["1"] * 65) + ") }}", {})
 
 
 def test_left_associative_power_is_small_and_allowed() -> None:

@@ -312,13 +312,17 @@ def test_shell_absolute_cwd_kept(make_ctx: MakeCtx, tmp_path: Path) -> None:
 
 
 def test_shell_env(make_ctx: MakeCtx, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker's variables stay out (but for basics such as HOME); the step's own win."""
     monkeypatch.setenv("FROM_WORKER", "worker")
-    monkeypatch.setenv("OVERRIDDEN", "worker")
-    command = 'echo "a=$FROM_WORKER" > $MAESTRO_OUTPUT; echo "b=$OVERRIDDEN" >> $MAESTRO_OUTPUT'
+    monkeypatch.setenv("HOME", "/home/worker")
+    command = (
+        'echo "a=$FROM_WORKER" > $MAESTRO_OUTPUT; echo "b=$OVERRIDDEN" >> $MAESTRO_OUTPUT;'
+        'echo "home=$HOME" >> $MAESTRO_OUTPUT'
+    )
     ctx = make_ctx("shell", {"command": command}, env={"OVERRIDDEN": "step value"})
     outcome = ShellRuntime().run(ctx)
-    assert outcome.outputs == {"a": "worker", "b": "step value"}
-    assert os.environ["OVERRIDDEN"] == "worker"
+    assert outcome.outputs == {"a": "", "b": "step value", "home": "/home/worker"}
+    assert "OVERRIDDEN" not in os.environ
     assert "MAESTRO_OUTPUT" not in os.environ
 
 
@@ -448,12 +452,17 @@ def takes_kwargs(**kwargs):
     return {"keys": sorted(kwargs)}
 
 
-def chatter(name, barrier, n=50):
-    barrier.wait()
+def chatter(name, n=50):
     for i in range(n):
         print(f"{name} out {i}")
         sys.stderr.write(f"{name} err {i}\\n")
         time.sleep(0.001)
+
+
+def environment_then_sleep():
+    import os
+    print("keys:", sorted(os.environ), flush=True)
+    time.sleep(30)
 
 
 class Tools:
@@ -487,7 +496,6 @@ def test_python_returns_dict(make_ctx: MakeCtx, steps_module: str, project: Path
     outcome, ctx = run_python(make_ctx, f"{steps_module}:returns_dict", {"x": 1, "y": 5})
     assert outcome == Outcome.ok({"sum": 6, "pair": [1, 5]})
     assert "adding 1 5\n" in log_text(ctx)
-    assert sys.path[0] == str(project.resolve())
 
 
 def test_python_other_results(make_ctx: MakeCtx, steps_module: str) -> None:
@@ -589,15 +597,12 @@ def test_python_output_file_merged_under_return(make_ctx: MakeCtx, steps_module:
     assert outcome.outputs == {"from_file": 1, "both": "returned"}
 
 
-def test_python_output_goes_to_each_threads_log(
+def test_python_output_goes_to_each_attempts_log(
     make_ctx: MakeCtx, steps_module: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    barrier = threading.Barrier(2)
     contexts = {
         name: make_ctx(
-            "python",
-            {"callable": f"{steps_module}:chatter", "kwargs": {"name": name, "barrier": barrier}},
-            name=name,
+            "python", {"callable": f"{steps_module}:chatter", "kwargs": {"name": name}}, name=name
         )
         for name in ("alpha", "beta")
     }
@@ -621,3 +626,19 @@ def test_python_output_goes_to_each_threads_log(
         assert f"{name} out 49" in lines and f"{name} err 49" in lines
         assert not any(other in line or "main" in line for line in lines)
     assert "main thread line" in capsys.readouterr().out
+
+
+def test_python_runs_in_its_own_process_and_can_be_stopped(
+    make_ctx: MakeCtx, steps_module: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The callable cannot read the worker's environment, and a stop ends it."""
+    monkeypatch.setenv("MAESTRO_DATABASE_URL", "postgresql://maestro:platform-secret@db/m")
+    ctx = make_ctx("python", {"callable": f"{steps_module}:environment_then_sleep"})
+    threading.Timer(1.0, ctx.cancel.set).start()
+    started = time.monotonic()
+    outcome = PythonRuntime().run(ctx)
+    assert outcome.status == "failed" and outcome.error == "cancelled"
+    assert time.monotonic() - started < 4
+    log = log_text(ctx)
+    assert "keys:" in log and "MAESTRO_OUTPUT" in log
+    assert "platform-secret" not in log and "MAESTRO_DATABASE_URL" not in log

@@ -37,6 +37,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import yaml
 from sqlalchemy.engine import URL, make_url
@@ -181,7 +182,8 @@ def redact(url: str) -> str:
 
 
 def secrets_of(url: str) -> list[str]:
-    """The secret strings inside ``url``: its password and secret-looking query values."""
+    """The secret strings inside ``url``: its password and secret-looking query values, each
+    also as it is written in the URL (percent-encoded), since a step may print the URL itself."""
     try:
         parsed = make_url(url)
     except (ArgumentError, ValueError):
@@ -190,7 +192,8 @@ def secrets_of(url: str) -> list[str]:
     for key, value in parsed.query.items():
         if _SECRET_KEY.search(key):
             found.extend([value] if isinstance(value, str) else list(value))
-    return [str(secret) for secret in found if secret]
+    secrets = [str(secret) for secret in found if secret]
+    return secrets + [quoted for s in secrets if (quoted := quote(s, safe="")) != s]
 
 
 def scrub(text: str, secrets: Iterable[str]) -> str:
@@ -198,3 +201,38 @@ def scrub(text: str, secrets: Iterable[str]) -> str:
     for secret in sorted(set(secrets), key=len, reverse=True):
         text = text.replace(secret, MASK)
     return text
+
+
+class ScrubbingStream:
+    """Masks secrets in output that arrives in chunks (a step's stdout) before it is logged.
+
+    A secret may be cut in two by a chunk boundary, so text after the last newline is held back
+    (at most 64 KiB of it, then all but the last ``len(longest secret) - 1`` bytes are let go)
+    until more arrives or ``flush`` is called at the end of the output.
+    """
+
+    _HOLD = 65536
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        self._secrets = sorted({s.encode() for s in secrets if s}, key=len, reverse=True)
+        self._keep = max((len(s) for s in self._secrets), default=1) - 1
+        self._pending = b""
+
+    def feed(self, chunk: bytes) -> bytes:
+        """What of the output so far can be logged now, masked."""
+        data = self._mask(self._pending + chunk)
+        cut = data.rfind(b"\n") + 1
+        if len(data) - cut > self._HOLD:
+            cut = len(data) - self._keep
+        self._pending = data[cut:]
+        return data[:cut]
+
+    def flush(self) -> bytes:
+        """The rest of the output, masked."""
+        data, self._pending = self._mask(self._pending), b""
+        return data
+
+    def _mask(self, data: bytes) -> bytes:
+        for secret in self._secrets:
+            data = data.replace(secret, MASK.encode())
+        return data

@@ -4,11 +4,14 @@ How it runs, and why:
 
 * ``[shell, "-c", command]`` (``/bin/bash`` unless ``shell.shell`` says otherwise), in
   ``shell.cwd`` (default ``.``) resolved against ``ctx.project_dir``; absolute paths are kept.
-* The environment is the worker's ``os.environ`` overlaid with the step's ``ctx.env`` and
-  ``MAESTRO_OUTPUT``, the file where the command may write its outputs (see ``outputs.py``).
+* The environment is built by ``step_env.py``: a few basics of the worker's (``PATH``,
+  ``HOME``, locale…), the step's ``ctx.env``, the connections it names, and ``MAESTRO_OUTPUT``,
+  the file where the command may write its outputs (see ``outputs.py``). Never the worker's
+  secrets.
 * stdout and stderr both go straight to the attempt log's file descriptor, so their relative
   order is kept and no thread copies bytes. A log without a file descriptor (an in-memory
-  stream) is fed through a pipe by a pump thread instead. stdin is ``/dev/null``.
+  stream), or a step given connections (whose passwords are masked in the log), is fed
+  through a pipe by a pump thread instead. stdin is ``/dev/null``.
 * The command runs in a new session, hence its own process group: stopping the step sends
   SIGTERM to the whole group (children and grandchildren too, not just the shell), waits up to
   ``ctx.kill_grace`` seconds for the group to go away, then sends SIGKILL to the group.
@@ -32,7 +35,9 @@ from pathlib import Path
 from typing import IO, Any, BinaryIO
 
 from workers.runtimes.base import Outcome, RuntimeContext
+from workers.runtimes.connections import ScrubbingStream
 from workers.runtimes.outputs import OutputError, read_outputs
+from workers.runtimes.step_env import StepEnvError, step_environment
 
 DEFAULT_SHELL = "/bin/bash"
 _POLL_FIRST = 0.001
@@ -51,17 +56,20 @@ class ShellRuntime:
     def run(self, ctx: RuntimeContext) -> Outcome:
         try:
             command, shell, cwd = _read_settings(ctx.settings, ctx.project_dir)
-        except _SettingsError as exc:
+            step_env = step_environment(ctx)
+        except (_SettingsError, StepEnvError) as exc:
             return Outcome.fail(str(exc), permanent=True)
         if ctx.cancel.is_set():
             return Outcome.fail("cancelled")
         ctx.work_dir.mkdir(parents=True, exist_ok=True)
         _write_header(ctx.log, shell, cwd, command)
         try:
-            proc, pump = _start([shell, "-c", command], cwd, _environment(ctx), ctx.log)
+            proc, pump = start(
+                [shell, "-c", command], cwd, step_env.env, ctx.log, secrets=step_env.secrets
+            )
         except OSError as exc:
             return _spawn_failure(exc, shell, cwd)
-        cancelled = _supervise(proc, ctx)
+        cancelled = supervise(proc, ctx)
         if pump is not None:
             pump.join(_PUMP_DRAIN)
         if cancelled:
@@ -90,24 +98,23 @@ def _resolve_cwd(value: Any, project_dir: Path) -> Path:
     return path if path.is_absolute() else project_dir / path
 
 
-def _environment(ctx: RuntimeContext) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update({key: str(value) for key, value in ctx.env.items()})
-    env["MAESTRO_OUTPUT"] = str(ctx.output_path)
-    return env
-
-
 def _write_header(log: BinaryIO, shell: str, cwd: Path, command: str) -> None:
     shown = "\n> ".join(command.splitlines())
     log.write(f"[maestro] {shell} -c, in {cwd}\n$ {shown}\n".encode(errors="replace"))
     log.flush()
 
 
-def _start(
-    argv: list[str], cwd: Path, env: dict[str, str], log: BinaryIO
+def start(
+    argv: list[str],
+    cwd: Path,
+    env: dict[str, str],
+    log: BinaryIO,
+    *,
+    secrets: list[str] | None = None,
 ) -> tuple[subprocess.Popen[bytes], threading.Thread | None]:
-    """Start the command; the thread is the pipe pump when the log has no file descriptor."""
-    fd = _log_fd(log)
+    """Start the command in its own session, its output going to ``log``; the thread is the
+    pipe pump, used when the log has no file descriptor or ``secrets`` must be masked."""
+    fd = None if secrets else _log_fd(log)
     target: int = fd if fd is not None else subprocess.PIPE
     proc = subprocess.Popen(
         argv,
@@ -120,7 +127,10 @@ def _start(
     )
     if proc.stdout is None:
         return proc, None
-    pump = threading.Thread(target=_pump, args=(proc.stdout, log), name="shell-log", daemon=True)
+    scrubber = ScrubbingStream(secrets or [])
+    pump = threading.Thread(
+        target=_pump, args=(proc.stdout, log, scrubber), name="shell-log", daemon=True
+    )
     pump.start()
     return proc, pump
 
@@ -132,16 +142,24 @@ def _log_fd(log: BinaryIO) -> int | None:
         return None
 
 
-def _pump(pipe: IO[bytes], log: BinaryIO) -> None:
-    """Copy the command's output to the log until EOF, or until the log is closed."""
+def _pump(pipe: IO[bytes], log: BinaryIO, scrubber: ScrubbingStream) -> None:
+    """Copy the command's output, masked, to the log until EOF, or until the log is closed."""
     with pipe:
         fd = pipe.fileno()
         while chunk := os.read(fd, 65536):
-            try:
-                log.write(chunk)
-                log.flush()
-            except (OSError, ValueError):  # the attempt ended and its log was closed
+            if not _write_out(log, scrubber.feed(chunk)):
                 return
+        _write_out(log, scrubber.flush())
+
+
+def _write_out(log: BinaryIO, data: bytes) -> bool:
+    """False when the attempt ended and its log was closed."""
+    try:
+        log.write(data)
+        log.flush()
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 def _spawn_failure(exc: OSError, shell: str, cwd: Path) -> Outcome:
@@ -153,7 +171,7 @@ def _spawn_failure(exc: OSError, shell: str, cwd: Path) -> Outcome:
     return Outcome.fail(f"cannot start the command: {exc}")
 
 
-def _supervise(proc: subprocess.Popen[bytes], ctx: RuntimeContext) -> bool:
+def supervise(proc: subprocess.Popen[bytes], ctx: RuntimeContext) -> bool:
     """Wait for the command; True when it had to be stopped because of ``ctx.cancel``."""
     try:
         if _wait_or_cancel(proc, ctx.cancel):

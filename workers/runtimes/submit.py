@@ -34,8 +34,12 @@ client mode. In cluster mode the driver runs on the cluster, so the runtime also
 effort (logged, 60 s limit): ``yarn application -kill <id>`` on YARN, and
 ``spark-submit --master <master> --kill <submission id>`` on Kubernetes and standalone.
 
+Environment: built by ``step_env.py`` (basics, Java/Spark/``PYSPARK_*`` of the worker, the
+step's ``env`` and ``MAESTRO_*``, the connections it names) — never the worker's secrets.
+
 Secrets: ``--conf`` values whose key looks secret (password, secret, token, credential) are
-shown as ``***`` in the attempt log.
+shown as ``***`` in the attempt log, and the passwords of the step's connections are masked in
+its output.
 """
 
 from __future__ import annotations
@@ -57,8 +61,10 @@ from pathlib import Path
 from typing import IO, Any, BinaryIO, Literal
 
 from workers.runtimes.base import Outcome, RuntimeContext
+from workers.runtimes.connections import ScrubbingStream
 from workers.runtimes.outputs import OutputError, read_outputs
 from workers.runtimes.shell import _signal_group, _terminate
+from workers.runtimes.step_env import StepEnvError, step_environment
 
 SPARK_EXTRA = "pip install 'maestro-py[spark]'"
 _POLL = 0.05
@@ -106,12 +112,18 @@ class SubmitPlan:
     deploy_mode: str | None
     #: Spark's event log folder for a local master: the file inside it names the application
     event_dir: Path | None = None
+    #: the passwords of the connections the step was given: masked in its log
+    secrets: list[str] = field(default_factory=list)
 
 
 def plan_submit(ctx: RuntimeContext, extra_env: Mapping[str, str] | None = None) -> SubmitPlan:
     """The command and environment for the step; raises ``SubmitError`` when it cannot work."""
     settings = ctx.settings
-    env = _environment(ctx, extra_env or {})
+    try:
+        step_env = step_environment(ctx, spark=True, extra=extra_env)
+    except StepEnvError as exc:
+        raise SubmitError(str(exc)) from None
+    env = step_env.env
     spark_submit = find_spark_submit(env)
     master = _text(settings.get("master")) or ctx.spark_master
     deploy_mode = _text(settings.get("deploy_mode"))
@@ -130,7 +142,9 @@ def plan_submit(ctx: RuntimeContext, extra_env: Mapping[str, str] | None = None)
         project_dir=ctx.project_dir,
         default_name=_default_name(ctx),
     )
-    return SubmitPlan(argv, env, ctx.project_dir, spark_submit, master, deploy_mode, event_dir)
+    return SubmitPlan(
+        argv, env, ctx.project_dir, spark_submit, master, deploy_mode, event_dir, step_env.secrets
+    )
 
 
 def build_command(
@@ -210,14 +224,6 @@ def _pyspark_spark_submit() -> str | None:
         return None
     candidate = Path(spec.origin).parent / "bin" / "spark-submit"
     return str(candidate) if os.access(candidate, os.X_OK) else None
-
-
-def _environment(ctx: RuntimeContext, extra: Mapping[str, str]) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update({key: str(value) for key, value in ctx.env.items()})
-    env["MAESTRO_OUTPUT"] = str(ctx.output_path)
-    env.update(extra)
-    return env
 
 
 def _python_defaults(env: dict[str, str], master: str, deploy_mode: str | None) -> None:
@@ -337,7 +343,10 @@ def run_submit(
     )
     assert proc.stdout is not None
     pump = threading.Thread(
-        target=_pump, args=(proc.stdout, ctx.log, seen.scan), name="spark-log", daemon=True
+        target=_pump,
+        args=(proc.stdout, ctx.log, seen.scan, ScrubbingStream(plan.secrets)),
+        name="spark-log",
+        daemon=True,
     )
     pump.start()
     recorder = _IdRecorder(ctx)
@@ -447,19 +456,25 @@ def event_log_app_id(event_dir: Path | None) -> str | None:
     return None
 
 
-def _pump(pipe: IO[bytes], log: BinaryIO, on_line: Callable[[str], None]) -> None:
-    """Copy the child's output to the log until EOF, handing each complete line to ``on_line``."""
+def _pump(
+    pipe: IO[bytes], log: BinaryIO, on_line: Callable[[str], None], scrubber: ScrubbingStream
+) -> None:
+    """Copy the child's output, masked, to the log until EOF, handing each complete line to
+    ``on_line``."""
     pending = b""
     with pipe:
         fd = pipe.fileno()
         while chunk := os.read(fd, 65536):
             with contextlib.suppress(OSError, ValueError):  # the attempt's log was closed
-                log.write(chunk)
+                log.write(scrubber.feed(chunk))
                 log.flush()
             *lines, pending = (pending + chunk).split(b"\n")
             for line in lines:
                 on_line(line.decode(errors="replace"))
             pending = pending[-_LINE_TAIL:]
+    with contextlib.suppress(OSError, ValueError):
+        log.write(scrubber.flush())
+        log.flush()
     if pending:
         on_line(pending.decode(errors="replace"))
 
