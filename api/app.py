@@ -14,6 +14,7 @@ from sqlalchemy import text
 from api import errors
 from api.guard import BrowserGuard
 from api.metrics import Metrics, RequestMetrics
+from api.parsing import DefinitionParser
 from api.routers import health, metrics, pools, runs, signals, workflows
 from api.routers.health import Check
 from api.schemas.common import Problem
@@ -52,6 +53,7 @@ def create_app(
     app.state.auth = auth
     app.state.readiness = [("database", lambda: _ping(engine)), *readiness]
     app.state.metrics = Metrics(engine)
+    app.state.parser = DefinitionParser()
     for module in (workflows, runs, signals, pools, health, metrics):
         app.include_router(module.router, prefix=PREFIX)
     # the conventional unversioned paths of probes and scrapers

@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
-import anyio
-import anyio.to_thread
 from fastapi import APIRouter, Body, Header, Path, Query, Request, Response
 from pydantic import StringConstraints
 from sqlalchemy import delete, select
@@ -17,6 +14,8 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import EngineDep, ReadToken, WriteToken, check_owner
 from api.errors import responses
+from api.parsing import DefinitionParser
+from api.schemas.dates import UtcDatetimeQuery
 from api.schemas.runs import RunCreate, RunDetailPublic, RunsPublic
 from api.schemas.workflows import (
     BackfillCreate,
@@ -30,11 +29,11 @@ from api.schemas.workflows import (
     WorkflowsPublic,
     WorkflowSubmitted,
 )
-from maestro.definition import WorkflowDefinition, definition_to_dict, load_definition
+from maestro.definition import WorkflowDefinition, definition_to_dict
 from maestro.engine import actions, backfills, queries, strategies, versions
 from maestro.engine.core import Engine
 from maestro.engine.workflows import submit
-from maestro.errors import Conflict, DefinitionError, NotFound, Problem
+from maestro.errors import Conflict, NotFound
 from maestro.states import RunStatus
 from maestro.store import tables
 from maestro.tokens import Principal
@@ -64,28 +63,11 @@ _DEFINITION_BODY: dict[str, Any] = {
 }
 
 
-#: longest a definition may take to parse and validate in a request, in seconds
-PARSE_SECONDS = 10.0
-
-
 async def _definition(request: Request) -> WorkflowDefinition:
-    """The body as a definition (YAML and JSON alike; ``DefinitionError`` → 422).
-
-    Parsing is pure Python and takes up to seconds on a large body: it runs in a worker thread
-    so that the event loop keeps answering every other request (it once held /healthz for
-    9.5 s), and the request gives up after ``PARSE_SECONDS``.
-    """
-    body = await request.body()
-    try:
-        with anyio.fail_after(PARSE_SECONDS):
-            return await anyio.to_thread.run_sync(_load, body, abandon_on_cancel=True)
-    except TimeoutError:
-        problem = Problem((), f"the definition took over {PARSE_SECONDS:g} s to validate")
-        raise DefinitionError([problem], "request body") from None
-
-
-def _load(body: bytes) -> WorkflowDefinition:
-    return load_definition(body, source="request body")
+    """The body as a definition (YAML and JSON alike; ``DefinitionError`` → 422), parsed off
+    the event loop (``api.parsing``: a large body in a process of its own, bounded in time)."""
+    parser: DefinitionParser = request.app.state.parser
+    return await parser.parse(await request.body())
 
 
 # -- definitions ---------------------------------------------------------------------------
@@ -232,8 +214,8 @@ def run_history(
     engine: EngineDep,
     status: Annotated[list[RunStatus] | None, Query(description="Repeatable")] = None,
     trigger: Annotated[list[TriggerName] | None, Query(description="Repeatable")] = None,
-    since: Annotated[datetime | None, Query(description="Created at or after")] = None,
-    until: Annotated[datetime | None, Query(description="Created before")] = None,
+    since: Annotated[UtcDatetimeQuery | None, Query(description="Created at or after")] = None,
+    until: Annotated[UtcDatetimeQuery | None, Query(description="Created before")] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> RunsPublic:
@@ -244,18 +226,12 @@ def run_history(
             workflow_id,
             statuses=[s.value for s in status or ()],
             triggers=trigger or (),
-            since=_utc(since),
-            until=_utc(until),
+            since=since,
+            until=until,
             limit=limit,
             cursor=cursor,
         )
     return RunsPublic.model_validate(page)
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 # -- changing a workflow -------------------------------------------------------------------
@@ -406,7 +382,7 @@ def start_workflow_run(
         principal.name,
         params=request.params,
         version=request.version,
-        logical_date=_utc(request.logical_date),
+        logical_date=request.logical_date,
         idempotency_key=idempotency_key,
     )
     response.status_code = 201 if started.created else 200

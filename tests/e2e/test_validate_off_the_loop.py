@@ -1,4 +1,5 @@
-"""Validating a large definition does not stall the API: parsing runs in a worker thread.
+"""Validating a large definition does not stall the API: a large body is parsed in a process
+of its own (``api.parsing``).
 
 A read token was enough to hold every request, /healthz included, for 9.5 s with one 1 MB
 YAML map; maps are now capped at 1,000 keys, and a body that is still slow to parse (1 MB of
@@ -12,10 +13,13 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import anyio
 import httpx
 import pytest
 
+from api.parsing import DefinitionParser
 from maestro.definition.loader import MAX_MAP_KEYS
+from maestro.errors import DefinitionError
 from tests.e2e.conftest import Server, start_server, stop_server
 
 
@@ -90,3 +94,19 @@ def test_a_map_over_the_key_cap_is_refused_with_its_path(server: Server) -> None
     assert answer.json()["errors"] == [
         {"loc": ["steps", 0, "env"], "msg": f"a map with more than {MAX_MAP_KEYS} keys"}
     ]
+
+
+def test_a_parse_that_overruns_its_bound_is_a_422_and_the_parser_recovers() -> None:
+    parser = DefinitionParser(timeout=0.2)  # the slow body takes seconds
+    try:
+        with pytest.raises(DefinitionError, match=r"took over 0\.2 s to validate"):
+            anyio.run(parser.parse, slow_definition().encode())
+        parser.timeout = 30  # a new process starts for the next parse
+        bad = ("id: w\nowner: t\nsteps: [{id: a, type: nope}]\n" + "#" * 70_000).encode()
+        with pytest.raises(DefinitionError) as invalid:  # a new process, the same answers
+            anyio.run(parser.parse, bad)
+        assert invalid.value.problems[0].loc == ("steps", 0, "type")
+        good = ("id: w\nowner: t\nsteps: [{id: a, type: noop}]\n" + "#" * 70_000).encode()
+        assert anyio.run(parser.parse, good).id == "w"
+    finally:
+        parser.close()
