@@ -32,6 +32,7 @@ from maestro.ids import AttemptId
 from maestro.states import RUN_ACTIVE, AttemptStatus, RunStatus, StepStatus
 from maestro.store import tables
 from maestro.store.tables import status_is
+from maestro.store.unit import Unit
 
 logger = logging.getLogger(__name__)
 R, S, A = tables.runs, tables.step_runs, tables.attempts
@@ -210,6 +211,8 @@ class Scheduler:
 
     def _retry(self, step_run_id: int) -> None:
         with self.eng.unit() as u:
+            if not _claim(u, S, step_run_id):
+                return
             row = u.conn.execute(
                 select(*STEP_COLUMNS).where(
                     S.c.id == step_run_id, S.c.status == StepStatus.RETRYING
@@ -224,11 +227,15 @@ class Scheduler:
 
     def _end(self, attempt_id: int, status: AttemptStatus, error: str) -> None:
         with self.eng.unit() as u:
-            if end_attempt(u, self.eng, attempt_id, AttemptResult(status, error=error)):
+            if _claim(u, A, attempt_id) and end_attempt(
+                u, self.eng, attempt_id, AttemptResult(status, error=error)
+            ):
                 u.cancels.append(attempt_id)
 
     def _time_out_run(self, run_id: int) -> None:
         with self.eng.unit() as u:
+            if not _claim(u, R, run_id):
+                return
             run = load_run(u.conn, run_id)
             compiled = self.eng.versions.for_run(u.conn, run.workflow_id, run.version, run.body)
             RunAdvance(u, run, compiled).end_run(
@@ -240,6 +247,8 @@ class Scheduler:
 
     def _resend(self, attempt_id: int, now: datetime) -> None:
         with self.eng.unit() as u:
+            if not _claim(u, A, attempt_id):
+                return
             row = u.conn.execute(
                 update(A)
                 .where(A.c.id == attempt_id, A.c.status == AttemptStatus.QUEUED)
@@ -271,3 +280,14 @@ class Scheduler:
             handle(item_id)
         except Exception:
             logger.exception("scheduler could not handle item", extra={"item_id": item_id})
+
+
+def _claim(u: Unit, table: Any, item_id: int) -> bool:
+    """Lock a due row for this unit, or learn that another transaction holds it — a second
+    scheduler handling it, a worker reporting — and leave it to them (SKIP LOCKED) instead of
+    waiting to redo their work. The lock comes first in the unit, on the row the handler
+    changes first, so it adds no new lock order. (SQLite has one writer: nothing to skip.)"""
+    locked = u.conn.execute(
+        select(table.c.id).where(table.c.id == item_id).with_for_update(skip_locked=True)
+    ).first()
+    return locked is not None

@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import select
 
 from maestro.engine import actions
+from maestro.engine.attempts import claim
 from maestro.engine.runs import create_run
 from maestro.states import RunStatus
 from maestro.store import tables
@@ -152,3 +153,31 @@ def test_two_schedulers_and_a_creator_never_exceed_the_strategy(
     assert len(final) == 12 + 15 * 2
     if strategy != "sequential" and "parallel" not in strategy:
         assert "QUEUED" not in final  # first_only and last_only never keep a queue
+
+
+def test_a_due_row_another_transaction_holds_is_skipped_not_waited_for(
+    pair: tuple[Harness, Harness],
+) -> None:
+    """A scheduler does not queue behind another one (or a worker) handling the same due row:
+    it skips the row (SKIP LOCKED) and finds it again on a later pass if it is still due."""
+    one, _ = pair
+    run_id = one.start("id: lapse\nowner: t\nsteps: [{id: a, type: noop}]\n")
+    attempt_id = one.dispatcher.pending.pop(0).attempt_id
+    assert claim(one.engine, attempt_id, "a-worker") is not None  # RUNNING, heartbeating
+    one.clock.advance(one.settings.heartbeat_timeout + 5)  # its heartbeat lapsed
+    attempts = tables.attempts
+    with one.db.engine.connect() as holder:
+        holder.execute(select(attempts.c.id).where(attempts.c.id == attempt_id).with_for_update())
+        done = threading.Event()
+        ticking = threading.Thread(target=lambda: (one.scheduler.tick(), done.set()))
+        ticking.start()
+        assert done.wait(5), "the scheduler waited for the locked row"
+        ticking.join()
+        holder.rollback()
+    assert one.statuses(run_id) == {"a": "RUNNING"}  # left to the holder this pass
+    one.scheduler.tick()
+    with one.db.read() as conn:
+        status = conn.execute(
+            select(attempts.c.status).where(attempts.c.id == attempt_id)
+        ).scalar_one()
+    assert status == "LOST"  # the next pass took it
