@@ -45,15 +45,25 @@ class LogFollower:
 
     emit: Callable[[str, str], None]
     _logs: list[_Open] = field(default_factory=list)
-    _last_attempt: int = 0
+    _known: set[int] = field(default_factory=set)
+    #: every attempt up to this id is known and claimed: the next poll asks for those after it
+    _floor: int = 0
 
     def add(self, source: LogSource) -> None:
-        self._logs.append(_Open(source))
-        self._last_attempt = max(self._last_attempt, source.attempt_id)
+        if source.log_path is not None and source.attempt_id not in self._known:
+            self._known.add(source.attempt_id)
+            self._logs.append(_Open(source))
 
     def poll(self, conn: Connection, run_id: int) -> None:
-        for source in run_tree_logs(conn, run_id, after_attempt=self._last_attempt):
+        sources = run_tree_logs(conn, run_id, after_attempt=self._floor)
+        for source in sources:
             self.add(source)
+        # attempts are claimed out of order: one not claimed yet is asked for again next time
+        unclaimed = [s.attempt_id for s in sources if s.log_path is None]
+        if unclaimed:
+            self._floor = min(unclaimed) - 1
+        elif sources:
+            self._floor = sources[-1].attempt_id
         for log in self._logs:
             self._read(log)
 
@@ -65,6 +75,7 @@ class LogFollower:
                 log.partial = b""
 
     def _read(self, log: _Open) -> None:
+        assert log.source.log_path is not None  # only claimed attempts are added
         try:
             with open(log.source.log_path, "rb") as f:
                 f.seek(log.offset)
@@ -145,7 +156,7 @@ def logs(
                 _print_file(_one_step(conn, run_id, step, attempt))
                 return
             require_run(conn, run_id)
-            sources = run_tree_logs(conn, run_id)
+            sources = [s for s in run_tree_logs(conn, run_id) if s.log_path is not None]
     except NotFound as exc:
         fail(exc.message, code=1)
     finally:

@@ -640,12 +640,14 @@ class LogSource:
     label: str
     step_id: str
     attempt: int
-    log_path: str
+    #: None until a worker claims the attempt
+    log_path: str | None
 
 
 def run_tree_logs(conn: Connection, run_id: int, after_attempt: int = 0) -> list[LogSource]:
     """The attempts of ``run_id`` and of its child runs with an id above ``after_attempt``,
-    in the order they were made (what ``maestro run`` streams and ``maestro logs`` prints)."""
+    in the order they were made (what ``maestro run`` streams and ``maestro logs`` prints).
+    An attempt not claimed yet has no log path: attempts are claimed out of order."""
     parent = S.alias("parent_step")
     rows = conn.execute(
         select(A.c.id, A.c.number, A.c.log_path, S.c.step_id, R.c.iteration, parent.c.step_id)
@@ -657,7 +659,6 @@ def run_tree_logs(conn: Connection, run_id: int, after_attempt: int = 0) -> list
         .where(
             (R.c.id == run_id) | (R.c.root_run_id == run_id),
             A.c.id > after_attempt,
-            A.c.log_path.is_not(None),
         )
         .order_by(A.c.id)
     ).all()
