@@ -12,12 +12,14 @@ from fastapi.openapi.utils import get_openapi
 from sqlalchemy import text
 
 from api import errors
+from api.docs import install_docs
 from api.guard import BrowserGuard
 from api.metrics import Metrics, RequestMetrics
 from api.parsing import DefinitionParser
 from api.routers import health, metrics, pools, runs, signals, workflows
 from api.routers.health import Check
 from api.schemas.common import Problem
+from api.throttle import Throttle
 from api.web import create_web_router
 from maestro import __version__
 from maestro.engine.core import Engine
@@ -46,13 +48,14 @@ def create_app(
         version=__version__,
         description="Workflows as a service: submit YAML workflows, run them, watch them.",
         openapi_url=f"{PREFIX}/openapi.json",
-        docs_url="/docs",
+        docs_url=None,  # api.docs serves Swagger UI from this server, not from a CDN
         redoc_url=None,
     )
     app.state.engine = engine
     app.state.auth = auth
     app.state.readiness = [("database", lambda: _ping(engine)), *readiness]
     app.state.metrics = Metrics(engine)
+    app.state.throttle = Throttle()  # bad tokens and logins, per client address
     app.state.parser = DefinitionParser()
     for module in (workflows, runs, signals, pools, health, metrics):
         app.include_router(module.router, prefix=PREFIX)
@@ -60,6 +63,7 @@ def create_app(
     app.include_router(health.router, include_in_schema=False)
     app.include_router(metrics.router, include_in_schema=False)
     app.include_router(create_web_router())  # the web view at /
+    install_docs(app, app.openapi_url or f"{PREFIX}/openapi.json")
     errors.install(app)
     # the last added runs first: CatchAll wraps everything, BodyLimit sits next to the routes
     app.add_middleware(errors.BodyLimit, limit=max_body_bytes)

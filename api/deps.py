@@ -13,7 +13,8 @@ from typing import Annotated
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api.errors import Forbidden, Unauthorized
+from api.errors import Forbidden, TooManyRequests, Unauthorized
+from api.throttle import client_of, throttle_of
 from maestro.engine.core import Engine
 from maestro.tokens import ANONYMOUS, Principal, Scope, touch_token, verify_token
 
@@ -37,17 +38,24 @@ def current_principal(
     engine: EngineDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
 ) -> Principal:
-    """The caller named by the bearer token (401 without a live one)."""
+    """The caller named by the bearer token (401 without a live one; 429 while this client is
+    backed off for presenting bad ones, see ``api.throttle``)."""
     if not request.app.state.auth:
         return ANONYMOUS
     if credentials is None:
         raise Unauthorized("this API needs an `Authorization: Bearer <token>` header")
+    throttle, client = throttle_of(request), client_of(request)
+    wait = throttle.retry_after(client)
+    if wait is not None:  # not even a right token gets through: that is the back-off
+        raise TooManyRequests(wait)
     token = credentials.credentials
     now = engine.clock.now()
     with engine.db.read() as conn:
         found = verify_token(conn, token, now)
     if found is None:
+        throttle.failed(client)
         raise Unauthorized("the token is unknown or revoked")
+    throttle.succeeded(client)
     principal, stale = found
     if stale:
         with engine.db.tx() as conn:

@@ -55,6 +55,16 @@ class Unprocessable(MaestroError):
     """The request is well-formed but its values are invalid."""
 
 
+class TooManyRequests(MaestroError):
+    """Too many bad credentials from this client: it is backed off (``api.throttle``)."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            f"too many bad tokens or logins from this address: try again in {retry_after} s"
+        )
+        self.retry_after = retry_after
+
+
 class BodyTooLarge(HTTPException):
     def __init__(self, limit: int) -> None:
         super().__init__(413, f"the request body is larger than {limit} bytes")
@@ -74,6 +84,7 @@ STATUS: Mapping[type[MaestroError], int] = {
     ExpressionError: 422,
     Unprocessable: 422,
     InvalidRequest: 422,
+    TooManyRequests: 429,
 }
 
 
@@ -116,6 +127,8 @@ async def _maestro_error(request: Request, exc: Exception) -> JSONResponse:
     if status is None:  # a domain error with no client meaning: a bug, not a client mistake
         return await _unexpected(request, exc)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if isinstance(exc, TooManyRequests):
+        headers = {"Retry-After": str(exc.retry_after)}
     if isinstance(exc, DefinitionError):
         return problem(status, _first_line(exc.message), errors=_problems(exc.problems))
     if isinstance(exc, ParamError):
@@ -268,14 +281,29 @@ _DESCRIPTIONS = {
     409: "The action is not valid in the current state (detail names the status)",
     413: "Request body too large",
     422: "Invalid definition, params or request values (errors lists each problem)",
+    429: "Too many bad tokens from this client: backed off for Retry-After seconds",
     500: "Internal error (logged; no details are returned)",
     503: "Not ready",
 }
 
 
+_RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds until this client may present a token again",
+        "schema": {"type": "integer", "minimum": 1},
+    }
+}
+
+
 def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """Error responses to document on a route (their schema is set by ``document_problems``)."""
-    return {code: {"description": _DESCRIPTIONS[code]} for code in codes}
+    """Error responses to document on a route (their schema is set by ``document_problems``).
+    Where a token is checked (401), a client backed off for bad tokens gets 429 too."""
+    documented: dict[int | str, dict[str, Any]] = {
+        code: {"description": _DESCRIPTIONS[code]} for code in codes
+    }
+    if 401 in codes:
+        documented[429] = {"description": _DESCRIPTIONS[429], "headers": _RETRY_AFTER}
+    return documented
 
 
 def document_problems(schema: dict[str, Any], problem_schema: dict[str, Any]) -> dict[str, Any]:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.schemas.common import PagePublic, Public
+from api.schemas.dates import UtcDatetime
 from maestro.states import AttemptStatus, RunStatus, StepStatus
 
 MAX_INT = 2**31 - 1
@@ -20,7 +21,7 @@ class RunCreate(BaseModel):
     version: int | None = Field(
         default=None, ge=1, le=MAX_INT, description="Default: the active version."
     )
-    logical_date: AwareDatetime | None = Field(default=None, description="Default: now.")
+    logical_date: UtcDatetime | None = Field(default=None, description="Default: now.")
 
 
 class RunRestart(BaseModel):

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.schemas.common import PagePublic, Public
+from api.schemas.dates import UtcDatetime
 from maestro.states import RunStatus
 
 
@@ -83,8 +84,8 @@ class VersionDetailPublic(VersionPublic):
 class BackfillCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    start: AwareDatetime
-    end: AwareDatetime
+    start: UtcDatetime
+    end: UtcDatetime
     max_concurrency: int = Field(default=1, ge=1, le=1000)
 
 

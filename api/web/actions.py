@@ -20,6 +20,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.errors import Forbidden, Unprocessable
+from api.throttle import client_of, throttle_of
 from api.web import session
 from api.web.pages import login_required
 from api.web.render import PAGE_METHODS, Page, error_page, render, status_of
@@ -221,11 +222,20 @@ def _login(request: Request, form: Form) -> Response:
         return RedirectResponse(target, status_code=303)
     if not session.csrf_ok(request, form.get(session.CSRF_FIELD)):
         return _login_form(request, target, "The form expired: please try again.", 403)
-    token = form.get("token", "").strip()
-    if session.principal_of(request.app.state.engine, token) is None:
+    throttle, client = throttle_of(request), client_of(request)
+    wait = throttle.retry_after(client)
+    if wait is not None:  # backed off: not even a right token is checked
+        message = f"Too many failed logins from your address: try again in {wait} s."
+        refused = _login_form(request, target, message, 429)
+        refused.headers["Retry-After"] = str(wait)
+        return refused
+    session_id = session.start_session(request.app.state.engine, form.get("token", "").strip())
+    if session_id is None:
+        throttle.failed(client)
         return _login_form(request, target, "This token is unknown or revoked.", 401)
+    throttle.succeeded(client)
     response = RedirectResponse(target, status_code=303)
-    session.log_in(response, request, token)
+    session.log_in(response, request, session_id)
     return response
 
 
@@ -237,5 +247,5 @@ async def logout(request: Request) -> Response:
             "the form expired: reload the page", status_code=403, media_type="text/plain"
         )
     response = RedirectResponse("/login", status_code=303)
-    session.log_out(response)
+    await run_in_threadpool(session.log_out, response, request)  # revokes it in the store
     return response

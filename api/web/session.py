@@ -1,11 +1,12 @@
 """Who is looking at the pages, and the CSRF protection of their forms.
 
 Authentication is the API's: with it on (``maestro server``), the login form takes an API
-token, checks it like a bearer token (``verify_token``) and keeps it in an HttpOnly,
-SameSite=Strict cookie (Secure over HTTPS); pages need a live token (any scope reads), and
-action buttons appear only for a token with write scope for the workflow's owner — the
-handlers check again, a hidden button is not a permission. With it off (``maestro
-standalone`` on 127.0.0.1) everyone is ``anonymous`` and may do everything.
+token, checks it and opens a server-side session for it (``maestro.web_sessions``); the
+HttpOnly, SameSite=Strict cookie (Secure over HTTPS) holds only the session's id, never the
+token, and logging out revokes the session in the store. Pages need a live session of a live
+token (any scope reads), and action buttons appear only for a token with write scope for the
+workflow's owner — the handlers check again, a hidden button is not a permission. With it off
+(``maestro standalone`` on 127.0.0.1) everyone is ``anonymous`` and may do everything.
 
 Forms are CSRF-safe whether or not authentication is on (a page on another site could
 otherwise make a local browser stop runs): double-submit — a random value in its own
@@ -22,9 +23,11 @@ from urllib.parse import urlsplit
 from fastapi import Request, Response
 
 from maestro.engine.core import Engine
-from maestro.tokens import ANONYMOUS, Principal, Scope, touch_token, verify_token
+from maestro.tokens import ANONYMOUS, Principal, Scope
+from maestro.web_sessions import close_session, open_session, touch_session, verify_session
 
-TOKEN_COOKIE = "maestro_token"
+#: the session id (``maestro.web_sessions``); the API token never leaves the login form
+SESSION_COOKIE = "maestro_session"
 CSRF_COOKIE = "maestro_csrf"
 CSRF_FIELD = "csrf"
 
@@ -55,12 +58,12 @@ def _csrf(request: Request) -> tuple[str, bool]:
 
 
 def visitor(request: Request) -> Visitor | None:
-    """The caller, or None when authentication is on and no live token came with the
+    """The caller, or None when authentication is on and no live session came with the
     request (the page then sends them to the login form)."""
     csrf, fresh = _csrf(request)
     if not request.app.state.auth:
         return Visitor(ANONYMOUS, csrf, fresh, auth=False)
-    principal = principal_of(request.app.state.engine, request.cookies.get(TOKEN_COOKIE))
+    principal = principal_of(request.app.state.engine, request.cookies.get(SESSION_COOKIE))
     return None if principal is None else Visitor(principal, csrf, fresh, auth=True)
 
 
@@ -70,20 +73,27 @@ def guest(request: Request) -> Visitor:
     return Visitor(None, csrf, fresh, auth=bool(request.app.state.auth))
 
 
-def principal_of(engine: Engine, token: str | None) -> Principal | None:
-    """The principal of a live token (its ``last_used_at`` refreshed as the API does)."""
-    if not token:
+def principal_of(engine: Engine, session_id: str | None) -> Principal | None:
+    """The principal of a live session (its ``last_seen_at`` and its token's
+    ``last_used_at`` refreshed at most once a minute)."""
+    if not session_id:
         return None
     now = engine.clock.now()
     with engine.db.read() as conn:
-        found = verify_token(conn, token, now)
+        found = verify_session(conn, session_id, now)
     if found is None:
         return None
     principal, stale = found
     if stale:
         with engine.db.tx() as conn:
-            touch_token(conn, token, now)
+            touch_session(conn, session_id, now)
     return principal
+
+
+def start_session(engine: Engine, token: str) -> str | None:
+    """A new session for a live API token (its id for the cookie), or None."""
+    with engine.db.tx() as conn:
+        return open_session(conn, token, engine.clock.now())
 
 
 def _secure(request: Request) -> bool:
@@ -101,10 +111,10 @@ def keep_csrf(response: Response, request: Request, csrf: str) -> None:
     )
 
 
-def log_in(response: Response, request: Request, token: str) -> None:
+def log_in(response: Response, request: Request, session_id: str) -> None:
     response.set_cookie(
-        TOKEN_COOKIE,
-        token,
+        SESSION_COOKIE,
+        session_id,
         httponly=True,
         samesite="strict",
         secure=_secure(request),
@@ -112,8 +122,15 @@ def log_in(response: Response, request: Request, token: str) -> None:
     )
 
 
-def log_out(response: Response) -> None:
-    response.delete_cookie(TOKEN_COOKIE, path="/", httponly=True, samesite="strict")
+def log_out(response: Response, request: Request) -> None:
+    """End this browser's session in the store (a copy of the cookie opens nothing after
+    this) and ask the browser to forget the cookie."""
+    session_id = request.cookies.get(SESSION_COOKIE)
+    if session_id:
+        engine: Engine = request.app.state.engine
+        with engine.db.tx() as conn:
+            close_session(conn, session_id, engine.clock.now())
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
 
 
 def same_origin(request: Request) -> bool:

@@ -121,9 +121,11 @@ class CronSchedule:
         while True:
             try:
                 wall = it.get_next(datetime)
-            except CroniterBadDateError:
+                instants = _instants(wall, zone, every_hour)
+            except (CroniterBadDateError, OverflowError, ValueError):
+                # no next match, or it lies past year 9999 (croniter: ValueError "year 10000 is
+                # out of range"; to UTC: OverflowError): the calendar ends, and so do the ticks
                 break
-            instants = _instants(wall, zone, every_hour)
             for instant in instants:
                 if instant > after:
                     heapq.heappush(pending, instant)

@@ -374,6 +374,23 @@ api_tokens = Table(
     ),
 )
 
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    #: sha256 of the session id in the browser's cookie (the id itself is never stored)
+    Column("id", String(64), primary_key=True),
+    #: the API token the session acts as: revoking the token ends its sessions
+    Column("token_id", BigId, ForeignKey("api_tokens.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    #: refreshed at most once a minute; idle past ``maestro.web_sessions.IDLE`` ends it
+    Column("last_seen_at", UTCDateTime, nullable=False),
+    #: the absolute end (``created_at`` + ``maestro.web_sessions.LIFETIME``)
+    Column("expires_at", UTCDateTime, nullable=False),
+    #: logged out
+    Column("revoked_at", UTCDateTime, nullable=True),
+    Index("ix_web_sessions_token", "token_id"),
+)
+
 triggers = Table(
     "triggers",
     metadata,

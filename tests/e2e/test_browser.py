@@ -202,8 +202,9 @@ def test_a_server_with_tokens_asks_for_one_and_shows_buttons_by_scope(
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url(server.url + "/workflows/ticker")
     assert page.get_by_role("button", name="▶ Start a run").count() == 0
-    cookie = next(c for c in page.context.cookies() if c["name"] == "maestro_token")
+    cookie = next(c for c in page.context.cookies() if c["name"] == "maestro_session")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    assert cookie["value"].startswith("mws_") and cookie["value"] != reader  # not the token
     page.get_by_role("button", name="Log out").click()
     page.wait_for_url(re.compile(r"/login$"))
 

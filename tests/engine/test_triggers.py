@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -76,6 +76,15 @@ def test_the_next_tick_is_found_from_inside_a_transition() -> None:
 
 def test_an_expression_that_never_matches_has_no_next_tick() -> None:
     assert CronSchedule("0 0 30 2 *").next_after(utc(2026, 1, 1)) is None
+
+
+def test_the_ticks_end_with_the_calendar() -> None:
+    # the next 1 January, or 29 February, would be in year 10000: no tick, not a ValueError;
+    # 1 January 0001 at +14:00 is before year 1 in UTC: no tick, not an OverflowError
+    assert CronSchedule("0 0 1 1 *").next_after(datetime(9999, 6, 1, tzinfo=UTC)) is None
+    assert CronSchedule("0 0 29 2 *").next_after(datetime(9997, 1, 1, tzinfo=UTC)) is None
+    early = CronSchedule("0 0 1 1 *", "Etc/GMT-14")
+    assert early.in_range(datetime(1, 1, 2, tzinfo=UTC), datetime(1, 1, 3, tzinfo=UTC)) == []
 
 
 def test_in_range_includes_both_ends() -> None:
