@@ -6,6 +6,7 @@ never touches the store: the attempt executor claims, heartbeats and reports aro
 
 from __future__ import annotations
 
+import signal
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -76,3 +77,14 @@ class Runtime(Protocol):
     """Runs one attempt of a step to its end, or until ``ctx.cancel`` is set."""
 
     def run(self, ctx: RuntimeContext) -> Outcome: ...
+
+
+def exit_status(returncode: int) -> str:
+    """How a process ended, for messages: ``exited with code 3``, ``killed by signal SIGTERM``."""
+    if returncode >= 0:
+        return f"exited with code {returncode}"
+    try:
+        name = signal.Signals(-returncode).name
+    except ValueError:
+        name = f"signal {-returncode}"
+    return f"killed by signal {name}"

@@ -35,13 +35,12 @@ Calling:
 from __future__ import annotations
 
 import json
-import signal
 import sys
 from pathlib import Path
 from typing import Any
 
 from workers.runtimes import python_child
-from workers.runtimes.base import Outcome, RuntimeContext
+from workers.runtimes.base import Outcome, RuntimeContext, exit_status
 from workers.runtimes.outputs import OutputError, read_outputs
 from workers.runtimes.shell import start, supervise
 from workers.runtimes.step_env import StepEnvError, step_environment
@@ -139,12 +138,8 @@ def _outcome(answer: dict[str, Any] | None, returncode: int, output_path: Path) 
 
 def _died(returncode: int) -> str:
     if returncode >= 0:
-        return f"the python process exited with code {returncode} without an answer"
-    try:
-        name = signal.Signals(-returncode).name
-    except ValueError:
-        name = f"signal {-returncode}"
-    return f"the python process was killed by signal {name}"
+        return f"the python process {exit_status(returncode)} without an answer"
+    return f"the python process was {exit_status(returncode)}"
 
 
 def _write(log: Any, text: str) -> None:

@@ -34,7 +34,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
-from workers.runtimes.base import Outcome, RuntimeContext
+from workers.runtimes.base import Outcome, RuntimeContext, exit_status
 from workers.runtimes.connections import ScrubbingStream
 from workers.runtimes.outputs import OutputError, read_outputs
 from workers.runtimes.step_env import StepEnvError, step_environment
@@ -259,10 +259,4 @@ def _outcome(returncode: int, output_path: Path) -> Outcome:
 
 
 def _exit_message(returncode: int) -> str:
-    if returncode > 0:
-        return f"command exited with code {returncode}"
-    try:
-        name = signal.Signals(-returncode).name
-    except ValueError:
-        name = f"signal {-returncode}"
-    return f"command killed by signal {name}"
+    return f"command {exit_status(returncode)}"

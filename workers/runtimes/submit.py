@@ -60,7 +60,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, BinaryIO, Literal
 
-from workers.runtimes.base import Outcome, RuntimeContext
+from workers.runtimes.base import Outcome, RuntimeContext, exit_status
 from workers.runtimes.connections import ScrubbingStream
 from workers.runtimes.outputs import OutputError, read_outputs
 from workers.runtimes.shell import _signal_group, _terminate
@@ -502,13 +502,7 @@ def outcome(result: SubmitResult, ctx: RuntimeContext, *, succeeded: bool) -> Ou
 
 
 def exit_message(returncode: int) -> str:
-    if returncode >= 0:
-        return f"spark-submit exited with code {returncode}"
-    try:
-        name = signal.Signals(-returncode).name
-    except ValueError:
-        name = f"signal {-returncode}"
-    return f"spark-submit killed by signal {name}"
+    return f"spark-submit {exit_status(returncode)}"
 
 
 def start_failure(exc: OSError, plan: SubmitPlan) -> Outcome:
