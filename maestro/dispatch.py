@@ -14,6 +14,10 @@ from typing import Protocol
 
 from maestro.ids import AttemptId
 
+#: the environment variable through which an attempt tells its worker which named connections
+#: its step may use (the step's ``connections``; the worker resolves them)
+CONNECTIONS_VAR = "MAESTRO_CONNECTIONS"
+
 
 @dataclass(frozen=True)
 class Dispatch:

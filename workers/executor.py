@@ -14,6 +14,7 @@ import socket
 import time
 import traceback
 from pathlib import Path
+from typing import BinaryIO, cast
 
 from maestro.engine.attempts import (
     AttemptResult,
@@ -28,7 +29,7 @@ from maestro.store.retry import retrying
 from workers.heartbeat import Heartbeater, Watch
 from workers.logfile import LazyLog
 from workers.runtimes import get_runtime
-from workers.runtimes.base import Outcome, RuntimeContext
+from workers.runtimes.base import Outcome, Runtime, RuntimeContext
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +84,9 @@ class AttemptExecutor:
         self.heartbeats.close()
 
     def _run(self, claimed: ClaimedAttempt) -> AttemptResult | None:
-        with LazyLog(claimed.log_path) as log:
+        with LazyLog(claimed.log_path) as lazy:
+            # LazyLog is a raw binary file (write, flush, fileno): what runtimes use of a log
+            log = cast(BinaryIO, lazy)
             if claimed.render_error:
                 log.write(f"cannot render the step's settings: {claimed.render_error}\n".encode())
                 return AttemptResult(
@@ -108,7 +111,7 @@ class AttemptExecutor:
         return _result(outcome, watch, claimed)
 
     def _context(
-        self, claimed: ClaimedAttempt, watch: Watch, work_dir: Path, log: object
+        self, claimed: ClaimedAttempt, watch: Watch, work_dir: Path, log: BinaryIO
     ) -> RuntimeContext:
         env = dict(claimed.env)
         env["MAESTRO_OUTPUT"] = str(work_dir / "output")
@@ -122,7 +125,7 @@ class AttemptExecutor:
             env=env,
             project_dir=self.eng.settings.project_dir,
             work_dir=work_dir,
-            log=log,  # type: ignore[arg-type]  # an open binary file
+            log=log,
             cancel=watch.cancel,
             kill_grace=self.eng.settings.kill_grace,
             set_external_id=lambda ext: set_external_id(self.eng, claimed.attempt_id, ext),
@@ -132,11 +135,11 @@ class AttemptExecutor:
         )
 
     @staticmethod
-    def _call(runtime: object, ctx: RuntimeContext, log: object) -> Outcome:
+    def _call(runtime: Runtime, ctx: RuntimeContext, log: BinaryIO) -> Outcome:
         try:
-            return runtime.run(ctx)  # type: ignore[attr-defined, no-any-return]
+            return runtime.run(ctx)
         except Exception as exc:
-            log.write(traceback.format_exc().encode())  # type: ignore[attr-defined]
+            log.write(traceback.format_exc().encode())
             return Outcome.fail(f"runtime error: {type(exc).__name__}: {exc}")
 
 

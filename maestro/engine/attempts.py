@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import update
 
 from maestro import expressions
+from maestro.dispatch import CONNECTIONS_VAR
 from maestro.engine.advance import RunAdvance
 from maestro.engine.context import expression_context
 from maestro.engine.core import Engine
@@ -26,9 +27,6 @@ from maestro.store.transitions import transition
 from maestro.store.unit import Unit
 
 A, S = tables.attempts, tables.step_runs
-#: the names of the connections a step is given (its ``connections`` key), comma-separated; the
-#: runtime puts each one in the step's environment as ``MAESTRO_CONN_<NAME>``
-CONNECTIONS_VAR = "MAESTRO_CONNECTIONS"
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from maestro.engine.attempts import CONNECTIONS_VAR
+from maestro.dispatch import CONNECTIONS_VAR
 from workers.runtimes.base import RuntimeContext
 from workers.runtimes.connections import ConnectionLookupError, env_var_name, resolve
 
