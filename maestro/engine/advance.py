@@ -40,7 +40,7 @@ from maestro.states import (
 )
 from maestro.store import tables
 from maestro.store.tables import status_is
-from maestro.store.transitions import transition, transition_many
+from maestro.store.transitions import created, transition, transition_many
 from maestro.store.unit import Unit
 from maestro.wording import plural
 
@@ -507,12 +507,13 @@ class RunAdvance:
             ids = list(self.u.conn.execute(_INSERT_ATTEMPTS, rows).scalars())
         changes = []
         for step, spec, attempt_id in zip(steps, specs, ids, strict=True):
-            self.u.add_event(
+            created(
+                self.u,
+                "attempt",
+                attempt_id,
+                AttemptStatus.QUEUED,
                 run_id=self.run.id,
                 step_run_id=step.id,
-                attempt_id=attempt_id,
-                entity="attempt",
-                to_status=AttemptStatus.QUEUED.value,
             )
             values = {
                 "attempts": step.attempts + 1,

@@ -26,7 +26,7 @@ from maestro.engine.records import STEP_COLUMNS, RunRow, StepRow, load_run
 from maestro.errors import ExpressionError, MaestroError, NotFound, ParamError
 from maestro.states import RUN_ACTIVE, RunStatus, StepStatus, WaitingFor
 from maestro.store import tables
-from maestro.store.transitions import transition
+from maestro.store.transitions import created, transition
 from maestro.store.unit import Unit
 from maestro.wording import plural
 
@@ -106,8 +106,8 @@ def _start_foreach(advance: RunAdvance, step: StepRow, spec: Step) -> None:
     outer = dict((run.scope or {}).get("outer", {}))
     if run.scope and "var" in run.scope:
         outer[run.scope["var"]] = run.scope["item"]
-    u.conn.execute(
-        insert(R),
+    iterations = u.conn.execute(
+        insert(R).returning(R.c.id, sort_by_parameter_order=True),
         [
             {
                 "workflow_id": run.workflow_id,
@@ -134,7 +134,10 @@ def _start_foreach(advance: RunAdvance, step: StepRow, spec: Step) -> None:
             }
             for i, item in enumerate(items)
         ],
-    )
+    ).scalars()
+    for i, child_id in enumerate(iterations):
+        message = f"iteration {i} of {step.step_id!r} in run {run.id}"
+        created(u, "run", child_id, RunStatus.QUEUED, run_id=child_id, message=message)
     u.add_event(
         run_id=run.id,
         step_run_id=step.id,

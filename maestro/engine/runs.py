@@ -18,7 +18,7 @@ from maestro.engine.strategies import refused_at_creation
 from maestro.errors import NotFound
 from maestro.states import STEP_FAILED, RunStatus, StepStatus
 from maestro.store import tables
-from maestro.store.transitions import transition
+from maestro.store.transitions import created, transition
 from maestro.store.unit import Unit
 
 W, R, S = tables.workflows, tables.runs, tables.step_runs
@@ -102,9 +102,7 @@ def create_run(
         )
         .returning(R.c.id)
     ).scalar_one()
-    u.add_event(
-        run_id=run_id, entity="run", to_status=RunStatus.QUEUED.value, message=f"trigger: {trigger}"
-    )
+    created(u, "run", run_id, RunStatus.QUEUED, run_id=run_id, message=f"trigger: {trigger}")
     if backfill_id is None and parent_run_id is None:
         strategy = versions.get(u.conn, workflow_id, wf.active_version).definition.run_strategy
         refused = refused_at_creation(u.conn, strategy, workflow_id, run_id)

@@ -88,6 +88,28 @@ def transition(
     return True
 
 
+def created(
+    u: Unit,
+    entity: Entity,
+    row_id: int,
+    status: Status,
+    *,
+    run_id: int,
+    step_run_id: int | None = None,
+    message: str | None = None,
+) -> None:
+    """Record a row's first status: the event that starts its history (a run, a foreach
+    iteration, an attempt), as ``transition`` records every later one."""
+    u.add_event(
+        run_id=run_id,
+        step_run_id=step_run_id if entity != "step" else row_id,
+        attempt_id=row_id if entity == "attempt" else None,
+        entity=entity,
+        to_status=str(status),
+        message=message,
+    )
+
+
 def _move_from_any(
     u: Unit,
     table: Table,

@@ -321,3 +321,37 @@ def test_the_same_owner_needs_no_callable_by(harness: Harness) -> None:
     harness.submit(TEAM_A_CHILD.format(callable_by=""))
     parent = TEAM_B_PARENT.replace("b_parent", "a_parent").replace("team-b", "team-a")
     assert harness.drain(_start_as(harness, "alice", parent)).status == "SUCCEEDED"
+
+
+def test_every_foreach_iteration_starts_its_history_with_a_queued_event(
+    harness: Harness,
+) -> None:
+    run_id = harness.start("""
+        id: loop_events
+        owner: t
+        steps:
+          - id: each
+            type: foreach
+            foreach: {items: [a, b, c], steps: [{id: s, type: noop}]}
+        """)
+    assert harness.drain(run_id).status == "SUCCEEDED"
+    runs, events = tables.runs, tables.events
+    with harness.db.read() as conn:
+        children = (
+            conn.execute(
+                select(runs.c.id).where(runs.c.parent_run_id == run_id).order_by(runs.c.iteration)
+            )
+            .scalars()
+            .all()
+        )
+        firsts = [
+            conn.execute(
+                select(events.c.entity, events.c.from_status, events.c.to_status)
+                .where(events.c.run_id == child)
+                .order_by(events.c.id)
+                .limit(1)
+            ).one()
+            for child in children
+        ]
+    assert len(children) == 3
+    assert [tuple(f) for f in firsts] == [("run", None, "QUEUED")] * 3
