@@ -3,13 +3,11 @@ starting runs and reading a workflow's run history."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Path, Query, Request, Response
 from pydantic import StringConstraints
-from sqlalchemy import delete, select
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import EngineDep, ReadToken, WriteToken, check_owner
@@ -30,17 +28,13 @@ from api.schemas.workflows import (
     WorkflowSubmitted,
 )
 from maestro.definition import WorkflowDefinition, definition_to_dict
-from maestro.engine import actions, backfills, queries, strategies, versions
+from maestro.engine import actions, backfills, catalog, queries, strategies, versions
 from maestro.engine.core import Engine
-from maestro.engine.workflows import submit
-from maestro.errors import Conflict, NotFound
 from maestro.states import RunStatus
-from maestro.store import tables
 from maestro.tokens import Principal
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/workflows", tags=["workflows"], responses=responses(401, 403, 422))
-W, V = tables.workflows, tables.workflow_versions
 
 WorkflowId = Annotated[
     str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$", description="The workflow's id.")
@@ -104,21 +98,19 @@ def _submit(
     activate: bool,
     response: Response,
 ) -> WorkflowSubmitted:
-    check_owner(principal, definition.owner)
-    with engine.unit(actor=principal.name) as u:
-        current = u.conn.execute(select(W.c.owner).where(W.c.id == definition.id)).scalar()
-        if current is not None:
-            check_owner(principal, current)  # nobody takes over another owner's workflow
-        submitted = submit(u, definition, source="api", activate=activate)
-        active = u.conn.execute(select(W.c.active_version).where(W.c.id == definition.id))
-        active_version: int = active.scalar_one()
-    engine.versions.put(definition.id, submitted.version, definition)
+    submitted = catalog.submit_definition(
+        engine,
+        definition,
+        principal.name,
+        lambda owner: check_owner(principal, owner),
+        activate=activate,
+    )
     response.status_code = 201 if submitted.created else 200
     return WorkflowSubmitted(
         id=submitted.workflow_id,
         version=submitted.version,
         created=submitted.created,
-        active_version=active_version,
+        active_version=submitted.active_version,
     )
 
 
@@ -312,34 +304,9 @@ def delete_workflow(
     """Delete a workflow with its versions and runs. 409 while runs are queued, running or
     paused, unless ``force=true``, which stops them first."""
     _owned(engine, principal, workflow_id)
-    for _ in range(3):
-        if force:
-            _stop_all(engine, principal, workflow_id)
-        with engine.unit(actor=principal.name) as u:
-            locked = u.conn.execute(
-                select(W.c.id).where(W.c.id == workflow_id).with_for_update()
-            ).first()
-            if locked is None:
-                raise NotFound(f"workflow {workflow_id!r} does not exist")
-            active = queries.active_runs(u.conn, workflow_id)
-            if not active:
-                u.conn.execute(delete(W).where(W.c.id == workflow_id))
-                _log_action("delete", workflow_id, principal)
-                return Response(status_code=204)
-        if not force:
-            raise Conflict(
-                f"workflow {workflow_id!r} has {len(active)} active run(s) (QUEUED, RUNNING "
-                f"or PAUSED), e.g. run {active[0]}: stop them or pass force=true"
-            )
-    raise Conflict(f"workflow {workflow_id!r} keeps starting runs; pause it and try again")
-
-
-def _stop_all(engine: Engine, principal: Principal, workflow_id: str) -> None:
-    with engine.db.read() as conn:
-        active = queries.active_runs(conn, workflow_id)
-    for run_id in active:
-        with contextlib.suppress(Conflict, NotFound):  # it ended (or went) meanwhile
-            actions.stop_run(engine, run_id, principal.name)
+    catalog.delete_workflow(engine, workflow_id, principal.name, force=force)
+    _log_action("delete", workflow_id, principal)
+    return Response(status_code=204)
 
 
 # -- runs ----------------------------------------------------------------------------------
@@ -426,12 +393,7 @@ def backfill_status(
 ) -> BackfillProgress:
     """A backfill's progress: runs done (succeeded, failed, stopped), running and queued."""
     with engine.db.read() as conn:
-        owner = conn.execute(
-            select(tables.backfills.c.workflow_id).where(tables.backfills.c.id == backfill_id)
-        ).scalar()
-        if owner != workflow_id:
-            raise NotFound(f"workflow {workflow_id!r} has no backfill {backfill_id}")
-        progress = backfills.backfill_progress(conn, backfill_id)
+        progress = backfills.backfill_progress(conn, backfill_id, workflow_id)
     return BackfillProgress(backfill_id=backfill_id, **progress)
 
 

@@ -97,13 +97,17 @@ def create_backfill(
         return backfill_id, run_ids
 
 
-def backfill_progress(conn: Connection, backfill_id: int) -> dict[str, Any]:
+def backfill_progress(
+    conn: Connection, backfill_id: int, workflow_id: str | None = None
+) -> dict[str, Any]:
     """``{status, total, done, succeeded, failed, stopped, running, queued}``: ``done`` counts
     every run that ended (succeeded, failed — FAILED or TIMED_OUT — or stopped); ``running``
-    includes paused runs."""
-    status = conn.execute(select(B.c.status).where(B.c.id == backfill_id)).scalar()
-    if status is None:
-        raise NotFound(f"backfill {backfill_id} does not exist")
+    includes paused runs. With ``workflow_id``: NotFound unless the backfill is that one's."""
+    row = conn.execute(select(B.c.status, B.c.workflow_id).where(B.c.id == backfill_id)).first()
+    if row is None or (workflow_id is not None and row.workflow_id != workflow_id):
+        where = f"workflow {workflow_id!r} has no" if workflow_id else "no such"
+        raise NotFound(f"{where} backfill {backfill_id}")
+    status = row.status
     counts: dict[str, int] = {
         row.status: row.n
         for row in conn.execute(

@@ -1,0 +1,83 @@
+"""What users do to workflows as a whole: submit a definition, delete a workflow — the use
+cases the REST API (and any other front end) calls, with their checks, in one place."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select
+
+from maestro.definition import WorkflowDefinition
+from maestro.engine import actions, queries
+from maestro.engine.core import Engine
+from maestro.engine.workflows import Submitted, submit
+from maestro.errors import Conflict, NotFound
+from maestro.store import tables
+
+W = tables.workflows
+#: passes when the caller may act for an owner, raises otherwise (the API's owner check)
+OwnerCheck = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class SubmittedWorkflow(Submitted):
+    active_version: int = 0
+
+
+def submit_definition(
+    eng: Engine,
+    definition: WorkflowDefinition,
+    actor: str,
+    may_act_for: OwnerCheck,
+    *,
+    activate: bool = True,
+    source: str = "api",
+) -> SubmittedWorkflow:
+    """A new version of ``definition`` unless it equals the latest. The caller must act for the
+    definition's owner and, when the workflow exists, for its current owner: nobody takes
+    over another owner's workflow by submitting it under their own name."""
+    may_act_for(definition.owner)
+    with eng.unit(actor=actor) as u:
+        current = u.conn.execute(select(W.c.owner).where(W.c.id == definition.id)).scalar()
+        if current is not None:
+            may_act_for(current)
+        submitted = submit(u, definition, source=source, activate=activate)
+        active = u.conn.execute(select(W.c.active_version).where(W.c.id == definition.id))
+        active_version: int = active.scalar_one()
+    eng.versions.put(definition.id, submitted.version, definition)
+    return SubmittedWorkflow(**vars(submitted), active_version=active_version)
+
+
+def delete_workflow(eng: Engine, workflow_id: str, actor: str, *, force: bool = False) -> None:
+    """Delete a workflow with its versions and runs. ``Conflict`` while runs are queued,
+    running or paused, unless ``force``, which stops them first (and tries again a few times
+    if new ones keep starting)."""
+    for _ in range(3):
+        if force:
+            _stop_all(eng, workflow_id, actor)
+        with eng.unit(actor=actor) as u:
+            locked = u.conn.execute(
+                select(W.c.id).where(W.c.id == workflow_id).with_for_update()
+            ).first()
+            if locked is None:
+                raise NotFound(f"workflow {workflow_id!r} does not exist")
+            active = queries.active_runs(u.conn, workflow_id)
+            if not active:
+                u.conn.execute(delete(W).where(W.c.id == workflow_id))
+                return
+        if not force:
+            raise Conflict(
+                f"workflow {workflow_id!r} has {len(active)} active run(s) (QUEUED, RUNNING "
+                f"or PAUSED), e.g. run {active[0]}: stop them or pass force=true"
+            )
+    raise Conflict(f"workflow {workflow_id!r} keeps starting runs; pause it and try again")
+
+
+def _stop_all(eng: Engine, workflow_id: str, actor: str) -> None:
+    with eng.db.read() as conn:
+        active = queries.active_runs(conn, workflow_id)
+    for run_id in active:
+        with contextlib.suppress(Conflict, NotFound):  # it ended (or went) meanwhile
+            actions.stop_run(eng, run_id, actor)
