@@ -9,7 +9,6 @@ Without the bounds the command's string reaches 2 GiB and the condition's operan
 from __future__ import annotations
 
 import json
-import resource
 import subprocess
 import sys
 import textwrap
@@ -104,4 +103,3 @@ def test_starting_a_run_with_a_bomb_condition_answers_quickly_and_stays_small(
     assert response.status_code in (200, 201, 422), response.text
     assert peak_rss_mib(server.process.pid) < LIMIT_MIB
     assert server.api("GET", "/healthz").status_code == 200
-    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss < LIMIT_MIB * 1024
