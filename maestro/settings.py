@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     worker_name: str = ""
     #: threads executing attempts in the embedded dispatcher
     worker_concurrency: int = Field(default=8, ge=1, le=256)
+    #: a distributed worker reserves messages beyond its free slots (faster fan-out of very
+    #: short steps; a busy worker then holds steps an idle one could start)
+    worker_prefetch: bool = False
     #: seconds between heartbeats of a running attempt
     heartbeat_interval: float = Field(default=2.0, gt=0)
     #: an attempt whose last heartbeat is older than this is LOST

@@ -14,6 +14,8 @@ import typer.main
 import yaml
 
 from maestro.cli import app
+from maestro.settings import load_settings
+from workers.celery_app import create_celery_app
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -134,3 +136,10 @@ def test_maestro_is_no_superuser_of_its_database() -> None:
     init = next(host for host, target, *_ in mounts if target == "/docker-entrypoint-initdb.d")
     script = (ROOT / init / "10-maestro-role.sh").read_text()
     assert "NOSUPERUSER" in script and "OWNER" in script
+
+
+def test_workers_take_only_what_a_free_slot_can_start_unless_told() -> None:
+    assert create_celery_app(load_settings()).conf.worker_disable_prefetch is True
+    eager = create_celery_app(load_settings(worker_prefetch=True))
+    assert eager.conf.worker_disable_prefetch is False
+    _parse(["worker", "--prefetch", "--queues", "default"])

@@ -86,6 +86,16 @@ def worker(
             "one process per slot (uses every core for many short steps)."
         ),
     ] = "threads",
+    prefetch: Annotated[
+        bool | None,
+        typer.Option(
+            "--prefetch/--no-prefetch",
+            help="Reserve messages beyond free slots: faster fan-out of very short steps, but "
+            "a busy worker holds steps an idle one could start (default: "
+            "MAESTRO_WORKER_PREFETCH, off).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run a worker (distributed mode): executes the attempts sent to QUEUES.
 
@@ -95,6 +105,8 @@ def worker(
     if pool not in ("threads", "prefork"):
         fail(f"--pool must be threads or prefork, not {pool!r}")
     settings = load_settings()
+    if prefetch is not None:
+        settings = settings.model_copy(update={"worker_prefetch": prefetch})
     _connect(settings).dispose()  # fail fast; each process opens its own pool later
     celery = create_celery_app(settings)
 
