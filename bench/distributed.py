@@ -25,7 +25,8 @@ from sqlalchemy import select
 from bench import scratch
 from bench.embedded import chain, fanout, percentile
 from maestro.definition import parse_definition
-from maestro.engine.runs import create_run, start_run
+from maestro.engine.runs import create_run
+from maestro.engine.start import start_run
 from maestro.engine.workflows import submit
 from maestro.store import tables
 from tests.support.cluster import Cluster, RedisServer

@@ -23,7 +23,8 @@ from sqlalchemy import select
 
 from maestro.cli import embedded
 from maestro.definition import parse_definition
-from maestro.engine.runs import create_run, start_run
+from maestro.engine.runs import create_run
+from maestro.engine.start import start_run
 from maestro.engine.workflows import submit
 from maestro.settings import load_settings
 from maestro.states import RUN_TERMINAL

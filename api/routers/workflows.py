@@ -28,7 +28,7 @@ from api.schemas.workflows import (
     WorkflowSubmitted,
 )
 from maestro.definition import WorkflowDefinition, definition_to_dict
-from maestro.engine import actions, backfills, catalog, queries, strategies, versions
+from maestro.engine import actions, backfills, catalog, queries, versions
 from maestro.engine.core import Engine
 from maestro.states import RunStatus
 from maestro.tokens import Principal
@@ -289,7 +289,7 @@ def unblock_workflow(
     """Release a strict_sequential queue blocked by a failed run: the next queued run may
     start (409 when the workflow is not blocked)."""
     _owned(engine, principal, workflow_id)
-    strategies.unblock(engine, workflow_id, principal.name)  # Conflict when not blocked
+    catalog.unblock(engine, workflow_id, principal.name)  # Conflict when not blocked
     _log_action("unblock", workflow_id, principal)
     return _summary(engine, workflow_id)
 

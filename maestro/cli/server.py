@@ -8,9 +8,11 @@ import json
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+import uvicorn
 from rich.console import Console
 from rich.table import Table
 
+from api.app import create_app
 from api.guard import LOOPBACK_HOSTS
 from maestro.cli.common import app, err, fail, open_store, shown_url
 from maestro.cli.distributed import _connect
@@ -20,6 +22,7 @@ from maestro.engine.core import Engine
 from maestro.errors import Conflict, NotFound
 from maestro.settings import Settings, load_settings
 from maestro.tokens import Scope, create_token, list_tokens, revoke_token
+from workers.celery_app import CeleryDispatcher, create_celery_app
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -42,8 +45,6 @@ def is_loopback(host: str) -> bool:
 
 def _serve(api: FastAPI, host: str, port: int) -> None:
     """Serve until SIGINT/SIGTERM (uvicorn handles them and returns)."""
-    import uvicorn  # the server's imports stay off the client commands' start-up
-
     config = uvicorn.Config(api, host=host, port=port, log_level="warning", access_log=False)
     uvicorn.Server(config).run()
 
@@ -62,9 +63,6 @@ def server(host: Host = "127.0.0.1", port: Port = 8080) -> None:
             f"refusing to serve {host} without authentication: "
             "unset MAESTRO_AUTH (tokens are required by default) or listen on 127.0.0.1"
         )
-    from api.app import create_app
-    from workers.celery_app import CeleryDispatcher, create_celery_app
-
     db = _connect(settings, pre_ping=True)  # a restarted database fails no request
     celery = create_celery_app(settings)
     engine = Engine(db, settings, dispatcher=CeleryDispatcher(celery))
@@ -99,8 +97,6 @@ def standalone(port: Port = 8080) -> None:
     The store is the SQLite file under $MAESTRO_HOME; the API listens on
     http://127.0.0.1:PORT. No tokens are needed unless MAESTRO_AUTH=true.
     """
-    from api.app import create_app
-
     settings = load_settings()
     auth = bool(settings.auth)
     with embedded(settings, None) as env:

@@ -32,6 +32,7 @@ from maestro.definition.models import (
 )
 from maestro.definition.params import coerce
 from maestro.errors import DefinitionError, Loc, ParamError, Problem
+from maestro.expressions import check_expression, check_template, contains_template
 from maestro.wording import plural
 
 #: largest definition text accepted, in bytes (UTF-8)
@@ -661,10 +662,6 @@ class _ExpressionChecker:
 
 
 def _expression_problems(merged: dict[str, Any]) -> list[Problem]:
-    try:
-        from maestro.expressions import check_expression, check_template, contains_template
-    except ImportError:  # expressions not available: syntax is then checked at run time only
-        return []
     checker = _ExpressionChecker(check_template, check_expression, contains_template)
     checker.document(merged)
     return checker.problems

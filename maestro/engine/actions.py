@@ -20,8 +20,8 @@ from maestro.engine.advance import RunAdvance
 from maestro.engine.compiled import CompiledWorkflow
 from maestro.engine.core import Engine
 from maestro.engine.queries import run_by_idempotency_key
-from maestro.engine.records import STEP_COLUMNS, RunRow, StepRow, load_run
-from maestro.engine.runs import Reused, create_run, start_run
+from maestro.engine.runs import create_run
+from maestro.engine.start import Reused, start_run
 from maestro.errors import Conflict, InvalidRequest, NotFound
 from maestro.states import (
     RUN_ACTIVE,
@@ -34,6 +34,7 @@ from maestro.states import (
     StepStatus,
 )
 from maestro.store import tables
+from maestro.store.records import STEP_COLUMNS, RunRow, StepRow, load_run
 from maestro.store.transitions import transition
 from maestro.store.unit import Unit
 
@@ -148,7 +149,8 @@ def start_run_now(
                 trigger="manual",
                 idempotency_key=idempotency_key,
             )
-            admit_or_queue(u, eng, run_id)  # the run strategy decides: start, queue or stop
+            # the run strategy decides: start, queue or stop
+            admit_or_queue(u, eng.versions, run_id)
             return Started(run_id, created=True)
     except IntegrityError:
         # the same key raced in from another process: that request's run wins

@@ -19,9 +19,8 @@ from sqlalchemy import Connection, select
 
 from maestro.definition.models import RunStrategy, RunStrategyKind
 from maestro.engine.advance import RunAdvance
-from maestro.engine.core import Engine
-from maestro.engine.records import load_run
-from maestro.engine.runs import start_run
+from maestro.engine.compiled import VersionCache
+from maestro.engine.start import start_run
 from maestro.engine.strategies import (
     Decision,
     Lane,
@@ -33,22 +32,23 @@ from maestro.engine.strategies import (
 )
 from maestro.states import RUN_ACTIVE, BackfillStatus, RunStatus
 from maestro.store import tables
+from maestro.store.records import load_run
 from maestro.store.tables import status_is
 from maestro.store.unit import Unit
 
 W, R, B = tables.workflows, tables.runs, tables.backfills
 
 
-def admit_or_queue(u: Unit, eng: Engine, run_id: int) -> bool:
+def admit_or_queue(u: Unit, versions: VersionCache, run_id: int) -> bool:
     """Start the QUEUED run ``run_id`` now if its workflow's strategy admits it (older queued
     runs go first); otherwise it stays QUEUED, or the strategy stops it. True if it started."""
     run = load_run(u.conn, run_id)
-    admit_workflow(u, eng, run.workflow_id)
+    admit_workflow(u, versions, run.workflow_id)
     status = u.conn.execute(select(R.c.status).where(R.c.id == run_id)).scalar()
     return status in RUN_ACTIVE
 
 
-def admit_workflow(u: Unit, eng: Engine, workflow_id: str) -> list[int]:
+def admit_workflow(u: Unit, versions: VersionCache, workflow_id: str) -> list[int]:
     """Apply the workflow's strategy to its queued runs; returns the ids of the runs started."""
     wf = u.conn.execute(
         select(W.c.active_version, W.c.blocked_by_run_id)
@@ -57,12 +57,12 @@ def admit_workflow(u: Unit, eng: Engine, workflow_id: str) -> list[int]:
     ).first()
     if wf is None:
         return []
-    strategy = eng.versions.get(u.conn, workflow_id, wf.active_version).definition.run_strategy
-    started = _admit_regular(u, eng, workflow_id, strategy, wf.blocked_by_run_id)
+    strategy = versions.get(u.conn, workflow_id, wf.active_version).definition.run_strategy
+    started = _admit_regular(u, versions, workflow_id, strategy, wf.blocked_by_run_id)
     for backfill_id, max_concurrency in _running_backfills(u.conn, workflow_id):
         limit = max_concurrency or strategy.max_concurrency
         lane = _backfill_lane(u.conn, backfill_id, limit)
-        started += _apply(u, eng, decide_backfill(limit, lane))
+        started += _apply(u, versions, decide_backfill(limit, lane))
     return started
 
 
@@ -92,7 +92,7 @@ def workflows_with_queued_runs(
 
 
 def _admit_regular(
-    u: Unit, eng: Engine, workflow_id: str, strategy: RunStrategy, blocked_by: int | None
+    u: Unit, versions: VersionCache, workflow_id: str, strategy: RunStrategy, blocked_by: int | None
 ) -> list[int]:
     if strategy.kind is not RunStrategyKind.strict_sequential:
         blocked_by = None
@@ -121,7 +121,7 @@ def _admit_regular(
     decision = decide(
         strategy, Lane(active, queued), blocked_by=blocked_by, restarts_of_blocker=restarts
     )
-    return _apply(u, eng, decision)
+    return _apply(u, versions, decision)
 
 
 def _running_backfills(conn: Connection, workflow_id: str) -> list[tuple[int, int | None]]:
@@ -161,10 +161,10 @@ def _ids(conn: Connection, *conditions: Any, limit: int | None = None) -> tuple[
     return tuple(conn.execute(query).scalars())
 
 
-def _apply(u: Unit, eng: Engine, decision: Decision) -> list[int]:
+def _apply(u: Unit, versions: VersionCache, decision: Decision) -> list[int]:
     """Stop first (last_only frees the slot it gives the new run), then start."""
     for run_id, why in decision.stop:
         run = load_run(u.conn, run_id)
-        compiled = eng.versions.get(u.conn, run.workflow_id, run.version)
+        compiled = versions.get(u.conn, run.workflow_id, run.version)
         RunAdvance(u, run, compiled).end_run(RunStatus.STOPPED, why, action="run_strategy")
-    return [run_id for run_id in decision.start if start_run(u, eng.versions, run_id)]
+    return [run_id for run_id in decision.start if start_run(u, versions, run_id)]

@@ -16,15 +16,22 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 
 from maestro import expressions
-from maestro.definition import OnFailure, Step, StepType
+from maestro.definition import OnFailure, StepType
 from maestro.dispatch import Dispatch
-from maestro.engine import children, pools, signals
+from maestro.engine import children, signal_waits
 from maestro.engine.compiled import CompiledWorkflow
 from maestro.engine.context import expression_context
 from maestro.engine.counters import RunCounters
 from maestro.engine.decisions import Readiness, UpstreamCounts, run_outcome, trigger_rule_outcome
+from maestro.engine.followups import (
+    Fail,
+    PoolSlotFreed,
+    StepOutcome,
+    StepStopped,
+    Succeed,
+    Wait,
+)
 from maestro.engine.lifecycle import run_ended
-from maestro.engine.records import STEP_COLUMNS, RunRow, StepRow
 from maestro.errors import Conflict, ExpressionError
 from maestro.ids import AttemptId
 from maestro.states import (
@@ -38,7 +45,9 @@ from maestro.states import (
     StepStatus,
     WaitingFor,
 )
+from maestro.store import pools as pool_rows
 from maestro.store import tables
+from maestro.store.records import STEP_COLUMNS, RunRow, StepRow
 from maestro.store.tables import status_is
 from maestro.store.transitions import created, transition, transition_many
 from maestro.store.unit import Unit
@@ -74,9 +83,6 @@ _NEXT_WAITING = (
 )
 _INSERT_ATTEMPT = insert(A).returning(A.c.id)
 _INSERT_ATTEMPTS = insert(A).returning(A.c.id, sort_by_parameter_order=True)
-
-#: features that validate but are not executed by this version of the engine
-_NOT_YET: dict[str, str] = {}
 
 
 @dataclass
@@ -132,6 +138,16 @@ class RunAdvance:
             self.end_run(RunStatus.FAILED, f"step {step.step_id!r} failed (on_failure: fail_run)")
             return True
         return self.finish(step, expected, final, error=error)
+
+    def conclude(self, step: StepRow, expected: StepStatus, outcome: StepOutcome) -> None:
+        """Apply a decider's outcome for a step (children, when its child runs are done)."""
+        match outcome:
+            case Succeed(outputs):
+                self.finish(step, expected, StepStatus.SUCCEEDED, outputs=outputs)
+            case Fail(error, status):
+                self.fail(step, expected, status, error)
+            case Wait():
+                pass
 
     def release_slot(self, step: StepRow) -> None:
         """A step gave its slots back without ending (it is RETRYING): let waiting ones in."""
@@ -276,7 +292,7 @@ class RunAdvance:
         ):
             return False
         self._ended = True
-        run_ended(self.u, self.run, to, self.compiled)
+        run_ended(self.u, self.run, to)
         rows = self.u.conn.execute(
             select(*STEP_COLUMNS).where(S.c.run_id == self.run.id, S.c.status.in_(NON_TERMINAL))
         ).all()
@@ -340,14 +356,12 @@ class RunAdvance:
                     step, StepStatus.PENDING, StepStatus.SKIPPED, error="condition was false"
                 )
                 return
-        missing = _unsupported_feature(spec)
-        if missing:
-            self.fail(step, StepStatus.PENDING, StepStatus.FAILED, missing)
-            return
-        if spec.wait_for and not signals.register_waits(self, step, spec):
+        if spec.wait_for and not signal_waits.register_waits(self.u, self.run, step, spec):
             return  # WAITING until its signals arrive
         if spec.type in (StepType.foreach, StepType.subworkflow):
-            children.start(self, step, spec)  # runs other runs; never reaches a worker
+            # runs other runs; never reaches a worker
+            parent = children.Parent(self.u, self.run, self.compiled, self.context)
+            self.conclude(step, StepStatus.PENDING, children.start(parent, step, spec))
             return
         self._to_queue.append(step)
 
@@ -397,8 +411,10 @@ class RunAdvance:
         counters.d_unfinished -= 1
         counters.d_failed += 1 if to in STEP_FAILED else 0
         counters.d_waiting -= 1 if _counted_waiter(step, expected) else 0
-        if to is StepStatus.SUCCEEDED and self.compiled.steps[step.step_id].emit:
-            signals.emit(self, self.compiled.steps[step.step_id])
+        spec = self.compiled.steps[step.step_id]
+        if to is StepStatus.SUCCEEDED and spec.emit:
+            owner = self.compiled.definition.owner  # the signals act for their workflow's owner
+            signal_waits.emit(self.u, self.run.id, owner, self.context, spec)
         if propagate:
             self._notify_successors(step.step_id, to)
         return True
@@ -430,10 +446,10 @@ class RunAdvance:
     def _take_pool(self, step: StepRow, expected: StepStatus, action: str | None) -> bool:
         """The step's pool slot, if it names a pool; otherwise it waits (or fails: no pool)."""
         name = self.compiled.steps[step.step_id].pool
-        if name is None or pools.take(self.u, name):
+        if name is None or pool_rows.take(self.u, name):
             return True
         self.counters.d_active -= 1  # the run's slot goes back
-        if not pools.exists(self.u, name):
+        if not pool_rows.exists(self.u.conn, name):
             self.fail(
                 step,
                 expected,
@@ -442,7 +458,7 @@ class RunAdvance:
             )
         elif expected is StepStatus.WAITING:
             self.u.conn.execute(
-                update(S).where(S.c.id == step.id).values(waiting_for=pools.WAITING_FOR_POOL)
+                update(S).where(S.c.id == step.id).values(waiting_for=WaitingFor.pool)
             )
         else:
             transition(
@@ -452,7 +468,7 @@ class RunAdvance:
                 StepStatus.WAITING,
                 expected,
                 run_id=self.run.id,
-                values={"waiting_for": pools.WAITING_FOR_POOL, "next_attempt_at": None},
+                values={"waiting_for": WaitingFor.pool, "next_attempt_at": None},
                 action=action,
             )
         return False
@@ -460,7 +476,8 @@ class RunAdvance:
     def _give_back_pool(self, step: StepRow) -> None:
         name = self.compiled.steps[step.step_id].pool
         if name is not None:
-            pools.give_back(self.u, self.compiled.cache, name)
+            pool_rows.give_back(self.u, name)
+            self.u.followups.append(PoolSlotFreed(name))  # the next waiter of the pool goes
 
     def _take_slots(self, wanted: int) -> int:
         """Take up to ``wanted`` of the run's free slots (in this unit's counters)."""
@@ -559,8 +576,8 @@ class RunAdvance:
             action=action,
             message=message,
         )
-        if step.waiting_for == children.WAITING_FOR_CHILDREN:
-            children.stop_children(self.u, self.compiled.cache, step.id)
+        if step.waiting_for == WaitingFor.children:
+            self.u.followups.append(StepStopped(step.id))  # its child runs stop too
 
     def _complete_run(self) -> None:
         status = self.u.conn.execute(
@@ -588,7 +605,7 @@ class RunAdvance:
             message=error,
         ):
             self._ended = True
-            run_ended(self.u, self.run, outcome, self.compiled)
+            run_ended(self.u, self.run, outcome)
             self.u.wake_scheduler = True
 
     def _workflow_outputs(self) -> dict[str, Any]:
@@ -603,13 +620,3 @@ class RunAdvance:
 
 def _counted_waiter(step: StepRow, expected: StepStatus) -> bool:
     return expected is StepStatus.WAITING and step.waiting_for in SLOT_WAITS
-
-
-def _unsupported_feature(spec: Step) -> str | None:
-    for name, what in _NOT_YET.items():
-        if getattr(spec, name):
-            return (
-                f"step {spec.id!r} uses {name} ({what}), which this version of Maestro "
-                f"validates but cannot run yet"
-            )
-    return None

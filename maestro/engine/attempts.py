@@ -19,10 +19,10 @@ from maestro.engine.advance import RunAdvance
 from maestro.engine.context import expression_context
 from maestro.engine.core import Engine
 from maestro.engine.decisions import decide_failure
-from maestro.engine.records import RunRow, StepRow, load_attempt_full
 from maestro.errors import ExpressionError
 from maestro.states import RUN_ACTIVE, AttemptStatus, StepStatus
 from maestro.store import tables
+from maestro.store.records import RunRow, StepRow, load_attempt_full
 from maestro.store.transitions import transition
 from maestro.store.unit import Unit
 

@@ -19,12 +19,13 @@ from maestro.definition.models import CronTrigger
 from maestro.engine.admission import admit_workflow
 from maestro.engine.advance import RunAdvance
 from maestro.engine.core import Engine
-from maestro.engine.records import load_run
+from maestro.engine.cron import CronSchedule
 from maestro.engine.runs import create_run
-from maestro.engine.triggers import CronSchedule, render_trigger_params
+from maestro.engine.triggers import render_trigger_params
 from maestro.errors import Conflict, NotFound
 from maestro.states import BackfillStatus, RunStatus
 from maestro.store import tables
+from maestro.store.records import load_run
 from maestro.store.tables import status_is
 
 W, R, B = tables.workflows, tables.runs, tables.backfills
@@ -93,7 +94,7 @@ def create_backfill(
             )
             for tick in ticks
         ]
-        admit_workflow(u, eng, workflow_id)
+        admit_workflow(u, eng.versions, workflow_id)
         return backfill_id, run_ids
 
 

@@ -1,5 +1,6 @@
-"""What users do to workflows as a whole: submit a definition, delete a workflow — the use
-cases the REST API (and any other front end) calls, with their checks, in one place."""
+"""What users do to workflows as a whole: submit a definition, delete a workflow, unblock a
+strict_sequential workflow — the use cases the REST API (and any other front end) calls, with
+their checks, in one place."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from maestro.definition import WorkflowDefinition
 from maestro.engine import actions, queries
@@ -81,3 +82,23 @@ def _stop_all(eng: Engine, workflow_id: str, actor: str) -> None:
     for run_id in active:
         with contextlib.suppress(Conflict, NotFound):  # it ended (or went) meanwhile
             actions.stop_run(eng, run_id, actor)
+
+
+def unblock(eng: Engine, workflow_id: str, actor: str) -> int:
+    """Release a strict_sequential workflow blocked by a FAILED run (which stays FAILED);
+    returns that run's id. Conflict when the workflow is not blocked."""
+    with eng.unit(actor=actor) as u:
+        row = u.conn.execute(
+            select(W.c.blocked_by_run_id).where(W.c.id == workflow_id).with_for_update()
+        ).first()
+        if row is None:
+            raise NotFound(f"workflow {workflow_id!r} does not exist")
+        if row.blocked_by_run_id is None:
+            raise Conflict(f"workflow {workflow_id!r} is not blocked")
+        blocker = int(row.blocked_by_run_id)
+        u.conn.execute(update(W).where(W.c.id == workflow_id).values(blocked_by_run_id=None))
+        u.add_event(
+            run_id=blocker, entity="run", action="unblock", message=f"workflow unblocked by {actor}"
+        )
+        u.wake_scheduler = True  # the queue moves again
+        return blocker

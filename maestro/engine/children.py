@@ -3,7 +3,9 @@ subworkflow (a run of another workflow).
 
 Such a step never reaches a worker. When it may run it creates its child runs and waits
 (``WAITING``, ``waiting_for = children``); each child's end is reported here
-(``child_ended``, from the run lifecycle hook) in the child's own unit of work. Iterations
+(``child_ended``, a ``ChildRunEnded`` follow-up of the child's end) in the child's own unit of
+work. These functions decide and return the parent step's outcome; they never drive a run
+advance themselves (``maestro.engine.settle`` applies what they return). Iterations
 are rows: a 10,000-item foreach inserts 10,000 QUEUED runs in one statement and starts them
 ``concurrency`` at a time, in item order, by a counter on the step — nothing is held in
 memory between units.
@@ -12,26 +14,26 @@ memory between units.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import insert, select, update
 
 from maestro import expressions
 from maestro.definition import Step, StepType
 from maestro.definition.models import MAX_FOREACH_ITEMS
-from maestro.engine.compiled import VersionCache
-from maestro.engine.records import STEP_COLUMNS, RunRow, StepRow, load_run
+from maestro.engine.compiled import CompiledWorkflow, VersionCache
+from maestro.engine.followups import Fail, StartRuns, StepOutcome, StepStopped, Succeed, Wait
+from maestro.engine.runs import create_run
 from maestro.errors import ExpressionError, MaestroError, NotFound, ParamError
 from maestro.states import RUN_ACTIVE, RunStatus, StepStatus, WaitingFor
 from maestro.store import tables
+from maestro.store.records import STEP_COLUMNS, RunRow, StepRow, load_run
 from maestro.store.transitions import created, transition
 from maestro.store.unit import Unit
 from maestro.wording import plural
-
-if TYPE_CHECKING:
-    from maestro.engine.advance import RunAdvance
 
 R, S, W, E = tables.runs, tables.step_runs, tables.workflows, tables.events
 MAX_ITEMS = MAX_FOREACH_ITEMS
@@ -44,45 +46,55 @@ class StepFailed(MaestroError):
 WAITING_FOR_CHILDREN = WaitingFor.children
 
 
-def start(advance: RunAdvance, step: StepRow, spec: Step) -> None:
+@dataclass(frozen=True)
+class Parent:
+    """What a child run's parent step needs to be decided: the run, its workflow, the step."""
+
+    u: Unit
+    run: RunRow
+    compiled: CompiledWorkflow
+    context: Mapping[str, Any]
+
+
+def start(parent: Parent, step: StepRow, spec: Step) -> StepOutcome:
     """The step may run: create its child runs (or end it at once if there is none)."""
     try:
         if spec.type is StepType.foreach:
-            _start_foreach(advance, step, spec)
-        else:
-            _start_subworkflow(advance, step, spec)
+            return _start_foreach(parent, step, spec)
+        return _start_subworkflow(parent, step, spec)
     except (ExpressionError, ParamError, NotFound, StepFailed) as exc:
-        advance.fail(step, StepStatus.PENDING, StepStatus.FAILED, str(exc))
+        return Fail(str(exc))
 
 
-def _wait_for_children(advance: RunAdvance, step: StepRow, total: int, started: int) -> None:
+def _wait_for_children(parent: Parent, step: StepRow, total: int, started: int) -> Wait:
     transition(
-        advance.u,
+        parent.u,
         "step",
         step.id,
         StepStatus.WAITING,
         StepStatus.PENDING,
-        run_id=advance.run.id,
+        run_id=parent.run.id,
         values={
             "waiting_for": WAITING_FOR_CHILDREN,
             "children_total": total,
             "children_started": started,
-            "started_at": advance.u.now,
+            "started_at": parent.u.now,
         },
     )
+    return Wait()
 
 
 # -- foreach ----------------------------------------------------------------------------------
 
 
-def _items(advance: RunAdvance, spec: Step) -> list[Any]:
+def _items(parent: Parent, spec: Step) -> list[Any]:
     assert spec.foreach is not None
     source = spec.foreach.items
     try:
         if isinstance(source, list):  # a literal YAML list
-            items = expressions.render(source, advance.context)
+            items = expressions.render(source, dict(parent.context))
         else:
-            items = expressions.evaluate(source, advance.context)
+            items = expressions.evaluate(source, dict(parent.context))
     except ExpressionError as exc:
         raise StepFailed(f"foreach.items: {exc}") from exc
     if not isinstance(items, list | tuple):
@@ -92,16 +104,13 @@ def _items(advance: RunAdvance, spec: Step) -> list[Any]:
     return list(items)
 
 
-def _start_foreach(advance: RunAdvance, step: StepRow, spec: Step) -> None:
+def _start_foreach(parent: Parent, step: StepRow, spec: Step) -> StepOutcome:
     assert spec.foreach is not None
-    items = _items(advance, spec)
+    items = _items(parent, spec)
     if not items:
-        advance.finish(
-            step, StepStatus.PENDING, StepStatus.SUCCEEDED, outputs={"count": 0, "outputs": []}
-        )
-        return
-    u, run = advance.u, advance.run
-    body = advance.compiled.body_of(step.step_id)
+        return Succeed({"count": 0, "outputs": []})
+    u, run = parent.u, parent.run
+    body = parent.compiled.body_of(step.step_id)
     root = u.conn.execute(select(R.c.root_run_id).where(R.c.id == run.id)).scalar() or run.id
     outer = dict((run.scope or {}).get("outer", {}))
     if run.scope and "var" in run.scope:
@@ -145,15 +154,13 @@ def _start_foreach(advance: RunAdvance, step: StepRow, spec: Step) -> None:
         action="foreach",
         message=f"{plural(len(items), 'iteration')}, {spec.foreach.concurrency} at a time",
     )
-    _wait_for_children(advance, step, total=len(items), started=0)
-    _start_next(u, advance.compiled.cache, step.id, spec.foreach.concurrency)
+    waiting = _wait_for_children(parent, step, total=len(items), started=0)
+    _start_next(u, step.id, spec.foreach.concurrency)
+    return waiting
 
 
-def _start_next(u: Unit, versions: VersionCache | None, step_run_id: int, count: int) -> None:
+def _start_next(u: Unit, step_run_id: int, count: int) -> None:
     """Start the next ``count`` iterations that have not started, in item order."""
-    from maestro.engine.runs import start_run
-
-    assert versions is not None
     row = u.conn.execute(
         select(S.c.children_started, S.c.children_total)
         .where(S.c.id == step_run_id)
@@ -175,8 +182,7 @@ def _start_next(u: Unit, versions: VersionCache | None, step_run_id: int, count:
         .scalars()
         .all()
     )
-    for child_id in ids:
-        start_run(u, versions, child_id)
+    u.followups.append(StartRuns(tuple(ids)))
 
 
 def _foreach_outputs(u: Unit, step_run_id: int, count: int) -> dict[str, Any]:
@@ -194,22 +200,21 @@ def _foreach_outputs(u: Unit, step_run_id: int, count: int) -> dict[str, Any]:
 # -- subworkflow --------------------------------------------------------------------------------
 
 
-def _start_subworkflow(advance: RunAdvance, step: StepRow, spec: Step) -> None:
-    from maestro.engine.runs import create_run, start_run
-
+def _start_subworkflow(parent: Parent, step: StepRow, spec: Step) -> StepOutcome:
     assert spec.subworkflow is not None
     settings = spec.subworkflow
-    u, run = advance.u, advance.run
+    u, run = parent.u, parent.run
     chain = _workflow_chain(u, run)
     if settings.workflow in chain:
         cycle = " → ".join([*reversed(chain), settings.workflow])
         raise StepFailed(f"subworkflow cycle refused: {cycle}")
-    params = expressions.render(dict(settings.params), advance.context)
-    versions = advance.compiled.cache
+    params = expressions.render(dict(settings.params), dict(parent.context))
+    versions = parent.compiled.cache
     assert versions is not None
     version = _version(u, settings.workflow, settings.version)
-    _check_callable(u, versions, settings.workflow, version, advance.compiled.definition.owner)
-    with _acting_as(u, _run_starter(u, run.id)):  # the child is started on their behalf
+    _check_callable(u, versions, settings.workflow, version, parent.compiled.definition.owner)
+    starter = _run_starter(u, run.id)
+    with _acting_as(u, starter):  # the child is started on their behalf
         child_id = create_run(
             u,
             versions,
@@ -228,17 +233,10 @@ def _start_subworkflow(advance: RunAdvance, step: StepRow, spec: Step) -> None:
             action="subworkflow",
             message=f"started run {child_id} of {settings.workflow!r}",
         )
-        if settings.wait:
-            _wait_for_children(advance, step, total=1, started=1)
-            start_run(u, versions, child_id)
-        else:
-            start_run(u, versions, child_id)
-            advance.finish(
-                step,
-                StepStatus.PENDING,
-                StepStatus.SUCCEEDED,
-                outputs={"run_id": child_id, "workflow_id": settings.workflow},
-            )
+    u.followups.append(StartRuns((child_id,), actor=starter))
+    if settings.wait:
+        return _wait_for_children(parent, step, total=1, started=1)
+    return Succeed({"run_id": child_id, "workflow_id": settings.workflow})
 
 
 @contextmanager
@@ -305,19 +303,20 @@ def _workflow_chain(u: Unit, run: RunRow) -> list[str]:
 # -- a child ended ------------------------------------------------------------------------------
 
 
-def child_ended(u: Unit, versions: VersionCache | None, child: RunRow, status: RunStatus) -> None:
-    """Account for a child run's end in its parent step, and end the step when it is time."""
-    from maestro.engine.advance import RunAdvance
-
-    if child.parent_step_run_id is None or child.parent_run_id is None or versions is None:
-        return
+def child_ended(
+    u: Unit, versions: VersionCache, child: RunRow, status: RunStatus
+) -> tuple[RunRow, CompiledWorkflow, StepRow, StepOutcome] | None:
+    """Account for a child run's end in its parent step; the parent run, its workflow, the
+    step and the step's outcome when it is time to end it (None: the step goes on)."""
+    if child.parent_step_run_id is None or child.parent_run_id is None:
+        return None
     row = u.conn.execute(
         select(*STEP_COLUMNS, S.c.children_total, S.c.children_done, S.c.children_failed)
         .where(S.c.id == child.parent_step_run_id)
         .with_for_update()
     ).first()
     if row is None or row.step_status != StepStatus.WAITING.value:
-        return  # the parent step already ended (stopped, fail_fast)
+        return None  # the parent step already ended (stopped, fail_fast)
     failed = status is not RunStatus.SUCCEEDED
     done = row.children_done + 1
     failures = row.children_failed + int(failed)
@@ -329,66 +328,44 @@ def child_ended(u: Unit, versions: VersionCache | None, child: RunRow, status: R
     step = StepRow.of(row)
     parent = load_run(u.conn, child.parent_run_id)
     if parent.status not in RUN_ACTIVE:
-        return
+        return None
     compiled = versions.for_run(u.conn, parent.workflow_id, parent.version, parent.body)
     spec = compiled.steps[step.step_id]
-    advance = RunAdvance(u, parent, compiled)
+    outcome: StepOutcome
     if spec.type is StepType.subworkflow:
-        _mirror_child(u, advance, step, child, status)
+        outcome = _mirror_child(u, child, status)
     elif failed and spec.foreach is not None and spec.foreach.fail_fast:
-        advance.fail(
-            step,
-            StepStatus.WAITING,
-            StepStatus.FAILED,
-            f"iteration {child.iteration} ended {status} (fail_fast)",
-        )
-        stop_children(u, versions, step.id)
+        outcome = Fail(f"iteration {child.iteration} ended {status} (fail_fast)")
+        u.followups.append(StepStopped(step.id))
     elif done >= row.children_total:
         outputs = _foreach_outputs(u, step.id, row.children_total)
         if failures:
             u.conn.execute(update(S).where(S.c.id == step.id).values(outputs=outputs))
-            advance.fail(
-                step,
-                StepStatus.WAITING,
-                StepStatus.FAILED,
-                f"{failures} of {plural(row.children_total, 'iteration')} did not succeed",
-            )
+            total = plural(row.children_total, "iteration")
+            outcome = Fail(f"{failures} of {total} did not succeed")
         else:
-            advance.finish(step, StepStatus.WAITING, StepStatus.SUCCEEDED, outputs=outputs)
+            outcome = Succeed(outputs)
     else:
-        _start_next(u, versions, step.id, 1)
+        _start_next(u, step.id, 1)
+        return None
+    return parent, compiled, step, outcome
 
 
-def _mirror_child(
-    u: Unit, advance: RunAdvance, step: StepRow, child: RunRow, status: RunStatus
-) -> None:
+def _mirror_child(u: Unit, child: RunRow, status: RunStatus) -> StepOutcome:
     if status is RunStatus.SUCCEEDED:
         outputs = u.conn.execute(select(R.c.outputs).where(R.c.id == child.id)).scalar() or {}
-        advance.finish(step, StepStatus.WAITING, StepStatus.SUCCEEDED, outputs=dict(outputs))
-        return
+        return Succeed(dict(outputs))
     final = StepStatus.TIMED_OUT if status is RunStatus.TIMED_OUT else StepStatus.FAILED
-    advance.fail(step, StepStatus.WAITING, final, f"subworkflow run {child.id} ended {status}")
+    return Fail(f"subworkflow run {child.id} ended {status}", final)
 
 
-def stop_children(u: Unit, versions: VersionCache | None, step_run_id: int) -> None:
-    """Stop every child run of a step that is not over yet (the step itself already ended)."""
-    from maestro.engine.advance import RunAdvance
-
-    if versions is None:
-        return
-    rows = (
+def open_children(u: Unit, step_run_id: int) -> list[int]:
+    """The child runs of a step that are not over yet."""
+    return list(
         u.conn.execute(
             select(R.c.id).where(
                 R.c.parent_step_run_id == step_run_id,
                 R.c.status.in_([RunStatus.QUEUED.value, *(s.value for s in RUN_ACTIVE)]),
             )
-        )
-        .scalars()
-        .all()
+        ).scalars()
     )
-    for child_id in rows:
-        child = load_run(u.conn, child_id)
-        compiled = versions.for_run(u.conn, child.workflow_id, child.version, child.body)
-        RunAdvance(u, child, compiled).end_run(
-            RunStatus.STOPPED, "its parent step ended", action="stop"
-        )

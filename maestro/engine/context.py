@@ -11,8 +11,8 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from maestro.engine.records import RunRow
 from maestro.store import tables
+from maestro.store.records import RunRow
 
 S, R = tables.step_runs, tables.runs
 

@@ -10,7 +10,9 @@ from contextlib import contextmanager
 
 from maestro.clock import Clock, SystemClock
 from maestro.dispatch import Dispatcher, NullDispatcher
+from maestro.engine import signal_apply
 from maestro.engine.compiled import VersionCache
+from maestro.engine.settle import settle
 from maestro.settings import Settings
 from maestro.store.db import Database
 from maestro.store.unit import Unit, unit_of_work
@@ -42,10 +44,17 @@ class Engine:
 
     @contextmanager
     def unit(self, actor: str = "system") -> Iterator[Unit]:
-        """A unit of work; after it commits, its side effects are carried out."""
+        """A unit of work; its follow-ups for other runs are applied before it commits, its
+        side effects (dispatch, cancel, wake, signals) after."""
         with unit_of_work(self.db, self.clock, actor) as u:
             yield u
+            settle(u, self.versions)
         self.after_commit(u)
+
+    def apply_signal(self, signal_id: int) -> tuple[list[int], list[int]]:
+        """Apply a recorded signal in a unit of its own: (runs started, steps released)."""
+        with self.unit() as u:
+            return signal_apply.apply(u, self.versions, signal_id)
 
     def after_commit(self, u: Unit) -> None:
         if u.signals:
@@ -59,10 +68,8 @@ class Engine:
                 listener()
 
     def _process_signals(self, signal_ids: list[int]) -> None:
-        from maestro.engine import signals  # the engine's modules import this one
-
         for signal_id in signal_ids:
             try:
-                signals.process(self, signal_id)
+                self.apply_signal(signal_id)
             except Exception:  # the scheduler applies unprocessed signals on its next pass
                 logger.exception("could not apply signal", extra={"signal_id": signal_id})

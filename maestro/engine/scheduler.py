@@ -26,11 +26,12 @@ from maestro.engine.admission import admit_workflow, workflows_with_queued_runs
 from maestro.engine.advance import RunAdvance
 from maestro.engine.attempts import AttemptResult, end_attempt
 from maestro.engine.core import Engine
-from maestro.engine.records import STEP_COLUMNS, StepRow, load_run
-from maestro.engine.triggers import earliest_fire_at, fire_due
+from maestro.engine.cron_firing import fire_due
+from maestro.engine.triggers import earliest_fire_at
 from maestro.ids import AttemptId
 from maestro.states import RUN_ACTIVE, AttemptStatus, RunStatus, StepStatus
 from maestro.store import tables
+from maestro.store.records import STEP_COLUMNS, StepRow, load_run
 from maestro.store.tables import status_is
 from maestro.store.unit import Unit
 
@@ -207,7 +208,7 @@ class Scheduler:
 
     def _admit(self, workflow_id: str) -> None:
         with self.eng.unit() as u:
-            admit_workflow(u, self.eng, workflow_id)
+            admit_workflow(u, self.eng.versions, workflow_id)
 
     def _retry(self, step_run_id: int) -> None:
         with self.eng.unit() as u:

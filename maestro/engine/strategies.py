@@ -29,11 +29,9 @@ from sqlalchemy import Connection, literal_column, select, update
 from sqlalchemy.sql import ColumnElement
 
 from maestro.definition.models import RunStrategy, RunStrategyKind
-from maestro.engine.core import Engine
-from maestro.engine.records import RunRow
-from maestro.errors import Conflict, NotFound
 from maestro.states import BackfillStatus, RunStatus
 from maestro.store import tables
+from maestro.store.records import RunRow
 from maestro.store.unit import Unit
 
 W, V, R, B = tables.workflows, tables.workflow_versions, tables.runs, tables.backfills
@@ -235,26 +233,3 @@ def _finish_backfill_if_done(u: Unit, backfill_id: int) -> None:
             .where(B.c.id == backfill_id, B.c.status == BackfillStatus.RUNNING)
             .values(status=BackfillStatus.DONE)
         )
-
-
-# -- actions ----------------------------------------------------------------------------------
-
-
-def unblock(eng: Engine, workflow_id: str, actor: str) -> int:
-    """Release a strict_sequential workflow blocked by a FAILED run (which stays FAILED);
-    returns that run's id. Conflict when the workflow is not blocked."""
-    with eng.unit(actor=actor) as u:
-        row = u.conn.execute(
-            select(W.c.blocked_by_run_id).where(W.c.id == workflow_id).with_for_update()
-        ).first()
-        if row is None:
-            raise NotFound(f"workflow {workflow_id!r} does not exist")
-        if row.blocked_by_run_id is None:
-            raise Conflict(f"workflow {workflow_id!r} is not blocked")
-        blocker = int(row.blocked_by_run_id)
-        u.conn.execute(update(W).where(W.c.id == workflow_id).values(blocked_by_run_id=None))
-        u.add_event(
-            run_id=blocker, entity="run", action="unblock", message=f"workflow unblocked by {actor}"
-        )
-        u.wake_scheduler = True  # the queue moves again
-        return blocker

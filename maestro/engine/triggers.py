@@ -2,38 +2,18 @@
 
 The ``triggers`` rows mirror the *active* version's ``triggers`` list (``sync_triggers`` is
 called whenever the active version changes). A cron row carries ``next_fire_at``, indexed
-(``ix_triggers_due``); the scheduler calls ``fire_due`` on every pass.
-
-Cron ticks are computed in the trigger's local wall time and converted to UTC (``CronSchedule``):
-
-- a wall time that does not exist (spring forward) fires at the same wall time shifted by the
-  jump — a 02:30 daily job runs once, at 03:30 local, on that day;
-- a wall time that happens twice (fall back) fires once, at its first occurrence — except for
-  expressions that fire in every hour (``*`` in the hour field), which follow real time like
-  Vixie cron: an every-15-minutes job keeps firing every 15 minutes through the repeated hour.
-
-Firing (``fire_due``), one unit of work per trigger: the workflow row is locked first (the
-same order as every other writer of a workflow: submit, activation, run creation, admission),
-then the trigger row is claimed with ``FOR UPDATE SKIP LOCKED`` and ``next_fire_at`` is moved
-by a conditional UPDATE (``WHERE next_fire_at = <the value read>``), in the same transaction
-that creates the runs: two schedulers never fire one tick twice. ``catchup: false`` fires only
-the latest tick missed, ``catchup: true`` every missed tick, oldest first (at most
-``MAX_TICKS_PER_FIRING`` per pass; the next pass continues). A paused workflow's ticks are
-skipped: ``next_fire_at`` moves on and no run is created.
+(``ix_triggers_due``); the scheduler fires due ones (``maestro.engine.cron_firing``; the
+arithmetic of ticks: ``maestro.engine.cron``). A signal trigger starts a run when a signal it
+fits is applied (``start_runs_for_signal``, from ``maestro.engine.signal_apply``).
 """
 
 from __future__ import annotations
 
-import heapq
 import logging
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from functools import lru_cache
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from croniter import CroniterBadDateError, croniter
 from sqlalchemy import Connection, delete, func, insert, literal_column, select, update
 from sqlalchemy.sql import ColumnElement
 
@@ -41,7 +21,8 @@ from maestro import expressions
 from maestro.definition import WorkflowDefinition
 from maestro.definition.models import CronTrigger, SignalTrigger
 from maestro.engine.admission import admit_workflow
-from maestro.engine.core import Engine
+from maestro.engine.compiled import VersionCache
+from maestro.engine.cron import CronSchedule, cron_schedule
 from maestro.engine.runs import create_run
 from maestro.errors import ExpressionError, ParamError
 from maestro.store import tables
@@ -50,155 +31,9 @@ from maestro.store.unit import Unit
 logger = logging.getLogger(__name__)
 T, W, R = tables.triggers, tables.workflows, tables.runs
 
-#: more than any daylight-saving jump: how far around a transition ticks may come out of order
-DST_MARGIN = timedelta(hours=3)
-#: ticks one pass fires for one catchup trigger; the rest are fired by the next passes
-MAX_TICKS_PER_FIRING = 100
-_EPSILON = timedelta(microseconds=1)
-#: windows searched backwards for the latest missed tick (catchup: false), smallest first
-_LOOKBACK = (
-    timedelta(minutes=2),
-    timedelta(hours=2),
-    timedelta(days=2),
-    timedelta(days=40),
-    timedelta(days=400),
-)
 #: inlined, not bound: the planners then match ix_triggers_due
-_CRON: ColumnElement[str] = literal_column("'cron'")
+CRON: ColumnElement[str] = literal_column("'cron'")
 _SIGNAL: ColumnElement[str] = literal_column("'signal'")
-
-
-# -- cron arithmetic (pure) ----------------------------------------------------------------
-
-
-@lru_cache(maxsize=256)
-def _zone(name: str) -> ZoneInfo:
-    return ZoneInfo(name)
-
-
-@lru_cache(maxsize=1024)
-def _fires_every_hour(expression: str) -> bool:
-    return bool(croniter(expression).expanded[1] == ["*"])
-
-
-def _wall(moment: datetime, zone: ZoneInfo) -> datetime:
-    """The naive local wall time of an aware ``moment``."""
-    return moment.astimezone(zone).replace(tzinfo=None)
-
-
-def _margin(zone: ZoneInfo, moment: datetime) -> timedelta:
-    """``DST_MARGIN`` when the zone's offset changes near ``moment``, else nothing to look
-    around for (ticks come out of wall-clock iteration already in order)."""
-    around = (moment - DST_MARGIN, moment, moment + DST_MARGIN)
-    offsets = {m.astimezone(zone).utcoffset() for m in around}
-    return DST_MARGIN if len(offsets) > 1 else timedelta(0)
-
-
-def _instants(wall: datetime, zone: ZoneInfo, every_hour: bool) -> tuple[datetime, ...]:
-    """The UTC instants a matching local wall time fires at (see the module docstring)."""
-    first = wall.replace(tzinfo=zone, fold=0).astimezone(UTC)
-    if not every_hour:
-        return (first,)
-    second = wall.replace(tzinfo=zone, fold=1).astimezone(UTC)
-    return (first, second) if second > first else (first,)
-
-
-@dataclass(frozen=True)
-class CronSchedule:
-    """A cron expression in an IANA time zone; every method takes and returns aware UTC."""
-
-    expression: str
-    timezone: str = "UTC"
-
-    def ticks_after(self, after: datetime) -> Iterator[datetime]:
-        """Every tick strictly after ``after``, in order (ends if the expression never
-        matches again, e.g. February 30th)."""
-        zone = _zone(self.timezone)
-        every_hour = _fires_every_hour(self.expression)
-        it = croniter(self.expression, _wall(after, zone) - _margin(zone, after))
-        pending: list[datetime] = []
-        last: datetime | None = None
-        while True:
-            try:
-                wall = it.get_next(datetime)
-                instants = _instants(wall, zone, every_hour)
-            except (CroniterBadDateError, OverflowError, ValueError):
-                # no next match, or it lies past year 9999 (croniter: ValueError "year 10000 is
-                # out of range"; to UTC: OverflowError): the calendar ends, and so do the ticks
-                break
-            for instant in instants:
-                if instant > after:
-                    heapq.heappush(pending, instant)
-            floor = min(instants) - _margin(zone, min(instants))
-            while pending and pending[0] <= floor:
-                tick = heapq.heappop(pending)
-                if last is None or tick > last:
-                    last = tick
-                    yield tick
-        for tick in sorted(pending):
-            if last is None or tick > last:
-                last = tick
-                yield tick
-
-    def next_after(self, after: datetime) -> datetime | None:
-        return next(self.ticks_after(after), None)
-
-    def between(self, after: datetime, until: datetime, limit: int | None = None) -> list[datetime]:
-        """Ticks ``t`` with ``after < t <= until``, oldest first, at most ``limit``."""
-        ticks: list[datetime] = []
-        for tick in self.ticks_after(after):
-            if tick > until or (limit is not None and len(ticks) >= limit):
-                break
-            ticks.append(tick)
-        return ticks
-
-    def in_range(self, start: datetime, end: datetime, limit: int | None = None) -> list[datetime]:
-        """Ticks in ``[start, end]``, both ends included (backfills)."""
-        return self.between(start - _EPSILON, end, limit)
-
-    def latest_between(self, not_before: datetime, until: datetime) -> datetime | None:
-        """The latest tick in ``[not_before, until]``, searching backwards from ``until`` in
-        growing windows (a long downtime of a per-minute job costs a few ticks, not all)."""
-        for window in (*_LOOKBACK, until - not_before + _EPSILON):
-            ticks = self.between(max(until - window, not_before - _EPSILON), until)
-            if ticks:
-                return ticks[-1]
-        return None
-
-
-@dataclass(frozen=True)
-class FirePlan:
-    """What one pass does with a due cron trigger."""
-
-    ticks: tuple[datetime, ...]
-    next_fire_at: datetime | None
-
-
-def plan_firing(
-    schedule: CronSchedule,
-    *,
-    catchup: bool,
-    due_at: datetime,
-    now: datetime,
-    paused: bool = False,
-    limit: int = MAX_TICKS_PER_FIRING,
-) -> FirePlan:
-    """The ticks to fire now for a trigger due at ``due_at`` (a tick ``<= now``) and when it
-    is due next. Paused: nothing fires and the next tick after ``now`` is due next."""
-    if paused:
-        return FirePlan((), schedule.next_after(now))
-    if not catchup:
-        latest = schedule.latest_between(due_at, now)
-        return FirePlan((latest,) if latest else (), schedule.next_after(now))
-    ticks = schedule.between(due_at - _EPSILON, now, limit)
-    if not ticks:
-        return FirePlan((), schedule.next_after(now))
-    return FirePlan(tuple(ticks), schedule.next_after(ticks[-1]))
-
-
-def cron_schedule(spec: Mapping[str, Any]) -> CronSchedule:
-    """The schedule of a stored cron trigger spec."""
-    return CronSchedule(str(spec["cron"]), str(spec.get("timezone") or "UTC"))
 
 
 # -- keeping the rows in step with the active version -----------------------------------------
@@ -249,7 +84,7 @@ def reschedule_cron(u: Unit, workflow_id: str) -> None:
     """Every cron trigger of the workflow is next due at its first tick after now (resume:
     the ticks that fell while the workflow was paused are skipped, catchup or not)."""
     rows = u.conn.execute(
-        select(T.c.id, T.c.spec).where(T.c.workflow_id == workflow_id, T.c.kind == _CRON)
+        select(T.c.id, T.c.spec).where(T.c.workflow_id == workflow_id, T.c.kind == CRON)
     ).all()
     for row in rows:
         next_fire_at = cron_schedule(row.spec).next_after(u.now)
@@ -260,98 +95,8 @@ def reschedule_cron(u: Unit, workflow_id: str) -> None:
 
 def earliest_fire_at(conn: Connection) -> datetime | None:
     """When the next cron trigger is due (the scheduler sleeps no longer than that)."""
-    value = conn.execute(select(func.min(T.c.next_fire_at)).where(T.c.kind == _CRON)).scalar()
+    value = conn.execute(select(func.min(T.c.next_fire_at)).where(T.c.kind == CRON)).scalar()
     return value if isinstance(value, datetime) else None
-
-
-# -- cron firing ------------------------------------------------------------------------------
-
-
-def fire_due(eng: Engine, now: datetime | None = None, limit: int | None = None) -> list[int]:
-    """Fire every cron trigger due at ``now``, each in its own unit of work; returns the ids
-    of the runs created. A trigger that cannot be fired is logged and skipped."""
-    now = now or eng.clock.now()
-    due = (
-        select(T.c.id)
-        .where(T.c.kind == _CRON, T.c.next_fire_at <= now)
-        .order_by(T.c.next_fire_at)
-        .limit(limit or eng.settings.batch_size)
-    )
-    with eng.db.read() as conn:
-        trigger_ids = list(conn.execute(due).scalars())
-    created: list[int] = []
-    for trigger_id in trigger_ids:
-        try:
-            created.extend(_fire_one(eng, trigger_id, now))
-        except Exception:
-            logger.exception("could not fire cron trigger", extra={"trigger_id": trigger_id})
-    return created
-
-
-def _fire_one(eng: Engine, trigger_id: int, now: datetime) -> list[int]:
-    with eng.unit(actor="cron") as u:
-        workflow_id = u.conn.execute(select(T.c.workflow_id).where(T.c.id == trigger_id)).scalar()
-        if workflow_id is None:
-            return []
-        wf = u.conn.execute(
-            select(W.c.paused).where(W.c.id == workflow_id).with_for_update()
-        ).first()
-        row = u.conn.execute(
-            select(T.c.spec, T.c.next_fire_at)
-            .where(T.c.id == trigger_id, T.c.kind == _CRON, T.c.next_fire_at <= now)
-            .with_for_update(skip_locked=True)
-        ).first()
-        if wf is None or row is None:
-            return []  # fired by another scheduler meanwhile, or replaced by a new version
-        trigger = CronTrigger.model_validate(row.spec)
-        plan = plan_firing(
-            cron_schedule(row.spec),
-            catchup=trigger.catchup,
-            due_at=row.next_fire_at,
-            now=now,
-            paused=wf.paused,
-        )
-        if not _advance(u, trigger_id, row.next_fire_at, plan):
-            return []
-        if wf.paused:
-            logger.info("workflow %s is paused: cron tick skipped", workflow_id)
-        created = [
-            run_id
-            for tick in plan.ticks
-            if (run_id := _start_for_tick(u, eng, workflow_id, trigger, tick)) is not None
-        ]
-        if created:
-            admit_workflow(u, eng, workflow_id)
-        return created
-
-
-def _advance(u: Unit, trigger_id: int, due_at: datetime, plan: FirePlan) -> bool:
-    """Move ``next_fire_at`` on, only if nobody moved it since it was read."""
-    values: dict[str, Any] = {"next_fire_at": plan.next_fire_at}
-    if plan.ticks:
-        values["last_fired_at"] = plan.ticks[-1]
-    moved = u.conn.execute(
-        update(T).where(T.c.id == trigger_id, T.c.next_fire_at == due_at).values(**values)
-    ).rowcount
-    return bool(moved == 1)
-
-
-def _start_for_tick(
-    u: Unit, eng: Engine, workflow_id: str, trigger: CronTrigger, tick: datetime
-) -> int | None:
-    try:
-        params = render_trigger_params(u, workflow_id, trigger.params, "cron", tick)
-        return create_run(
-            u,
-            eng.versions,
-            workflow_id,
-            trigger_params=params,
-            trigger="cron",
-            logical_date=tick,
-        )
-    except (ExpressionError, ParamError) as exc:
-        logger.error("cron tick %s of %s starts no run: %s", tick, workflow_id, exc.message)
-        return None
 
 
 def render_trigger_params(
@@ -425,7 +170,7 @@ def may_trigger(sender_owners: Sequence[str] | None, owner: str, trigger: Signal
 
 def start_runs_for_signal(
     u: Unit,
-    eng: Engine,
+    versions: VersionCache,
     signal_id: int,
     name: str,
     payload: Mapping[str, Any],
@@ -463,7 +208,7 @@ def start_runs_for_signal(
         existing = u.conn.execute(
             select(R.c.id).where(R.c.workflow_id == workflow_id, R.c.idempotency_key == key)
         ).scalar()
-        run_id = existing or _start_for_signal(u, eng, workflow_id, trigger, key, payload)
+        run_id = existing or _start_for_signal(u, versions, workflow_id, trigger, key, payload)
         if run_id is not None:
             started.append(run_id)
     return started
@@ -471,7 +216,7 @@ def start_runs_for_signal(
 
 def _start_for_signal(
     u: Unit,
-    eng: Engine,
+    versions: VersionCache,
     workflow_id: str,
     trigger: SignalTrigger,
     key: str,
@@ -481,7 +226,7 @@ def _start_for_signal(
         params = render_trigger_params(u, workflow_id, trigger.params, "signal", u.now, payload)
         run_id = create_run(
             u,
-            eng.versions,
+            versions,
             workflow_id,
             trigger_params=params,
             trigger="signal",
@@ -491,5 +236,5 @@ def _start_for_signal(
     except (ExpressionError, ParamError) as exc:
         logger.error("signal %r starts no run of %s: %s", trigger.signal, workflow_id, exc.message)
         return None
-    admit_workflow(u, eng, workflow_id)
+    admit_workflow(u, versions, workflow_id)
     return run_id

@@ -8,6 +8,7 @@ worker can never see an attempt that might still roll back.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -36,6 +37,9 @@ class Unit:
     wake_scheduler: bool = False
     #: signals recorded in this unit, whose consequences are applied after commit
     signals: list[int] = field(default_factory=list)
+    #: consequences for other runs, applied by the engine before commit
+    #: (``maestro.engine.followups``; the store does not read them)
+    followups: deque[Any] = field(default_factory=deque)
 
     def add_event(self, **row: Any) -> None:
         row.setdefault("actor", self.actor)

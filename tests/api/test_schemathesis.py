@@ -18,7 +18,8 @@ from schemathesis import GenerationMode, checks
 from api.app import create_app
 from maestro.definition import load_definition
 from maestro.engine.core import Engine
-from maestro.engine.runs import create_run, start_run
+from maestro.engine.runs import create_run
+from maestro.engine.start import start_run
 from maestro.engine.workflows import submit
 from maestro.settings import load_settings
 from maestro.store.db import Database

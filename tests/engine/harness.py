@@ -11,8 +11,9 @@ from maestro.clock import FakeClock
 from maestro.definition import load_definition
 from maestro.dispatch import Dispatch
 from maestro.engine.core import Engine
-from maestro.engine.runs import create_run, start_run
+from maestro.engine.runs import create_run
 from maestro.engine.scheduler import Scheduler
+from maestro.engine.start import start_run
 from maestro.engine.views import RunView, run_view
 from maestro.engine.workflows import submit
 from maestro.settings import load_settings

@@ -36,7 +36,7 @@ def new_run(h: Harness, workflow_id: str, **kwargs: Any) -> int:
     """Create a run and let the run strategy admit it, as the API and triggers do."""
     with h.engine.unit() as u:
         run_id = create_run(u, h.engine.versions, workflow_id, **kwargs)
-        admit_or_queue(u, h.engine, run_id)
+        admit_or_queue(u, h.engine.versions, run_id)
     return run_id
 
 

@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import func, select
 
 from maestro.engine import actions
-from maestro.engine.runs import create_run, start_run
+from maestro.engine.runs import create_run
+from maestro.engine.start import start_run
 from maestro.store import tables
 from tests.engine.harness import Harness
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from maestro.cli import Embedded, embedded
 from maestro.definition import load_definition
-from maestro.engine.runs import create_run, start_run
+from maestro.engine.runs import create_run
+from maestro.engine.start import start_run
 from maestro.engine.views import RunView, run_view
 from maestro.engine.workflows import submit
 from maestro.settings import load_settings

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from maestro.engine import signals
+from maestro.engine import signal_waits, signals
 from maestro.store import tables
 from tests.engine.harness import Harness
 
@@ -117,7 +117,7 @@ def test_a_signal_recorded_by_a_process_that_died_is_applied_by_the_scheduler(
           - {id: a, type: noop, wait_for: [{signal: go}]}
         """)
     with harness.engine.unit() as u:
-        signals.record(u, "go", {}, None)
+        signal_waits.record(u, "go", {}, None)
         u.signals.clear()  # the process dies right after the commit
     assert harness.statuses(run_id)["a"] == "WAITING"
     harness.scheduler.tick()

@@ -8,8 +8,10 @@ from sqlalchemy import select
 
 from maestro.definition.models import RunStrategy
 from maestro.engine import actions
-from maestro.engine.runs import create_run, start_run
-from maestro.engine.strategies import Decision, Lane, decide, decide_backfill, unblock
+from maestro.engine.catalog import unblock
+from maestro.engine.runs import create_run
+from maestro.engine.start import start_run
+from maestro.engine.strategies import Decision, Lane, decide, decide_backfill
 from maestro.errors import Conflict
 from maestro.store import tables
 from tests.engine.harness import Harness
@@ -283,7 +285,7 @@ def test_admission_reads_through_indexes_however_long_the_history(harness: Harne
 
     def admit() -> None:
         with harness.engine.unit() as u:
-            admit_workflow(u, harness.engine, "wf")
+            admit_workflow(u, harness.engine.versions, "wf")
 
     selects = [s for s in _captured_selects(harness, admit) if "FROM runs" in s[0]]
     assert len(selects) >= 4  # active, queued, backfill lane active and queued

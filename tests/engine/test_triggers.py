@@ -9,14 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from maestro.engine import signals
-from maestro.engine.triggers import (
-    MAX_TICKS_PER_FIRING,
-    CronSchedule,
-    matching_triggers,
-    payload_matches,
-    plan_firing,
-    start_runs_for_signal,
-)
+from maestro.engine.cron import MAX_TICKS_PER_FIRING, CronSchedule, plan_firing
+from maestro.engine.triggers import matching_triggers, payload_matches, start_runs_for_signal
 from maestro.engine.versions import set_paused
 from tests.engine.harness import Harness
 from tests.engine.scheduling import advance_to, next_fire_at, runs, submit_yaml, utc
@@ -301,17 +295,17 @@ def test_a_matching_signal_starts_one_run_per_workflow_exactly_once(harness: Har
     set_paused(harness.engine, "asleep", True, "ops")
     payload = {"table": "plays", "ds": "2026-01-05"}
     with harness.engine.unit() as u:
-        started = start_runs_for_signal(u, harness.engine, 7, "plays_landed", payload)
+        started = start_runs_for_signal(u, harness.engine.versions, 7, "plays_landed", payload)
     (run,) = runs(harness, "plays")
     assert started == [run.id]
     assert (run.trigger, run.status) == ("signal", "RUNNING")
     assert run.params == {"ds": "2026-01-05", "table": "plays"}
     assert runs(harness, "ratings") == [] and runs(harness, "asleep") == []
     with harness.engine.unit() as u:  # the same signal applied again starts nothing more
-        again = start_runs_for_signal(u, harness.engine, 7, "plays_landed", payload)
+        again = start_runs_for_signal(u, harness.engine.versions, 7, "plays_landed", payload)
     assert again == [run.id] and len(runs(harness, "plays")) == 1
     with harness.engine.unit() as u:
-        assert start_runs_for_signal(u, harness.engine, 8, "other_signal", payload) == []
+        assert start_runs_for_signal(u, harness.engine.versions, 8, "other_signal", payload) == []
 
 
 def test_a_published_signal_starts_runs_and_a_repeated_delivery_starts_nothing(
@@ -336,6 +330,8 @@ def test_a_signal_missing_a_field_its_trigger_needs_starts_nothing(
         caplog.at_level(logging.ERROR, logger="maestro.engine.triggers"),
         harness.engine.unit() as u,
     ):
-        started = start_runs_for_signal(u, harness.engine, 1, "plays_landed", {"table": "plays"})
+        started = start_runs_for_signal(
+            u, harness.engine.versions, 1, "plays_landed", {"table": "plays"}
+        )
     assert started == [] and runs(harness, "plays") == []
     assert "starts no run of plays" in caplog.text

@@ -85,7 +85,9 @@ def test_triggers_follow_the_active_version(harness: Harness) -> None:
     activate_version(harness.engine, "wf", 1, "alice")
     assert [kind for kind, _ in trigger_rows(harness, "wf")] == ["cron"]
     with harness.engine.unit() as u:
-        assert start_runs_for_signal(u, harness.engine, 1, "landed", {"table": "plays"}) == []
+        assert (
+            start_runs_for_signal(u, harness.engine.versions, 1, "landed", {"table": "plays"}) == []
+        )
 
 
 def test_a_new_version_with_the_same_schedule_neither_skips_nor_repeats_a_tick(
@@ -112,7 +114,7 @@ def test_pausing_stops_the_triggers_only_and_resuming_skips_what_fell_meanwhile(
     advance_to(harness, utc(2026, 1, 3, 12))
     harness.scheduler.tick()
     with harness.engine.unit() as u:
-        assert start_runs_for_signal(u, harness.engine, 1, "landed", {}) == []
+        assert start_runs_for_signal(u, harness.engine.versions, 1, "landed", {}) == []
     assert [r.id for r in runs(harness, "wf")] == [manual]
     assert next_fire_at(harness, "wf") == [utc(2026, 1, 4, 3)]
     set_paused(harness.engine, "wf", False, "ops")
@@ -122,7 +124,7 @@ def test_pausing_stops_the_triggers_only_and_resuming_skips_what_fell_meanwhile(
     harness.scheduler.tick()
     assert [r.logical_date for r in runs(harness, "wf")][1:] == [utc(2026, 1, 4, 3)]
     with harness.engine.unit() as u:
-        assert len(start_runs_for_signal(u, harness.engine, 2, "landed", {})) == 1
+        assert len(start_runs_for_signal(u, harness.engine.versions, 2, "landed", {})) == 1
     with pytest.raises(NotFound):
         set_paused(harness.engine, "nope", True, "ops")
 

@@ -23,7 +23,8 @@ from sqlalchemy.exc import OperationalError
 
 from maestro.definition import load_definition
 from maestro.engine.core import Engine
-from maestro.engine.runs import create_run, start_run
+from maestro.engine.runs import create_run
+from maestro.engine.start import start_run
 from maestro.engine.views import RunView, run_status, run_view
 from maestro.engine.workflows import submit
 from maestro.settings import load_settings
