@@ -20,6 +20,7 @@ from maestro.engine.advance import RunAdvance
 from maestro.engine.compiled import CompiledWorkflow
 from maestro.engine.core import Engine
 from maestro.engine.queries import run_by_idempotency_key
+from maestro.engine.reopen import recount_upstreams, reopen_downstream
 from maestro.engine.runs import create_run
 from maestro.engine.start import Reused, start_run
 from maestro.errors import Conflict, InvalidRequest, NotFound
@@ -252,11 +253,11 @@ def retry_step(eng: Engine, run_id: int, step_id: str, actor: str) -> None:
                 f"step {step_id!r} is {step.status}: only a FAILED or TIMED_OUT step can be retried"
             )
         advance = RunAdvance(u, run, compiled)
-        reopened = advance.reopen_downstream(step_id)
+        reopened = reopen_downstream(advance, step_id)
         advance.counters.d_unfinished += 1
         advance.counters.d_failed -= 1
         advance.queue(step, step.status, action="retry")
-        advance.recount_upstreams(reopened)
+        recount_upstreams(advance, reopened)
 
 
 def skip_step(eng: Engine, run_id: int, step_id: str, actor: str) -> None:
@@ -275,7 +276,7 @@ def skip_step(eng: Engine, run_id: int, step_id: str, actor: str) -> None:
                 f"step {step_id!r} is {step.status}: only PENDING, WAITING or "
                 "FAILED steps can be skipped"
             )
-        reopened = advance.reopen_downstream(step_id)
+        reopened = reopen_downstream(advance, step_id)
         transition(
             u,
             "step",
@@ -288,7 +289,7 @@ def skip_step(eng: Engine, run_id: int, step_id: str, actor: str) -> None:
             message=message,
         )
         advance.counters.d_failed -= 1
-        advance.recount_upstreams(reopened)
+        recount_upstreams(advance, reopened)
 
 
 def stop_step(eng: Engine, run_id: int, step_id: str, actor: str) -> None:

@@ -13,8 +13,6 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
-
 from maestro import expressions
 from maestro.definition import OnFailure, StepType
 from maestro.dispatch import Dispatch
@@ -32,57 +30,26 @@ from maestro.engine.followups import (
     Wait,
 )
 from maestro.engine.lifecycle import run_ended
-from maestro.errors import Conflict, ExpressionError
+from maestro.errors import ExpressionError
 from maestro.ids import AttemptId
 from maestro.states import (
     RUN_ACTIVE,
     RUN_TRANSITIONS,
     STEP_ACTIVE,
     STEP_FAILED,
-    STEP_TERMINAL,
     AttemptStatus,
     RunStatus,
     StepStatus,
     WaitingFor,
 )
 from maestro.store import pools as pool_rows
-from maestro.store import tables
-from maestro.store.records import STEP_COLUMNS, RunRow, StepRow
-from maestro.store.tables import status_is
+from maestro.store import steps as step_rows
+from maestro.store.records import RunRow, StepRow
 from maestro.store.transitions import created, transition, transition_many
 from maestro.store.unit import Unit
 from maestro.wording import plural
 
-R, S, A = tables.runs, tables.step_runs, tables.attempts
-#: the WAITING reasons counted in ``runs.steps_waiting`` (released when a slot frees up)
-SLOT_WAITS = (WaitingFor.slot, WaitingFor.paused)
-NON_TERMINAL = tuple(s for s in StepStatus if s not in STEP_TERMINAL)
-# Statements of the hot path, built once: constructing SQLAlchemy statements per call cost
-# more than executing them.
-_NOTIFY_SUCCESSOR = (
-    update(S)
-    .where(S.c.run_id == bindparam("p_run"), S.c.step_id == bindparam("p_step"))
-    .values(
-        up_done=S.c.up_done + 1,
-        up_failed=S.c.up_failed + bindparam("p_failed"),
-        up_skipped=S.c.up_skipped + bindparam("p_skipped"),
-    )
-    .returning(*STEP_COLUMNS)
-)
-_NEXT_WAITING = (
-    select(*STEP_COLUMNS)
-    .where(
-        S.c.run_id == bindparam("p_run"),
-        status_is(S.c.status, StepStatus.WAITING),
-        S.c.waiting_for.in_(SLOT_WAITS),
-    )
-    .order_by(S.c.priority.desc(), S.c.position)
-    .limit(bindparam("p_limit"))
-    # two units freeing slots at once let in different steps
-    .with_for_update(skip_locked=True)
-)
-_INSERT_ATTEMPT = insert(A).returning(A.c.id)
-_INSERT_ATTEMPTS = insert(A).returning(A.c.id, sort_by_parameter_order=True)
+SLOT_WAITS = step_rows.SLOT_WAITS
 
 
 @dataclass
@@ -185,81 +152,8 @@ class RunAdvance:
             if expected is not StepStatus.WAITING:
                 self._wait(step, expected, action)
             elif step.waiting_for not in SLOT_WAITS:  # released by a signal, no slot free
-                self.u.conn.execute(
-                    update(S).where(S.c.id == step.id).values(waiting_for=WaitingFor.slot)
-                )
+                step_rows.set_waiting_for(self.u.conn, step.id, WaitingFor.slot)
                 self.counters.d_waiting += 1
-
-    def reopen_downstream(self, step_id: str) -> list[str]:
-        """Put every finished step downstream of ``step_id`` back to PENDING (a retried or
-        skipped step changes what they should do). Refused while one of them is under way."""
-        closure = self.compiled.descendants(step_id)
-        if not closure:
-            return []
-        rows = [
-            StepRow.of(r)
-            for r in self.u.conn.execute(
-                select(*STEP_COLUMNS).where(S.c.run_id == self.run.id, S.c.step_id.in_(closure))
-            )
-        ]
-        busy = [
-            r for r in rows if r.status not in STEP_TERMINAL and r.status is not StepStatus.PENDING
-        ]
-        if busy:
-            raise Conflict(
-                f"step {busy[0].step_id!r} downstream of {step_id!r} is {busy[0].status}: "
-                "stop it or wait for it to end first"
-            )
-        reset = {"ended_at": None, "started_at": None, "outputs": None, "error": None}
-        for row in rows:
-            if row.status in STEP_TERMINAL:
-                transition(
-                    self.u,
-                    "step",
-                    row.id,
-                    StepStatus.PENDING,
-                    row.status,
-                    run_id=self.run.id,
-                    values=reset,
-                    action="reopen",
-                    message=f"downstream of {step_id!r}",
-                )
-                self.counters.d_unfinished += 1
-                self.counters.d_failed -= 1 if row.status in STEP_FAILED else 0
-        return closure
-
-    def recount_upstreams(self, step_ids: list[str]) -> None:
-        """Recompute the upstream counters of these steps from their upstreams' statuses, and
-        evaluate those whose upstreams have all ended."""
-        needed = {up for sid in step_ids for up in self.compiled.steps[sid].depends_on}
-        statuses = {
-            r.step_id: StepStatus(r.status)
-            for r in self.u.conn.execute(
-                select(S.c.step_id, S.c.status).where(
-                    S.c.run_id == self.run.id, S.c.step_id.in_(needed)
-                )
-            )
-        }
-        for sid in step_ids:
-            done = [
-                statuses[up]
-                for up in dict.fromkeys(self.compiled.steps[sid].depends_on)
-                if statuses[up] in STEP_TERMINAL
-            ]
-            row = self.u.conn.execute(
-                update(S)
-                .where(S.c.run_id == self.run.id, S.c.step_id == sid)
-                .values(
-                    up_done=len(done),
-                    up_failed=sum(1 for st in done if st in STEP_FAILED),
-                    up_skipped=sum(1 for st in done if st is StepStatus.SKIPPED),
-                )
-                .returning(*STEP_COLUMNS)
-            ).one()
-            step = StepRow.of(row)
-            if step.status is StepStatus.PENDING and step.up_done == step.up_total:
-                self._ready.append(step)
-        self._drain()
 
     def complete_if_done(self) -> None:
         """End the run if nothing is left to run (a restart that reuses every step)."""
@@ -293,16 +187,9 @@ class RunAdvance:
             return False
         self._ended = True
         run_ended(self.u, self.run, to)
-        rows = self.u.conn.execute(
-            select(*STEP_COLUMNS).where(S.c.run_id == self.run.id, S.c.status.in_(NON_TERMINAL))
-        ).all()
-        for row in rows:
-            self._stop_step(StepRow.of(row), active_steps_to, action or "run_ended", message)
-        self.u.conn.execute(
-            update(R)
-            .where(R.c.id == self.run.id)
-            .values(steps_unfinished=0, active_steps=0, steps_waiting=0)
-        )
+        for row in step_rows.of_run(self.u.conn, self.run.id, statuses=step_rows.NON_TERMINAL):
+            self._stop_step(row, active_steps_to, action or "run_ended", message)
+        step_rows.clear_run_counters(self.u.conn, self.run.id)
         if self._counters is not None:
             self._counters.discard()
         self._ready.clear()
@@ -420,16 +307,14 @@ class RunAdvance:
         return True
 
     def _notify_successors(self, step_id: str, status: StepStatus) -> None:
-        failed = 1 if status in STEP_FAILED else 0
-        skipped = 1 if status is StepStatus.SKIPPED else 0
+        failed = status in STEP_FAILED
+        skipped = status is StepStatus.SKIPPED
         for succ in self.compiled.successors[step_id]:
-            row = self.u.conn.execute(
-                _NOTIFY_SUCCESSOR,
-                {"p_run": self.run.id, "p_step": succ, "p_failed": failed, "p_skipped": skipped},
-            ).first()
-            if row is None:
+            succ_row = step_rows.upstream_ended(
+                self.u.conn, self.run.id, succ, failed=failed, skipped=skipped
+            )
+            if succ_row is None:
                 continue
-            succ_row = StepRow.of(row)
             if succ_row.up_done == succ_row.up_total and succ_row.status is StepStatus.PENDING:
                 self._ready.append(succ_row)
 
@@ -439,9 +324,9 @@ class RunAdvance:
         free = min(counters.free_slots, counters.steps_waiting)
         if free <= 0:  # the common case costs no query
             return
-        rows = self.u.conn.execute(_NEXT_WAITING, {"p_run": self.run.id, "p_limit": free}).all()
+        rows = step_rows.next_waiting_for_slot(self.u.conn, self.run.id, free)
         if rows:
-            self._queue_many([StepRow.of(r) for r in rows], StepStatus.WAITING)
+            self._queue_many(rows, StepStatus.WAITING)
 
     def _take_pool(self, step: StepRow, expected: StepStatus, action: str | None) -> bool:
         """The step's pool slot, if it names a pool; otherwise it waits (or fails: no pool)."""
@@ -457,9 +342,7 @@ class RunAdvance:
                 f"pool {name!r} does not exist (create it with PUT /api/v1/pools/{name})",
             )
         elif expected is StepStatus.WAITING:
-            self.u.conn.execute(
-                update(S).where(S.c.id == step.id).values(waiting_for=WaitingFor.pool)
-            )
+            step_rows.set_waiting_for(self.u.conn, step.id, WaitingFor.pool)
         else:
             transition(
                 self.u,
@@ -518,10 +401,7 @@ class RunAdvance:
             }
             for step, spec in zip(steps, specs, strict=True)
         ]
-        if len(rows) == 1:
-            ids = [self.u.conn.execute(_INSERT_ATTEMPT, rows[0]).scalar_one()]
-        else:
-            ids = list(self.u.conn.execute(_INSERT_ATTEMPTS, rows).scalars())
+        ids = step_rows.insert_attempts(self.u.conn, rows)
         changes = []
         for step, spec, attempt_id in zip(steps, specs, ids, strict=True):
             created(
@@ -580,9 +460,7 @@ class RunAdvance:
             self.u.followups.append(StepStopped(step.id))  # its child runs stop too
 
     def _complete_run(self) -> None:
-        status = self.u.conn.execute(
-            select(R.c.steps_failed).where(R.c.id == self.run.id)
-        ).scalar_one()
+        status = step_rows.failed_count(self.u.conn, self.run.id)
         outcome = run_outcome(status)
         outputs: dict[str, Any] | None = None
         error: str | None = None

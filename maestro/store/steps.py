@@ -1,0 +1,127 @@
+"""Step rows of a run, as the run advance reads and writes them outside status changes
+(those go through ``maestro.store.transitions``): upstream counters, slot waits, and the
+rows a restart or a run's end looks at. Hot-path statements are built once: constructing
+SQLAlchemy statements per call cost more than executing them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, insert, select, update
+
+from maestro.states import STEP_TERMINAL, StepStatus, WaitingFor
+from maestro.store import tables
+from maestro.store.records import STEP_COLUMNS, StepRow
+from maestro.store.tables import status_is
+
+R, S, A = tables.runs, tables.step_runs, tables.attempts
+#: the WAITING reasons counted in ``runs.steps_waiting`` (released when a slot frees up)
+SLOT_WAITS = (WaitingFor.slot, WaitingFor.paused)
+NON_TERMINAL = tuple(s for s in StepStatus if s not in STEP_TERMINAL)
+
+_NOTIFY_SUCCESSOR = (
+    update(S)
+    .where(S.c.run_id == bindparam("p_run"), S.c.step_id == bindparam("p_step"))
+    .values(
+        up_done=S.c.up_done + 1,
+        up_failed=S.c.up_failed + bindparam("p_failed"),
+        up_skipped=S.c.up_skipped + bindparam("p_skipped"),
+    )
+    .returning(*STEP_COLUMNS)
+)
+_NEXT_WAITING = (
+    select(*STEP_COLUMNS)
+    .where(
+        S.c.run_id == bindparam("p_run"),
+        status_is(S.c.status, StepStatus.WAITING),
+        S.c.waiting_for.in_(SLOT_WAITS),
+    )
+    .order_by(S.c.priority.desc(), S.c.position)
+    .limit(bindparam("p_limit"))
+    # two units freeing slots at once let in different steps
+    .with_for_update(skip_locked=True)
+)
+_INSERT_ATTEMPT = insert(A).returning(A.c.id)
+_INSERT_ATTEMPTS = insert(A).returning(A.c.id, sort_by_parameter_order=True)
+
+
+def upstream_ended(
+    conn: Connection, run_id: int, step_id: str, *, failed: bool, skipped: bool
+) -> StepRow | None:
+    """Count one more ended upstream on step ``step_id``; the row as it is now."""
+    params = {
+        "p_run": run_id,
+        "p_step": step_id,
+        "p_failed": int(failed),
+        "p_skipped": int(skipped),
+    }
+    row = conn.execute(_NOTIFY_SUCCESSOR, params).first()
+    return StepRow.of(row) if row is not None else None
+
+
+def set_upstream_counts(
+    conn: Connection, run_id: int, step_id: str, done: int, failed: int, skipped: int
+) -> StepRow:
+    row = conn.execute(
+        update(S)
+        .where(S.c.run_id == run_id, S.c.step_id == step_id)
+        .values(up_done=done, up_failed=failed, up_skipped=skipped)
+        .returning(*STEP_COLUMNS)
+    ).one()
+    return StepRow.of(row)
+
+
+def next_waiting_for_slot(conn: Connection, run_id: int, limit: int) -> list[StepRow]:
+    """The run's steps waiting for a slot (or for the run to resume), highest priority
+    first, locked (a concurrent unit skips them)."""
+    rows = conn.execute(_NEXT_WAITING, {"p_run": run_id, "p_limit": limit}).all()
+    return [StepRow.of(r) for r in rows]
+
+
+def set_waiting_for(conn: Connection, step_run_id: int, reason: WaitingFor) -> None:
+    """A WAITING step now waits for something else (no status change)."""
+    conn.execute(update(S).where(S.c.id == step_run_id).values(waiting_for=reason))
+
+
+def of_run(
+    conn: Connection,
+    run_id: int,
+    *,
+    step_ids: Collection[str] | None = None,
+    statuses: Collection[StepStatus] | None = None,
+) -> list[StepRow]:
+    query = select(*STEP_COLUMNS).where(S.c.run_id == run_id)
+    if step_ids is not None:
+        query = query.where(S.c.step_id.in_(list(step_ids)))
+    if statuses is not None:
+        query = query.where(S.c.status.in_([s.value for s in statuses]))
+    return [StepRow.of(r) for r in conn.execute(query)]
+
+
+def statuses(conn: Connection, run_id: int, step_ids: Collection[str]) -> dict[str, StepStatus]:
+    rows = conn.execute(
+        select(S.c.step_id, S.c.status).where(S.c.run_id == run_id, S.c.step_id.in_(step_ids))
+    )
+    return {r.step_id: StepStatus(r.status) for r in rows}
+
+
+def insert_attempts(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
+    """QUEUED attempt rows (one statement for a fan-out); their ids in the rows' order."""
+    if len(rows) == 1:
+        return [conn.execute(_INSERT_ATTEMPT, rows[0]).scalar_one()]
+    return list(conn.execute(_INSERT_ATTEMPTS, rows).scalars())
+
+
+def clear_run_counters(conn: Connection, run_id: int) -> None:
+    """An ended run has nothing unfinished, active or waiting."""
+    conn.execute(
+        update(R)
+        .where(R.c.id == run_id)
+        .values(steps_unfinished=0, active_steps=0, steps_waiting=0)
+    )
+
+
+def failed_count(conn: Connection, run_id: int) -> int:
+    return int(conn.execute(select(R.c.steps_failed).where(R.c.id == run_id)).scalar_one())
