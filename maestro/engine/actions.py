@@ -21,8 +21,7 @@ from maestro.engine.compiled import CompiledWorkflow
 from maestro.engine.core import Engine
 from maestro.engine.queries import run_by_idempotency_key
 from maestro.engine.reopen import recount_upstreams, reopen_downstream
-from maestro.engine.runs import create_run
-from maestro.engine.start import Reused, start_run
+from maestro.engine.runs import Reused, create_run
 from maestro.errors import Conflict, InvalidRequest, NotFound
 from maestro.states import (
     RUN_ACTIVE,
@@ -180,7 +179,9 @@ def restart_run(
 
     failed: reruns every step that did not succeed and everything downstream of them;
     beginning: reruns everything; step: reruns ``step_id`` and everything downstream of it.
-    Params: the old run's, overridden by ``params``.
+    Params: the old run's, overridden by ``params``. The workflow's run strategy decides when
+    it starts, as for any run (a strict_sequential workflow blocked by this run admits it);
+    the reused results are kept on the new run until then.
     """
     with eng.unit(actor=actor) as u:
         run, compiled = _load(eng, u, run_id)
@@ -197,6 +198,7 @@ def restart_run(
             trigger="restart",
             logical_date=run.logical_date,
             restarted_from=run_id,
+            reuse=reuse,
         )
         u.add_event(
             run_id=run_id,
@@ -204,7 +206,7 @@ def restart_run(
             action="restart",
             message=f"restarted as run {new_id} ({mode})",
         )
-        start_run(u, eng.versions, new_id, reuse=reuse)
+        admit_or_queue(u, eng.versions, new_id)  # the run strategy decides, as for any run
         return new_id
 
 

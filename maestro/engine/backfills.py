@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, func, insert, select
 
 from maestro.definition.models import CronTrigger
 from maestro.engine.admission import admit_workflow
@@ -27,6 +27,8 @@ from maestro.states import BackfillStatus, RunStatus
 from maestro.store import tables
 from maestro.store.records import load_run
 from maestro.store.tables import status_is
+from maestro.store.transitions import created, transition
+from maestro.wording import plural
 
 W, R, B = tables.workflows, tables.runs, tables.backfills
 #: runs one backfill may create
@@ -80,6 +82,9 @@ def create_backfill(
             )
             .returning(B.c.id)
         ).scalar_one()
+        first, last = f"{start:%Y-%m-%d %H:%M}", f"{end:%Y-%m-%d %H:%M}"
+        span = f"{plural(len(ticks), 'tick')} of {trigger.cron!r} in [{first}, {last}]"
+        created(u, "backfill", backfill_id, BackfillStatus.RUNNING, run_id=None, message=span)
         run_ids = [
             create_run(
                 u,
@@ -148,8 +153,14 @@ def cancel_backfill(eng: Engine, backfill_id: int, actor: str) -> list[int]:
             raise Conflict(
                 f"backfill {backfill_id} is {status}: only a RUNNING one can be cancelled"
             )
-        u.conn.execute(
-            update(B).where(B.c.id == backfill_id).values(status=BackfillStatus.CANCELLED)
+        transition(
+            u,
+            "backfill",
+            backfill_id,
+            BackfillStatus.CANCELLED,
+            BackfillStatus.RUNNING,
+            run_id=None,
+            action="cancel",
         )
         queued = list(
             u.conn.execute(

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, insert, select, update
 
 from maestro import expressions
 from maestro.definition import resolve_params
@@ -14,7 +15,7 @@ from maestro.engine.compiled import VersionCache
 from maestro.engine.lifecycle import stop_unstarted
 from maestro.engine.strategies import refused_at_creation
 from maestro.errors import NotFound
-from maestro.states import RunStatus
+from maestro.states import RunStatus, StepStatus
 from maestro.store import tables
 from maestro.store.transitions import created
 from maestro.store.unit import Unit
@@ -40,13 +41,15 @@ def create_run(
     parent_step_run_id: int | None = None,
     backfill_id: int | None = None,
     signal: Mapping[str, Any] | None = None,
+    reuse: Mapping[str, Reused] | None = None,
 ) -> int:
     """Insert a QUEUED run of ``workflow_id`` (its active version unless told) and return its id.
 
     Params are merged (definition defaults → trigger params → given params) and coerced; an
     unknown or ill-typed param raises ``ParamError`` and nothing is written. Under the
     ``first_only`` run strategy a regular run created while another is open ends STOPPED at
-    once (starting it then does nothing).
+    once (starting it then does nothing). ``reuse`` (restarts): steps that start out with
+    an earlier run's status and outputs, whenever the run strategy starts the run.
     """
     wf = u.conn.execute(
         select(W.c.active_version, W.c.run_counter).where(W.c.id == workflow_id).with_for_update()
@@ -97,6 +100,7 @@ def create_run(
             backfill_id=backfill_id,
             # a signal-triggered run keeps the payload: its steps see it as `signal`
             scope={"signal": dict(signal)} if signal else None,
+            reuse={sid: r.as_json() for sid, r in reuse.items()} if reuse else None,
         )
         .returning(R.c.id)
     ).scalar_one()
@@ -107,6 +111,23 @@ def create_run(
         if refused:
             stop_unstarted(u, run_id, refused, action="run_strategy")
     return run_id
+
+
+@dataclass(frozen=True)
+class Reused:
+    """A step a restarted run does not run again: it keeps the earlier run's result."""
+
+    status: StepStatus
+    outputs: dict[str, Any]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"status": self.status.value, "outputs": self.outputs}
+
+
+def reused_steps(conn: Connection, run_id: int) -> dict[str, Reused]:
+    """The steps a restarted run reuses (none for another run)."""
+    stored = conn.execute(select(R.c.reuse).where(R.c.id == run_id)).scalar() or {}
+    return {sid: Reused(StepStatus(r["status"]), r["outputs"]) for sid, r in stored.items()}
 
 
 def _root_of(u: Unit, parent_run_id: int | None) -> int | None:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import insert, select
 
 from maestro.engine.advance import RunAdvance
 from maestro.engine.compiled import CompiledWorkflow, VersionCache
+from maestro.engine.runs import Reused, reused_steps
 from maestro.states import STEP_FAILED, RunStatus, StepStatus
 from maestro.store import tables
 from maestro.store.records import STEP_COLUMNS, StepRow, load_run
@@ -19,23 +18,14 @@ from maestro.store.unit import Unit
 S = tables.step_runs
 
 
-@dataclass(frozen=True)
-class Reused:
-    """A step a restarted run does not run again: it keeps the earlier run's result."""
-
-    status: StepStatus
-    outputs: dict[str, Any]
-
-
-def start_run(
-    u: Unit, versions: VersionCache, run_id: int, reuse: Mapping[str, Reused] | None = None
-) -> bool:
+def start_run(u: Unit, versions: VersionCache, run_id: int) -> bool:
     """QUEUED → RUNNING: create the step rows and hand the ready steps to workers.
 
-    ``reuse`` (restarts): steps that start out with an earlier run's status and outputs.
+    A restart's reused steps (kept on the run by ``create_run``) start out with the earlier
+    run's status and outputs.
     """
-    reuse = reuse or {}
     run = load_run(u.conn, run_id)
+    reuse = reused_steps(u.conn, run_id) if run.restarted_from is not None else {}
     compiled = versions.for_run(u.conn, run.workflow_id, run.version, run.body)
     total = len(compiled.steps)
     values = {

@@ -32,6 +32,7 @@ from maestro.definition.models import RunStrategy, RunStrategyKind
 from maestro.states import BackfillStatus, RunStatus
 from maestro.store import tables
 from maestro.store.records import RunRow
+from maestro.store.transitions import transition
 from maestro.store.unit import Unit
 
 W, V, R, B = tables.workflows, tables.workflow_versions, tables.runs, tables.backfills
@@ -228,8 +229,13 @@ def _finish_backfill_if_done(u: Unit, backfill_id: int) -> None:
         select(R.c.id).where(R.c.backfill_id == backfill_id, is_open(R.c.status)).limit(1)
     ).first()
     if unfinished is None:
-        u.conn.execute(
-            update(B)
-            .where(B.c.id == backfill_id, B.c.status == BackfillStatus.RUNNING)
-            .values(status=BackfillStatus.DONE)
+        message = "every run of it has ended"
+        transition(
+            u,
+            "backfill",
+            backfill_id,
+            BackfillStatus.DONE,
+            BackfillStatus.RUNNING,
+            run_id=None,
+            message=message,
         )

@@ -120,6 +120,8 @@ runs = Table(
     Column("body", String(1024), nullable=True),
     #: what a foreach iteration adds to the expression scope: {"var": "table", "item": …}
     Column("scope", Json, nullable=True),
+    #: a restart's reused steps, ``{step_id: {status, outputs}}``, applied when it starts
+    Column("reuse", Json, nullable=True),
     Column("backfill_id", BigId, nullable=True),
     Column("restarted_from", BigId, nullable=True),
     #: the client's Idempotency-Key: the same key for the same workflow returns the same run
@@ -332,10 +334,12 @@ events = Table(
     "events",
     metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),
-    Column("run_id", BigId, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    #: null only for an event of a backfill (``backfill_id``)
+    Column("run_id", BigId, ForeignKey("runs.id", ondelete="CASCADE"), nullable=True),
     Column("step_run_id", BigId, nullable=True),
     Column("attempt_id", BigId, nullable=True),
-    #: "run", "step" or "attempt"
+    Column("backfill_id", BigId, nullable=True),
+    #: "run", "step", "attempt" or "backfill"
     Column("entity", String(16), nullable=False),
     Column("from_status", String(16), nullable=True),
     Column("to_status", String(16), nullable=True),
@@ -345,6 +349,7 @@ events = Table(
     Column("message", Text, nullable=True),
     Column("at", UTCDateTime, nullable=False),
     Index("ix_events_run", "run_id", "id"),
+    Index("ix_events_backfill", "backfill_id", "id"),
 )
 
 api_tokens = Table(

@@ -19,28 +19,32 @@ from sqlalchemy.sql import ClauseElement
 from maestro.errors import ConcurrentChange, InvalidTransition
 from maestro.states import (
     ATTEMPT_TRANSITIONS,
+    BACKFILL_TRANSITIONS,
     RUN_TRANSITIONS,
     STEP_ACTION_TRANSITIONS,
     STEP_TRANSITIONS,
     AttemptStatus,
+    BackfillStatus,
     RunStatus,
     StepStatus,
 )
 from maestro.store import tables
 from maestro.store.unit import Unit
 
-Entity = Literal["run", "step", "attempt"]
-Status = RunStatus | StepStatus | AttemptStatus
+Entity = Literal["run", "step", "attempt", "backfill"]
+Status = RunStatus | StepStatus | AttemptStatus | BackfillStatus
 
 _TABLES: Mapping[Entity, Table] = {
     "run": tables.runs,
     "step": tables.step_runs,
     "attempt": tables.attempts,
+    "backfill": tables.backfills,
 }
 _RULES: Mapping[Entity, Mapping[Any, frozenset[Any]]] = {
     "run": RUN_TRANSITIONS,
     "step": STEP_TRANSITIONS,
     "attempt": ATTEMPT_TRANSITIONS,
+    "backfill": BACKFILL_TRANSITIONS,
 }
 
 
@@ -51,14 +55,15 @@ def transition(
     to: Status,
     expected: Status | Iterable[Status],
     *,
-    run_id: int,
+    run_id: int | None,
     step_run_id: int | None = None,
     attempt_id: int | None = None,
     values: Mapping[str, Any] | None = None,
     action: str | None = None,
     message: str | None = None,
 ) -> bool:
-    """Move ``entity`` ``row_id`` to ``to`` if it is in ``expected``; record the event."""
+    """Move ``entity`` ``row_id`` to ``to`` if it is in ``expected``; record the event.
+    ``run_id``: the run the row belongs to (None for a backfill)."""
     table = _TABLES[entity]
     candidates = [expected] if isinstance(expected, StrEnum) else list(expected)
     _check_allowed(entity, candidates, to, action)
@@ -79,6 +84,7 @@ def transition(
         run_id=run_id,
         step_run_id=step_run_id,
         attempt_id=attempt_id,
+        backfill_id=row_id if entity == "backfill" else None,
         entity=entity,
         from_status=str(current),
         to_status=str(to),
@@ -94,16 +100,17 @@ def created(
     row_id: int,
     status: Status,
     *,
-    run_id: int,
+    run_id: int | None,
     step_run_id: int | None = None,
     message: str | None = None,
 ) -> None:
     """Record a row's first status: the event that starts its history (a run, a foreach
-    iteration, an attempt), as ``transition`` records every later one."""
+    iteration, an attempt, a backfill), as ``transition`` records every later one."""
     u.add_event(
         run_id=run_id,
         step_run_id=step_run_id if entity != "step" else row_id,
         attempt_id=row_id if entity == "attempt" else None,
+        backfill_id=row_id if entity == "backfill" else None,
         entity=entity,
         to_status=str(status),
         message=message,

@@ -23,6 +23,17 @@ from maestro.store import tables
 from maestro.store.db import Database
 from maestro.store.notify import notify
 
+_OPTIONAL_EVENT_KEYS = (
+    "run_id",
+    "step_run_id",
+    "attempt_id",
+    "backfill_id",
+    "from_status",
+    "to_status",
+    "action",
+    "message",
+)
+
 
 @dataclass
 class Unit:
@@ -44,7 +55,15 @@ class Unit:
     def add_event(self, **row: Any) -> None:
         row.setdefault("actor", self.actor)
         row.setdefault("at", self.now)
-        for key in ("step_run_id", "attempt_id", "from_status", "to_status", "action", "message"):
+        for key in (
+            "step_run_id",
+            "attempt_id",
+            "backfill_id",
+            "from_status",
+            "to_status",
+            "action",
+            "message",
+        ):
             row.setdefault(key, None)
         self.events.append(row)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
+from sqlalchemy import select
 
 from maestro.engine.backfills import (
     MAX_BACKFILL_RUNS,
@@ -13,6 +14,7 @@ from maestro.engine.backfills import (
     create_backfill,
 )
 from maestro.errors import Conflict, NotFound
+from maestro.store import tables
 from tests.engine.harness import Harness
 from tests.engine.scheduling import blocked_by, complete, new_run, runs, status, submit_yaml, utc
 
@@ -155,3 +157,35 @@ def test_backfills_that_cannot_be_made_are_refused_with_the_reason(harness: Harn
     assert runs(harness, "daily") == []
     with harness.db.read() as conn, pytest.raises(NotFound):
         backfill_progress(conn, 999)
+
+
+def _backfill_events(h: Harness, backfill_id: int) -> list[tuple[str | None, str, str | None]]:
+    e = tables.events
+    with h.db.read() as conn:
+        rows = conn.execute(
+            select(e.c.from_status, e.c.to_status, e.c.actor, e.c.entity, e.c.run_id)
+            .where(e.c.backfill_id == backfill_id)
+            .order_by(e.c.id)
+        ).all()
+    assert all(r.entity == "backfill" and r.run_id is None for r in rows)
+    return [(r.from_status, r.to_status, r.actor) for r in rows]
+
+
+def test_a_backfills_status_changes_are_events_with_their_actor(harness: Harness) -> None:
+    _daily(harness)
+    done_id, ids = create_backfill(
+        harness.engine, "daily", utc(2025, 12, 3), utc(2025, 12, 4), 1, "alice"
+    )
+    assert complete(harness, ids[0]) == "SUCCEEDED"
+    assert _backfill_events(harness, done_id) == [
+        (None, "RUNNING", "alice"),
+        ("RUNNING", "DONE", "test-worker"),  # its last run ended in the worker's unit
+    ]
+    cancelled_id, _ = create_backfill(
+        harness.engine, "daily", utc(2025, 12, 5), utc(2025, 12, 7), 1, "alice"
+    )
+    cancel_backfill(harness.engine, cancelled_id, "bob")
+    assert _backfill_events(harness, cancelled_id) == [
+        (None, "RUNNING", "alice"),
+        ("RUNNING", "CANCELLED", "bob"),
+    ]

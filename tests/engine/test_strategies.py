@@ -294,3 +294,35 @@ def test_admission_reads_through_indexes_however_long_the_history(harness: Harne
         full_scan = " SCAN " in f" {plan}" if harness.db.is_sqlite else "Seq Scan" in plan
         assert not full_scan, f"{statement}\n→ {plan}"
     assert "ix_runs_open" in " ".join(plans) and "ix_runs_backfill" in " ".join(plans)
+
+
+def test_a_restart_waits_its_turn_under_sequential_and_keeps_what_it_reuses(
+    harness: Harness,
+) -> None:
+    submit_yaml(
+        harness,
+        """
+        id: seq
+        owner: t
+        params: {code: {type: int, default: 0}}
+        run_strategy: sequential
+        steps:
+          - {id: a, type: noop}
+          - {id: b, type: shell, depends_on: [a], shell: {command: "exit {{ params.code }}"}}
+        """,
+    )
+    failed = new_run(harness, "seq", params={"code": 1})
+    assert complete(harness, failed) == "FAILED"
+    busy = new_run(harness, "seq")
+    restart = actions.restart_run(harness.engine, failed, "ops", params={"code": 0})
+    assert (status(harness, busy), status(harness, restart)) == ("RUNNING", "QUEUED")
+    assert complete(harness, busy) == "SUCCEEDED"
+    harness.scheduler.tick()
+    assert status(harness, restart) == "RUNNING"
+    assert complete(harness, restart) == "SUCCEEDED"
+    s = tables.step_runs
+    with harness.db.read() as conn:
+        attempts = dict(
+            conn.execute(select(s.c.step_id, s.c.attempts).where(s.c.run_id == restart)).all()
+        )
+    assert attempts == {"a": 0, "b": 1}  # a's success was reused, b ran again
