@@ -11,8 +11,8 @@ from maestro.engine.compiled import CompiledWorkflow, VersionCache
 from maestro.engine.runs import Reused, reused_steps
 from maestro.states import STEP_FAILED, RunStatus, StepStatus
 from maestro.store import tables
-from maestro.store.records import STEP_COLUMNS, StepRow, load_run
-from maestro.store.transitions import transition
+from maestro.store.records import STEP_COLUMNS, RunRow, StepRow, load_run
+from maestro.store.transitions import created_steps, transition
 from maestro.store.unit import Unit
 
 S = tables.step_runs
@@ -39,7 +39,7 @@ def start_run(u: Unit, versions: VersionCache, run_id: int) -> bool:
         u, "run", run_id, RunStatus.RUNNING, RunStatus.QUEUED, run_id=run_id, values=values
     ):
         return False
-    _insert_steps(u, run_id, compiled, reuse)
+    _insert_steps(u, run, compiled, reuse)
     run = load_run(u.conn, run_id)
     rows = (
         [
@@ -58,16 +58,6 @@ def start_run(u: Unit, versions: VersionCache, run_id: int) -> bool:
             )
         ]
     )
-    for row in rows:
-        if row.step_id in reuse:
-            u.add_event(
-                run_id=run_id,
-                step_run_id=row.id,
-                entity="step",
-                to_status=reuse[row.step_id].status.value,
-                action="reuse",
-                message=f"result reused from run {run.restarted_from}",
-            )
     ready = [r for r in rows if r.status is StepStatus.PENDING and r.up_done == r.up_total]
     advance = RunAdvance(u, run, compiled)
     advance.evaluate(ready)
@@ -78,8 +68,11 @@ def start_run(u: Unit, versions: VersionCache, run_id: int) -> bool:
 
 
 def _insert_steps(
-    u: Unit, run_id: int, compiled: CompiledWorkflow, reuse: Mapping[str, Reused]
+    u: Unit, run: RunRow, compiled: CompiledWorkflow, reuse: Mapping[str, Reused]
 ) -> None:
+    """One row per step, in one statement, each with its creation event: PENDING, or the
+    status a restart reuses."""
+    run_id = run.id
     rows = []
     for step in compiled.definition.steps:
         upstreams = [reuse.get(up) for up in dict.fromkeys(step.depends_on)]
@@ -106,3 +99,4 @@ def _insert_steps(
             }
         )
     u.conn.execute(insert(S), rows)
+    created_steps(u, run_id, reused_from=run.restarted_from if reuse else None)

@@ -120,6 +120,7 @@ def test_every_status_change_is_an_event(harness: Harness) -> None:
     assert [tuple(r) for r in rows] == [
         ("run", None, "QUEUED"),
         ("run", "QUEUED", "RUNNING"),
+        ("step", None, "PENDING"),  # every row's first status is an event too
         ("attempt", None, "QUEUED"),
         ("step", "PENDING", "QUEUED"),
         ("attempt", "QUEUED", "RUNNING"),
