@@ -20,7 +20,6 @@ from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from maestro.engine.queries import InvalidCursor
 from maestro.errors import (
     ConcurrentChange,
     Conflict,
@@ -32,6 +31,7 @@ from maestro.errors import (
     ParamError,
     Problem,
 )
+from maestro.reads import InvalidCursor
 from maestro.store.retry import is_transient
 from maestro.wording import plural
 

@@ -16,7 +16,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from maestro.engine import queries
+from maestro import reads
 from maestro.engine.core import Engine
 
 
@@ -28,9 +28,9 @@ class StoreCollector(Collector):
 
     def collect(self) -> Iterable[Metric]:
         with self.engine.db.read() as conn:
-            runs = queries.run_gauges(conn)
-            steps = queries.step_gauges(conn)
-            depths = queries.queue_depths(conn)
+            runs = reads.run_gauges(conn)
+            steps = reads.step_gauges(conn)
+            depths = reads.queue_depths(conn)
         run_family = GaugeMetricFamily(
             "maestro_runs", "Runs per non-terminal status", labels=["status"]
         )

@@ -31,8 +31,8 @@ from api.app import create_app
 from bench import scratch
 from maestro.definition import load_definition
 from maestro.engine.core import Engine
-from maestro.engine.queries import encode_cursor, run_history_query
 from maestro.engine.workflows import submit
+from maestro.reads import encode_cursor, run_history_query
 from maestro.settings import load_settings
 from maestro.store.db import Database
 

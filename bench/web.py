@@ -31,8 +31,8 @@ from sqlalchemy.dialects import postgresql
 
 from api.app import create_app
 from bench import scratch
+from maestro import reads
 from maestro.definition import load_definition
-from maestro.engine import history
 from maestro.engine.core import Engine
 from maestro.engine.workflows import submit
 from maestro.settings import load_settings
@@ -174,7 +174,7 @@ def _measure(client: TestClient, runs: int, samples: int, ids: tuple[int, int]) 
 
 def _plan(db: Database, before: int) -> dict[str, Any]:
     """EXPLAIN ANALYZE of the grid statement the workflow page runs."""
-    query = history.grid_query("bench", before=before, runs=41)
+    query = reads.grid_query("bench", before=before, runs=41)
     sql = str(query.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
     with db.read() as conn:
         seen = [row[0] for row in conn.execute(text(f"EXPLAIN (ANALYZE, BUFFERS) {sql}"))]

@@ -10,7 +10,8 @@ from sqlalchemy.exc import IntegrityError
 from api.deps import AdminToken, EngineDep, ReadToken
 from api.errors import responses
 from api.schemas.pools import PoolPublic, PoolsPublic, PoolUpdate
-from maestro.engine import pools, queries
+from maestro import reads
+from maestro.engine import pools
 from maestro.store import tables
 
 router = APIRouter(prefix="/pools", tags=["pools"], responses=responses(401, 403, 422))
@@ -21,7 +22,7 @@ P = tables.pools
 def list_pools(principal: ReadToken, engine: EngineDep) -> PoolsPublic:
     """Every pool with its slots and the slots in use."""
     with engine.db.read() as conn:
-        return PoolsPublic(items=[PoolPublic.model_validate(p) for p in queries.list_pools(conn)])
+        return PoolsPublic(items=[PoolPublic.model_validate(p) for p in reads.list_pools(conn)])
 
 
 @router.put("/{name}", response_model=PoolPublic, responses=responses(400, 413))
@@ -38,4 +39,4 @@ def put_pool(
     except IntegrityError:  # another request created it first: now it exists
         pools.set_slots(engine, name, body.slots, principal.name)
     with engine.db.read() as conn:
-        return PoolPublic.model_validate(queries.pool(conn, name))
+        return PoolPublic.model_validate(reads.pool(conn, name))

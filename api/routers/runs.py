@@ -17,7 +17,8 @@ from api.schemas.runs import (
     StepDetailPublic,
     StepsPublic,
 )
-from maestro.engine import actions, queries
+from maestro import reads
+from maestro.engine import actions
 from maestro.engine.core import Engine
 from maestro.store.retry import retrying
 from maestro.tokens import Principal
@@ -28,7 +29,7 @@ router = APIRouter(prefix="/runs", tags=["runs"], responses=responses(401, 403, 
 
 RunId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 StepId = Annotated[str, Path(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
-Limit = Annotated[int, Query(ge=1, le=queries.MAX_LIMIT)]
+Limit = Annotated[int, Query(ge=1, le=reads.MAX_LIMIT)]
 Cursor = Annotated[str | None, Query(max_length=200)]
 #: the most bytes of log one request returns
 MAX_LOG_CHUNK = 8 * 1024 * 1024
@@ -36,18 +37,18 @@ MAX_LOG_CHUNK = 8 * 1024 * 1024
 
 def _run(engine: Engine, run_id: int) -> RunDetailPublic:
     with engine.db.read() as conn:
-        return RunDetailPublic.model_validate(queries.run_detail(conn, run_id))
+        return RunDetailPublic.model_validate(reads.run_detail(conn, run_id))
 
 
 def _step(engine: Engine, run_id: int, step_id: str) -> StepDetailPublic:
     with engine.db.read() as conn:
-        return StepDetailPublic.model_validate(queries.step_detail(conn, run_id, step_id))
+        return StepDetailPublic.model_validate(reads.step_detail(conn, run_id, step_id))
 
 
 def _owned(engine: Engine, principal: Principal, run_id: int) -> None:
     """404 for an unknown run, 403 unless the caller may act for its workflow's owner."""
     with engine.db.read() as conn:
-        check_owner(principal, queries.run_owner(conn, run_id))
+        check_owner(principal, reads.run_owner(conn, run_id))
 
 
 # -- reading -------------------------------------------------------------------------------
@@ -64,12 +65,12 @@ def list_steps(
     run_id: RunId,
     principal: ReadToken,
     engine: EngineDep,
-    limit: Annotated[int, Query(ge=1, le=queries.MAX_LIMIT)] = queries.MAX_LIMIT,
+    limit: Annotated[int, Query(ge=1, le=reads.MAX_LIMIT)] = reads.MAX_LIMIT,
     cursor: Cursor = None,
 ) -> StepsPublic:
     """Every step of the run in definition order."""
     with engine.db.read() as conn:
-        page = queries.list_steps(conn, run_id, limit=limit, cursor=cursor)
+        page = reads.list_steps(conn, run_id, limit=limit, cursor=cursor)
     return StepsPublic.model_validate(page)
 
 
@@ -112,7 +113,7 @@ def get_attempt_log(
     """The attempt's log from ``offset``, as it is now: readable while the step runs (follow
     it by asking again from ``X-Next-Offset``). A log nothing was written to yet is empty."""
     with engine.db.read() as conn:
-        info = queries.attempt_log(conn, run_id, step_id, number)
+        info = reads.attempt_log(conn, run_id, step_id, number)
     data, size = _read_log(info.log_path, offset, limit)
     return Response(
         data,
@@ -149,7 +150,7 @@ def list_events(
 ) -> EventsPublic:
     """The run's timeline, oldest first: status changes and actions, with their actor."""
     with engine.db.read() as conn:
-        page = queries.list_events(conn, run_id, limit=limit, cursor=cursor)
+        page = reads.list_events(conn, run_id, limit=limit, cursor=cursor)
     return EventsPublic.model_validate(page)
 
 

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Query
 from api.deps import EngineDep, ReadToken, WriteToken
 from api.errors import responses
 from api.schemas.signals import SignalAccepted, SignalCreate, SignalsPublic
-from maestro.engine import queries, signals
+from maestro import reads
+from maestro.engine import signals
 
 router = APIRouter(prefix="/signals", tags=["signals"], responses=responses(401, 403, 422))
 
@@ -35,10 +36,10 @@ def list_signals(
     principal: ReadToken,
     engine: EngineDep,
     name: Annotated[str | None, Query(max_length=256, pattern=r"^[^\x00]*$")] = None,
-    limit: Annotated[int, Query(ge=1, le=queries.MAX_LIMIT)] = 50,
+    limit: Annotated[int, Query(ge=1, le=reads.MAX_LIMIT)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> SignalsPublic:
     """Recent signals, newest first."""
     with engine.db.read() as conn:
-        page = queries.list_signals(conn, name=name, limit=limit, cursor=cursor)
+        page = reads.list_signals(conn, name=name, limit=limit, cursor=cursor)
     return SignalsPublic.model_validate(page)

@@ -27,8 +27,9 @@ from api.schemas.workflows import (
     WorkflowsPublic,
     WorkflowSubmitted,
 )
+from maestro import reads
 from maestro.definition import WorkflowDefinition, definition_to_dict
-from maestro.engine import actions, backfills, catalog, queries, versions
+from maestro.engine import actions, backfills, catalog, versions
 from maestro.engine.core import Engine
 from maestro.states import RunStatus
 from maestro.tokens import Principal
@@ -40,7 +41,7 @@ WorkflowId = Annotated[
     str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$", description="The workflow's id.")
 ]
 Version = Annotated[int, Path(ge=1, le=2**31 - 1)]
-Limit = Annotated[int, Query(ge=1, le=queries.MAX_LIMIT)]
+Limit = Annotated[int, Query(ge=1, le=reads.MAX_LIMIT)]
 Cursor = Annotated[str | None, Query(max_length=200)]
 TriggerName = Annotated[str, StringConstraints(max_length=16, pattern=r"^[a-z_]+$")]
 Text = Annotated[str | None, Query(max_length=256, pattern=r"^[^\x00]*$")]
@@ -146,7 +147,7 @@ def list_workflows(
 ) -> WorkflowsPublic:
     """Workflows by id, each with its newest run."""
     with engine.db.read() as conn:
-        page = queries.list_workflows(
+        page = reads.list_workflows(
             conn, owner=owner, tag=tag, q=q, paused=paused, limit=limit, cursor=cursor
         )
     return WorkflowsPublic.model_validate(page)
@@ -158,7 +159,7 @@ def get_workflow(
 ) -> WorkflowDetailPublic:
     """A workflow with its active definition, triggers and run strategy."""
     with engine.db.read() as conn:
-        detail = queries.workflow_detail(conn, workflow_id)
+        detail = reads.workflow_detail(conn, workflow_id)
     definition = detail.definition
     return WorkflowDetailPublic.model_validate(
         {
@@ -180,7 +181,7 @@ def list_versions(
 ) -> VersionsPublic:
     """Versions, newest first."""
     with engine.db.read() as conn:
-        page = queries.list_versions(conn, workflow_id, limit=limit, cursor=cursor)
+        page = reads.list_versions(conn, workflow_id, limit=limit, cursor=cursor)
     return VersionsPublic.model_validate(page)
 
 
@@ -194,9 +195,7 @@ def get_version(
 ) -> VersionDetailPublic:
     """One version's definition."""
     with engine.db.read() as conn:
-        return VersionDetailPublic.model_validate(
-            queries.version_detail(conn, workflow_id, version)
-        )
+        return VersionDetailPublic.model_validate(reads.version_detail(conn, workflow_id, version))
 
 
 @router.get("/{workflow_id}/runs", response_model=RunsPublic, responses=responses(400, 404))
@@ -213,7 +212,7 @@ def run_history(
 ) -> RunsPublic:
     """The workflow's runs, newest first (keyset pagination: stable under new runs)."""
     with engine.db.read() as conn:
-        page = queries.run_history(
+        page = reads.run_history(
             conn,
             workflow_id,
             statuses=[s.value for s in status or ()],
@@ -232,12 +231,12 @@ def run_history(
 def _owned(engine: Engine, principal: Principal, workflow_id: str) -> None:
     """404 for an unknown workflow, 403 unless the caller may act for its owner."""
     with engine.db.read() as conn:
-        check_owner(principal, queries.workflow_owner(conn, workflow_id))
+        check_owner(principal, reads.workflow_owner(conn, workflow_id))
 
 
 def _summary(engine: Engine, workflow_id: str) -> WorkflowPublic:
     with engine.db.read() as conn:
-        detail = queries.workflow_detail(conn, workflow_id)
+        detail = reads.workflow_detail(conn, workflow_id)
     return WorkflowPublic.model_validate(
         {**vars(detail), "last_run": vars(detail.last_run) if detail.last_run else None}
     )
@@ -354,7 +353,7 @@ def start_workflow_run(
     )
     response.status_code = 201 if started.created else 200
     with engine.db.read() as conn:
-        return RunDetailPublic.model_validate(queries.run_detail(conn, started.run_id))
+        return RunDetailPublic.model_validate(reads.run_detail(conn, started.run_id))
 
 
 @router.post(

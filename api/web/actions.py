@@ -24,7 +24,8 @@ from api.throttle import client_of, throttle_of
 from api.web import session
 from api.web.pages import login_required
 from api.web.render import PAGE_METHODS, Page, error_page, render, status_of
-from maestro.engine import actions, queries
+from maestro import reads
+from maestro.engine import actions
 from maestro.engine.actions import RestartMode
 from maestro.engine.core import Engine
 from maestro.engine.versions import set_paused
@@ -93,12 +94,12 @@ def _may_write(who: session.Visitor, owner: str) -> str:
 
 def _workflow_actor(who: session.Visitor, engine: Engine, workflow_id: str) -> str:
     with engine.db.read() as conn:
-        return _may_write(who, queries.workflow_owner(conn, workflow_id))
+        return _may_write(who, reads.workflow_owner(conn, workflow_id))
 
 
 def _run_actor(who: session.Visitor, engine: Engine, run_id: int) -> str:
     with engine.db.read() as conn:
-        return _may_write(who, queries.run_owner(conn, run_id))
+        return _may_write(who, reads.run_owner(conn, run_id))
 
 
 def _params(text: str) -> dict[str, Any]:

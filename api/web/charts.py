@@ -10,7 +10,7 @@ from datetime import datetime
 from markupsafe import Markup, escape
 
 from api.web.status import look
-from maestro.engine.history import AttemptBar, RunBar
+from maestro.reads import AttemptBar, RunBar
 
 #: width of one run's column in the history grid; the duration chart uses the same columns
 COLUMN = 26

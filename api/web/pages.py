@@ -20,7 +20,7 @@ from markupsafe import Markup
 from api.web import charts, dag, session
 from api.web.render import PAGE_METHODS, Page, error_page, render, status_of
 from api.web.status import is_terminal
-from maestro.engine import history, queries
+from maestro import reads
 from maestro.engine.compiled import CompiledWorkflow
 from maestro.engine.core import Engine
 from maestro.errors import MaestroError
@@ -79,10 +79,10 @@ def workflows_page(
 
 def _workflows(engine: Engine, q: str | None, owner: str | None, cursor: str | None) -> Page:
     with engine.db.read() as conn:
-        listing = queries.list_workflows(
+        listing = reads.list_workflows(
             conn, q=q or None, owner=owner or None, limit=50, cursor=cursor or None
         )
-        recent = history.recent_runs(conn, [w.id for w in listing.items])
+        recent = reads.recent_runs(conn, [w.id for w in listing.items])
     active = any(not is_terminal(r.status) for runs in recent.values() for r in runs)
     context = {
         "workflows": listing.items,
@@ -103,7 +103,7 @@ def workflow_page(
     workflow_id: WorkflowId,
     before: Cursor = None,
     after: Cursor = None,
-    limit: Annotated[int, Query(ge=1, le=history.MAX_GRID_RUNS)] = GRID_RUNS,
+    limit: Annotated[int, Query(ge=1, le=reads.MAX_GRID_RUNS)] = GRID_RUNS,
 ) -> Response:
     """The run-history grid (runs × steps, newest left), durations, versions, triggers."""
     return serve(
@@ -121,9 +121,9 @@ def _workflow(
 ) -> Page:
     now = engine.clock.now()
     with engine.db.read() as conn:
-        detail = queries.workflow_detail(conn, workflow_id)
-        grid = history.run_grid(conn, workflow_id, before=before, after=after, limit=limit)
-        versions = queries.list_versions(conn, workflow_id, limit=10).items
+        detail = reads.workflow_detail(conn, workflow_id)
+        grid = reads.run_grid(conn, workflow_id, before=before, after=after, limit=limit)
+        versions = reads.list_versions(conn, workflow_id, limit=10).items
     durations = [d for d in (r.duration(now) for r in grid.runs) if d is not None]
     context = {
         "wf": detail,
@@ -151,14 +151,14 @@ def run_page(request: Request, run_id: RunId) -> Response:
 def _run(who: session.Visitor, engine: Engine, run_id: int) -> Page:
     now = engine.clock.now()
     with engine.db.read() as conn:
-        run = queries.run_detail(conn, run_id)
-        owner = queries.run_owner(conn, run_id)
-        steps = history.run_steps(conn, run_id)
-        attempts = history.run_attempts(conn, run_id)
-        children = history.child_runs(conn, run_id).by_step
-        parent = history.parent_link(conn, run_id)
+        run = reads.run_detail(conn, run_id)
+        owner = reads.run_owner(conn, run_id)
+        steps = reads.run_steps(conn, run_id)
+        attempts = reads.run_attempts(conn, run_id)
+        children = reads.child_runs(conn, run_id).by_step
+        parent = reads.parent_link(conn, run_id)
         compiled = engine.versions.for_run(
-            conn, run.workflow_id, run.version, history.run_body(conn, run_id)
+            conn, run.workflow_id, run.version, reads.run_body(conn, run_id)
         )
     active = not is_terminal(run.status) or any(
         not is_terminal(c.status) for kids in children.values() for c in kids
@@ -185,7 +185,7 @@ def _took(started: datetime | None, ended: datetime | None, now: datetime) -> fl
     return None if started is None else ((ended or now) - started).total_seconds()
 
 
-def _dag(run_id: int, compiled: CompiledWorkflow, steps: list[history.StepState]) -> Markup | None:
+def _dag(run_id: int, compiled: CompiledWorkflow, steps: list[reads.StepState]) -> Markup | None:
     """The run's DAG (a foreach iteration's: its body's) with each step's status."""
     specs = tuple((s.id, tuple(s.depends_on)) for s in compiled.definition.steps)
     if len(specs) > dag.MAX_DRAWN:
@@ -225,11 +225,11 @@ def _step(
 ) -> Page:
     now = engine.clock.now()
     with engine.db.read() as conn:
-        run = queries.run_detail(conn, run_id)
-        owner = queries.run_owner(conn, run_id)
-        step = queries.step_detail(conn, run_id, step_id)
+        run = reads.run_detail(conn, run_id)
+        owner = reads.run_owner(conn, run_id)
+        step = reads.step_detail(conn, run_id, step_id)
         chosen = number or (step.attempts[-1].number if step.attempts else None)
-        log = queries.attempt_log(conn, run_id, step_id, chosen) if chosen else None
+        log = reads.attempt_log(conn, run_id, step_id, chosen) if chosen else None
     attempt = next((a for a in step.attempts if a.number == chosen), None)
     context: dict[str, Any] = {
         "run": run,
@@ -273,7 +273,7 @@ def attempt_log(
     engine: Engine = request.app.state.engine
     try:
         with engine.db.read() as conn:
-            info = queries.attempt_log(conn, run_id, step_id, number)
+            info = reads.attempt_log(conn, run_id, step_id, number)
     except MaestroError as exc:
         return Response(exc.message, status_code=status_of(exc), media_type="text/plain")
     data, size = read_log(info.log_path, offset, limit)

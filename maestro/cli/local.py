@@ -38,9 +38,9 @@ from maestro.engine.actions import start_run_now
 from maestro.engine.advance import RunAdvance
 from maestro.engine.core import Engine
 from maestro.engine.scheduler import Scheduler
-from maestro.engine.views import RunView, run_status, run_view, running_steps, step_counts
 from maestro.engine.workflows import submit
 from maestro.errors import MaestroError, ParamError
+from maestro.reads import RunView, run_status, run_view, running_steps, step_counts
 from maestro.settings import Settings, load_settings
 from maestro.states import RUN_TERMINAL, RunStatus, StepStatus
 from maestro.store.records import load_run

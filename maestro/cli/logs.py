@@ -19,8 +19,8 @@ from rich.text import Text
 from sqlalchemy import Connection
 
 from maestro.cli.common import app, err, fail, open_store
-from maestro.engine.queries import LogSource, attempt_log, require_run, run_tree_logs, step_detail
 from maestro.errors import NotFound
+from maestro.reads import LogSource, attempt_log, require_run, run_tree_logs, step_detail
 from maestro.settings import load_settings
 
 #: one colour per label, in the order labels appear

@@ -19,10 +19,10 @@ from maestro.engine.admission import admit_or_queue
 from maestro.engine.advance import RunAdvance
 from maestro.engine.compiled import CompiledWorkflow
 from maestro.engine.core import Engine
-from maestro.engine.queries import run_by_idempotency_key
 from maestro.engine.reopen import recount_upstreams, reopen_downstream
 from maestro.engine.runs import Reused, create_run
 from maestro.errors import Conflict, InvalidRequest, NotFound
+from maestro.reads import run_by_idempotency_key
 from maestro.states import (
     RUN_ACTIVE,
     RUN_TERMINAL,

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete, select, update
 
+from maestro import reads
 from maestro.definition import WorkflowDefinition
-from maestro.engine import actions, queries
+from maestro.engine import actions
 from maestro.engine.core import Engine
 from maestro.engine.workflows import Submitted, submit
 from maestro.errors import Conflict, NotFound
@@ -64,7 +65,7 @@ def delete_workflow(eng: Engine, workflow_id: str, actor: str, *, force: bool = 
             ).first()
             if locked is None:
                 raise NotFound(f"workflow {workflow_id!r} does not exist")
-            active = queries.active_runs(u.conn, workflow_id)
+            active = reads.active_runs(u.conn, workflow_id)
             if not active:
                 u.conn.execute(delete(W).where(W.c.id == workflow_id))
                 return
@@ -78,7 +79,7 @@ def delete_workflow(eng: Engine, workflow_id: str, actor: str, *, force: bool = 
 
 def _stop_all(eng: Engine, workflow_id: str, actor: str) -> None:
     with eng.db.read() as conn:
-        active = queries.active_runs(conn, workflow_id)
+        active = reads.active_runs(conn, workflow_id)
     for run_id in active:
         with contextlib.suppress(Conflict, NotFound):  # it ended (or went) meanwhile
             actions.stop_run(eng, run_id, actor)

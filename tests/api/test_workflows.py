@@ -226,12 +226,12 @@ def test_health_readiness_and_metrics(client: TestClient, start: Callable[..., i
 
 
 def test_a_bug_answers_a_bare_500(client: TestClient, harness: Harness, monkeypatch: Any) -> None:
-    from maestro.engine import queries
+    from maestro import reads
 
     def broken(*_args: Any, **_kwargs: Any) -> Any:
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(queries, "list_workflows", broken)
+    monkeypatch.setattr(reads, "list_workflows", broken)
     with TestClient(create_app_without_auth(harness), raise_server_exceptions=False) as c:
         response = c.get(API + "/workflows")
     body = problem_of(response, 500)

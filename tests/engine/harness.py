@@ -14,8 +14,8 @@ from maestro.engine.core import Engine
 from maestro.engine.runs import create_run
 from maestro.engine.scheduler import Scheduler
 from maestro.engine.start import start_run
-from maestro.engine.views import RunView, run_view
 from maestro.engine.workflows import submit
+from maestro.reads import RunView, run_view
 from maestro.settings import load_settings
 from maestro.states import RUN_TERMINAL
 from maestro.store.db import Database

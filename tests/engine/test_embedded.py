@@ -11,8 +11,8 @@ from maestro.cli import Embedded, embedded
 from maestro.definition import load_definition
 from maestro.engine.runs import create_run
 from maestro.engine.start import start_run
-from maestro.engine.views import RunView, run_view
 from maestro.engine.workflows import submit
+from maestro.reads import RunView, run_view
 from maestro.settings import load_settings
 from maestro.states import RUN_TERMINAL
 

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from api.throttle import Throttle
 from api.web.session import SESSION_COOKIE
-from maestro.engine import queries
+from maestro import reads
 from maestro.tokens import revoke_token
 from maestro.web_sessions import IDLE, LIFETIME
 from tests.engine.harness import Harness
@@ -88,7 +88,7 @@ def test_a_writer_acts_only_for_their_owners(
     response = post_form(authed.client, f"/runs/{run_id}/restart")
     assert response.status_code == 303
     with harness.db.read() as conn:
-        events = queries.list_events(conn, run_id, limit=500).items
+        events = reads.list_events(conn, run_id, limit=500).items
     assert any(e.action == "restart" and e.actor == "writer-a" for e in events)
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from api.web import charts
-from maestro.engine.history import AttemptBar, RunBar
+from maestro.reads import AttemptBar, RunBar
 from maestro.states import RunStatus
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

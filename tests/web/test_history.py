@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import event
 
-from maestro.engine import history
+from maestro import reads
 from maestro.states import RunStatus, StepStatus
 from tests.engine.harness import Harness
 from tests.web.conftest import flaky
@@ -53,9 +53,9 @@ def _plans(harness: Harness, selects: list[tuple[str, Any]]) -> list[str]:
     return plans
 
 
-def _grid(harness: Harness, workflow: str = "w", **kwargs: Any) -> history.Grid:
+def _grid(harness: Harness, workflow: str = "w", **kwargs: Any) -> reads.Grid:
     with harness.db.read() as conn:
-        return history.run_grid(conn, workflow, **kwargs)
+        return reads.run_grid(conn, workflow, **kwargs)
 
 
 def test_the_grid_shows_the_newest_runs_first_with_every_step(
@@ -69,7 +69,7 @@ def test_the_grid_shows_the_newest_runs_first_with_every_step(
     grid = _grid(harness, "sales")
     assert [r.id for r in grid.runs] == [ok, failed]
     assert grid.steps == ["extract", "transform", "load"]  # definition order
-    assert grid.cells[(failed, "transform")] == history.GridCell(StepStatus.FAILED, 1)
+    assert grid.cells[(failed, "transform")] == reads.GridCell(StepStatus.FAILED, 1)
     assert grid.cells[(failed, "load")].status is StepStatus.UPSTREAM_FAILED
     assert grid.cells[(failed, "load")].attempts == 0
     assert grid.cells[(ok, "transform")].status is StepStatus.SUCCEEDED
@@ -157,7 +157,7 @@ def test_the_grid_and_the_squares_read_through_the_history_index(harness: Harnes
         _grid(harness, limit=2)
         _grid(harness, limit=2, before=10**6)
         with harness.db.read() as conn:
-            history.recent_runs(conn, ["w", "v"])
+            reads.recent_runs(conn, ["w", "v"])
     finally:
         event.remove(harness.db.engine, "before_cursor_execute", capture)
     for (statement, _), plan in zip(selects, _plans(harness, selects), strict=True):
@@ -175,8 +175,8 @@ def test_recent_runs_takes_the_newest_of_each_workflow(harness: Harness) -> None
     v = _runs(harness, 2, workflow="v")
     harness.submit(CHAIN.format(id="u"))
     with harness.db.read() as conn:
-        recent = history.recent_runs(conn, ["w", "v", "u"], per_workflow=3)
-        assert history.recent_runs(conn, []) == {}
+        recent = reads.recent_runs(conn, ["w", "v", "u"], per_workflow=3)
+        assert reads.recent_runs(conn, []) == {}
     assert [r.id for r in recent["w"]] == w[:-4:-1]
     assert [r.id for r in recent["v"]] == v[::-1]
     assert recent["u"] == []
@@ -187,11 +187,11 @@ def test_the_run_page_reads_steps_attempts_and_links(harness: Harness, tmp_path:
     run_id = harness.start(flaky(tmp_path))
     harness.drain(run_id)
     with harness.db.read() as conn:
-        steps = history.run_steps(conn, run_id)
-        attempts = history.run_attempts(conn, run_id)
-        assert history.child_runs(conn, run_id).by_step == {}
-        assert history.parent_link(conn, run_id) is None
-        assert history.run_body(conn, run_id) is None
+        steps = reads.run_steps(conn, run_id)
+        attempts = reads.run_attempts(conn, run_id)
+        assert reads.child_runs(conn, run_id).by_step == {}
+        assert reads.parent_link(conn, run_id) is None
+        assert reads.run_body(conn, run_id) is None
     assert [(s.step_id, s.status) for s in steps] == [
         ("extract", StepStatus.SUCCEEDED),
         ("transform", StepStatus.FAILED),
@@ -223,13 +223,13 @@ def test_foreach_iterations_are_children_not_history(harness: Harness) -> None:
     run_id = harness.start(FOREACH)
     harness.drain(run_id)
     with harness.db.read() as conn:
-        children = history.child_runs(conn, run_id).by_step["each"]
-        link = history.parent_link(conn, children[1].id)
-        body = history.run_body(conn, children[1].id)
-        recent = history.recent_runs(conn, ["fe"])
+        children = reads.child_runs(conn, run_id).by_step["each"]
+        link = reads.parent_link(conn, children[1].id)
+        body = reads.run_body(conn, children[1].id)
+        recent = reads.recent_runs(conn, ["fe"])
     assert [c.iteration for c in children] == [0, 1, 2]
     assert all(c.status is RunStatus.SUCCEEDED for c in children)
-    assert link == history.ParentLink(run_id, "each", 1)
+    assert link == reads.ParentLink(run_id, "each", 1)
     assert body == "each"
     assert [r.id for r in recent["fe"]] == [run_id]  # iterations are not runs of the history
     assert [r.id for r in _grid(harness, "fe").runs] == [run_id]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from maestro.engine import queries
+from maestro import reads
 from tests.engine.harness import Harness
 from tests.web.conftest import csrf_of, flaky, post_form
 
@@ -215,7 +215,7 @@ def test_start_a_run_from_the_workflow_page(client: TestClient, harness: Harness
     assert response.status_code == 303
     run_id = int(response.headers["location"].rsplit("/", 1)[1])
     with harness.db.read() as conn:
-        run = queries.run_detail(conn, run_id)
+        run = reads.run_detail(conn, run_id)
     assert run.params == {"who": "Ada"} and run.trigger == "manual"
     bad = post_form(client, "/workflows/w/start", {"params": "[1]"})
     assert bad.status_code == 422 and "JSON object" in bad.text
@@ -236,7 +236,7 @@ def test_starting_from_the_web_form_goes_through_the_run_strategy(
     second = post_form(client, "/workflows/seq/start")
     ids = [int(r.headers["location"].rsplit("/", 1)[1]) for r in (first, second)]
     with harness.db.read() as conn:
-        statuses = [queries.run_detail(conn, run_id).status for run_id in ids]
+        statuses = [reads.run_detail(conn, run_id).status for run_id in ids]
     assert [str(s) for s in statuses] == ["RUNNING", "QUEUED"]
     rest = client.post("/api/v1/workflows/seq/runs", json={})
     assert rest.json()["status"] == "QUEUED"  # the same rule through REST
@@ -283,7 +283,7 @@ def test_stop_retry_and_skip(client: TestClient, harness: Harness) -> None:
     assert refused.status_code == 409 and "RETRYING" in refused.text
     assert post_form(client, f"/runs/{run_id}/stop").status_code == 303
     with harness.db.read() as conn:
-        assert queries.run_detail(conn, run_id).status == "STOPPED"
+        assert reads.run_detail(conn, run_id).status == "STOPPED"
     assert post_form(client, f"/runs/{run_id}/stop").status_code == 409
 
 

@@ -1,4 +1,4 @@
-"""Read models: what a person (CLI, API) sees of a run."""
+"""A run with its steps, as ``maestro run`` and the tests' harness see it."""
 
 from __future__ import annotations
 

@@ -1,0 +1,180 @@
+"""Runs: the history of a workflow (``ix_runs_workflow_history`` on ``(workflow_id, id)``,
+read backwards), a run's detail, and a run with its steps (what ``maestro run`` prints)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Select, func, select
+
+from maestro.errors import NotFound
+from maestro.reads.paging import MAX_LIMIT, Page, clamp_limit, int_cursor, page_of
+from maestro.reads.workflows import workflow_owner
+from maestro.states import RunStatus
+from maestro.store import tables
+
+W, V, R, S, A, E, TR = (
+    tables.workflows,
+    tables.workflow_versions,
+    tables.runs,
+    tables.step_runs,
+    tables.attempts,
+    tables.events,
+    tables.triggers,
+)
+
+
+# -- runs ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    id: int
+    workflow_id: str
+    number: int
+    version: int
+    status: RunStatus
+    trigger: str
+    logical_date: datetime
+    created_at: datetime
+    started_at: datetime | None
+    ended_at: datetime | None
+    error: str | None
+    parent_run_id: int | None
+    restarted_from: int | None
+
+
+@dataclass(frozen=True)
+class RunDetail(RunSummary):
+    params: dict[str, Any] = field(default_factory=dict)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    steps_total: int = 0
+    step_counts: dict[str, int] = field(default_factory=dict)
+    #: runs started by this one's steps (foreach iterations, subworkflows), at most 500
+    children: list[int] = field(default_factory=list)
+
+
+_SUMMARY_COLUMNS = (
+    R.c.id,
+    R.c.workflow_id,
+    R.c.number,
+    R.c.version,
+    R.c.status,
+    R.c.trigger,
+    R.c.logical_date,
+    R.c.created_at,
+    R.c.started_at,
+    R.c.ended_at,
+    R.c.error,
+    R.c.parent_run_id,
+    R.c.restarted_from,
+)
+
+
+def _run_summary(row: Any) -> RunSummary:
+    return RunSummary(**{c.name: getattr(row, c.name) for c in _SUMMARY_COLUMNS})
+
+
+def run_history_query(
+    workflow_id: str,
+    *,
+    statuses: Collection[str] = (),
+    triggers: Collection[str] = (),
+    since: datetime | None = None,
+    until: datetime | None = None,
+    before: int | None = None,
+    limit: int = 50,
+) -> Select[Any]:
+    """Newest first, by keyset on ``runs.id`` (``bench/history.py`` checks its plan)."""
+    query = select(*_SUMMARY_COLUMNS).where(
+        R.c.workflow_id == workflow_id,
+        R.c.iteration.is_(None),  # not foreach iterations
+    )
+    if before is not None:
+        query = query.where(R.c.id < before)
+    if statuses:
+        query = query.where(R.c.status.in_(list(statuses)))
+    if triggers:
+        query = query.where(R.c.trigger.in_(list(triggers)))
+    if since is not None:
+        query = query.where(R.c.created_at >= since)
+    if until is not None:
+        query = query.where(R.c.created_at < until)
+    return query.order_by(R.c.id.desc()).limit(limit + 1)
+
+
+def run_history(
+    conn: Connection,
+    workflow_id: str,
+    *,
+    statuses: Collection[str] = (),
+    triggers: Collection[str] = (),
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> Page[RunSummary]:
+    limit = clamp_limit(limit)
+    workflow_owner(conn, workflow_id)  # 404 for an unknown workflow, not an empty page
+    query = run_history_query(
+        workflow_id,
+        statuses=statuses,
+        triggers=triggers,
+        since=since,
+        until=until,
+        before=int_cursor(cursor),
+        limit=limit,
+    )
+    return page_of(conn.execute(query).all(), limit, _run_summary, "id")
+
+
+def run_detail(conn: Connection, run_id: int) -> RunDetail:
+    row = conn.execute(
+        select(*_SUMMARY_COLUMNS, R.c.params, R.c.outputs, R.c.steps_total).where(R.c.id == run_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"run {run_id} does not exist")
+    counts = conn.execute(
+        select(S.c.status, func.count()).where(S.c.run_id == run_id).group_by(S.c.status)
+    ).all()
+    # child runs through the run's steps: ix_runs_parent_step, never a scan of all runs
+    children = conn.execute(
+        select(R.c.id)
+        .where(R.c.parent_step_run_id.in_(select(S.c.id).where(S.c.run_id == run_id)))
+        .order_by(R.c.id)
+        .limit(MAX_LIMIT)
+    ).scalars()
+    return RunDetail(
+        **vars(_run_summary(row)),
+        params=row.params or {},
+        outputs=row.outputs or {},
+        steps_total=row.steps_total,
+        step_counts={str(status): n for status, n in counts},
+        children=list(children),
+    )
+
+
+def run_owner(conn: Connection, run_id: int) -> str:
+    """The owner of the run's workflow (whom a write token must act for)."""
+    owner: str | None = conn.execute(
+        select(W.c.owner).select_from(R.join(W, W.c.id == R.c.workflow_id)).where(R.c.id == run_id)
+    ).scalar()
+    if owner is None:
+        raise NotFound(f"run {run_id} does not exist")
+    return owner
+
+
+def run_by_idempotency_key(conn: Connection, workflow_id: str, key: str) -> int | None:
+    run_id: int | None = conn.execute(
+        select(R.c.id).where(R.c.workflow_id == workflow_id, R.c.idempotency_key == key)
+    ).scalar()
+    return run_id
+
+
+def require_run(conn: Connection, run_id: int) -> None:
+    """Raise NotFound naming the run when it does not exist."""
+    if conn.execute(select(R.c.id).where(R.c.id == run_id)).first() is None:
+        raise NotFound(f"run {run_id} does not exist")

@@ -1,0 +1,206 @@
+"""Steps, attempts and logs of a run: one shape per concept (``StepSummary``, ``StepDetail``,
+``AttemptDetail``) for the API, the web view and the CLI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from maestro.errors import NotFound
+from maestro.reads.paging import MAX_LIMIT, Page, clamp_limit, int_cursor, page_of
+from maestro.reads.runs import require_run
+from maestro.states import StepStatus
+from maestro.store import tables
+
+W, V, R, S, A, E, TR = (
+    tables.workflows,
+    tables.workflow_versions,
+    tables.runs,
+    tables.step_runs,
+    tables.attempts,
+    tables.events,
+    tables.triggers,
+)
+
+
+# -- steps and attempts --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StepSummary:
+    step_id: str
+    step_type: str
+    position: int
+    status: StepStatus
+    attempt_count: int
+    waiting_for: str | None
+    next_attempt_at: datetime | None
+    outputs: dict[str, Any]
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    ended_at: datetime | None
+    #: foreach/subworkflow steps: child runs created, started, ended, ended without success
+    children_total: int
+    children_started: int
+    children_done: int
+    children_failed: int
+
+
+@dataclass(frozen=True)
+class AttemptDetail:
+    number: int
+    status: str
+    queue: str
+    worker: str | None
+    external_id: str | None
+    exit_code: int | None
+    error: str | None
+    created_at: datetime
+    dispatched_at: datetime
+    started_at: datetime | None
+    heartbeat_at: datetime | None
+    ended_at: datetime | None
+
+
+@dataclass(frozen=True)
+class StepDetail(StepSummary):
+    run_id: int = 0
+    attempts: list[AttemptDetail] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class AttemptLog:
+    status: str
+    log_path: str | None
+
+
+_STEP_COLUMNS = (
+    S.c.step_id,
+    S.c.step_type,
+    S.c.position,
+    S.c.status,
+    S.c.attempts,
+    S.c.waiting_for,
+    S.c.next_attempt_at,
+    S.c.outputs,
+    S.c.error,
+    S.c.created_at,
+    S.c.started_at,
+    S.c.ended_at,
+    S.c.children_total,
+    S.c.children_started,
+    S.c.children_done,
+    S.c.children_failed,
+)
+
+
+def _step_summary(row: Any) -> StepSummary:
+    values = {c.name: getattr(row, c.name) for c in _STEP_COLUMNS}
+    values["status"] = StepStatus(values["status"])
+    values["attempt_count"] = values.pop("attempts")
+    values["outputs"] = values["outputs"] or {}
+    return StepSummary(**values)
+
+
+def list_steps(
+    conn: Connection, run_id: int, *, limit: int = MAX_LIMIT, cursor: str | None = None
+) -> Page[StepSummary]:
+    """The run's steps in definition order (keyset on their position)."""
+    limit = clamp_limit(limit)
+    require_run(conn, run_id)
+    query = (
+        select(*_STEP_COLUMNS).where(S.c.run_id == run_id).order_by(S.c.position).limit(limit + 1)
+    )
+    after = int_cursor(cursor)
+    if after is not None:
+        query = query.where(S.c.position > after)
+    return page_of(conn.execute(query).all(), limit, _step_summary, "position")
+
+
+def step_detail(conn: Connection, run_id: int, step_id: str) -> StepDetail:
+    row = conn.execute(
+        select(S.c.id.label("step_run_id"), *_STEP_COLUMNS).where(
+            S.c.run_id == run_id, S.c.step_id == step_id
+        )
+    ).first()
+    if row is None:
+        require_run(conn, run_id)
+        raise NotFound(f"run {run_id} has no step {step_id!r}")
+    attempt_rows = conn.execute(
+        select(A).where(A.c.step_run_id == row.step_run_id).order_by(A.c.number)
+    )
+    attempts = [
+        AttemptDetail(
+            number=a.number,
+            status=a.status,
+            queue=a.queue,
+            worker=a.worker,
+            external_id=a.external_id,
+            exit_code=a.exit_code,
+            error=a.error,
+            created_at=a.created_at,
+            dispatched_at=a.dispatched_at,
+            started_at=a.started_at,
+            heartbeat_at=a.heartbeat_at,
+            ended_at=a.ended_at,
+        )
+        for a in attempt_rows
+    ]
+    return StepDetail(**vars(_step_summary(row)), run_id=run_id, attempts=attempts)
+
+
+def attempt_log(conn: Connection, run_id: int, step_id: str, number: int) -> AttemptLog:
+    row = conn.execute(
+        select(A.c.status, A.c.log_path)
+        .select_from(A.join(S, S.c.id == A.c.step_run_id))
+        .where(S.c.run_id == run_id, S.c.step_id == step_id, A.c.number == number)
+    ).first()
+    if row is None:
+        step_detail(conn, run_id, step_id)  # names the run or the step when they are missing
+        raise NotFound(f"step {step_id!r} of run {run_id} has no attempt {number}")
+    return AttemptLog(row.status, row.log_path)
+
+
+@dataclass(frozen=True)
+class LogSource:
+    """One attempt's log in a run's tree, labelled for a reader who follows the whole tree:
+    ``step``, ``loop[3].step`` (a foreach iteration) or ``child.step`` (a subworkflow's)."""
+
+    attempt_id: int
+    label: str
+    step_id: str
+    attempt: int
+    #: None until a worker claims the attempt
+    log_path: str | None
+
+
+def run_tree_logs(conn: Connection, run_id: int, after_attempt: int = 0) -> list[LogSource]:
+    """The attempts of ``run_id`` and of its child runs with an id above ``after_attempt``,
+    in the order they were made (what ``maestro run`` streams and ``maestro logs`` prints).
+    An attempt not claimed yet has no log path: attempts are claimed out of order."""
+    parent = S.alias("parent_step")
+    rows = conn.execute(
+        select(A.c.id, A.c.number, A.c.log_path, S.c.step_id, R.c.iteration, parent.c.step_id)
+        .select_from(
+            A.join(S, S.c.id == A.c.step_run_id)
+            .join(R, R.c.id == S.c.run_id)
+            .outerjoin(parent, parent.c.id == R.c.parent_step_run_id)
+        )
+        .where(
+            (R.c.id == run_id) | (R.c.root_run_id == run_id),
+            A.c.id > after_attempt,
+        )
+        .order_by(A.c.id)
+    ).all()
+    sources = []
+    for attempt_id, number, path, step_id, iteration, parent_step in rows:
+        label = step_id
+        if parent_step is not None:
+            where = f"[{iteration}]" if iteration is not None else ""
+            label = f"{parent_step}{where}.{step_id}"
+        sources.append(LogSource(attempt_id, label, step_id, number, path))
+    return sources
