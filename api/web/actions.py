@@ -21,14 +21,14 @@ from starlette.concurrency import run_in_threadpool
 
 from api.errors import Forbidden, Unprocessable
 from api.throttle import client_of, throttle_of
-from api.web import session
+from api.web import explain, session
 from api.web.pages import login_required
 from api.web.render import PAGE_METHODS, Page, error_page, render, status_of
-from maestro.engine import actions, queries
+from maestro.engine import actions, history, queries
 from maestro.engine.actions import RestartMode
 from maestro.engine.core import Engine
 from maestro.engine.versions import set_paused
-from maestro.errors import MaestroError
+from maestro.errors import Conflict, MaestroError
 
 router = APIRouter(include_in_schema=False)
 
@@ -168,10 +168,21 @@ async def restart(request: Request, run_id: RunId) -> Response:
             raise Unprocessable(f"unknown restart mode {mode!r}: use failed or beginning")
         actor = _run_actor(who, engine, run_id)
         chosen: RestartMode = "failed" if mode == "failed" else "beginning"
+        if chosen == "failed":
+            _require_a_failure(engine, run_id)
         new_id = actions.restart_run(engine, run_id, actor, mode=chosen)
         return f"/runs/{new_id}"
 
     return await perform(request, act)
+
+
+def _require_a_failure(engine: Engine, run_id: int) -> None:
+    """Refuse "restart from failed" for a run with no failed step: the engine would rerun its
+    SKIPPED steps (which count as not ok there) in a new run that changes nothing."""
+    with engine.db.read() as conn:
+        steps = history.run_steps(conn, run_id)
+    if not explain.has_failed(steps):
+        raise Conflict(f"run {run_id} has no failed step: restart it from the beginning instead")
 
 
 @router.post("/runs/{run_id}/steps/{step_id}/retry")

@@ -259,7 +259,7 @@ def _node(step_id: str, corner: Point, info: NodeInfo) -> str:
     bad = info.status in BAD
     stroke = "#1f2328" if bad else "#57606a"
     width = 3 if bad else 1
-    dash = ' stroke-dasharray="5 3"' if info.status in ("PENDING", "SKIPPED") else ""
+    dash = ' stroke-dasharray="5 3"' if info.status in ("PENDING", "SKIPPED", "NOT_CREATED") else ""
     text_x = 28 if lk.symbol else 10
     title = " · ".join(p for p in (step_id, lk.label, info.kind, info.detail) if p)
     meta = " · ".join(p for p in (lk.label, info.kind) if p)

@@ -17,14 +17,14 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup
 
-from api.web import charts, dag, session
+from api.web import charts, dag, explain, session
 from api.web.render import PAGE_METHODS, Page, error_page, render, status_of
-from api.web.status import is_terminal
-from maestro.engine import history, queries
+from api.web.status import NOT_CREATED, is_terminal
+from maestro.engine import history, queries, web_reads
 from maestro.engine.compiled import CompiledWorkflow
 from maestro.engine.core import Engine
 from maestro.errors import MaestroError
-from maestro.states import RUN_ACTIVE, STEP_OK, StepStatus
+from maestro.states import RUN_ACTIVE, StepStatus
 
 router = APIRouter(include_in_schema=False)
 
@@ -160,6 +160,15 @@ def _run(who: session.Visitor, engine: Engine, run_id: int) -> Page:
         compiled = engine.versions.for_run(
             conn, run.workflow_id, run.version, history.run_body(conn, run_id)
         )
+        origin = web_reads.run_ref(conn, run.restarted_from) if run.restarted_from else None
+        restarts = web_reads.restarts_of(conn, run_id)
+        reused = (
+            web_reads.reused_attempts(
+                conn, run.restarted_from, [s.step_id for s in steps if not s.attempts]
+            )
+            if run.restarted_from
+            else {}
+        )
     active = not is_terminal(run.status) or any(
         not is_terminal(c.status) for kids in children.values() for c in kids
     )
@@ -171,9 +180,13 @@ def _run(who: session.Visitor, engine: Engine, run_id: int) -> Page:
         "now": now,
         "duration": _took(run.started_at, run.ended_at, now),
         "dag": _dag(run_id, compiled, steps),
-        "gantt": charts.gantt(attempts, now),
-        "has_failed": any(s.status not in STEP_OK for s in steps),
+        "gantt": charts.gantt(attempts, now, charts.step_spans(steps)),
+        "has_failed": explain.has_failed(steps),
+        "why": explain.why(run.error, steps),
         "failures": [s for s in steps if s.status in FAILURES][:20],
+        "origin": origin,
+        "restarts": restarts,
+        "reused": reused,
         "run_active": run.status in RUN_ACTIVE,
         "can_write": who.may_write(owner),
     }
@@ -194,10 +207,14 @@ def _dag(run_id: int, compiled: CompiledWorkflow, steps: list[history.StepState]
     nodes = {}
     for step_id, _ in specs:
         state = states.get(step_id)
+        kind = compiled.steps[step_id].type.value
+        if state is None:  # a run stopped (or still) QUEUED has no step rows: nothing to open
+            nodes[step_id] = dag.NodeInfo(status=NOT_CREATED, kind=kind)
+            continue
         nodes[step_id] = dag.NodeInfo(
-            status=state.status.value if state else "PENDING",
-            kind=compiled.steps[step_id].type.value,
-            detail=f"{state.attempts} attempt(s)" if state else "",
+            status=state.status.value,
+            kind=kind,
+            detail=f"{state.attempts} attempt(s)",
             href=f"/runs/{run_id}/steps/{step_id}",
         )
     failed = sum(1 for s in steps if s.status in FAILURES)
@@ -230,11 +247,17 @@ def _step(
         step = queries.step_detail(conn, run_id, step_id)
         chosen = number or (step.attempts[-1].number if step.attempts else None)
         log = queries.attempt_log(conn, run_id, step_id, chosen) if chosen else None
+        reused = (
+            web_reads.reused_attempts(conn, run.restarted_from, [step_id]).get(step_id)
+            if run.restarted_from and not step.attempts
+            else None
+        )
     attempt = next((a for a in step.attempts if a.number == chosen), None)
     context: dict[str, Any] = {
         "run": run,
         "step": step,
         "attempt": attempt,
+        "reused": reused,
         "now": now,
         "run_active": run.status in RUN_ACTIVE,
         "can_write": who.may_write(owner),

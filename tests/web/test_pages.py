@@ -252,7 +252,7 @@ def test_restart_from_failed_makes_a_new_run_that_succeeds(
     new_id = int(response.headers["location"].rsplit("/", 1)[1])
     assert harness.drain(new_id).status == "SUCCEEDED"
     html = client.get(f"/runs/{new_id}").text
-    assert f'href="/runs/{failed}">run {failed}</a>' in html  # restarted from
+    assert f'href="/runs/{failed}">run #1</a>' in html  # restarted from, by its number
     again = post_form(client, f"/runs/{new_id}/restart", {"mode": "failed"})
     assert again.status_code == 409 and "no failed step" in again.text
     assert post_form(client, f"/runs/{new_id}/restart", {"mode": "sideways"}).status_code == 422
