@@ -107,17 +107,17 @@ def workflow_page(
 ) -> Response:
     """The run-history grid (runs × steps, newest left), durations, versions, triggers."""
     return serve(
-        request, lambda who, engine: _workflow(who, engine, workflow_id, before, after, limit)
+        request, lambda who, engine: workflow_view(who, engine, workflow_id, before, after, limit)
     )
 
 
-def _workflow(
+def workflow_view(
     who: session.Visitor,
     engine: Engine,
     workflow_id: str,
-    before: int | None,
-    after: int | None,
-    limit: int,
+    before: int | None = None,
+    after: int | None = None,
+    limit: int = GRID_RUNS,
 ) -> Page:
     now = engine.clock.now()
     with engine.db.read() as conn:
@@ -134,6 +134,8 @@ def _workflow(
         "versions": versions,
         "triggers": list(detail.definition.get("triggers") or []),
         "can_write": who.may_write(detail.owner),
+        "limit": limit,
+        "default_limit": GRID_RUNS,
     }
     active = any(not is_terminal(r.status) for r in grid.runs)
     return Page("workflow", detail.name, context, active=active)
