@@ -66,6 +66,18 @@ def login_required(request: Request) -> Response:
     return RedirectResponse(f"/login?next={quote(here, safe='')}", status_code=303)
 
 
+@router.api_route("/changes", methods=PAGE_METHODS)
+def changes(request: Request) -> Response:
+    """The change feed an idle page polls (``maestro.js``): a stamp that moves whenever a run
+    is created or anything in a run changes; the page fetches its body again when it does."""
+    if session.visitor(request) is None:
+        return Response("log in first", status_code=401, media_type="text/plain")
+    engine: Engine = request.app.state.engine
+    with engine.db.read() as conn:
+        stamp = web_reads.change_stamp(conn)
+    return Response(stamp, media_type="text/plain", headers={"Cache-Control": "no-store"})
+
+
 # -- workflows -------------------------------------------------------------------------------
 
 

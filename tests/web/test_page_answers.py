@@ -98,3 +98,27 @@ def test_every_page_answers_head_the_api_link_of_the_header_too(
         assert got.status_code in (200, 303), path
         assert head.headers.get("content-type") == got.headers.get("content-type"), path
         assert head.content == b"", path
+
+
+def test_the_change_feed_moves_when_a_run_starts_or_changes(
+    client: TestClient, harness: Harness
+) -> None:
+    harness.submit(NOOP)
+    before = client.get("/changes")
+    assert before.status_code == 200 and before.headers["cache-control"] == "no-store"
+    run_id = harness.start(NOOP)
+    started = client.get("/changes").text
+    assert started != before.text
+    harness.drain(run_id)
+    assert client.get("/changes").text != started
+    assert client.get("/changes").text == client.get("/changes").text  # still when idle
+
+
+def test_idiomorph_is_served_from_here_with_its_license_header(client: TestClient) -> None:
+    html = client.get("/").text
+    scripts = re.findall(r'<script src="([^"]+)"', html)
+    assert [s.split("?")[0] for s in scripts] == ["/static/idiomorph.js", "/static/maestro.js"]
+    body = client.get(scripts[0]).text
+    assert body.startswith("/*!\n * idiomorph 0.8.0")
+    assert "Zero-Clause BSD" in body[:1500] and "Permission to use, copy, modify" in body[:1500]
+    assert "var Idiomorph = (function ()" in body
