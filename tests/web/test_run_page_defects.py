@@ -9,7 +9,10 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from api.web import explain
 from maestro.engine import actions, queries
+from maestro.engine.history import StepState
+from maestro.states import StepStatus
 from tests.engine.harness import Harness
 from tests.web.conftest import flaky, post_form
 
@@ -157,3 +160,27 @@ def test_the_timeline_covers_foreach_and_subworkflow_steps(
     # the axis spans the whole run (its children's attempts a second apart), not the noop's instant
     ticks = re.findall(r'class="tick">\+([^<]+)</text>', gantt.group(0))
     assert ticks[-1].endswith("s") and not ticks[-1].endswith("ms"), ticks
+
+
+def _state(step_id: str, status: str) -> StepState:
+    return StepState(step_id, "shell", 0, StepStatus(status), 1, None, {}, None, None, None)
+
+
+def test_why_words_several_failures_and_keeps_other_errors() -> None:
+    steps = [
+        _state("a", "FAILED"),
+        _state("b", "FAILED"),
+        _state("c", "TIMED_OUT"),
+        _state("d", "UPSTREAM_FAILED"),
+        _state("e", "SKIPPED"),
+        _state("f", "SUCCEEDED"),
+    ]
+    assert explain.why("4 steps failed", steps) == (
+        "a and b failed; c timed out; 1 step not run because of them"
+    )
+    many = [_state(f"s{i}", "FAILED") for i in range(5)]
+    assert explain.why("5 steps failed", many) == "s0, s1, s2 and 2 more failed"
+    assert explain.why("run timed out after 1h", steps) == "run timed out after 1h"
+    assert explain.why(None, steps) is None
+    assert not explain.has_failed([_state("e", "SKIPPED"), _state("f", "SUCCEEDED")])
+    assert explain.has_failed([_state("d", "UPSTREAM_FAILED")])
