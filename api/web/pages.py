@@ -7,7 +7,7 @@ a ``Page``. Nothing here writes (``actions.py`` does).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path as FsPath
 from typing import Annotated, Any
@@ -193,7 +193,7 @@ def _run(who: session.Visitor, engine: Engine, run_id: int) -> Page:
         "parent": parent,
         "now": now,
         "duration": _took(run.started_at, run.ended_at, now),
-        "dag": _dag(run_id, compiled, steps),
+        "dag": _dag(run_id, compiled, steps, reused),
         "gantt": charts.gantt(attempts, now, charts.step_spans(steps)),
         "has_failed": explain.has_failed(steps),
         "why": explain.why(run.error, steps),
@@ -212,7 +212,12 @@ def _took(started: datetime | None, ended: datetime | None, now: datetime) -> fl
     return None if started is None else ((ended or now) - started).total_seconds()
 
 
-def _dag(run_id: int, compiled: CompiledWorkflow, steps: list[history.StepState]) -> Markup | None:
+def _dag(
+    run_id: int,
+    compiled: CompiledWorkflow,
+    steps: list[history.StepState],
+    reused: Mapping[str, web_reads.ReusedAttempt],
+) -> Markup | None:
     """The run's DAG (a foreach iteration's: its body's) with each step's status."""
     specs = tuple((s.id, tuple(s.depends_on)) for s in compiled.definition.steps)
     if len(specs) > dag.MAX_DRAWN:
@@ -225,10 +230,13 @@ def _dag(run_id: int, compiled: CompiledWorkflow, steps: list[history.StepState]
         if state is None:  # a run stopped (or still) QUEUED has no step rows: nothing to open
             nodes[step_id] = dag.NodeInfo(status=NOT_CREATED, kind=kind)
             continue
+        origin = reused.get(step_id)
         nodes[step_id] = dag.NodeInfo(
             status=state.status.value,
             kind=kind,
-            detail=f"{state.attempts} attempt(s)",
+            detail=f"reused from run #{origin.run.number}"
+            if origin
+            else f"{state.attempts} attempt(s)",
             href=f"/runs/{run_id}/steps/{step_id}",
         )
     failed = sum(1 for s in steps if s.status in FAILURES)

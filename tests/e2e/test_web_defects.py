@@ -200,5 +200,6 @@ def test_the_pages_fit_a_phone(page: Any, standalone: Server) -> None:
     assert error["width"] >= 250, f"the attempt's error is squeezed to {error['width']:.0f} px"
     screenshot(page, "10-step-phone")
 
-    page.goto(f"{standalone.url}/workflows/failing")
-    assert _overflow(page) <= 0, "the workflow page scrolls sideways"
+    for path in ("/workflows/failing", "/", "/runs/abc"):
+        page.goto(standalone.url + path)
+        assert _overflow(page) <= 0, f"{path} scrolls sideways"

@@ -116,6 +116,7 @@ def test_a_reused_step_shows_the_attempt_it_reused_with_its_log(
     attempt = f"/runs/{failed}/steps/extract/attempts/1"
     run_html = client.get(f"/runs/{new}").text
     assert f'<a class="reused" href="{attempt}"' in run_html and "reused: run #1" in run_html
+    assert 'aria-label="extract: succeeded, shell, reused from run #1"' in run_html  # the DAG
     step_html = client.get(f"/runs/{new}/steps/extract").text
     assert "No attempt yet" not in step_html
     assert f'href="{attempt}#log">log</a>' in step_html and 'href="/runs/' in step_html
