@@ -20,7 +20,7 @@ from api.routers import health, metrics, pools, runs, signals, workflows
 from api.routers.health import Check
 from api.schemas.common import Problem
 from api.throttle import Throttle
-from api.web import create_web_router
+from api.web import create_web_router, install_page_errors
 from maestro import __version__
 from maestro.engine.core import Engine
 
@@ -65,6 +65,7 @@ def create_app(
     app.include_router(create_web_router())  # the web view at /
     install_docs(app, app.openapi_url or f"{PREFIX}/openapi.json")
     errors.install(app)
+    install_page_errors(app)  # after the API's handlers: pages answer HTML errors
     # the last added runs first: CatchAll wraps everything, BodyLimit sits next to the routes
     app.add_middleware(errors.BodyLimit, limit=max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=app.state.metrics, prefix=PREFIX)

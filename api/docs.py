@@ -23,7 +23,8 @@ def install_docs(app: FastAPI, openapi_url: str) -> None:
     """Serve Swagger UI at ``/docs`` (its files at ``/docs/static``) for ``openapi_url``."""
     app.mount(STATIC, StaticFiles(directory=swagger_ui_path), name="swagger-ui")
 
-    @app.get(DOCS, include_in_schema=False)
+    # HEAD as well as GET, like every page (link checkers and uptime monitors send HEAD)
+    @app.api_route(DOCS, methods=["GET", "HEAD"], include_in_schema=False)
     def docs() -> HTMLResponse:
         return get_swagger_ui_html(
             openapi_url=openapi_url,

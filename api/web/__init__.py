@@ -1,6 +1,7 @@
 """The web run-history view, served by the API process at ``/``: server-rendered pages
 (Jinja2 templates, a little plain JavaScript, no front-end build) over the same store, auth
-and engine actions as the REST API. ``create_web_router()`` is what ``api.app`` includes."""
+and engine actions as the REST API. ``create_web_router()`` is what ``api.app`` includes;
+``install_page_errors(app)`` makes the pages' errors HTML pages."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from fastapi import APIRouter, Path
 from fastapi.responses import Response
 
 from api.web import actions, pages
+from api.web.errors import install as install_page_errors
 from api.web.render import PAGE_METHODS, static_response
 
 
@@ -24,4 +26,4 @@ def create_web_router() -> APIRouter:
     return router
 
 
-__all__ = ["create_web_router"]
+__all__ = ["create_web_router", "install_page_errors"]

@@ -21,15 +21,15 @@ from starlette.concurrency import run_in_threadpool
 
 from api.errors import Forbidden, Unprocessable
 from api.throttle import client_of, throttle_of
-from api.web import session
-from api.web.pages import login_required
+from api.web import explain, session
+from api.web.pages import login_required, workflow_view
 from api.web.render import PAGE_METHODS, Page, error_page, render, status_of
 from maestro import reads
 from maestro.engine import actions
 from maestro.engine.actions import RestartMode
 from maestro.engine.core import Engine
 from maestro.engine.versions import set_paused
-from maestro.errors import MaestroError
+from maestro.errors import Conflict, MaestroError
 
 router = APIRouter(include_in_schema=False)
 
@@ -42,6 +42,8 @@ MAX_FORM = 64 * 1024
 Form = dict[str, str]
 #: does the action and returns where to go next
 Action = Callable[[session.Visitor, Engine, Form], str]
+#: the page that shows why an action was refused (instead of the plain error page)
+Refused = Callable[[session.Visitor, Engine, Form, MaestroError], Page]
 
 
 async def _form(request: Request) -> Form | None:
@@ -55,23 +57,29 @@ async def _form(request: Request) -> Form | None:
     return dict(pairs)
 
 
-async def perform(request: Request, action: Action) -> Response:
+async def perform(request: Request, action: Action, refused: Refused | None = None) -> Response:
     form = await _form(request)
     if form is None:
         return Response("malformed form", status_code=400, media_type="text/plain")
-    return await run_in_threadpool(_perform, request, form, action)
+    return await run_in_threadpool(_perform, request, form, action, refused)
 
 
-def _perform(request: Request, form: Form, action: Action) -> Response:
+def _perform(request: Request, form: Form, action: Action, refused: Refused | None) -> Response:
     who = session.visitor(request)
     if who is None:
         return login_required(request)
     if not session.csrf_ok(request, form.get(session.CSRF_FIELD)):
         message = "This form has expired or comes from another site: reload the page and retry."
         return render(request, who, error_page(message, 403))
+    engine = request.app.state.engine
     try:
-        target = action(who, request.app.state.engine, form)
+        target = action(who, engine, form)
     except MaestroError as exc:
+        if refused is not None:
+            try:
+                return render(request, who, refused(who, engine, form, exc))
+            except MaestroError:
+                pass  # the page to show it on is gone too: the plain error page
         return render(request, who, error_page(exc.message, status_of(exc), _back(request)))
     return RedirectResponse(target, status_code=303)
 
@@ -119,13 +127,28 @@ def _params(text: str) -> dict[str, Any]:
 
 @router.post("/workflows/{workflow_id}/start")
 async def start(request: Request, workflow_id: WorkflowId) -> Response:
+    """Start a run; params that are not JSON, not an object or not the workflow's come back
+    on the workflow page, next to the text as typed (422)."""
+
     def act(who: session.Visitor, engine: Engine, form: Form) -> str:
         actor = _workflow_actor(who, engine, workflow_id)
         params = _params(form.get("params", ""))
         started = actions.start_run_now(engine, workflow_id, actor, params=params)
         return f"/runs/{started.run_id}"
 
-    return await perform(request, act)
+    def refused(who: session.Visitor, engine: Engine, form: Form, exc: MaestroError) -> Page:
+        if status_of(exc) != 422:
+            return error_page(exc.message, status_of(exc))
+        page = workflow_view(who, engine, workflow_id)
+        page.context |= {
+            "params_text": form.get("params", ""),
+            "params_error": exc.message,
+            "refresh": False,  # this answers POST …/start: nothing to poll at this address
+        }
+        page.status = 422
+        return page
+
+    return await perform(request, act, refused)
 
 
 @router.post("/workflows/{workflow_id}/pause")
@@ -169,10 +192,21 @@ async def restart(request: Request, run_id: RunId) -> Response:
             raise Unprocessable(f"unknown restart mode {mode!r}: use failed or beginning")
         actor = _run_actor(who, engine, run_id)
         chosen: RestartMode = "failed" if mode == "failed" else "beginning"
+        if chosen == "failed":
+            _require_a_failure(engine, run_id)
         new_id = actions.restart_run(engine, run_id, actor, mode=chosen)
         return f"/runs/{new_id}"
 
     return await perform(request, act)
+
+
+def _require_a_failure(engine: Engine, run_id: int) -> None:
+    """Refuse "restart from failed" for a run with no failed step: the engine would rerun its
+    SKIPPED steps (which count as not ok there) in a new run that changes nothing."""
+    with engine.db.read() as conn:
+        steps = reads.run_steps(conn, run_id)
+    if not explain.has_failed(steps):
+        raise Conflict(f"run {run_id} has no failed step: restart it from the beginning instead")
 
 
 @router.post("/runs/{run_id}/steps/{step_id}/retry")

@@ -10,7 +10,7 @@ from datetime import datetime
 from markupsafe import Markup, escape
 
 from api.web.status import look
-from maestro.reads import AttemptBar, RunBar
+from maestro.reads import AttemptBar, RunBar, StepState
 
 #: width of one run's column in the history grid; the duration chart uses the same columns
 COLUMN = 26
@@ -72,9 +72,27 @@ def _rows(attempts: Sequence[AttemptBar]) -> list[tuple[str, list[AttemptBar]]]:
     return list(rows.items())
 
 
-def gantt(attempts: Sequence[AttemptBar], now: datetime) -> Markup:
+#: steps that run no attempt of their own: their time is their child runs'
+SPAN_TYPES = frozenset({"foreach", "subworkflow"})
+
+
+def step_spans(steps: Sequence[StepState]) -> list[AttemptBar]:
+    """The foreach and subworkflow steps that have started, as bars of the timeline (number
+    0: the step itself, from its start to its end), so that the axis covers their time."""
+    return [
+        AttemptBar(s.step_id, 0, s.status.value, s.started_at, s.started_at, s.ended_at, None)
+        for s in steps
+        if s.step_type in SPAN_TYPES and s.started_at is not None
+    ]
+
+
+def gantt(
+    attempts: Sequence[AttemptBar], now: datetime, spans: Sequence[AttemptBar] = ()
+) -> Markup:
     """A row per step, a bar per attempt from its start (or its queueing, drawn lighter
-    before it started) to its end (or now)."""
+    before it started) to its end (or now); ``spans`` (``step_spans``) add the steps that
+    run child runs instead of attempts."""
+    attempts = sorted([*attempts, *spans], key=lambda a: a.created_at)
     if not attempts:
         return Markup('<p class="muted">No attempts yet.</p>')
     rows = _rows(attempts)[:MAX_GANTT_ROWS]
@@ -97,7 +115,7 @@ def gantt(attempts: Sequence[AttemptBar], now: datetime) -> Markup:
     height = 28 + len(rows) * GANTT_ROW
     return Markup(
         f'<svg class="gantt" xmlns="http://www.w3.org/2000/svg" role="img"'
-        f' aria-label="Timeline of {len(attempts)} attempt(s)" viewBox="0 0 {GANTT_W} {height}"'
+        f' aria-label="Timeline of {len(rows)} step(s)" viewBox="0 0 {GANTT_W} {height}"'
         f' width="{GANTT_W}" height="{height}">{"".join(parts)}</svg>'
     )
 
@@ -107,7 +125,8 @@ def _bar(a: AttemptBar, y: float, x: Callable[[datetime], float], now: datetime)
     began = a.started_at or a.ended_at or now
     x0, x1, x2 = x(a.created_at), x(began), x(a.ended_at or now)
     took = ((a.ended_at or now) - began).total_seconds() if a.started_at else None
-    tip = f"{a.step_id} attempt {a.number}: {lk.label}, ran {human_duration(took)}"
+    what = f"attempt {a.number}" if a.number else "child runs"
+    tip = f"{a.step_id} {what}: {lk.label}, ran {human_duration(took)}"
     if a.worker:
         tip += f" on {a.worker}"
     queued = (
@@ -117,7 +136,8 @@ def _bar(a: AttemptBar, y: float, x: Callable[[datetime], float], now: datetime)
         else ""
     )
     return (
-        f'<g class="attempt" data-status="{escape(a.status)}"><title>{escape(tip)}</title>{queued}'
+        f'<g class="{"attempt" if a.number else "span"}" data-step="{escape(a.step_id)}"'
+        f' data-status="{escape(a.status)}"><title>{escape(tip)}</title>{queued}'
         f'<rect x="{x1:.1f}" y="{y + 2}" width="{max(x2 - x1, 2):.1f}" height="16" rx="2"'
         f' fill="{lk.fill}" stroke="#1f2328" stroke-width="0.6"/>'
         f'<text x="{x1 + 3:.1f}" y="{y + 14}" class="sym" fill="{lk.text}">'

@@ -259,13 +259,18 @@ def _node(step_id: str, corner: Point, info: NodeInfo) -> str:
     bad = info.status in BAD
     stroke = "#1f2328" if bad else "#57606a"
     width = 3 if bad else 1
-    dash = ' stroke-dasharray="5 3"' if info.status in ("PENDING", "SKIPPED") else ""
+    dash = ' stroke-dasharray="5 3"' if info.status in ("PENDING", "SKIPPED", "NOT_CREATED") else ""
     text_x = 28 if lk.symbol else 10
     title = " · ".join(p for p in (step_id, lk.label, info.kind, info.detail) if p)
     meta = " · ".join(p for p in (lk.label, info.kind) if p)
+    name = escape(
+        ": ".join((step_id, ", ".join(p for p in (lk.label, info.kind, info.detail) if p)))
+    )
+    # a link is named by its aria-label; a step without one is an image with that name
+    role = "" if info.href else f' role="img" aria-label="{name}"'
     body = (
         f'<g class="dag-node" data-step="{escape(step_id)}" data-status="{escape(info.status)}"'
-        f' transform="translate({x:.0f},{y:.0f})">'
+        f' transform="translate({x:.0f},{y:.0f})"{role}>'
         f"<title>{escape(title)}</title>"
         f'<rect width="{NODE_W}" height="{NODE_H}" rx="6" fill="{lk.fill}" stroke="{stroke}"'
         f' stroke-width="{width}"{dash}/>'
@@ -276,7 +281,7 @@ def _node(step_id: str, corner: Point, info: NodeInfo) -> str:
         "</g>"
     )
     if info.href:
-        return f'<a href="{escape(info.href)}">{body}</a>'
+        return f'<a href="{escape(info.href)}" aria-label="{name}">{body}</a>'
     return body
 
 
@@ -293,14 +298,16 @@ def render(shape: Layout, nodes: Mapping[str, NodeInfo], label: str) -> Markup:
     )
     width, height = max(shape.width, 1), max(shape.height, 1)
     return Markup(
-        f'<svg class="dag" xmlns="http://www.w3.org/2000/svg" role="img"'
+        # a group, not an image: an image's children (the steps' links) are hidden from
+        # screen readers; each step carries its own accessible name instead
+        f'<svg class="dag" xmlns="http://www.w3.org/2000/svg" role="group"'
         f' aria-label="{escape(label)}" width="{width:.0f}" height="{height:.0f}"'
         f' viewBox="0 0 {width:.0f} {height:.0f}">'
         '<defs><marker id="arrow" viewBox="0 0 8 8" refX="8" refY="4" markerWidth="7"'
         ' markerHeight="7" orient="auto"><path d="M0,0 L8,4 L0,8 z" fill="#8c959f"/>'
         "</marker></defs>"
         f'<g class="edges" fill="none" stroke="#8c959f" stroke-width="1.4"'
-        f' marker-end="url(#arrow)">{edges}</g>'
+        f' marker-end="url(#arrow)" aria-hidden="true">{edges}</g>'
         f'<g class="nodes">{drawn}</g></svg>'
     )
 

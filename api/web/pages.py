@@ -1,13 +1,13 @@
 """The pages: workflows, a workflow's run history, a run, a step with its attempts' logs.
 
 Handlers are plain functions run in the threadpool; each reads through
-``maestro.engine.queries`` and ``maestro.engine.history`` on one read connection and returns
+``maestro.reads`` on one read connection and returns
 a ``Page``. Nothing here writes (``actions.py`` does).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path as FsPath
 from typing import Annotated, Any
@@ -17,14 +17,14 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup
 
-from api.web import charts, dag, session
+from api.web import charts, dag, explain, session
 from api.web.render import PAGE_METHODS, Page, error_page, render, status_of
-from api.web.status import is_terminal
+from api.web.status import NOT_CREATED, is_terminal
 from maestro import reads
 from maestro.engine.compiled import CompiledWorkflow
 from maestro.engine.core import Engine
 from maestro.errors import MaestroError
-from maestro.states import RUN_ACTIVE, STEP_OK, StepStatus
+from maestro.states import RUN_ACTIVE, StepStatus
 
 router = APIRouter(include_in_schema=False)
 
@@ -64,6 +64,18 @@ def login_required(request: Request) -> Response:
         return Response("log in first", status_code=401, media_type="text/plain")
     here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return RedirectResponse(f"/login?next={quote(here, safe='')}", status_code=303)
+
+
+@router.api_route("/changes", methods=PAGE_METHODS)
+def changes(request: Request) -> Response:
+    """The change feed an idle page polls (``maestro.js``): a stamp that moves whenever a run
+    is created or anything in a run changes; the page fetches its body again when it does."""
+    if session.visitor(request) is None:
+        return Response("log in first", status_code=401, media_type="text/plain")
+    engine: Engine = request.app.state.engine
+    with engine.db.read() as conn:
+        stamp = reads.change_stamp(conn)
+    return Response(stamp, media_type="text/plain", headers={"Cache-Control": "no-store"})
 
 
 # -- workflows -------------------------------------------------------------------------------
@@ -107,17 +119,17 @@ def workflow_page(
 ) -> Response:
     """The run-history grid (runs × steps, newest left), durations, versions, triggers."""
     return serve(
-        request, lambda who, engine: _workflow(who, engine, workflow_id, before, after, limit)
+        request, lambda who, engine: workflow_view(who, engine, workflow_id, before, after, limit)
     )
 
 
-def _workflow(
+def workflow_view(
     who: session.Visitor,
     engine: Engine,
     workflow_id: str,
-    before: int | None,
-    after: int | None,
-    limit: int,
+    before: int | None = None,
+    after: int | None = None,
+    limit: int = GRID_RUNS,
 ) -> Page:
     now = engine.clock.now()
     with engine.db.read() as conn:
@@ -134,6 +146,8 @@ def _workflow(
         "versions": versions,
         "triggers": list(detail.definition.get("triggers") or []),
         "can_write": who.may_write(detail.owner),
+        "limit": limit,
+        "default_limit": GRID_RUNS,
     }
     active = any(not is_terminal(r.status) for r in grid.runs)
     return Page("workflow", detail.name, context, active=active)
@@ -160,6 +174,15 @@ def _run(who: session.Visitor, engine: Engine, run_id: int) -> Page:
         compiled = engine.versions.for_run(
             conn, run.workflow_id, run.version, reads.run_body(conn, run_id)
         )
+        origin = reads.run_ref(conn, run.restarted_from) if run.restarted_from else None
+        restarts = reads.restarts_of(conn, run_id)
+        reused = (
+            reads.reused_attempts(
+                conn, run.restarted_from, [s.step_id for s in steps if not s.attempts]
+            )
+            if run.restarted_from
+            else {}
+        )
     active = not is_terminal(run.status) or any(
         not is_terminal(c.status) for kids in children.values() for c in kids
     )
@@ -170,10 +193,14 @@ def _run(who: session.Visitor, engine: Engine, run_id: int) -> Page:
         "parent": parent,
         "now": now,
         "duration": _took(run.started_at, run.ended_at, now),
-        "dag": _dag(run_id, compiled, steps),
-        "gantt": charts.gantt(attempts, now),
-        "has_failed": any(s.status not in STEP_OK for s in steps),
+        "dag": _dag(run_id, compiled, steps, reused),
+        "gantt": charts.gantt(attempts, now, charts.step_spans(steps)),
+        "has_failed": explain.has_failed(steps),
+        "why": explain.why(run.error, steps),
         "failures": [s for s in steps if s.status in FAILURES][:20],
+        "origin": origin,
+        "restarts": restarts,
+        "reused": reused,
         "run_active": run.status in RUN_ACTIVE,
         "can_write": who.may_write(owner),
     }
@@ -185,7 +212,12 @@ def _took(started: datetime | None, ended: datetime | None, now: datetime) -> fl
     return None if started is None else ((ended or now) - started).total_seconds()
 
 
-def _dag(run_id: int, compiled: CompiledWorkflow, steps: list[reads.StepState]) -> Markup | None:
+def _dag(
+    run_id: int,
+    compiled: CompiledWorkflow,
+    steps: list[reads.StepState],
+    reused: Mapping[str, reads.ReusedAttempt],
+) -> Markup | None:
     """The run's DAG (a foreach iteration's: its body's) with each step's status."""
     specs = tuple((s.id, tuple(s.depends_on)) for s in compiled.definition.steps)
     if len(specs) > dag.MAX_DRAWN:
@@ -194,10 +226,17 @@ def _dag(run_id: int, compiled: CompiledWorkflow, steps: list[reads.StepState]) 
     nodes = {}
     for step_id, _ in specs:
         state = states.get(step_id)
+        kind = compiled.steps[step_id].type.value
+        if state is None:  # a run stopped (or still) QUEUED has no step rows: nothing to open
+            nodes[step_id] = dag.NodeInfo(status=NOT_CREATED, kind=kind)
+            continue
+        origin = reused.get(step_id)
         nodes[step_id] = dag.NodeInfo(
-            status=state.status.value if state else "PENDING",
-            kind=compiled.steps[step_id].type.value,
-            detail=f"{state.attempts} attempt(s)" if state else "",
+            status=state.status.value,
+            kind=kind,
+            detail=f"reused from run #{origin.run.number}"
+            if origin
+            else f"{state.attempts} attempt(s)",
             href=f"/runs/{run_id}/steps/{step_id}",
         )
     failed = sum(1 for s in steps if s.status in FAILURES)
@@ -230,11 +269,17 @@ def _step(
         step = reads.step_detail(conn, run_id, step_id)
         chosen = number or (step.attempts[-1].number if step.attempts else None)
         log = reads.attempt_log(conn, run_id, step_id, chosen) if chosen else None
+        reused = (
+            reads.reused_attempts(conn, run.restarted_from, [step_id]).get(step_id)
+            if run.restarted_from and not step.attempts
+            else None
+        )
     attempt = next((a for a in step.attempts if a.number == chosen), None)
     context: dict[str, Any] = {
         "run": run,
         "step": step,
         "attempt": attempt,
+        "reused": reused,
         "now": now,
         "run_active": run.status in RUN_ACTIVE,
         "can_write": who.may_write(owner),

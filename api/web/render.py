@@ -117,7 +117,14 @@ def status_of(exc: MaestroError) -> int:
 
 
 def error_page(message: str, status: int, back: str | None = None) -> Page:
-    titles = {400: "Bad request", 403: "Not allowed", 404: "Not found", 409: "Not now"}
+    titles = {
+        400: "Bad request",
+        403: "Not allowed",
+        404: "Not found",
+        405: "Not allowed here",
+        409: "Not now",
+        422: "Not valid",
+    }
     return Page(
         "error",
         titles.get(status, "Something went wrong"),

@@ -45,6 +45,9 @@ UNKNOWN = Look("#ffffff", DARK, "·", "unknown")
 #: a step of a definition, not of a run (``maestro graph --format svg``): no status to show
 DEFINED = "DEFINED"
 LOOKS[DEFINED] = Look("#f6f8fa", DARK, "", "")
+#: a step of a run that has no row for it: the run was stopped (or is still) QUEUED
+NOT_CREATED = "NOT_CREATED"
+LOOKS[NOT_CREATED] = Look("#ffffff", DARK, "–", "not created")
 
 #: statuses after which nothing changes any more (a page showing only these stops polling)
 TERMINAL = frozenset(s.value for s in (*RUN_TERMINAL, *STEP_TERMINAL, *ATTEMPT_TERMINAL))

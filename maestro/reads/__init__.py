@@ -10,7 +10,7 @@ run`` prints it), ``paging`` (cursors).
 
 from __future__ import annotations
 
-from maestro.reads.events import EventView, list_events
+from maestro.reads.events import EventView, change_stamp, list_events
 from maestro.reads.gauges import queue_depths, run_gauges, step_gauges
 from maestro.reads.history import (
     _BAR_COLUMNS,
@@ -44,6 +44,15 @@ from maestro.reads.paging import (
     int_cursor,
     page_of,
     str_cursor,
+)
+from maestro.reads.restarts import (
+    MAX_RESTART_HOPS,
+    MAX_RESTARTS,
+    ReusedAttempt,
+    RunRef,
+    restarts_of,
+    reused_attempts,
+    run_ref,
 )
 from maestro.reads.runs import (
     _SUMMARY_COLUMNS,
@@ -90,6 +99,8 @@ __all__ = [
     "MAX_CHILDREN",
     "MAX_GRID_RUNS",
     "MAX_LIMIT",
+    "MAX_RESTARTS",
+    "MAX_RESTART_HOPS",
     "_BAR_COLUMNS",
     "_STEP_COLUMNS",
     "_SUMMARY_COLUMNS",
@@ -106,9 +117,11 @@ __all__ = [
     "Page",
     "ParentLink",
     "PoolView",
+    "ReusedAttempt",
     "RunBar",
     "RunBrief",
     "RunDetail",
+    "RunRef",
     "RunSummary",
     "RunView",
     "SignalView",
@@ -122,6 +135,7 @@ __all__ = [
     "WorkflowSummary",
     "active_runs",
     "attempt_log",
+    "change_stamp",
     "child_runs",
     "clamp_limit",
     "encode_cursor",
@@ -139,6 +153,8 @@ __all__ = [
     "queue_depths",
     "recent_runs",
     "require_run",
+    "restarts_of",
+    "reused_attempts",
     "run_attempts",
     "run_body",
     "run_by_idempotency_key",
@@ -148,6 +164,7 @@ __all__ = [
     "run_history",
     "run_history_query",
     "run_owner",
+    "run_ref",
     "run_status",
     "run_steps",
     "run_tree_logs",

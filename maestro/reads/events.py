@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from maestro.reads.paging import Page, clamp_limit, int_cursor, page_of
 from maestro.reads.runs import require_run
@@ -74,3 +74,12 @@ def list_events(
         lambda r: EventView(**{k: getattr(r, k) for k in EventView.__dataclass_fields__}),
         "id",
     )
+
+
+def change_stamp(conn: Connection) -> str:
+    """A value that changes whenever a run is created or anything in any run changes (every
+    change is an event): the newest event's and the newest run's ids, two primary-key probes.
+    A page that is not following an active run polls this instead of re-rendering itself."""
+    event = conn.execute(select(func.max(E.c.id))).scalar() or 0
+    run = conn.execute(select(func.max(R.c.id))).scalar() or 0
+    return f"{event}.{run}"

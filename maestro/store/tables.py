@@ -170,6 +170,12 @@ runs = Table(
         postgresql_where=text("parent_run_id IS NOT NULL"),
     ),
     Index(
+        "ix_runs_restarted_from",
+        "restarted_from",
+        sqlite_where=text("restarted_from IS NOT NULL"),
+        postgresql_where=text("restarted_from IS NOT NULL"),
+    ),
+    Index(
         "ix_runs_root",
         "root_run_id",
         sqlite_where=text("root_run_id IS NOT NULL"),

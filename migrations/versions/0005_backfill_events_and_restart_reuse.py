@@ -2,6 +2,7 @@
 
 events.backfill_id (and run_id nullable): a backfill's status changes are events too.
 runs.reuse: what a restart reuses, kept on the run until its run strategy starts it.
+ix_runs_restarted_from: the restarts of a run (the web view links a run to them).
 
 Revision ID: 0005
 Revises: 0004
@@ -31,9 +32,18 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("backfill_id", BIG_ID, nullable=True))
         batch_op.create_index("ix_events_backfill", ["backfill_id", "id"], unique=False)
     op.add_column("runs", sa.Column("reuse", JSON, nullable=True))
+    op.create_index(
+        "ix_runs_restarted_from",
+        "runs",
+        ["restarted_from"],
+        unique=False,
+        sqlite_where=sa.text("restarted_from IS NOT NULL"),
+        postgresql_where=sa.text("restarted_from IS NOT NULL"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_runs_restarted_from", table_name="runs")
     op.drop_column("runs", "reuse")
     op.execute("DELETE FROM events WHERE run_id IS NULL")
     with op.batch_alter_table("events", schema=None) as batch_op:

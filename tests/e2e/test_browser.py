@@ -146,7 +146,7 @@ def test_find_the_failure_fix_it_and_restart_from_failed(
     for step in ("transform", "load", "report"):
         node = page.locator(f"svg.dag g.dag-node[data-step={step}]")
         assert node.get_attribute("data-status") == "SUCCEEDED"
-    assert page.get_by_role("link", name=f"run {failed_run}").count() == 1  # restarted from
+    assert page.get_by_role("link", name="run #1", exact=True).count() == 1  # restarted from
     screenshot(page, "05-run-restarted")
 
     # the grid now has the successful run in the newest (leftmost) column

@@ -122,7 +122,9 @@ def test_nodes_show_status_by_color_symbol_label_and_border() -> None:
     assert 'href="/runs/1/steps/b"' in svg
     skipped = re.search(r'data-step="c" data-status="SKIPPED".*?</g>', svg)
     assert skipped is not None and "stroke-dasharray" in skipped.group(0)
-    assert 'role="img"' in svg and 'aria-label="DAG"' in svg
+    assert 'role="group"' in svg and 'aria-label="DAG"' in svg
+    # each step's link has a name of its own (its drawing's texts are not read one by one)
+    assert '<a href="/runs/1/steps/b" aria-label="b: failed, shell, 2 attempt(s)">' in svg
 
 
 def test_node_text_is_escaped_and_long_ids_are_shortened() -> None:
