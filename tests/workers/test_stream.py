@@ -220,7 +220,8 @@ def test_a_continuous_stream_stopped_at_max_duration_keeps_a_usable_checkpoint(
         "args": [str(source), str(sink)],
     }
     common = {"spark_master": "local[1]", "checkpoints_dir": stream_job["cp"], "kill_grace": 5}
-    continuous = {**settings, "mode": "continuous", "max_duration": 15}
+    # long enough for Spark to start and take both files on a loaded machine (15 s was not)
+    continuous = {**settings, "mode": "continuous", "max_duration": 30}
     ctx, _ = new_ctx("stream", continuous, **common)
     outcome = StreamRuntime().run(ctx)
     assert outcome.status == "succeeded", log_text(ctx)[-3000:]
