@@ -27,7 +27,7 @@ from maestro.states import (
     RUN_ACTIVE,
     RUN_TERMINAL,
     STEP_ACTIVE,
-    STEP_OK,
+    STEP_FAILED,
     STEP_TERMINAL,
     AttemptStatus,
     RunStatus,
@@ -226,7 +226,9 @@ def _reused_steps(
             raise NotFound(f"run {run.id} has no step {step_id!r}")
         again = {step_id, *compiled.descendants(step_id)}
     elif mode == "failed":
-        failed = [sid for sid, (status, _) in rows.items() if status not in STEP_OK]
+        # SKIPPED is no failure: its condition or trigger rule said so (a rerun upstream
+        # reruns it anyway, as a descendant)
+        failed = [sid for sid, (status, _) in rows.items() if status in STEP_FAILED]
         if not failed:
             raise Conflict(
                 f"run {run.id} is {run.status} with no failed step: restart it from "

@@ -47,7 +47,7 @@ from maestro.store import steps as step_rows
 from maestro.store.records import RunRow, StepRow
 from maestro.store.transitions import created, transition, transition_many
 from maestro.store.unit import Unit
-from maestro.wording import plural
+from maestro.wording import failure_summary, plural
 
 SLOT_WAITS = step_rows.SLOT_WAITS
 
@@ -460,8 +460,8 @@ class RunAdvance:
             self.u.followups.append(StepStopped(step.id))  # its child runs stop too
 
     def _complete_run(self) -> None:
-        status = step_rows.failed_count(self.u.conn, self.run.id)
-        outcome = run_outcome(status)
+        failed = step_rows.failed_count(self.u.conn, self.run.id)
+        outcome = run_outcome(failed)
         outputs: dict[str, Any] | None = None
         error: str | None = None
         if outcome is RunStatus.SUCCEEDED:
@@ -470,7 +470,10 @@ class RunAdvance:
             except ExpressionError as exc:
                 outcome, error = RunStatus.FAILED, f"workflow outputs: {exc}"
         else:
-            error = f"{plural(status, 'step')} failed"
+            ended = step_rows.of_run(self.u.conn, self.run.id, statuses=STEP_FAILED)
+            ordered = sorted(ended, key=lambda r: self.compiled.positions[r.step_id])
+            summary = failure_summary((r.step_id, r.status) for r in ordered)
+            error = summary or f"{plural(failed, 'step')} failed"
         values: dict[str, Any] = {"ended_at": self.u.now, "outputs": outputs, "error": error}
         if transition(
             self.u,

@@ -143,6 +143,19 @@ def test_restart_refuses_an_active_run_and_checks_params(harness: Harness) -> No
         actions.restart_run(harness.engine, run_id, "x", mode="beginning")
 
 
+def test_restart_from_failed_has_nothing_to_rerun_in_a_run_whose_steps_were_skipped(
+    harness: Harness,
+) -> None:
+    run_id = harness.start(
+        "id: skips\nowner: t\nsteps:\n  - {id: a, type: noop}\n"
+        "  - {id: b, type: noop, depends_on: [a], when: 'false'}\n"
+    )
+    assert harness.drain(run_id).status == "SUCCEEDED"
+    assert harness.statuses(run_id) == {"a": "SUCCEEDED", "b": "SKIPPED"}
+    with pytest.raises(Conflict, match="no failed step"):
+        actions.restart_run(harness.engine, run_id, "x", mode="failed")
+
+
 RETRY = """
 id: retry
 owner: t

@@ -184,4 +184,4 @@ def test_finish_running_lets_independent_branches_finish(harness: Harness) -> No
         "after_other": "SUCCEEDED",
     }
     assert view.status == "FAILED"
-    assert view.error == "2 steps failed"
+    assert view.error == "boom failed; 1 step not run because of it"  # API, CLI and web say so
