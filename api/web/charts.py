@@ -10,7 +10,7 @@ from datetime import datetime
 from markupsafe import Markup, escape
 
 from api.web.status import look
-from maestro.reads import AttemptBar, RunBar, StepState
+from maestro.reads import AttemptBar, RunBar, StepSummary
 
 #: width of one run's column in the history grid; the duration chart uses the same columns
 COLUMN = 26
@@ -76,7 +76,7 @@ def _rows(attempts: Sequence[AttemptBar]) -> list[tuple[str, list[AttemptBar]]]:
 SPAN_TYPES = frozenset({"foreach", "subworkflow"})
 
 
-def step_spans(steps: Sequence[StepState]) -> list[AttemptBar]:
+def step_spans(steps: Sequence[StepSummary]) -> list[AttemptBar]:
     """The foreach and subworkflow steps that have started, as bars of the timeline (number
     0: the step itself, from its start to its end), so that the axis covers their time."""
     return [

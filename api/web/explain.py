@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from maestro.reads import StepState
+from maestro.reads import StepSummary
 from maestro.states import STEP_FAILED
 from maestro.wording import failure_summary
 
@@ -16,7 +16,7 @@ from maestro.wording import failure_summary
 _COUNT_ONLY = re.compile(r"^\d+ steps? failed$")
 
 
-def why(error: str | None, steps: Sequence[StepState]) -> str | None:
+def why(error: str | None, steps: Sequence[StepSummary]) -> str | None:
     """The run's error; a run that ended before the engine named its failed steps says only
     "3 steps failed": that count is replaced by which steps failed and how many did not run
     because of them."""
@@ -25,7 +25,7 @@ def why(error: str | None, steps: Sequence[StepState]) -> str | None:
     return failure_summary((s.step_id, s.status) for s in steps) or error
 
 
-def has_failed(steps: Sequence[StepState]) -> bool:
+def has_failed(steps: Sequence[StepSummary]) -> bool:
     """Whether "restart from failed" has anything to rerun: a step that failed, timed out,
     was stopped or did not run because of one. A SKIPPED step is not a failure."""
     return any(s.status in STEP_FAILED for s in steps)

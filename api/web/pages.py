@@ -178,7 +178,7 @@ def _run(who: session.Visitor, engine: Engine, run_id: int) -> Page:
         restarts = reads.restarts_of(conn, run_id)
         reused = (
             reads.reused_attempts(
-                conn, run.restarted_from, [s.step_id for s in steps if not s.attempts]
+                conn, run.restarted_from, [s.step_id for s in steps if not s.attempt_count]
             )
             if run.restarted_from
             else {}
@@ -215,7 +215,7 @@ def _took(started: datetime | None, ended: datetime | None, now: datetime) -> fl
 def _dag(
     run_id: int,
     compiled: CompiledWorkflow,
-    steps: list[reads.StepState],
+    steps: list[reads.StepSummary],
     reused: Mapping[str, reads.ReusedAttempt],
 ) -> Markup | None:
     """The run's DAG (a foreach iteration's: its body's) with each step's status."""
@@ -236,7 +236,7 @@ def _dag(
             kind=kind,
             detail=f"reused from run #{origin.run.number}"
             if origin
-            else f"{state.attempts} attempt(s)",
+            else f"{state.attempt_count} attempt(s)",
             href=f"/runs/{run_id}/steps/{step_id}",
         )
     failed = sum(1 for s in steps if s.status in FAILURES)

@@ -255,7 +255,7 @@ def _summary(view: RunView) -> None:
             s.step_id,
             s.step_type,
             Text(s.status.value, style=STATUS_STYLE.get(s.status, "")),
-            str(s.attempts),
+            str(s.attempt_count),
             f"{s.duration:.2f}s" if s.duration is not None else "",
             _clip(detail, 120),
         )

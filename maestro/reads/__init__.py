@@ -13,7 +13,6 @@ from __future__ import annotations
 from maestro.reads.events import EventView, change_stamp, list_events
 from maestro.reads.gauges import queue_depths, run_gauges, step_gauges
 from maestro.reads.history import (
-    _BAR_COLUMNS,
     MAX_ATTEMPTS,
     MAX_CHILDREN,
     MAX_GRID_RUNS,
@@ -24,7 +23,6 @@ from maestro.reads.history import (
     GridCell,
     ParentLink,
     RunBar,
-    StepState,
     child_runs,
     grid_query,
     parent_link,
@@ -32,7 +30,6 @@ from maestro.reads.history import (
     run_attempts,
     run_body,
     run_grid,
-    run_steps,
 )
 from maestro.reads.paging import (
     ACTIVE_RUN_STATUSES,
@@ -55,7 +52,6 @@ from maestro.reads.restarts import (
     run_ref,
 )
 from maestro.reads.runs import (
-    _SUMMARY_COLUMNS,
     RunDetail,
     RunSummary,
     require_run,
@@ -67,7 +63,6 @@ from maestro.reads.runs import (
 )
 from maestro.reads.signals_pools import PoolView, SignalView, list_pools, list_signals, pool
 from maestro.reads.steps import (
-    _STEP_COLUMNS,
     AttemptDetail,
     AttemptLog,
     LogSource,
@@ -75,10 +70,11 @@ from maestro.reads.steps import (
     StepSummary,
     attempt_log,
     list_steps,
+    run_steps,
     run_tree_logs,
     step_detail,
 )
-from maestro.reads.views import RunView, StepView, run_status, run_view, running_steps, step_counts
+from maestro.reads.views import RunView, run_status, run_view, running_steps, step_counts
 from maestro.reads.workflows import (
     RunBrief,
     VersionDetail,
@@ -101,9 +97,6 @@ __all__ = [
     "MAX_LIMIT",
     "MAX_RESTARTS",
     "MAX_RESTART_HOPS",
-    "_BAR_COLUMNS",
-    "_STEP_COLUMNS",
-    "_SUMMARY_COLUMNS",
     "AttemptBar",
     "AttemptDetail",
     "AttemptLog",
@@ -126,9 +119,7 @@ __all__ = [
     "RunView",
     "SignalView",
     "StepDetail",
-    "StepState",
     "StepSummary",
-    "StepView",
     "VersionDetail",
     "VersionSummary",
     "WorkflowDetail",

@@ -216,64 +216,6 @@ def recent_runs(
 
 
 @dataclass(frozen=True)
-class StepState:
-    step_id: str
-    step_type: str
-    position: int
-    status: StepStatus
-    attempts: int
-    error: str | None
-    outputs: dict[str, Any]
-    started_at: datetime | None
-    ended_at: datetime | None
-    waiting_for: str | None
-    children_total: int = 0
-    children_done: int = 0
-    children_failed: int = 0
-
-
-def run_steps(conn: Connection, run_id: int) -> list[StepState]:
-    """Every step of the run in definition order (``uq_step_runs_run_step``)."""
-    rows = conn.execute(
-        select(
-            S.c.step_id,
-            S.c.step_type,
-            S.c.position,
-            S.c.status,
-            S.c.attempts,
-            S.c.error,
-            S.c.outputs,
-            S.c.started_at,
-            S.c.ended_at,
-            S.c.waiting_for,
-            S.c.children_total,
-            S.c.children_done,
-            S.c.children_failed,
-        )
-        .where(S.c.run_id == run_id)
-        .order_by(S.c.position)
-    )
-    return [
-        StepState(
-            step_id=r.step_id,
-            step_type=r.step_type,
-            position=r.position,
-            status=StepStatus(r.status),
-            attempts=r.attempts,
-            error=r.error,
-            outputs=r.outputs or {},
-            started_at=r.started_at,
-            ended_at=r.ended_at,
-            waiting_for=r.waiting_for,
-            children_total=r.children_total,
-            children_done=r.children_done,
-            children_failed=r.children_failed,
-        )
-        for r in rows
-    ]
-
-
-@dataclass(frozen=True)
 class AttemptBar:
     """One attempt on the run's timeline."""
 

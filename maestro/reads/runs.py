@@ -75,7 +75,9 @@ _SUMMARY_COLUMNS = (
 
 
 def _run_summary(row: Any) -> RunSummary:
-    return RunSummary(**{c.name: getattr(row, c.name) for c in _SUMMARY_COLUMNS})
+    values = {c.name: getattr(row, c.name) for c in _SUMMARY_COLUMNS}
+    values["status"] = RunStatus(values["status"])
+    return RunSummary(**values)
 
 
 def run_history_query(

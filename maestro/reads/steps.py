@@ -48,6 +48,14 @@ class StepSummary:
     children_started: int
     children_done: int
     children_failed: int
+    #: the log of its current (latest) attempt, where the run's steps are read whole
+    log_path: str | None = None
+
+    @property
+    def duration(self) -> float | None:
+        if self.started_at and self.ended_at:
+            return (self.ended_at - self.started_at).total_seconds()
+        return None
 
 
 @dataclass(frozen=True)
@@ -103,7 +111,20 @@ def _step_summary(row: Any) -> StepSummary:
     values["status"] = StepStatus(values["status"])
     values["attempt_count"] = values.pop("attempts")
     values["outputs"] = values["outputs"] or {}
+    values["log_path"] = getattr(row, "log_path", None)
     return StepSummary(**values)
+
+
+def run_steps(conn: Connection, run_id: int) -> list[StepSummary]:
+    """Every step of the run in definition order (``uq_step_runs_run_step``), each with its
+    current attempt's log: what the run page and ``maestro run`` show."""
+    rows = conn.execute(
+        select(*_STEP_COLUMNS, A.c.log_path)
+        .select_from(S.outerjoin(A, A.c.id == S.c.current_attempt_id))
+        .where(S.c.run_id == run_id)
+        .order_by(S.c.position)
+    )
+    return [_step_summary(r) for r in rows]
 
 
 def list_steps(

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, func, select
 
 from maestro.errors import NotFound
+from maestro.reads.runs import RunDetail, run_detail
+from maestro.reads.steps import StepSummary, run_steps
 from maestro.states import RunStatus, StepStatus
 from maestro.store import tables
 
@@ -16,38 +17,10 @@ R, S, A = tables.runs, tables.step_runs, tables.attempts
 
 
 @dataclass(frozen=True)
-class StepView:
-    step_id: str
-    step_type: str
-    status: StepStatus
-    attempts: int
-    outputs: dict[str, Any]
-    error: str | None
-    started_at: datetime | None
-    ended_at: datetime | None
-    log_path: str | None
+class RunView(RunDetail):
+    """A run with all its steps."""
 
-    @property
-    def duration(self) -> float | None:
-        if self.started_at and self.ended_at:
-            return (self.ended_at - self.started_at).total_seconds()
-        return None
-
-
-@dataclass(frozen=True)
-class RunView:
-    id: int
-    workflow_id: str
-    number: int
-    version: int
-    status: RunStatus
-    params: dict[str, Any]
-    outputs: dict[str, Any]
-    error: str | None
-    created_at: datetime
-    started_at: datetime | None
-    ended_at: datetime | None
-    steps: list[StepView]
+    steps: list[StepSummary] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         """The ``maestro run --json`` document."""
@@ -60,7 +33,7 @@ class RunView:
             "steps": {
                 s.step_id: {
                     "status": s.status.value,
-                    "attempts": s.attempts,
+                    "attempts": s.attempt_count,
                     "outputs": s.outputs,
                     "error": s.error,
                 }
@@ -94,40 +67,5 @@ def running_steps(conn: Connection, run_id: int, limit: int = 5) -> list[str]:
 
 
 def run_view(conn: Connection, run_id: int) -> RunView:
-    run = conn.execute(select(R).where(R.c.id == run_id)).first()
-    if run is None:
-        raise NotFound(f"run {run_id} does not exist")
-    rows = conn.execute(
-        select(S, A.c.log_path)
-        .select_from(S.outerjoin(A, A.c.id == S.c.current_attempt_id))
-        .where(S.c.run_id == run_id)
-        .order_by(S.c.position)
-    )
-    steps = [
-        StepView(
-            step_id=r.step_id,
-            step_type=r.step_type,
-            status=StepStatus(r.status),
-            attempts=r.attempts,
-            outputs=r.outputs or {},
-            error=r.error,
-            started_at=r.started_at,
-            ended_at=r.ended_at,
-            log_path=r.log_path,
-        )
-        for r in rows
-    ]
-    return RunView(
-        id=run.id,
-        workflow_id=run.workflow_id,
-        number=run.number,
-        version=run.version,
-        status=RunStatus(run.status),
-        params=run.params,
-        outputs=run.outputs or {},
-        error=run.error,
-        created_at=run.created_at,
-        started_at=run.started_at,
-        ended_at=run.ended_at,
-        steps=steps,
-    )
+    detail = run_detail(conn, run_id)
+    return RunView(**vars(detail), steps=run_steps(conn, run_id))

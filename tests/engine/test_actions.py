@@ -103,8 +103,8 @@ def test_restart_from_failed_reruns_only_the_failure_and_its_downstream(
     assert (view.number, view.params) == (2, {})
     steps = {s.step_id: s for s in view.steps}
     assert steps["transform"].outputs == {"got": 7}  # the reused upstream's outputs
-    assert steps["extract"].attempts == 0 and steps["extract"].outputs == {"rows": 7}
-    assert steps["side"].attempts == 0
+    assert steps["extract"].attempt_count == 0 and steps["extract"].outputs == {"rows": 7}
+    assert steps["side"].attempt_count == 0
     for name, runs in [("extract", 1), ("side", 1), ("transform", 2)]:
         assert Path(f"{marks}.{name}").read_text().count("x") == runs
     with harness.db.read() as conn:
@@ -128,7 +128,7 @@ def test_restart_from_the_beginning_and_from_a_step(harness: Harness, tmp_path: 
     assert harness.drain(again).status == "SUCCEEDED"
     from_step = actions.restart_run(harness.engine, first, "x", mode="step", step_id="load")
     view = harness.drain(from_step)
-    assert {s.step_id: s.attempts for s in view.steps} == {
+    assert {s.step_id: s.attempt_count for s in view.steps} == {
         "extract": 0,
         "transform": 0,
         "load": 1,
@@ -188,7 +188,7 @@ def test_retry_a_failed_step_while_the_run_goes_on(harness: Harness, tmp_path: P
         "after": "SUCCEEDED",
         "slow": "QUEUED",
     }
-    assert next(s.attempts for s in harness.view(run_id).steps) == 2
+    assert next(s.attempt_count for s in harness.view(run_id).steps) == 2
     with pytest.raises(Conflict, match="SUCCEEDED"):
         actions.retry_step(harness.engine, run_id, "flaky", "dave")
     actions.stop_step(harness.engine, run_id, "slow", "dave")

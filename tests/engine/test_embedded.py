@@ -125,6 +125,6 @@ def test_a_retry_with_backoff_is_picked_up_by_the_loop(db_url: str, tmp_path: Pa
         )
         elapsed = time.monotonic() - started
     assert view.status == "SUCCEEDED"
-    assert view.steps[0].attempts == 2
+    assert view.steps[0].attempt_count == 2
     # woken by the retry's due time, not by the 5 s poll interval
     assert elapsed < 4

@@ -75,7 +75,7 @@ def test_retries_stop_at_the_limit_with_exponential_backoff(harness: Harness) ->
     assert 13.5 <= delays[1] <= 15.0  # min(20s, max_delay 15s) ± 10%
     view = harness.view(run_id)
     assert view.status == "FAILED"
-    assert view.steps[0].attempts == 3
+    assert view.steps[0].attempt_count == 3
     assert [a[2] for a in _attempts(harness, run_id)] == ["FAILED"] * 3
 
 
@@ -99,7 +99,7 @@ def test_step_timeout_kills_the_process_and_is_not_retried_by_default(
     assert view.status == "FAILED"
     step = view.steps[0]
     assert step.status == "TIMED_OUT"
-    assert step.attempts == 1
+    assert step.attempt_count == 1
     assert step.error == "timed out after 1s"
     pid = int(pidfile.read_text())
     assert (

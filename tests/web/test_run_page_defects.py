@@ -5,6 +5,7 @@ before its fix."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -12,7 +13,7 @@ from fastapi.testclient import TestClient
 from api.web import explain
 from maestro import reads
 from maestro.engine import actions
-from maestro.reads import StepState
+from maestro.reads import StepSummary
 from maestro.states import StepStatus
 from tests.engine.harness import Harness
 from tests.web.conftest import flaky, post_form
@@ -164,8 +165,25 @@ def test_the_timeline_covers_foreach_and_subworkflow_steps(
     assert ticks[-1].endswith("s") and not ticks[-1].endswith("ms"), ticks
 
 
-def _state(step_id: str, status: str) -> StepState:
-    return StepState(step_id, "shell", 0, StepStatus(status), 1, None, {}, None, None, None)
+def _state(step_id: str, status: str) -> StepSummary:
+    return StepSummary(
+        step_id=step_id,
+        step_type="shell",
+        position=0,
+        status=StepStatus(status),
+        attempt_count=1,
+        waiting_for=None,
+        next_attempt_at=None,
+        outputs={},
+        error=None,
+        created_at=datetime(2026, 1, 1, tzinfo=UTC),
+        started_at=None,
+        ended_at=None,
+        children_total=0,
+        children_started=0,
+        children_done=0,
+        children_failed=0,
+    )
 
 
 def test_why_words_several_failures_and_keeps_other_errors() -> None:
