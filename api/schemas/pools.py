@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.schemas.common import Public
+from api.schemas.shapes import from_shape
+from maestro import reads
 
 
 class PoolUpdate(BaseModel):
@@ -15,11 +15,11 @@ class PoolUpdate(BaseModel):
     slots: int = Field(ge=0, le=1_000_000)
 
 
+@from_shape(reads.PoolView)
 class PoolPublic(Public):
-    name: str
-    slots: int
+    """A slot pool."""
+
     used: int = Field(description="Slots held by QUEUED or RUNNING steps.")
-    updated_at: datetime
 
 
 class PoolsPublic(Public):

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.schemas.common import PagePublic, Public
 from api.schemas.dates import UtcDatetime
-from maestro.states import AttemptStatus, RunStatus, StepStatus
+from api.schemas.shapes import from_shape
+from maestro import reads
+from maestro.states import AttemptStatus
 
 MAX_INT = 2**31 - 1
 
@@ -32,51 +33,30 @@ class RunRestart(BaseModel):
     params: dict[str, Any] | None = None
 
 
+@from_shape(reads.RunSummary)
 class RunPublic(Public):
-    id: int
-    workflow_id: str
-    number: int
-    version: int
-    status: RunStatus
-    trigger: str
-    logical_date: datetime
-    created_at: datetime
-    started_at: datetime | None
-    ended_at: datetime | None
-    error: str | None
-    parent_run_id: int | None
-    restarted_from: int | None
+    """A run, as run histories list it."""
 
 
 class RunsPublic(PagePublic):
     items: list[RunPublic]
 
 
+@from_shape(reads.RunDetail)
 class RunDetailPublic(RunPublic):
-    params: dict[str, Any]
-    outputs: dict[str, Any]
-    steps_total: int
+    """A run with its params, outputs and step counts."""
+
     step_counts: dict[str, int] = Field(description="Steps per status.")
     children: list[int] = Field(
         description="Runs started by this run's steps (foreach iterations, subworkflows)."
     )
 
 
+@from_shape(reads.StepSummary, exclude=("log_path",))
 class StepPublic(Public):
-    step_id: str
-    step_type: str
-    position: int
-    status: StepStatus
-    attempt_count: int
-    waiting_for: str | None
-    next_attempt_at: datetime | None
-    outputs: dict[str, Any]
-    error: str | None
-    created_at: datetime
-    started_at: datetime | None
-    ended_at: datetime | None
+    """A step of a run."""
+
     children_total: int = Field(description="foreach/subworkflow: child runs created.")
-    children_started: int
     children_done: int = Field(description="Child runs ended.")
     children_failed: int = Field(description="Child runs that ended without success.")
 
@@ -85,37 +65,25 @@ class StepsPublic(PagePublic):
     items: list[StepPublic]
 
 
+@from_shape(reads.AttemptDetail)
 class AttemptPublic(Public):
-    number: int
+    """One attempt of a step."""
+
     status: AttemptStatus
-    queue: str
-    worker: str | None
-    external_id: str | None
-    exit_code: int | None
-    error: str | None
-    created_at: datetime
-    dispatched_at: datetime
-    started_at: datetime | None
-    heartbeat_at: datetime | None
-    ended_at: datetime | None
 
 
+@from_shape(reads.StepDetail, exclude=("log_path",))
 class StepDetailPublic(StepPublic):
-    run_id: int
+    """A step with its attempts."""
+
     attempts: list[AttemptPublic]
 
 
+@from_shape(reads.EventView)
 class EventPublic(Public):
-    id: int
-    at: datetime
+    """A status change or action in a run."""
+
     entity: Literal["run", "step", "attempt"]
-    step_id: str | None
-    attempt: int | None
-    from_status: str | None
-    to_status: str | None
-    action: str | None
-    actor: str
-    message: str | None
 
 
 class EventsPublic(PagePublic):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.schemas.common import PagePublic, Public
+from api.schemas.shapes import from_shape
+from maestro import reads
 
 
 class SignalCreate(BaseModel):
@@ -27,13 +28,9 @@ class SignalAccepted(Public):
     steps_released: list[int] = Field(description="Step runs whose wait_for it satisfied.")
 
 
+@from_shape(reads.SignalView)
 class SignalPublic(Public):
-    id: int
-    name: str
-    payload: dict[str, Any]
-    dedupe_key: str | None
-    created_at: datetime
-    created_by: str | None
+    """A signal as it was received."""
 
 
 class SignalsPublic(PagePublic):

@@ -9,28 +9,22 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.schemas.common import PagePublic, Public
 from api.schemas.dates import UtcDatetime
+from api.schemas.shapes import from_shape
+from maestro import reads
 from maestro.states import RunStatus
 
 
+@from_shape(reads.RunBrief)
 class RunBriefPublic(Public):
-    id: int
-    number: int
+    """A workflow's newest run."""
+
     status: RunStatus
-    created_at: datetime
-    ended_at: datetime | None
 
 
+@from_shape(reads.WorkflowSummary)
 class WorkflowPublic(Public):
-    id: str
-    name: str
-    description: str
-    owner: str
-    tags: list[str]
-    active_version: int
-    latest_version: int
-    paused: bool
-    created_at: datetime
-    updated_at: datetime
+    """A workflow."""
+
     last_run: RunBriefPublic | None
     next_trigger_at: datetime | None = Field(
         description="When a cron trigger fires next (null when paused or without one)."
@@ -44,7 +38,10 @@ class WorkflowsPublic(PagePublic):
     items: list[WorkflowPublic]
 
 
+@from_shape(reads.WorkflowDetail)
 class WorkflowDetailPublic(WorkflowPublic):
+    """A workflow with its active version's definition."""
+
     definition: dict[str, Any] = Field(description="The active version's normalized definition.")
     triggers: list[dict[str, Any]]
     run_strategy: dict[str, Any]
@@ -63,22 +60,18 @@ class DefinitionValid(Public):
     definition: dict[str, Any] = Field(description="The normalized definition.")
 
 
+@from_shape(reads.VersionSummary)
 class VersionPublic(Public):
-    workflow_id: str
-    version: int
-    content_hash: str
-    created_at: datetime
-    created_by: str | None
-    active: bool
+    """A version of a workflow."""
 
 
 class VersionsPublic(PagePublic):
     items: list[VersionPublic]
 
 
+@from_shape(reads.VersionDetail)
 class VersionDetailPublic(VersionPublic):
-    source: str | None
-    definition: dict[str, Any]
+    """A version with its source and normalized definition."""
 
 
 class BackfillCreate(BaseModel):
