@@ -19,7 +19,6 @@ from maestro.dispatch import Dispatch
 from maestro.engine import children, signal_waits
 from maestro.engine.compiled import CompiledWorkflow
 from maestro.engine.context import expression_context
-from maestro.engine.counters import RunCounters
 from maestro.engine.decisions import Readiness, UpstreamCounts, run_outcome, trigger_rule_outcome
 from maestro.engine.followups import (
     Fail,
@@ -44,6 +43,7 @@ from maestro.states import (
 )
 from maestro.store import pools as pool_rows
 from maestro.store import steps as step_rows
+from maestro.store.counters import RunCounters
 from maestro.store.records import RunRow, StepRow
 from maestro.store.transitions import created, transition, transition_many
 from maestro.store.unit import Unit

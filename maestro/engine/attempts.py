@@ -11,8 +11,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import update
-
 from maestro import expressions
 from maestro.dispatch import CONNECTIONS_VAR
 from maestro.engine.advance import RunAdvance
@@ -21,6 +19,7 @@ from maestro.engine.core import Engine
 from maestro.engine.decisions import decide_failure
 from maestro.errors import ExpressionError
 from maestro.states import RUN_ACTIVE, AttemptStatus, StepStatus
+from maestro.store import attempts as attempt_rows
 from maestro.store import tables
 from maestro.store.records import RunRow, StepRow, load_attempt_full
 from maestro.store.transitions import transition
@@ -153,19 +152,13 @@ def heartbeat(eng: Engine, attempt_ids: Collection[int]) -> set[int]:
     if not attempt_ids:
         return set()
     with eng.db.tx() as conn:
-        rows = conn.execute(
-            update(A)
-            .where(A.c.id.in_(list(attempt_ids)), A.c.status == AttemptStatus.RUNNING)
-            .values(heartbeat_at=eng.clock.now())
-            .returning(A.c.id)
-        )
-        return {r.id for r in rows}
+        return attempt_rows.heartbeat(conn, attempt_ids, eng.clock.now())
 
 
 def set_external_id(eng: Engine, attempt_id: int, external_id: str) -> None:
     """Record the Spark application id / query id of a running attempt."""
     with eng.db.tx() as conn:
-        conn.execute(update(A).where(A.c.id == attempt_id).values(external_id=external_id))
+        attempt_rows.set_external_id(conn, attempt_id, external_id)
 
 
 def report(eng: Engine, attempt_id: int, result: AttemptResult, worker: str = "system") -> bool:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, func, select
 
 from maestro.definition.models import CronTrigger
 from maestro.engine.admission import admit_workflow
@@ -24,6 +24,7 @@ from maestro.engine.runs import create_run
 from maestro.engine.triggers import render_trigger_params
 from maestro.errors import Conflict, NotFound
 from maestro.states import BackfillStatus, RunStatus
+from maestro.store import backfills as backfill_rows
 from maestro.store import tables
 from maestro.store.records import load_run
 from maestro.store.tables import status_is
@@ -69,19 +70,16 @@ def create_backfill(
             start, end, MAX_BACKFILL_RUNS + 1
         )
         _check_ticks(ticks, trigger, start, end)
-        backfill_id: int = u.conn.execute(
-            insert(B)
-            .values(
-                workflow_id=workflow_id,
-                start_at=start,
-                end_at=end,
-                max_concurrency=max_concurrency,
-                status=BackfillStatus.RUNNING,
-                created_at=u.now,
-                created_by=actor,
-            )
-            .returning(B.c.id)
-        ).scalar_one()
+        backfill_id = backfill_rows.insert_backfill(
+            u.conn,
+            workflow_id=workflow_id,
+            start_at=start,
+            end_at=end,
+            max_concurrency=max_concurrency,
+            status=BackfillStatus.RUNNING,
+            created_at=u.now,
+            created_by=actor,
+        )
         first, last = f"{start:%Y-%m-%d %H:%M}", f"{end:%Y-%m-%d %H:%M}"
         span = f"{plural(len(ticks), 'tick')} of {trigger.cron!r} in [{first}, {last}]"
         created(u, "backfill", backfill_id, BackfillStatus.RUNNING, run_id=None, message=span)

@@ -8,7 +8,7 @@ import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select
 
 from maestro import reads
 from maestro.definition import WorkflowDefinition
@@ -17,6 +17,7 @@ from maestro.engine.core import Engine
 from maestro.engine.workflows import Submitted, submit
 from maestro.errors import Conflict, NotFound
 from maestro.store import tables
+from maestro.store import workflows as workflow_rows
 
 W = tables.workflows
 #: passes when the caller may act for an owner, raises otherwise (the API's owner check)
@@ -67,7 +68,7 @@ def delete_workflow(eng: Engine, workflow_id: str, actor: str, *, force: bool = 
                 raise NotFound(f"workflow {workflow_id!r} does not exist")
             active = reads.active_runs(u.conn, workflow_id)
             if not active:
-                u.conn.execute(delete(W).where(W.c.id == workflow_id))
+                workflow_rows.delete_workflow(u.conn, workflow_id)
                 return
         if not force:
             raise Conflict(
@@ -97,7 +98,7 @@ def unblock(eng: Engine, workflow_id: str, actor: str) -> int:
         if row.blocked_by_run_id is None:
             raise Conflict(f"workflow {workflow_id!r} is not blocked")
         blocker = int(row.blocked_by_run_id)
-        u.conn.execute(update(W).where(W.c.id == workflow_id).values(blocked_by_run_id=None))
+        workflow_rows.unblock(u.conn, workflow_id)
         u.add_event(
             run_id=blocker, entity="run", action="unblock", message=f"workflow unblocked by {actor}"
         )

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select
 
 from maestro import expressions
 from maestro.definition import Step, StepType
@@ -29,6 +29,8 @@ from maestro.engine.followups import Fail, StartRuns, StepOutcome, StepStopped, 
 from maestro.engine.runs import create_run
 from maestro.errors import ExpressionError, MaestroError, NotFound, ParamError
 from maestro.states import RUN_ACTIVE, RunStatus, StepStatus, WaitingFor
+from maestro.store import runs as run_rows
+from maestro.store import steps as step_rows
 from maestro.store import tables
 from maestro.store.records import STEP_COLUMNS, RunRow, StepRow, load_run
 from maestro.store.transitions import created, transition
@@ -111,12 +113,12 @@ def _start_foreach(parent: Parent, step: StepRow, spec: Step) -> StepOutcome:
         return Succeed({"count": 0, "outputs": []})
     u, run = parent.u, parent.run
     body = parent.compiled.body_of(step.step_id)
-    root = u.conn.execute(select(R.c.root_run_id).where(R.c.id == run.id)).scalar() or run.id
+    root = run_rows.root_of(u.conn, run.id)
     outer = dict((run.scope or {}).get("outer", {}))
     if run.scope and "var" in run.scope:
         outer[run.scope["var"]] = run.scope["item"]
-    iterations = u.conn.execute(
-        insert(R).returning(R.c.id, sort_by_parameter_order=True),
+    iterations = run_rows.insert_runs(
+        u.conn,
         [
             {
                 "workflow_id": run.workflow_id,
@@ -143,7 +145,7 @@ def _start_foreach(parent: Parent, step: StepRow, spec: Step) -> StepOutcome:
             }
             for i, item in enumerate(items)
         ],
-    ).scalars()
+    )
     for i, child_id in enumerate(iterations):
         message = f"iteration {i} of {step.step_id!r} in run {run.id}"
         created(u, "run", child_id, RunStatus.QUEUED, run_id=child_id, message=message)
@@ -170,7 +172,7 @@ def _start_next(u: Unit, step_run_id: int, count: int) -> None:
     if first >= last:
         return
     # counted first: a child that ends at once (all its steps skipped) starts the next itself
-    u.conn.execute(update(S).where(S.c.id == step_run_id).values(children_started=last))
+    step_rows.children_started(u.conn, step_run_id, last)
     ids = (
         u.conn.execute(
             select(R.c.id)
@@ -320,11 +322,7 @@ def child_ended(
     failed = status is not RunStatus.SUCCEEDED
     done = row.children_done + 1
     failures = row.children_failed + int(failed)
-    u.conn.execute(
-        update(S)
-        .where(S.c.id == row.step_run_id)
-        .values(children_done=done, children_failed=failures)
-    )
+    step_rows.children_ended(u.conn, row.step_run_id, done, failures)
     step = StepRow.of(row)
     parent = load_run(u.conn, child.parent_run_id)
     if parent.status not in RUN_ACTIVE:
@@ -340,7 +338,7 @@ def child_ended(
     elif done >= row.children_total:
         outputs = _foreach_outputs(u, step.id, row.children_total)
         if failures:
-            u.conn.execute(update(S).where(S.c.id == step.id).values(outputs=outputs))
+            step_rows.set_outputs(u.conn, step.id, outputs)
             total = plural(row.children_total, "iteration")
             outcome = Fail(f"{failures} of {total} did not succeed")
         else:

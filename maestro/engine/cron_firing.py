@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from maestro.definition.models import CronTrigger
 from maestro.engine.admission import admit_workflow
@@ -26,6 +25,7 @@ from maestro.engine.runs import create_run
 from maestro.engine.triggers import CRON, render_trigger_params
 from maestro.errors import ExpressionError, ParamError
 from maestro.store import tables
+from maestro.store import triggers as trigger_rows
 from maestro.store.unit import Unit
 
 logger = logging.getLogger(__name__)
@@ -92,13 +92,8 @@ def _fire_one(eng: Engine, trigger_id: int, now: datetime) -> list[int]:
 
 def _advance(u: Unit, trigger_id: int, due_at: datetime, plan: FirePlan) -> bool:
     """Move ``next_fire_at`` on, only if nobody moved it since it was read."""
-    values: dict[str, Any] = {"next_fire_at": plan.next_fire_at}
-    if plan.ticks:
-        values["last_fired_at"] = plan.ticks[-1]
-    moved = u.conn.execute(
-        update(T).where(T.c.id == trigger_id, T.c.next_fire_at == due_at).values(**values)
-    ).rowcount
-    return bool(moved == 1)
+    last = plan.ticks[-1] if plan.ticks else None
+    return trigger_rows.fired(u.conn, trigger_id, due_at, plan.next_fire_at, last)
 
 
 def _start_for_tick(

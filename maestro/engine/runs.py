@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, select
 
 from maestro import expressions
 from maestro.definition import resolve_params
@@ -16,6 +16,7 @@ from maestro.engine.lifecycle import stop_unstarted
 from maestro.engine.strategies import refused_at_creation
 from maestro.errors import NotFound
 from maestro.states import RunStatus, StepStatus
+from maestro.store import runs as run_rows
 from maestro.store import tables
 from maestro.store.transitions import created
 from maestro.store.unit import Unit
@@ -79,31 +80,28 @@ def create_run(
         [trigger_params or {}, params or {}],
         lambda value: expressions.render(value, scope),
     )
-    u.conn.execute(update(W).where(W.c.id == workflow_id).values(run_counter=number))
-    run_id: int = u.conn.execute(
-        insert(R)
-        .values(
-            workflow_id=workflow_id,
-            number=number,
-            version=version,
-            status=RunStatus.QUEUED,
-            params=resolved,
-            trigger=trigger,
-            logical_date=logical,
-            max_active_steps=compiled.definition.max_active_steps,
-            created_at=u.now,
-            restarted_from=restarted_from,
-            idempotency_key=idempotency_key,
-            parent_run_id=parent_run_id,
-            parent_step_run_id=parent_step_run_id,
-            root_run_id=_root_of(u, parent_run_id),
-            backfill_id=backfill_id,
-            # a signal-triggered run keeps the payload: its steps see it as `signal`
-            scope={"signal": dict(signal)} if signal else None,
-            reuse={sid: r.as_json() for sid, r in reuse.items()} if reuse else None,
-        )
-        .returning(R.c.id)
-    ).scalar_one()
+    run_rows.count_run(u.conn, workflow_id, number)
+    run_id = run_rows.insert_run(
+        u.conn,
+        workflow_id=workflow_id,
+        number=number,
+        version=version,
+        status=RunStatus.QUEUED,
+        params=resolved,
+        trigger=trigger,
+        logical_date=logical,
+        max_active_steps=compiled.definition.max_active_steps,
+        created_at=u.now,
+        restarted_from=restarted_from,
+        idempotency_key=idempotency_key,
+        parent_run_id=parent_run_id,
+        parent_step_run_id=parent_step_run_id,
+        root_run_id=run_rows.root_of(u.conn, parent_run_id) if parent_run_id else None,
+        backfill_id=backfill_id,
+        # a signal-triggered run keeps the payload: its steps see it as `signal`
+        scope={"signal": dict(signal)} if signal else None,
+        reuse={sid: r.as_json() for sid, r in reuse.items()} if reuse else None,
+    )
     created(u, "run", run_id, RunStatus.QUEUED, run_id=run_id, message=f"trigger: {trigger}")
     if backfill_id is None and parent_run_id is None:
         strategy = versions.get(u.conn, workflow_id, wf.active_version).definition.run_strategy
@@ -128,11 +126,3 @@ def reused_steps(conn: Connection, run_id: int) -> dict[str, Reused]:
     """The steps a restarted run reuses (none for another run)."""
     stored = conn.execute(select(R.c.reuse).where(R.c.id == run_id)).scalar() or {}
     return {sid: Reused(StepStatus(r["status"]), r["outputs"]) for sid, r in stored.items()}
-
-
-def _root_of(u: Unit, parent_run_id: int | None) -> int | None:
-    """The top-level run of a new child run's tree."""
-    if parent_run_id is None:
-        return None
-    root = u.conn.execute(select(R.c.root_run_id).where(R.c.id == parent_run_id)).scalar()
-    return int(root) if root is not None else parent_run_id

@@ -18,7 +18,7 @@ from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, func, select
 
 from maestro.dispatch import Dispatch
 from maestro.engine import pools, signals
@@ -30,6 +30,7 @@ from maestro.engine.cron_firing import fire_due
 from maestro.engine.triggers import earliest_fire_at
 from maestro.ids import AttemptId
 from maestro.states import RUN_ACTIVE, AttemptStatus, RunStatus, StepStatus
+from maestro.store import attempts as attempt_rows
 from maestro.store import tables
 from maestro.store.records import STEP_COLUMNS, StepRow, load_run
 from maestro.store.tables import status_is
@@ -250,14 +251,9 @@ class Scheduler:
         with self.eng.unit() as u:
             if not _claim(u, A, attempt_id):
                 return
-            row = u.conn.execute(
-                update(A)
-                .where(A.c.id == attempt_id, A.c.status == AttemptStatus.QUEUED)
-                .values(dispatched_at=now)
-                .returning(A.c.queue)
-            ).first()
-            if row is not None:
-                u.dispatches.append(Dispatch(AttemptId(attempt_id), row.queue))
+            queue = attempt_rows.redispatched(u.conn, attempt_id, now)
+            if queue is not None:
+                u.dispatches.append(Dispatch(AttemptId(attempt_id), queue))
 
     # -- helpers ------------------------------------------------------------------------
 

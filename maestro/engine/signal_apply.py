@@ -9,13 +9,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from maestro.engine.advance import RunAdvance
 from maestro.engine.compiled import VersionCache
 from maestro.engine.signal_waits import WAITING_FOR_SIGNALS, matches
 from maestro.engine.triggers import start_runs_for_signal
 from maestro.states import RUN_ACTIVE, StepStatus
+from maestro.store import signals as signal_rows
 from maestro.store import tables
 from maestro.store.records import STEP_COLUMNS, StepRow, load_run
 from maestro.store.tables import status_is
@@ -35,7 +36,7 @@ def apply(u: Unit, versions: VersionCache, signal_id: int) -> tuple[list[int], l
     if row is None:
         return [], []
     u.actor = row.created_by or u.actor  # what the signal does, its sender did
-    u.conn.execute(update(SIG).where(SIG.c.id == signal_id).values(processed_at=u.now))
+    signal_rows.mark_applied(u.conn, signal_id, u.now)
     steps = _release_waits(u, versions, signal_id, row.name, row.payload, row.created_at)
     runs = start_runs_for_signal(u, versions, signal_id, row.name, row.payload, row.sender_owners)
     return runs, steps
@@ -57,11 +58,7 @@ def _release_waits(
     touched: set[int] = set()
     for wait_id, step_run_id, match, since in open_waits:
         if since <= at and matches(match or {}, payload or {}):
-            u.conn.execute(
-                update(WAITS)
-                .where(WAITS.c.id == wait_id, WAITS.c.signal_id.is_(None))
-                .values(signal_id=signal_id)
-            )
+            signal_rows.satisfy_wait(u.conn, wait_id, signal_id)
             touched.add(step_run_id)
     return [sid for sid in sorted(touched) if _release_if_done(u, versions, sid)]
 

@@ -15,12 +15,13 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from maestro import expressions
 from maestro.definition import Step
 from maestro.errors import ExpressionError
 from maestro.states import StepStatus, WaitingFor
+from maestro.store import signals as signal_rows
 from maestro.store import tables
 from maestro.store.records import RunRow, StepRow
 from maestro.store.transitions import transition
@@ -48,18 +49,15 @@ def record(
         seen = u.conn.execute(select(SIG.c.id).where(SIG.c.dedupe_key == dedupe_key)).scalar()
         if seen is not None:
             return None
-    signal_id: int = u.conn.execute(
-        insert(SIG)
-        .values(
-            name=name,
-            payload=payload,
-            dedupe_key=dedupe_key,
-            created_at=u.now,
-            created_by=u.actor,
-            sender_owners=None if sender_owners is None else list(sender_owners),
-        )
-        .returning(SIG.c.id)
-    ).scalar_one()
+    signal_id = signal_rows.insert_signal(
+        u.conn,
+        name=name,
+        payload=payload,
+        dedupe_key=dedupe_key,
+        created_at=u.now,
+        created_by=u.actor,
+        sender_owners=sender_owners,
+    )
     u.signals.append(signal_id)
     return signal_id
 
@@ -72,17 +70,16 @@ def register_waits(u: Unit, run: RunRow, step: StepRow, spec: Step) -> bool:
     for position, wait in enumerate(spec.wait_for):
         signal_id = _earliest_match(u, wait.signal, dict(wait.match), since)
         deadline = u.now + wait.timeout if wait.timeout and signal_id is None else None
-        u.conn.execute(
-            insert(WAITS).values(
-                step_run_id=step.id,
-                run_id=run.id,
-                position=position,
-                signal_name=wait.signal,
-                match=dict(wait.match),
-                since=since,
-                deadline=deadline,
-                signal_id=signal_id,
-            )
+        signal_rows.insert_wait(
+            u.conn,
+            step_run_id=step.id,
+            run_id=run.id,
+            position=position,
+            signal_name=wait.signal,
+            match=dict(wait.match),
+            since=since,
+            deadline=deadline,
+            signal_id=signal_id,
         )
         satisfied = satisfied and signal_id is not None
     if not satisfied:

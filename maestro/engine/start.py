@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from maestro.engine.advance import RunAdvance
 from maestro.engine.compiled import CompiledWorkflow, VersionCache
 from maestro.engine.runs import Reused, reused_steps
 from maestro.states import STEP_FAILED, RunStatus, StepStatus
+from maestro.store import steps as step_rows
 from maestro.store import tables
 from maestro.store.records import STEP_COLUMNS, RunRow, StepRow, load_run
 from maestro.store.transitions import created_steps, transition
@@ -98,5 +99,5 @@ def _insert_steps(
                 "created_at": u.now,
             }
         )
-    u.conn.execute(insert(S), rows)
+    step_rows.insert_steps(u.conn, rows)
     created_steps(u, run_id, reused_from=run.restarted_from if reuse else None)

@@ -25,12 +25,13 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, literal_column, select, update
+from sqlalchemy import Connection, literal_column, select
 from sqlalchemy.sql import ColumnElement
 
 from maestro.definition.models import RunStrategy, RunStrategyKind
 from maestro.states import BackfillStatus, RunStatus
 from maestro.store import tables
+from maestro.store import workflows as workflow_rows
 from maestro.store.records import RunRow
 from maestro.store.transitions import transition
 from maestro.store.unit import Unit
@@ -187,12 +188,7 @@ def active_strategy_kind(conn: Connection, workflow_id: str) -> RunStrategyKind:
 def _block(u: Unit, run: RunRow) -> None:
     if active_strategy_kind(u.conn, run.workflow_id) is not RunStrategyKind.strict_sequential:
         return
-    blocked = u.conn.execute(
-        update(W)
-        .where(W.c.id == run.workflow_id, W.c.blocked_by_run_id.is_(None))
-        .values(blocked_by_run_id=run.id)
-    ).rowcount
-    if blocked:
+    if workflow_rows.block(u.conn, run.workflow_id, run.id):
         u.add_event(
             run_id=run.id,
             entity="run",
@@ -209,12 +205,7 @@ def _unblock_by_restart(u: Unit, run: RunRow) -> None:
     ).scalar()
     if blocker is None or blocker not in restart_chain(u.conn, run.restarted_from):
         return
-    cleared = u.conn.execute(
-        update(W)
-        .where(W.c.id == run.workflow_id, W.c.blocked_by_run_id == blocker)
-        .values(blocked_by_run_id=None)
-    ).rowcount
-    if cleared:
+    if workflow_rows.unblock(u.conn, run.workflow_id, blocker):
         u.add_event(
             run_id=blocker,
             entity="run",

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, literal_column, select, update
+from sqlalchemy import Connection, func, literal_column, select
 from sqlalchemy.sql import ColumnElement
 
 from maestro import expressions
@@ -26,6 +26,7 @@ from maestro.engine.cron import CronSchedule, cron_schedule
 from maestro.engine.runs import create_run
 from maestro.errors import ExpressionError, ParamError
 from maestro.store import tables
+from maestro.store import triggers as trigger_rows
 from maestro.store.unit import Unit
 
 logger = logging.getLogger(__name__)
@@ -55,7 +56,6 @@ def sync_triggers(u: Unit, workflow_id: str, definition: WorkflowDefinition) -> 
         )
         if r.spec.get("cron")
     }
-    u.conn.execute(delete(T).where(T.c.workflow_id == workflow_id))
     rows = []
     for position, trigger in enumerate(definition.triggers):
         spec = trigger.model_dump(mode="json")
@@ -75,8 +75,8 @@ def sync_triggers(u: Unit, workflow_id: str, definition: WorkflowDefinition) -> 
                 "last_fired_at": last_fired_at,
             }
         )
+    trigger_rows.replace(u.conn, workflow_id, rows)
     if rows:
-        u.conn.execute(insert(T), rows)
         u.wake_scheduler = True  # a new timer
 
 
@@ -88,7 +88,7 @@ def reschedule_cron(u: Unit, workflow_id: str) -> None:
     ).all()
     for row in rows:
         next_fire_at = cron_schedule(row.spec).next_after(u.now)
-        u.conn.execute(update(T).where(T.c.id == row.id).values(next_fire_at=next_fire_at))
+        trigger_rows.set_next_fire_at(u.conn, row.id, next_fire_at)
     if rows:
         u.wake_scheduler = True
 

@@ -12,12 +12,13 @@ starts and runs already queued or running are not affected.
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from maestro.engine.core import Engine
 from maestro.engine.triggers import reschedule_cron, sync_triggers
 from maestro.errors import NotFound
 from maestro.store import tables
+from maestro.store import workflows as workflow_rows
 
 W, V = tables.workflows, tables.workflow_versions
 
@@ -38,9 +39,7 @@ def activate_version(eng: Engine, workflow_id: str, version: int, actor: str) ->
             raise NotFound(f"workflow {workflow_id!r} has no version {version}")
         if current.active_version == version:
             return
-        u.conn.execute(
-            update(W).where(W.c.id == workflow_id).values(active_version=version, updated_at=u.now)
-        )
+        workflow_rows.update_workflow(u.conn, workflow_id, active_version=version, updated_at=u.now)
         definition = eng.versions.get(u.conn, workflow_id, version).definition
         sync_triggers(u, workflow_id, definition)
         u.wake_scheduler = True  # the run strategy may have changed: admit what it allows now
@@ -56,8 +55,6 @@ def set_paused(eng: Engine, workflow_id: str, paused: bool, actor: str) -> None:
             raise NotFound(f"workflow {workflow_id!r} does not exist")
         if bool(was) == paused:
             return
-        u.conn.execute(
-            update(W).where(W.c.id == workflow_id).values(paused=paused, updated_at=u.now)
-        )
+        workflow_rows.update_workflow(u.conn, workflow_id, paused=paused, updated_at=u.now)
         if not paused:
             reschedule_cron(u, workflow_id)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select
 
 from maestro.definition import WorkflowDefinition, content_hash, definition_to_dict
 from maestro.engine.triggers import sync_triggers
 from maestro.store import tables
+from maestro.store import workflows as workflow_rows
 from maestro.store.unit import Unit
 
 W, V = tables.workflows, tables.workflow_versions
@@ -49,30 +50,28 @@ def submit(
         "latest_version": version,
     }
     if current is None:
-        u.conn.execute(
-            insert(W).values(
-                id=definition.id,
-                paused=False,
-                active_version=version,
-                run_counter=0,
-                created_at=u.now,
-                **meta,
-            )
+        workflow_rows.insert_workflow(
+            u.conn,
+            definition.id,
+            paused=False,
+            active_version=version,
+            run_counter=0,
+            created_at=u.now,
+            **meta,
         )
     else:
         if activate:
             meta["active_version"] = version
-        u.conn.execute(update(W).where(W.c.id == definition.id).values(**meta))
-    u.conn.execute(
-        insert(V).values(
-            workflow_id=definition.id,
-            version=version,
-            definition=definition_to_dict(definition),
-            content_hash=digest,
-            source=source,
-            created_at=u.now,
-            created_by=u.actor,
-        )
+        workflow_rows.update_workflow(u.conn, definition.id, **meta)
+    workflow_rows.insert_version(
+        u.conn,
+        definition.id,
+        version,
+        definition=definition_to_dict(definition),
+        content_hash=digest,
+        source=source,
+        created_at=u.now,
+        created_by=u.actor,
     )
     if current is None or activate:
         sync_triggers(u, definition.id, definition)  # triggers follow the active version

@@ -125,3 +125,23 @@ def clear_run_counters(conn: Connection, run_id: int) -> None:
 
 def failed_count(conn: Connection, run_id: int) -> int:
     return int(conn.execute(select(R.c.steps_failed).where(R.c.id == run_id)).scalar_one())
+
+
+def insert_steps(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """A run's step rows, in one statement (their first statuses: ``created_steps``)."""
+    conn.execute(insert(S), rows)
+
+
+def set_outputs(conn: Connection, step_run_id: int, outputs: dict[str, Any]) -> None:
+    """Outputs of a step that is still WAITING (a foreach's, written before it fails)."""
+    conn.execute(update(S).where(S.c.id == step_run_id).values(outputs=outputs))
+
+
+def children_started(conn: Connection, step_run_id: int, started: int) -> None:
+    conn.execute(update(S).where(S.c.id == step_run_id).values(children_started=started))
+
+
+def children_ended(conn: Connection, step_run_id: int, done: int, failed: int) -> None:
+    conn.execute(
+        update(S).where(S.c.id == step_run_id).values(children_done=done, children_failed=failed)
+    )

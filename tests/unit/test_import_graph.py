@@ -1,4 +1,5 @@
-"""The import graph of the packages has no cycle, and nothing hides one inside a function.
+"""The import graph of the packages has no cycle, nothing hides one inside a function, and
+the engine writes SQL only through the store's repositories.
 
 import-linter's layer contracts (``make lint``) say who may import whom; this test says the
 graph as a whole is acyclic, TYPE_CHECKING imports included — a cycle kept from failing by
@@ -6,6 +7,9 @@ an import placed inside a function, or behind ``if TYPE_CHECKING``, is still a c
 """
 
 from __future__ import annotations
+
+import ast
+from pathlib import Path
 
 import grimp
 import networkx as nx
@@ -31,3 +35,33 @@ def test_no_import_cycle(package: str) -> None:
     graph = grimp.build_graph(package)  # TYPE_CHECKING imports count
     edges = {m: set(graph.find_modules_directly_imported_by(m)) for m in graph.modules}
     assert import_cycles(edges) == []
+
+
+def sql_writers(source: str) -> set[str]:
+    """The SQLAlchemy write constructs a module imports."""
+    tree = ast.parse(source)
+    return {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sqlalchemy")
+        for alias in node.names
+        if alias.name in {"insert", "update", "delete"}
+    }
+
+
+def test_the_writer_check_sees_an_imported_update() -> None:
+    assert sql_writers("from sqlalchemy import select, update\n") == {"update"}
+    assert sql_writers("from sqlalchemy.dialects.postgresql import insert\n") == {"insert"}
+    assert sql_writers("from sqlalchemy import select\n") == set()
+
+
+def test_the_engine_writes_only_through_the_store() -> None:
+    """Every INSERT, UPDATE and DELETE lives in a maestro.store repository; the engine's
+    modules decide and call them."""
+    engine = Path(__file__).resolve().parents[2] / "maestro" / "engine"
+    writers = {
+        path.name: found
+        for path in sorted(engine.glob("*.py"))
+        if (found := sql_writers(path.read_text()))
+    }
+    assert writers == {}

@@ -1,0 +1,40 @@
+"""The attempts table outside status changes: heartbeats, the external id of a running
+attempt, and re-sending a QUEUED attempt whose message may have been lost."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+
+from sqlalchemy import Connection, update
+
+from maestro.states import AttemptStatus
+from maestro.store import tables
+
+A = tables.attempts
+
+
+def heartbeat(conn: Connection, attempt_ids: Collection[int], now: datetime) -> set[int]:
+    """Refresh the heartbeat of those attempts that are RUNNING; their ids."""
+    rows = conn.execute(
+        update(A)
+        .where(A.c.id.in_(list(attempt_ids)), A.c.status == AttemptStatus.RUNNING)
+        .values(heartbeat_at=now)
+        .returning(A.c.id)
+    )
+    return {r.id for r in rows}
+
+
+def set_external_id(conn: Connection, attempt_id: int, external_id: str) -> None:
+    conn.execute(update(A).where(A.c.id == attempt_id).values(external_id=external_id))
+
+
+def redispatched(conn: Connection, attempt_id: int, now: datetime) -> str | None:
+    """A QUEUED attempt is sent again now; its queue (None: it is no longer QUEUED)."""
+    row = conn.execute(
+        update(A)
+        .where(A.c.id == attempt_id, A.c.status == AttemptStatus.QUEUED)
+        .values(dispatched_at=now)
+        .returning(A.c.queue)
+    ).first()
+    return None if row is None else str(row.queue)
