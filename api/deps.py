@@ -16,7 +16,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from api.errors import Forbidden, TooManyRequests, Unauthorized
 from api.throttle import client_of, throttle_of
 from maestro.engine.core import Engine
-from maestro.tokens import ANONYMOUS, Principal, Scope, touch_token, verify_token
+from maestro.store.tokens import ANONYMOUS, Principal, Scope, touch_token, verify_token
 
 bearer = HTTPBearer(
     auto_error=False,

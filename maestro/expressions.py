@@ -38,9 +38,6 @@ from __future__ import annotations
 
 import difflib
 import functools
-import json
-import re
-import types
 from collections.abc import (
     Callable,
     ItemsView,
@@ -51,31 +48,38 @@ from collections.abc import (
     Sequence,
     ValuesView,
 )
-from datetime import date, datetime, time, timedelta
-from decimal import Decimal
-from itertools import islice
-from typing import Any, TypeVar
+from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, Undefined, nodes
+from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, nodes
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.environment import Template, TemplateExpression
 from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
-from jinja2.utils import generate_lorem_ipsum, missing, object_type_repr
+from jinja2.utils import missing, object_type_repr
 
 from maestro import expression_deadline
 from maestro.errors import ExpressionError
+from maestro.expression_filters import _OUR_FILTERS
+from maestro.expression_limits import (
+    _FILTER_PROJECTIONS,
+    MAX_VALUE_BYTES,
+    _bounded_list,
+    _check_binop,
+    _check_format,
+    _check_size,
+    _check_str_method,
+    _estimate,
+    _guard_filter,
+    _guard_join,
+    _limit,
+    _lipsum,
+    _Refused,
+    _text_bytes,
+)
 
-#: Largest value (rendered text, string, list…) an expression may produce, in bytes.
-MAX_VALUE_BYTES = 1 << 20
-#: Largest integer an expression may compute, in bits (about 19,700 decimal digits).
-MAX_INT_BITS = 1 << 16
 #: How many compiled templates and expressions are kept.
 CACHE_SIZE = 4096
-
-_T = TypeVar("_T")
-_SCALAR_BYTES = 8
 
 #: Attributes refused on top of the sandbox's own rules (most are Python 2 names, kept for safety).
 _BLOCKED_ATTRIBUTES = frozenset(
@@ -107,14 +111,6 @@ _BLOCKED_ATTRIBUTES = frozenset(
         "tb_next",
     }
 )
-
-#: ``%`` conversions with a width or precision: ``%-10s``, ``%(name)5.2f``, ``%*d``.
-_PRINTF_SPEC = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
-#: ``str.format`` fields with a format spec: ``{:>10}``, ``{0:.3f}``.
-_FORMAT_SPEC = re.compile(r"\{[^{}]*?:([^{}]*)\}")
-#: ``str.format`` fields whose spec is itself a field: ``{:>{}}``.
-_FORMAT_NESTED = re.compile(r"\{[^{}]*\{")
-_DIGITS = re.compile(r"\d+")
 
 
 # --------------------------------------------------------------------------------------------
@@ -198,10 +194,6 @@ def check_expression(s: str) -> None:
 # --------------------------------------------------------------------------------------------
 # Rendering
 # --------------------------------------------------------------------------------------------
-
-
-class _Refused(Exception):
-    """A limit or a filter's own check refused the operation; the message is shown as is."""
 
 
 def _render_string(source: str, context: Mapping[str, Any]) -> Any:
@@ -492,379 +484,6 @@ def _finalize(value: Any) -> Any:
     """Runs on every ``{{ }}`` output before it becomes text: refuse values too large to print."""
     _limit(_estimate(value), "the value")
     return value
-
-
-# --------------------------------------------------------------------------------------------
-# Size limits
-# --------------------------------------------------------------------------------------------
-
-
-def _limit(size: int, what: str) -> None:
-    if size > MAX_VALUE_BYTES:
-        raise _Refused(f"{what} is too large (over the {MAX_VALUE_BYTES}-byte limit)")
-
-
-def _limit_bits(bits: int, operator: str) -> None:
-    if bits > MAX_INT_BITS:
-        raise _Refused(f"the result of {operator!r} is too large (over {MAX_INT_BITS} bits)")
-
-
-def _text_bytes(text: str) -> int:
-    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
-
-
-def _estimate(value: Any, budget: int = MAX_VALUE_BYTES) -> int:
-    """Rough size of ``value`` in bytes; stops counting once over ``budget``.
-
-    Walks plain containers only (lazy mappings count as one scalar), and raises on an
-    undefined value anywhere inside, as printing it would.
-    """
-    total = 0
-    stack = [value]
-    while stack and total <= budget:
-        item = stack.pop()
-        if isinstance(item, str):
-            total += _text_bytes(item)
-        elif isinstance(item, bytes | bytearray):
-            total += len(item)
-        elif isinstance(item, dict):
-            total += _SCALAR_BYTES
-            stack.extend(islice(item.items(), (budget - total) // _SCALAR_BYTES + 1))
-        elif isinstance(item, list | tuple | set | frozenset):
-            total += _SCALAR_BYTES
-            stack.extend(islice(item, (budget - total) // _SCALAR_BYTES + 1))
-        elif isinstance(item, Undefined):
-            item._fail_with_undefined_error()
-        elif isinstance(item, int):
-            total += item.bit_length() // 3 + 1
-        else:
-            total += _SCALAR_BYTES
-    return total
-
-
-def _check_size(value: _T, what: str) -> _T:
-    """Return ``value`` if its size (or an int's bits) is within the limits; a container's size
-    is its items' (a list of 1,000 distinct 1 MiB strings is 1 GB, not 1,000)."""
-    if isinstance(value, str | bytes):
-        _limit(len(value), what)
-    elif isinstance(value, list | tuple | dict | set):
-        _limit(_estimate(value), what)
-    elif isinstance(value, int):
-        _limit_bits(value.bit_length(), what)
-    return value
-
-
-def _bounded_list(items: Iterable[Any], what: str, per_item: int = 0) -> list[Any]:
-    """Materialise ``items``, refusing once they (plus ``per_item`` each) pass the limit."""
-    out: list[Any] = []
-    size = 0
-    for item in items:
-        size += _estimate(item, MAX_VALUE_BYTES - size) + per_item
-        _limit(size, what)
-        out.append(item)
-    return out
-
-
-def _check_binop(operator: str, left: Any, right: Any) -> None:
-    """Refuse ``*``, ``**`` and ``%`` whose result would be too large, before computing it."""
-    if operator == "*":
-        _check_repeat(left, right)
-        _check_repeat(right, left)
-        if isinstance(left, int) and isinstance(right, int):
-            _limit_bits(left.bit_length() + right.bit_length(), operator)
-    elif operator == "**":
-        if isinstance(left, int) and isinstance(right, int) and right > 0 and abs(left) > 1:
-            _limit_bits((abs(left).bit_length() - 1) * right + 1, operator)
-    elif operator == "%" and isinstance(left, str):
-        _check_printf(left, right)
-
-
-def _check_repeat(sequence: Any, times: Any) -> None:
-    if isinstance(sequence, str | bytes | list | tuple) and isinstance(times, int) and times > 1:
-        _limit(_estimate(sequence) * times, "the result of '*'")
-
-
-def _check_printf(template: str, values: Any) -> None:
-    """Refuse ``template % values`` with huge widths or precisions."""
-    args = tuple(values.values()) if isinstance(values, Mapping) else values
-    args = args if isinstance(args, tuple) else (args,)
-    dynamic = False
-    for match in _PRINTF_SPEC.finditer(template):
-        for number in match.groups():
-            dynamic = dynamic or number == "*"
-            if number and number != "*":
-                _limit(int(number), "a '%' field width")
-    if dynamic:
-        _check_width_args(args)
-    _limit(len(template) + _estimate(args), "the result of '%'")
-
-
-def _check_format(template: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
-    """Refuse ``template.format(...)`` with huge widths or precisions."""
-    for match in _FORMAT_SPEC.finditer(template):
-        for number in _DIGITS.findall(match.group(1)):
-            _limit(int(number), "a format() field width")
-    if _FORMAT_NESTED.search(template):
-        _check_width_args((*args, *kwargs.values()))
-    _limit(len(template) + _estimate((args, dict(kwargs))), "the result of format()")
-
-
-def _check_width_args(args: Iterable[Any]) -> None:
-    for arg in args:
-        if isinstance(arg, int):
-            _limit(arg, "a field width")
-
-
-def _check_str_method(method: Any, args: tuple[Any, ...]) -> tuple[Any, ...]:
-    """Refuse ``str`` method calls that would build a huge string; returns the args to use."""
-    owner = getattr(method, "__self__", None)
-    if not isinstance(method, types.BuiltinMethodType) or not isinstance(owner, str):
-        return args
-    name = method.__name__
-    if name == "join" and args:
-        return (_bounded_list(args[0], "join()", len(owner)), *args[1:])
-    first = args[0] if args else None
-    if name in ("center", "ljust", "rjust", "zfill") and isinstance(first, int):
-        _limit(first, f"{name}()")
-    elif name == "expandtabs":
-        _limit(len(owner) * (first if isinstance(first, int) else 8), "expandtabs()")
-    elif name == "replace" and len(args) >= 2:
-        _limit(_replaced_size(owner, *args[:3]), "replace()")
-    return args
-
-
-def _replaced_size(s: str, old: Any, new: Any, count: Any = None) -> int:
-    old, new = str(old), str(new)
-    hits = s.count(old) if old else len(s) + 1
-    if isinstance(count, int) and count >= 0:
-        hits = min(hits, count)
-    return len(s) + hits * max(0, len(new) - len(old))
-
-
-# --------------------------------------------------------------------------------------------
-# Guarded built-in filters and globals
-# --------------------------------------------------------------------------------------------
-
-
-def _center_size(value: Any, width: int = 80) -> int:
-    return max(len(str(value)), width)
-
-
-def _indent_size(s: Any, width: int | str = 4, first: bool = False, blank: bool = False) -> int:
-    text = str(s)
-    pad = len(width) if isinstance(width, str) else width
-    return len(text) + (text.count("\n") + 1) * pad
-
-
-def _replace_size(s: Any, old: Any, new: Any, count: int | None = None) -> int:
-    return _replaced_size(str(s), old, new, count)
-
-
-def _wordwrap_size(
-    s: Any,
-    width: int = 79,
-    break_long_words: bool = True,
-    wrapstring: str | None = None,
-    break_on_hyphens: bool = True,
-) -> int:
-    text = str(s)
-    lines = len(text) // max(width, 1) + text.count("\n") + 1
-    return len(text) + lines * len(wrapstring if wrapstring is not None else "\n")
-
-
-def _format_size(value: Any, *args: Any, **kwargs: Any) -> int:
-    template = str(value)
-    _check_printf(template, kwargs or args)
-    return len(template)
-
-
-def _batch_size(value: Any, linecount: int, fill_with: Any = None) -> int:
-    return 0 if fill_with is None else linecount * _SCALAR_BYTES
-
-
-def _slice_size(value: Any, slices: int, fill_with: Any = None) -> int:
-    return slices * _SCALAR_BYTES
-
-
-#: Filters that can build a large value from a small one: their projected result size.
-_FILTER_PROJECTIONS: dict[str, Callable[..., int]] = {
-    "center": _center_size,
-    "indent": _indent_size,
-    "replace": _replace_size,
-    "wordwrap": _wordwrap_size,
-    "format": _format_size,
-    "batch": _batch_size,
-    "slice": _slice_size,
-}
-
-
-def _guard_filter(
-    name: str, func: Callable[..., Any], projection: Callable[..., int] | None
-) -> Callable[..., Any]:
-    """Wrap a filter: check its projected size first (if known) and its result's size after.
-
-    ``functools.wraps`` copies Jinja's pass-context markers, so the wrapper is called like the
-    filter; the projection skips that first argument.
-    """
-    skip = 1 if getattr(func, "jinja_pass_arg", None) is not None else 0
-    what = f"the result of the {name} filter"
-
-    @functools.wraps(func)
-    def guarded(*args: Any, **kwargs: Any) -> Any:
-        if projection is not None:
-            _limit(projection(*args[skip:], **kwargs), what)
-        return _check_size(func(*args, **kwargs), what)
-
-    return guarded
-
-
-def _guard_join(join: Callable[..., Any]) -> Callable[..., Any]:
-    """``join`` materialises its items under the size limit before joining them."""
-
-    @functools.wraps(join)
-    def guarded(eval_ctx: Any, value: Iterable[Any], d: str = "", attribute: Any = None) -> Any:
-        items = _bounded_list(value, "the result of the join filter", len(str(d)))
-        return join(eval_ctx, items, d, attribute)
-
-    return guarded
-
-
-def _lipsum(n: int = 5, html: bool = True, min: int = 20, max: int = 100) -> str:
-    """Jinja's ``lipsum`` global with its output size bounded."""
-    _limit(n * max * 16, "lipsum()")
-    return generate_lorem_ipsum(n, html, min, max)
-
-
-# --------------------------------------------------------------------------------------------
-# Our filters
-# --------------------------------------------------------------------------------------------
-
-
-def _defined(value: Any) -> Any:
-    if isinstance(value, Undefined):
-        value._fail_with_undefined_error()
-    return value
-
-
-def _temporal(value: Any, filter_name: str) -> date:
-    """A date or datetime from a date, datetime or ISO 8601 string (``…Z`` allowed)."""
-    value = _defined(value)
-    if isinstance(value, date):
-        return value
-    if not isinstance(value, str):
-        raise _Refused(
-            f"{filter_name}: expected a date, datetime or ISO string, got {type(value).__name__}"
-        )
-    text = value.strip()
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        pass
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        raise _Refused(f"{filter_name}: {value!r} is not an ISO date or datetime") from None
-
-
-def _as_datetime(value: date) -> datetime:
-    return value if isinstance(value, datetime) else datetime.combine(value, time())
-
-
-def _date_part(value: date) -> date:
-    return value.date() if isinstance(value, datetime) else value
-
-
-def _number(value: Any, filter_name: str) -> float:
-    value = _defined(value)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _Refused(f"{filter_name}: expected a number, got {type(value).__name__}")
-    return value
-
-
-def _ds(value: Any) -> str:
-    """``YYYY-MM-DD`` (a datetime's date part)."""
-    return _date_part(_temporal(value, "ds")).isoformat()
-
-
-def _ds_nodash(value: Any) -> str:
-    """``YYYYMMDD``."""
-    return _date_part(_temporal(value, "ds_nodash")).strftime("%Y%m%d")
-
-
-def _ts(value: Any) -> str:
-    """ISO 8601 date and time (a date is taken at midnight)."""
-    return _as_datetime(_temporal(value, "ts")).isoformat()
-
-
-def _add_days(value: Any, n: Any) -> date:
-    """``n`` days later: a date stays a date, a datetime a datetime."""
-    moment = _temporal(value, "add_days")
-    days = _number(n, "add_days")
-    if not isinstance(moment, datetime) and days != int(days):
-        raise _Refused("add_days: a date needs a whole number of days")
-    return moment + timedelta(days=days)
-
-
-def _add_hours(value: Any, n: Any) -> datetime:
-    """``n`` hours later, as a datetime (a date is taken at midnight)."""
-    return _as_datetime(_temporal(value, "add_hours")) + timedelta(hours=_number(n, "add_hours"))
-
-
-def _strftime(value: Any, fmt: Any) -> str:
-    if not isinstance(fmt, str):
-        raise _Refused(f"strftime: the format must be a string, got {type(fmt).__name__}")
-    return _temporal(value, "strftime").strftime(fmt)
-
-
-def _to_date(value: Any) -> date:
-    return _date_part(_temporal(value, "to_date"))
-
-
-def _tojson(value: Any, indent: int | None = None) -> str:
-    """Real JSON (not HTML-escaped like Jinja's own ``tojson``); dates as ISO strings."""
-    _limit(_estimate(value), "the value given to tojson")
-    return json.dumps(
-        value, default=_json_default, ensure_ascii=False, allow_nan=False, indent=indent
-    )
-
-
-def _json_default(value: Any) -> Any:
-    _defined(value)
-    if isinstance(value, date | time):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        integral = value.is_finite() and value == value.to_integral_value()
-        return int(value) if integral else float(value)
-    if isinstance(value, Mapping):
-        return dict(value)
-    if isinstance(value, set | frozenset | range | Iterator | KeysView | ValuesView):
-        return _bounded_list(value, "the value given to tojson")
-    raise _Refused(f"tojson: a {type(value).__name__} value cannot be written as JSON")
-
-
-def _fromjson(value: Any) -> Any:
-    value = _defined(value)
-    if isinstance(value, bytes | bytearray):
-        value = value.decode()
-    if not isinstance(value, str):
-        raise _Refused(f"fromjson: expected a JSON string, got {type(value).__name__}")
-    try:
-        return json.loads(value)
-    except json.JSONDecodeError as exc:
-        raise _Refused(f"fromjson: invalid JSON ({exc})") from None
-
-
-_OUR_FILTERS: dict[str, Callable[..., Any]] = {
-    "ds": _ds,
-    "ds_nodash": _ds_nodash,
-    "ts": _ts,
-    "add_days": _add_days,
-    "add_hours": _add_hours,
-    "strftime": _strftime,
-    "to_date": _to_date,
-    "tojson": _tojson,
-    "fromjson": _fromjson,
-}
 
 
 # --------------------------------------------------------------------------------------------

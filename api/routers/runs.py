@@ -21,7 +21,7 @@ from maestro import reads
 from maestro.engine import actions
 from maestro.engine.core import Engine
 from maestro.store.retry import retrying
-from maestro.tokens import Principal
+from maestro.store.tokens import Principal
 
 #: seconds an action keeps retrying over transient database failures before answering 503
 ACTION_RETRY = 5.0

@@ -32,7 +32,7 @@ from maestro.definition import WorkflowDefinition, definition_to_dict
 from maestro.engine import actions, backfills, catalog, versions
 from maestro.engine.core import Engine
 from maestro.states import RunStatus
-from maestro.tokens import Principal
+from maestro.store.tokens import Principal
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/workflows", tags=["workflows"], responses=responses(401, 403, 422))

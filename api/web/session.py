@@ -1,7 +1,7 @@
 """Who is looking at the pages, and the CSRF protection of their forms.
 
 Authentication is the API's: with it on (``maestro server``), the login form takes an API
-token, checks it and opens a server-side session for it (``maestro.web_sessions``); the
+token, checks it and opens a server-side session for it (``maestro.store.web_sessions``); the
 HttpOnly, SameSite=Strict cookie (Secure over HTTPS) holds only the session's id, never the
 token, and logging out revokes the session in the store. Pages need a live session of a live
 token (any scope reads), and action buttons appear only for a token with write scope for the
@@ -23,10 +23,10 @@ from urllib.parse import urlsplit
 from fastapi import Request, Response
 
 from maestro.engine.core import Engine
-from maestro.tokens import ANONYMOUS, Principal, Scope
-from maestro.web_sessions import close_session, open_session, touch_session, verify_session
+from maestro.store.tokens import ANONYMOUS, Principal, Scope
+from maestro.store.web_sessions import close_session, open_session, touch_session, verify_session
 
-#: the session id (``maestro.web_sessions``); the API token never leaves the login form
+#: the session id (``maestro.store.web_sessions``); the API token never leaves the login form
 SESSION_COOKIE = "maestro_session"
 CSRF_COOKIE = "maestro_csrf"
 CSRF_FIELD = "csrf"

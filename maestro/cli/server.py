@@ -21,7 +21,7 @@ from maestro.clock import SystemClock
 from maestro.engine.core import Engine
 from maestro.errors import Conflict, NotFound
 from maestro.settings import Settings, load_settings
-from maestro.tokens import Scope, create_token, list_tokens, revoke_token
+from maestro.store.tokens import Scope, create_token, list_tokens, revoke_token
 from workers.celery_app import CeleryDispatcher, create_celery_app
 
 if TYPE_CHECKING:

@@ -393,9 +393,9 @@ web_sessions = Table(
     #: the API token the session acts as: revoking the token ends its sessions
     Column("token_id", BigId, ForeignKey("api_tokens.id", ondelete="CASCADE"), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
-    #: refreshed at most once a minute; idle past ``maestro.web_sessions.IDLE`` ends it
+    #: refreshed at most once a minute; idle past ``maestro.store.web_sessions.IDLE`` ends it
     Column("last_seen_at", UTCDateTime, nullable=False),
-    #: the absolute end (``created_at`` + ``maestro.web_sessions.LIFETIME``)
+    #: the absolute end (``created_at`` + ``maestro.store.web_sessions.LIFETIME``)
     Column("expires_at", UTCDateTime, nullable=False),
     #: logged out
     Column("revoked_at", UTCDateTime, nullable=True),

@@ -16,7 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from maestro.tokens import Scope, create_token
+from maestro.store.tokens import Scope, create_token
 from tests.engine.harness import Harness
 
 API = "/api/v1"

@@ -135,7 +135,7 @@ def test_each_route_checks_the_token(authed: Tokens, route: Route) -> None:
 
 
 def test_bad_tokens_and_revocation(authed: Tokens) -> None:
-    from maestro.tokens import revoke_token
+    from maestro.store.tokens import revoke_token
 
     client = authed.client
     for header in ("Bearer nope", "Bearer mae_unknown", "Basic abc", "Bearer"):

@@ -24,7 +24,7 @@ from maestro.engine.workflows import submit
 from maestro.settings import load_settings
 from maestro.store.db import Database
 from maestro.store.migrate import upgrade
-from maestro.tokens import Scope, create_token
+from maestro.store.tokens import Scope, create_token
 from tests.api.conftest import workflow_yaml
 from tests.conftest import BACKENDS, drop_pg_database, fresh_pg_database
 

@@ -27,7 +27,7 @@ from api.app import create_app
 from maestro.engine.core import Engine
 from maestro.settings import load_settings
 from maestro.store.db import Database
-from maestro.tokens import Scope, create_token
+from maestro.store.tokens import Scope, create_token
 from tests.integration.conftest import needs_services
 from tests.integration.test_faults import attempts_of, eventually
 from tests.support.cluster import Cluster

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from httpx import Response
 
 from api.app import create_app
-from maestro.tokens import Scope, create_token
+from maestro.store.tokens import Scope, create_token
 from tests.engine.harness import Harness
 
 #: a workflow whose ``transform`` fails until ``flag`` exists

@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 from api.throttle import Throttle
 from api.web.session import SESSION_COOKIE
 from maestro import reads
-from maestro.tokens import revoke_token
-from maestro.web_sessions import IDLE, LIFETIME
+from maestro.store.tokens import revoke_token
+from maestro.store.web_sessions import IDLE, LIFETIME
 from tests.engine.harness import Harness
 from tests.web.conftest import Authed, flaky, post_form
 

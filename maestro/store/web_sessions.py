@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, delete, insert, or_, select, update
 
 from maestro.store import tables
-from maestro.tokens import Principal, Scope, digest
+from maestro.store.tokens import Principal, Scope, digest
 
 S, T = tables.web_sessions, tables.api_tokens
 PREFIX = "mws_"
