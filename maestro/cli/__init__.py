@@ -8,7 +8,15 @@ from __future__ import annotations
 
 import sys
 
-from maestro.cli import client, distributed, local, logs, server  # noqa: F401  # registers their commands
+from maestro.cli import (  # noqa: F401  # registers their commands
+    client,
+    client_runs,
+    client_signals,
+    distributed,
+    local,
+    logs,
+    server,
+)
 from maestro.cli.common import app, err, open_store
 from maestro.cli.local import Embedded, embedded
 from maestro.errors import MaestroError
