@@ -17,7 +17,7 @@ from maestro import expressions
 from maestro.definition import OnFailure, StepType
 from maestro.dispatch import Dispatch
 from maestro.engine import children, signal_waits
-from maestro.engine.compiled import CompiledWorkflow
+from maestro.engine.compiled import CompiledWorkflow, VersionCache
 from maestro.engine.context import expression_context
 from maestro.engine.decisions import Readiness, UpstreamCounts, run_outcome, trigger_rule_outcome
 from maestro.engine.followups import (
@@ -44,7 +44,7 @@ from maestro.states import (
 from maestro.store import pools as pool_rows
 from maestro.store import steps as step_rows
 from maestro.store.counters import RunCounters
-from maestro.store.records import RunRow, StepRow
+from maestro.store.records import RunRow, StepRow, load_run
 from maestro.store.transitions import created, transition, transition_many
 from maestro.store.unit import Unit
 from maestro.wording import failure_summary, plural
@@ -501,3 +501,14 @@ class RunAdvance:
 
 def _counted_waiter(step: StepRow, expected: StepStatus) -> bool:
     return expected is StepStatus.WAITING and step.waiting_for in SLOT_WAITS
+
+
+def release_waiting(u: Unit, versions: VersionCache, step: StepRow) -> bool:
+    """A WAITING step may go (its pool slot or its signals came): hand it on in its run's
+    advance. False when its run is no longer active (the step stays as it is)."""
+    run = load_run(u.conn, step.run_id)
+    if run.status not in RUN_ACTIVE:
+        return False
+    compiled = versions.for_run(u.conn, run.workflow_id, run.version, run.body)
+    RunAdvance(u, run, compiled).queue(step, StepStatus.WAITING)
+    return True

@@ -12,11 +12,11 @@ until none is left.
 from __future__ import annotations
 
 from maestro.engine import children
-from maestro.engine.advance import RunAdvance
+from maestro.engine.advance import RunAdvance, release_waiting
 from maestro.engine.compiled import VersionCache
 from maestro.engine.followups import ChildRunEnded, Followup, PoolSlotFreed, StartRuns, StepStopped
 from maestro.engine.start import start_run
-from maestro.states import RUN_ACTIVE, RunStatus, StepStatus
+from maestro.states import RunStatus, StepStatus
 from maestro.store import pools as pool_rows
 from maestro.store.records import load_run
 from maestro.store.unit import Unit
@@ -63,11 +63,4 @@ def _let_one_in(u: Unit, versions: VersionCache, name: str) -> bool:
     if pool_rows.free_slots(u.conn, name) <= 0:
         return False
     step = pool_rows.next_waiter(u, name)
-    if step is None:
-        return False
-    run = load_run(u.conn, step.run_id)
-    if run.status not in RUN_ACTIVE:
-        return False
-    compiled = versions.for_run(u.conn, run.workflow_id, run.version, run.body)
-    RunAdvance(u, run, compiled).queue(step, StepStatus.WAITING)
-    return True
+    return step is not None and release_waiting(u, versions, step)

@@ -11,14 +11,14 @@ from typing import Any
 
 from sqlalchemy import select
 
-from maestro.engine.advance import RunAdvance
+from maestro.engine.advance import release_waiting
 from maestro.engine.compiled import VersionCache
 from maestro.engine.signal_waits import WAITING_FOR_SIGNALS, matches
 from maestro.engine.triggers import start_runs_for_signal
-from maestro.states import RUN_ACTIVE, StepStatus
+from maestro.states import StepStatus
 from maestro.store import signals as signal_rows
 from maestro.store import tables
-from maestro.store.records import STEP_COLUMNS, StepRow, load_run
+from maestro.store.records import STEP_COLUMNS, StepRow
 from maestro.store.tables import status_is
 from maestro.store.unit import Unit
 
@@ -78,10 +78,4 @@ def _release_if_done(u: Unit, versions: VersionCache, step_run_id: int) -> bool:
     ).first()
     if row is None:
         return False
-    step = StepRow.of(row)
-    run = load_run(u.conn, step.run_id)
-    if run.status not in RUN_ACTIVE:
-        return False
-    compiled = versions.for_run(u.conn, run.workflow_id, run.version, run.body)
-    RunAdvance(u, run, compiled).queue(step, StepStatus.WAITING)
-    return True
+    return release_waiting(u, versions, StepRow.of(row))

@@ -11,15 +11,7 @@ from maestro.reads.paging import Page, clamp_limit, int_cursor, page_of
 from maestro.reads.runs import require_run
 from maestro.store import tables
 
-W, V, R, S, A, E, TR = (
-    tables.workflows,
-    tables.workflow_versions,
-    tables.runs,
-    tables.step_runs,
-    tables.attempts,
-    tables.events,
-    tables.triggers,
-)
+R, S, A, E = tables.runs, tables.step_runs, tables.attempts, tables.events
 
 
 # -- events --------------------------------------------------------------------------------

@@ -11,15 +11,7 @@ from maestro.reads.paging import ACTIVE_RUN_STATUSES
 from maestro.states import AttemptStatus, StepStatus
 from maestro.store import tables
 
-W, V, R, S, A, E, TR = (
-    tables.workflows,
-    tables.workflow_versions,
-    tables.runs,
-    tables.step_runs,
-    tables.attempts,
-    tables.events,
-    tables.triggers,
-)
+R, S, A = tables.runs, tables.step_runs, tables.attempts
 
 
 # -- gauges (metrics) ----------------------------------------------------------------------

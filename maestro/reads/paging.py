@@ -12,17 +12,7 @@ from typing import Any, Generic, TypeVar
 
 from maestro.errors import MaestroError
 from maestro.states import RunStatus
-from maestro.store import tables
 
-W, V, R, S, A, E, TR = (
-    tables.workflows,
-    tables.workflow_versions,
-    tables.runs,
-    tables.step_runs,
-    tables.attempts,
-    tables.events,
-    tables.triggers,
-)
 T = TypeVar("T")
 MAX_LIMIT = 500
 #: runs that hold a workflow back from being deleted

@@ -16,15 +16,7 @@ from maestro.reads.workflows import workflow_owner
 from maestro.states import RunStatus
 from maestro.store import tables
 
-W, V, R, S, A, E, TR = (
-    tables.workflows,
-    tables.workflow_versions,
-    tables.runs,
-    tables.step_runs,
-    tables.attempts,
-    tables.events,
-    tables.triggers,
-)
+W, R, S = tables.workflows, tables.runs, tables.step_runs
 
 
 # -- runs ----------------------------------------------------------------------------------

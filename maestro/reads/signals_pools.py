@@ -12,17 +12,6 @@ from maestro.errors import NotFound
 from maestro.reads.paging import Page, clamp_limit, int_cursor, page_of
 from maestro.store import tables
 
-W, V, R, S, A, E, TR = (
-    tables.workflows,
-    tables.workflow_versions,
-    tables.runs,
-    tables.step_runs,
-    tables.attempts,
-    tables.events,
-    tables.triggers,
-)
-
-
 # -- signals and pools --------------------------------------------------------------------
 
 

@@ -15,15 +15,7 @@ from maestro.reads.runs import require_run
 from maestro.states import StepStatus
 from maestro.store import tables
 
-W, V, R, S, A, E, TR = (
-    tables.workflows,
-    tables.workflow_versions,
-    tables.runs,
-    tables.step_runs,
-    tables.attempts,
-    tables.events,
-    tables.triggers,
-)
+R, S, A = tables.runs, tables.step_runs, tables.attempts
 
 
 # -- steps and attempts --------------------------------------------------------------------

@@ -22,15 +22,7 @@ from maestro.reads.paging import (
 from maestro.states import RunStatus
 from maestro.store import tables
 
-W, V, R, S, A, E, TR = (
-    tables.workflows,
-    tables.workflow_versions,
-    tables.runs,
-    tables.step_runs,
-    tables.attempts,
-    tables.events,
-    tables.triggers,
-)
+W, V, R, TR = tables.workflows, tables.workflow_versions, tables.runs, tables.triggers
 
 
 # -- workflows -----------------------------------------------------------------------------
