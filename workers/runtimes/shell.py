@@ -19,6 +19,9 @@ How it runs, and why:
   using ``ctx.cancel.wait`` as the pause: a fast command such as ``true`` costs a few ms more at
   most, a long one costs about 20 cheap wake-ups a second, and a cancel is seen at once.
   Background processes a command leaves behind after a normal exit are not killed.
+* The group dies with the worker: a warden process kills it if the worker dies first, however
+  (SIGKILL, OOM killer), so a step declared LOST and retried elsewhere is not still running
+  here (``warden.py``).
 * A missing working directory or shell is a permanent failure: retrying cannot fix it.
 """
 
@@ -38,6 +41,7 @@ from workers.runtimes.base import Outcome, RuntimeContext, exit_status
 from workers.runtimes.connections import ScrubbingStream
 from workers.runtimes.outputs import OutputError, read_outputs
 from workers.runtimes.step_env import StepEnvError, step_environment
+from workers.runtimes.warden import guard
 
 DEFAULT_SHELL = "/bin/bash"
 _POLL_FIRST = 0.001
@@ -172,16 +176,24 @@ def _spawn_failure(exc: OSError, shell: str, cwd: Path) -> Outcome:
 
 
 def supervise(proc: subprocess.Popen[bytes], ctx: RuntimeContext) -> bool:
-    """Wait for the command; True when it had to be stopped because of ``ctx.cancel``."""
+    """Wait for the command; True when it had to be stopped because of ``ctx.cancel``. A
+    warden kills the command's group if this worker dies meanwhile (``warden.py``)."""
+    warden = guard(proc.pid, lambda: _kill_now(proc))
     try:
         if _wait_or_cancel(proc, ctx.cancel):
             return False
         _terminate(proc, ctx.kill_grace)
         return True
     except BaseException:  # never leave the group running behind an unexpected error
-        _signal_group(proc.pid, signal.SIGKILL)
-        proc.wait()
+        _kill_now(proc)
         raise
+    finally:
+        warden.release()
+
+
+def _kill_now(proc: subprocess.Popen[bytes]) -> None:
+    _signal_group(proc.pid, signal.SIGKILL)
+    proc.wait()
 
 
 def _wait_or_cancel(proc: subprocess.Popen[bytes], cancel: threading.Event) -> bool:

@@ -50,7 +50,6 @@ import os
 import re
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import threading
@@ -63,8 +62,9 @@ from typing import IO, Any, BinaryIO, Literal
 from workers.runtimes.base import Outcome, RuntimeContext, exit_status
 from workers.runtimes.connections import ScrubbingStream
 from workers.runtimes.outputs import OutputError, read_outputs
-from workers.runtimes.shell import _signal_group, _terminate
+from workers.runtimes.shell import _kill_now, _terminate
 from workers.runtimes.step_env import StepEnvError, step_environment
+from workers.runtimes.warden import guard
 
 SPARK_EXTRA = "pip install 'maestro-py[spark]'"
 _POLL = 0.05
@@ -350,14 +350,17 @@ def run_submit(
     )
     pump.start()
     recorder = _IdRecorder(ctx)
+    # spark-submit's group dies with this worker (warden.py)
+    warden = guard(proc.pid, lambda: _kill_now(proc))
     try:
         ended = _wait(proc, ctx, max_duration, lambda: recorder.offer(_app_id(seen, plan)))
         if ended != "exited":
             _stop(proc, ctx, plan, seen, ended)
     except BaseException:  # never leave the group running behind an unexpected error
-        _signal_group(proc.pid, signal.SIGKILL)
-        proc.wait()
+        _kill_now(proc)
         raise
+    finally:
+        warden.release()
     pump.join(_PUMP_DRAIN)
     recorder.offer(_app_id(seen, plan))
     return SubmitResult(proc.returncode, ended, recorder.recorded)
