@@ -3,7 +3,6 @@ PostgreSQL, Redis, ``maestro scheduler`` and ``maestro worker`` run as separate 
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shlex
 import signal
@@ -55,15 +54,10 @@ def step_status(cluster: Cluster, run_id: int, step_id: str) -> str:
     return {s.step_id: s.status.value for s in cluster.view(run_id).steps}[step_id]
 
 
-def kill_quietly(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
-
-
 def test_a_sigkilled_worker_loses_its_attempt_and_another_worker_finishes_the_run(
     cluster: Cluster, tmp_path: Path
 ) -> None:
-    marks = tmp_path / "marks"
+    marks, ledger = tmp_path / "marks", tmp_path / "ledger"
     cluster.scheduler()
     workers = {
         p.pid: p for p in (cluster.worker("w1", concurrency=2), cluster.worker("w2", concurrency=2))
@@ -77,7 +71,8 @@ def test_a_sigkilled_worker_loses_its_attempt_and_another_worker_finishes_the_ru
             shell:
               command: |
                 echo "$MAESTRO_ATTEMPT $$" >> {marks}
-                if [ "$MAESTRO_ATTEMPT" = 1 ]; then exec sleep 120; fi
+                if [ "$MAESTRO_ATTEMPT" = 1 ]; then sleep 4; fi
+                echo "$MAESTRO_ATTEMPT" >> {ledger}
           - {{id: after, type: noop, depends_on: [long]}}
         """)
     first = eventually(
@@ -88,6 +83,9 @@ def test_a_sigkilled_worker_loses_its_attempt_and_another_worker_finishes_the_ru
     victim = int(first[3].rsplit(":", 1)[1])
     assert victim in workers
     os.kill(victim, signal.SIGKILL)
+    killed_at = time.monotonic()
+    orphan = int(marks.read_text().split()[1])  # attempt 1's shell, on the dead worker
+    eventually(lambda: _gone(orphan), timeout=2, what="the dead worker's step to die with it")
     view = cluster.wait(run_id, timeout=60)
     assert view.status == "SUCCEEDED", cluster.logs()
     history = attempts_of(cluster, run_id)
@@ -99,7 +97,16 @@ def test_a_sigkilled_worker_loses_its_attempt_and_another_worker_finishes_the_ru
     assert int(history[1][3].rsplit(":", 1)[1]) != victim  # another worker took it over
     lines = marks.read_text().splitlines()
     assert [line.split()[0] for line in lines] == ["1", "2"]
-    kill_quietly(int(lines[0].split()[1]))  # the orphan of the dead worker
+    time.sleep(max(0.0, killed_at + 5 - time.monotonic()))  # attempt 1 would have ended by now
+    assert ledger.read_text().split() == ["2"]  # the work was done once, by the retry
+
+
+def _gone(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat.rpartition(")")[2].split()[0] == "Z"
 
 
 def test_a_sigkilled_scheduler_restarted_mid_run_loses_nothing_and_repeats_nothing(
