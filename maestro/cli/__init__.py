@@ -15,6 +15,7 @@ from maestro.cli import (  # noqa: F401  # registers their commands
     distributed,
     local,
     logs,
+    prune,
     server,
 )
 from maestro.cli.common import app, err, open_store
