@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     kill_grace: float = Field(default=5.0, ge=0)
     #: rows a scheduler pass handles per kind of work (bounded batches)
     batch_size: int = Field(default=200, ge=1)
+    #: schedulers delete runs that ended more than this many days ago, once a day (as
+    #: ``maestro db prune`` does); unset: runs are kept forever
+    retention_days: float | None = Field(default=None, gt=0)
+    #: with retention_days: each workflow's newest runs kept whatever their age
+    retention_keep_last: int = Field(default=0, ge=0)
     #: Celery broker of the distributed mode (``redis://host:6379/0``)
     broker_url: str = "redis://127.0.0.1:6379/0"
     #: Spark master used when a spark/stream step names none

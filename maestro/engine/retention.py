@@ -32,9 +32,11 @@ def prune(
     keep_last: int = 0,
     batch: int = BATCH,
     progress: Callable[[int], None] | None = None,
+    max_runs: int | None = None,
 ) -> Pruned:
     """Delete the top-level runs that ended more than ``older_than`` ago, except each
-    workflow's ``keep_last`` newest runs; ``progress`` hears the running count."""
+    workflow's ``keep_last`` newest runs; ``progress`` hears the running count. With
+    ``max_runs``, stop once about that many are gone (a scheduler's bounded pass)."""
     cutoff = eng.clock.now() - older_than
     runs = children = folders = 0
     with eng.db.read() as conn:
@@ -62,6 +64,8 @@ def prune(
             folders += _remove_logs(eng, [*ids, *below_ids])
             if progress is not None:
                 progress(runs)
+            if max_runs is not None and runs >= max_runs:
+                return Pruned(runs, children, folders)
     return Pruned(runs, children, folders)
 
 

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select
 
 from maestro.dispatch import Dispatch
-from maestro.engine import pools, signals
+from maestro.engine import pools, retention, signals
 from maestro.engine.admission import admit_workflow, workflows_with_queued_runs
 from maestro.engine.advance import RunAdvance
 from maestro.engine.attempts import AttemptResult, end_attempt
@@ -39,6 +39,9 @@ from maestro.store.unit import Unit
 logger = logging.getLogger(__name__)
 R, S, A = tables.runs, tables.step_runs, tables.attempts
 
+#: how often a scheduler runs its retention pass (when ``retention_days`` is set)
+_DAY = timedelta(days=1)
+
 
 class Scheduler:
     def __init__(self, eng: Engine, *, scope: Collection[int] | None = None) -> None:
@@ -52,6 +55,8 @@ class Scheduler:
         #: its last pass failed). Heartbeats that could not be written while the database was
         #: out of reach are no worker's death: lapses count from here at the earliest.
         self._in_contact_since: datetime | None = eng.clock.now()
+        #: when this scheduler's retention pass last caught up (None: not yet)
+        self._pruned_at: datetime | None = None
         eng.on_wake(self.wake)
 
     def wake(self) -> None:
@@ -84,6 +89,8 @@ class Scheduler:
             self._run_timeouts()
             self._redispatch()
             self._signals()
+            if self.scope is None:
+                self._retention()
             return self._next_due()
         except Exception:
             self._in_contact_since = None  # the database is out of reach (or failing)
@@ -176,6 +183,27 @@ class Scheduler:
             pools.wake_all(self.eng)
         except Exception:
             logger.exception("signal and pool pass failed")
+
+    def _retention(self) -> None:
+        """With ``retention_days`` set: once a day, delete the runs that ended before then
+        (bounded passes: a backlog is worked off over the next passes, not in one)."""
+        days = self.eng.settings.retention_days
+        now = self.eng.clock.now()
+        if days is None or (self._pruned_at is not None and now - self._pruned_at < _DAY):
+            return
+        most = self.eng.settings.batch_size * 5
+        try:
+            done = retention.prune(
+                self.eng,
+                timedelta(days=days),
+                keep_last=self.eng.settings.retention_keep_last,
+                max_runs=most,
+            )
+        except Exception:
+            logger.exception("retention pass failed")
+            return
+        if done.runs < most:  # caught up: the next pass is a day from now
+            self._pruned_at = now
 
     def _next_due(self) -> float:
         now = self.eng.clock.now()

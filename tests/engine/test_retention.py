@@ -4,6 +4,7 @@ recent, active and each workflow's newest runs stay."""
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy import Table, func, select
 
@@ -85,3 +86,23 @@ def test_keep_last_keeps_each_workflows_newest_runs_whatever_their_age(
     assert done.runs == 3
     assert _runs(harness) == set(runs[-2:])
     assert prune(harness.engine, timedelta(days=30), keep_last=2).runs == 0
+
+
+def test_a_scheduler_with_retention_days_prunes_once_a_day(db_url: str, tmp_path: Path) -> None:
+    h = Harness(db_url, tmp_path, retention_days=30, retention_keep_last=1)
+    try:
+        runs = [h.start(SHELL) for _ in range(3)]
+        for run_id in runs:
+            h.drain(run_id)
+        h.scheduler.tick()
+        assert _runs(h) == set(runs)  # nothing is 30 days old yet
+        h.clock.advance(31 * DAY)
+        h.scheduler.tick()  # the first pass of the day: the old runs go, the newest stays
+        assert _runs(h) == {runs[-1]}
+        another = h.start(SHELL)
+        h.drain(another)
+        h.clock.advance(31 * DAY)
+        h.scheduler.tick()
+        assert _runs(h) == {another}
+    finally:
+        h.close()
