@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     poll_interval: float = Field(default=1.0, gt=0)
     #: seconds between SIGTERM and SIGKILL when a step's process must stop
     kill_grace: float = Field(default=5.0, ge=0)
+    #: the most bytes one attempt's log keeps (its start and its last MiB); unset: no cap
+    max_log_bytes: int | None = Field(default=100 * 1024 * 1024, ge=4096)
     #: rows a scheduler pass handles per kind of work (bounded batches)
     batch_size: int = Field(default=200, ge=1)
     #: schedulers delete runs that ended more than this many days ago, once a day (as

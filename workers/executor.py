@@ -84,7 +84,7 @@ class AttemptExecutor:
         self.heartbeats.close()
 
     def _run(self, claimed: ClaimedAttempt) -> AttemptResult | None:
-        with LazyLog(claimed.log_path) as lazy:
+        with LazyLog(claimed.log_path, self.eng.settings.max_log_bytes) as lazy:
             # LazyLog is a raw binary file (write, flush, fileno): what runtimes use of a log
             log = cast(BinaryIO, lazy)
             if claimed.render_error:
