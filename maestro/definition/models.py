@@ -29,9 +29,13 @@ from pydantic import (
     model_validator,
 )
 
-from maestro.definition.durations import Duration
+from maestro.definition.durations import Duration, TemplatedDuration
 
-STEP_ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+#: Maestro's ids (``job.1``, ``sub-step1``) are valid as written; at most 64 characters, the
+#: width of the ``step_runs.step_id`` column (the contract allows 128: a migration would be
+#: needed for more)
+STEP_ID_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$"
+STEP_ID_RE = re.compile(STEP_ID_PATTERN)
 WORKFLOW_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 IDENTIFIER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 CONNECTION_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
@@ -119,8 +123,8 @@ class _Model(BaseModel):
 def _check_step_id(value: str) -> str:
     if not STEP_ID_RE.match(value):
         raise ValueError(
-            f"invalid step id {value!r}: use letters, digits and _ (at most 64), "
-            "not starting with a digit"
+            f"invalid step id {value!r}: use letters, digits, '_', '.' and '-' (at most 64), "
+            "starting with a letter or '_'"
         )
     return value
 
@@ -355,9 +359,9 @@ class Emit(_Model):
 
 
 class SleepSettings(_Model):
-    """``sleep: {duration: 30s}``."""
+    """``sleep: {duration: 30s}``; the duration may be a template (``"{{ params.wait }}"``)."""
 
-    duration: Duration
+    duration: TemplatedDuration
 
 
 class ShellSettings(_Model):

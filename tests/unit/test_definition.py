@@ -323,12 +323,35 @@ def test_unknown_keys_have_paths_and_suggestions(data: dict[str, Any], expected:
 
 
 def test_step_id_format() -> None:
-    assert _problems(_doc({"id": "a-b", "type": "noop"})) == [
-        "steps[0].id: invalid step id 'a-b': use letters, digits and _ (at most 64), "
-        "not starting with a digit"
+    assert _problems(_doc({"id": "1-b", "type": "noop"})) == [
+        "steps[0].id: invalid step id '1-b': use letters, digits, '_', '.' and '-' "
+        "(at most 64), starting with a letter or '_'"
     ]
+    for bad in (".a", "-a", "a/b", "a b", "a:b"):
+        assert _problems(_doc({"id": bad, "type": "noop"}))[0].startswith("steps[0].id: invalid")
     assert parse_definition(_doc({"id": "_" + "x" * 63, "type": "noop"}))
     assert _problems(_doc({"id": "x" * 65, "type": "noop"}))[0].startswith("steps[0].id: invalid")
+
+
+def test_maestro_step_ids_with_dots_and_dashes() -> None:
+    defn = parse_definition(
+        {
+            "id": "w",
+            "owner": "o",
+            "steps": [
+                {"id": "job.1", "type": "noop"},
+                {"id": "sub-step1", "type": "noop", "depends_on": ["job.1"]},
+                {
+                    "id": "last",
+                    "type": "noop",
+                    "depends_on": "sub-step1",
+                    "when": "{{ steps['job.1'].status == 'SUCCEEDED' }}",
+                },
+            ],
+        }
+    )
+    assert [s.id for s in defn.steps] == ["job.1", "sub-step1", "last"]
+    assert defn.steps[1].depends_on == ["job.1"]
 
 
 def test_type_key_is_required() -> None:
@@ -664,7 +687,7 @@ def test_defaults_are_validated_on_their_own() -> None:
     )
     assert _problems(data) == [
         "defaults.timeout: invalid duration 'soon': use a number with units s, m, h, d "
-        "such as 30s or 1h30m",
+        "such as 30s or 1h30m, or spelled: '20 minutes', '1 hour 30 minutes'",
         "defaults.sql.fetch: must be at least 0, got -1",
         "defaults.spark.executor_cores: must be at least 1, got 0",
         "defaults.trigger_rule: invalid value 'sometimes': expected one of all_success, "
@@ -844,7 +867,7 @@ max_active_steps: 0
 """
     assert _load_problems(text) == [
         "timeout: invalid duration 'forever': use a number with units s, m, h, d such as 30s "
-        "or 1h30m",
+        "or 1h30m, or spelled: '20 minutes', '1 hour 30 minutes'",
         "steps[0].shell.cwdd: unknown key 'cwdd' — did you mean 'cwd'?",
         "steps[1].depends_on[0]: unknown step 'c'",
         "max_active_steps: must be at least 1, got 0",
