@@ -374,7 +374,7 @@ def test_other_type_keys_are_refused_naming_both() -> None:
 def test_unknown_step_type_suggests() -> None:
     assert _problems(_doc({"id": "a", "type": "shel"})) == [
         "steps[0].type: invalid value 'shel': expected one of noop, sleep, shell, python, "
-        "spark, sql, stream, foreach, subworkflow — did you mean 'shell'?"
+        "spark, sql, stream, http, notebook, foreach, subworkflow — did you mean 'shell'?"
     ]
 
 
@@ -406,6 +406,22 @@ def test_every_step_type_parses() -> None:
         },
         {"id": "sub", "type": "subworkflow", "subworkflow": {"workflow": "other", "version": 3}},
         {
+            "id": "get.1",
+            "type": "http",
+            "http": {
+                "method": "post",
+                "url": "https://api.example/{{ params.x }}",
+                "json": {"a": 1},
+                "timeout": "2 minutes",
+                "expect_status": [200, 202],
+            },
+        },
+        {
+            "id": "nb-1",
+            "type": "notebook",
+            "notebook": {"path": "r.ipynb", "parameters": {"ds": "{{ run.id }}"}, "timeout": "1h"},
+        },
+        {
             "id": "sub2",
             "type": "subworkflow",
             "subworkflow": {"workflow": "o", "version": "latest"},
@@ -422,7 +438,52 @@ def test_every_step_type_parses() -> None:
     assert by_id["st"].effective_queue == "spark"
     assert by_id["sub"].subworkflow is not None and by_id["sub"].subworkflow.version == 3
     assert by_id["sub2"].subworkflow is not None and by_id["sub2"].subworkflow.wait is True
+    http = by_id["get.1"].http
+    assert http is not None and http.method == "POST" and http.json_ == {"a": 1}
+    assert http.timeout == timedelta(minutes=2) and http.expect_status == [200, 202]
+    notebook = by_id["nb-1"].notebook
+    assert notebook is not None and notebook.kernel == "python3"
+    assert notebook.timeout == timedelta(hours=1)
     assert {s.type for s in d.steps} == set(StepType) - {StepType.foreach}
+
+
+@pytest.mark.parametrize(
+    ("step", "expected"),
+    [
+        (
+            {"id": "h", "type": "http", "http": {"url": "http://x", "json": {}, "body": "b"}},
+            "steps[0].http: give at most one of 'json' or 'body'",
+        ),
+        (
+            {"id": "h", "type": "http", "http": {"url": "http://x", "expect_status": [99]}},
+            "steps[0].http.expect_status[0]: invalid HTTP status 99: expected 100 to 599",
+        ),
+        (
+            {"id": "h", "type": "http", "http": {"url": "http://x", "method": "FETCH"}},
+            "steps[0].http.method: invalid value 'FETCH'",
+        ),
+        (
+            {"id": "n", "type": "notebook", "notebook": {"path": "a", "timeout": "0s"}},
+            "steps[0].notebook.timeout: must be longer than 0s",
+        ),
+        (
+            {"id": "s", "type": "sleep", "sleep": {"duration": "{{ params.t "}},
+            "steps[0].sleep.duration: ",
+        ),
+    ],
+)
+def test_http_and_notebook_settings_are_checked(step: dict[str, Any], expected: str) -> None:
+    problems = _problems(_doc(step))
+    assert len(problems) == 1 and problems[0].startswith(expected), problems
+
+
+def test_templated_durations_stay_templates_and_round_trip() -> None:
+    step = {"id": "s", "type": "sleep", "sleep": {"duration": "{{ params.t }}"}}
+    d = parse_definition(_doc(step))
+    assert d.steps[0].sleep is not None and d.steps[0].sleep.duration == "{{ params.t }}"
+    dumped = definition_to_dict(d)
+    assert dumped["steps"][0]["sleep"]["duration"] == "{{ params.t }}"
+    assert parse_definition(dumped) == d
 
 
 @pytest.mark.parametrize(
