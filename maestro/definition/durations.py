@@ -157,6 +157,11 @@ def format_duration(td: timedelta) -> str:
 
 def _validate_duration(value: Any) -> timedelta:
     """Pydantic hook: accept what ``parse_duration`` accepts, refuse the rest with its message."""
+    if isinstance(value, str) and ("{{" in value or "{%" in value):
+        raise ValueError(
+            f"a template is not accepted here ({_shown(value)}): this duration is read before "
+            "anything is rendered; write a duration such as 30s or '20 minutes'"
+        )
     if isinstance(value, str | int | float | timedelta):
         return parse_duration(value)
     raise _invalid(value)

@@ -477,6 +477,14 @@ def test_http_and_notebook_settings_are_checked(step: dict[str, Any], expected: 
     assert len(problems) == 1 and problems[0].startswith(expected), problems
 
 
+def test_a_templated_step_timeout_is_refused_saying_why() -> None:
+    step = {"id": "s", "type": "noop", "timeout": "{{ params.t }}"}
+    assert _problems(_doc(step)) == [
+        "steps[0].timeout: a template is not accepted here ('{{ params.t }}'): this duration is "
+        "read before anything is rendered; write a duration such as 30s or '20 minutes'"
+    ]
+
+
 def test_templated_durations_stay_templates_and_round_trip() -> None:
     step = {"id": "s", "type": "sleep", "sleep": {"duration": "{{ params.t }}"}}
     d = parse_definition(_doc(step))
