@@ -48,7 +48,7 @@ _SPELLED_UNITS: tuple[tuple[str, str], ...] = (
 )
 _SPELLED_ALTERNATIVES = "|".join(f"(?:{words})" for _, words in _SPELLED_UNITS)
 _SPELLED_PART = re.compile(
-    rf"\s*{_NUMBER}\s*({_SPELLED_ALTERNATIVES})\b\s*(?:,|\band\b)?", re.IGNORECASE
+    rf"\s*{_NUMBER}\s*({_SPELLED_ALTERNATIVES})\b\s*(?:,?\s*\band\b|,)?", re.IGNORECASE
 )
 _SPELLED_WORDS = tuple(
     (unit, re.compile(rf"^(?:{words})$", re.IGNORECASE)) for unit, words in _SPELLED_UNITS

@@ -58,6 +58,7 @@ def test_invalid_duration_message_tells_the_user_what_to_write() -> None:
         ("1 hour 30 minutes", timedelta(hours=1, minutes=30)),
         ("2 Hours", timedelta(hours=2)),
         ("1 day, 2 hours and 5 seconds", timedelta(days=1, hours=2, seconds=5)),
+        ("1 day, 2 hours, and 5 seconds", timedelta(days=1, hours=2, seconds=5)),
         ("1.5 hours", timedelta(hours=1, minutes=30)),
         ("5min", timedelta(minutes=5)),
         ("3 hrs 10 secs", timedelta(hours=3, seconds=10)),
