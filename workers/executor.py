@@ -132,6 +132,7 @@ class AttemptExecutor:
             spark_master=self.eng.settings.spark_master,
             connections_file=self.eng.settings.connections_file,
             checkpoints_dir=self.eng.settings.home / "checkpoints",
+            log_path=claimed.log_path,
         )
 
     @staticmethod

@@ -18,6 +18,7 @@ from api.schemas.runs import (
     StepsPublic,
 )
 from maestro import reads
+from maestro.definition.models import STEP_ID_PATTERN
 from maestro.engine import actions
 from maestro.engine.core import Engine
 from maestro.store.retry import retrying
@@ -28,7 +29,7 @@ ACTION_RETRY = 5.0
 router = APIRouter(prefix="/runs", tags=["runs"], responses=responses(401, 403, 422))
 
 RunId = Annotated[int, Path(ge=1, le=2**63 - 1)]
-StepId = Annotated[str, Path(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
+StepId = Annotated[str, Path(pattern=STEP_ID_PATTERN)]
 Limit = Annotated[int, Query(ge=1, le=reads.MAX_LIMIT)]
 Cursor = Annotated[str | None, Query(max_length=200)]
 #: the most bytes of log one request returns

@@ -25,6 +25,7 @@ from api.web import explain, session
 from api.web.pages import login_required, workflow_view
 from api.web.render import PAGE_METHODS, Page, error_page, render, status_of
 from maestro import reads
+from maestro.definition.models import STEP_ID_PATTERN
 from maestro.engine import actions
 from maestro.engine.actions import RestartMode
 from maestro.engine.core import Engine
@@ -35,7 +36,7 @@ router = APIRouter(include_in_schema=False)
 
 WorkflowId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
 RunId = Annotated[int, Path(ge=1, le=2**63 - 1)]
-StepId = Annotated[str, Path(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
+StepId = Annotated[str, Path(pattern=STEP_ID_PATTERN)]
 #: the largest form accepted (the params of a run included)
 MAX_FORM = 64 * 1024
 

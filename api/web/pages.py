@@ -21,6 +21,7 @@ from api.web import charts, dag, explain, session
 from api.web.render import PAGE_METHODS, Page, error_page, render, status_of
 from api.web.status import NOT_CREATED, is_terminal
 from maestro import reads
+from maestro.definition.models import STEP_ID_PATTERN
 from maestro.engine.compiled import CompiledWorkflow
 from maestro.engine.core import Engine
 from maestro.errors import MaestroError
@@ -30,7 +31,7 @@ router = APIRouter(include_in_schema=False)
 
 WorkflowId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
 RunId = Annotated[int, Path(ge=1, le=2**63 - 1)]
-StepId = Annotated[str, Path(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
+StepId = Annotated[str, Path(pattern=STEP_ID_PATTERN)]
 Attempt = Annotated[int, Path(ge=1, le=2**31 - 1)]
 Cursor = Annotated[int | None, Query(ge=1, le=2**63 - 1)]
 Text = Annotated[str | None, Query(max_length=256, pattern=r"^[^\x00]*$")]

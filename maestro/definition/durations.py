@@ -1,7 +1,9 @@
 """Durations as users write them (``30s``, ``1h30m``, ``500ms``) and back.
 
 Definitions are written by hand, so durations take the compact unit form that Argo, Go and
-Prometheus users already know; plain numbers are seconds. ``format_duration`` gives the same
+Prometheus users already know; plain numbers are seconds. Maestro's spelled form is read too
+(``"20 minutes"``, ``"1 hour 30 minutes"``, ``"2 days, 3 hours and 5 seconds"``), so that
+definitions brought from Maestro keep their timeouts as written. ``format_duration`` gives the same
 compact form so that a normalized definition reads like the original and parses back to the
 same value.
 """
@@ -13,9 +15,12 @@ import re
 from datetime import timedelta
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, PlainSerializer
+from pydantic import BeforeValidator, PlainSerializer, PlainValidator
 
-_HINT = "use a number with units s, m, h, d such as 30s or 1h30m"
+_HINT = (
+    "use a number with units s, m, h, d such as 30s or 1h30m, or spelled: '20 minutes', "
+    "'1 hour 30 minutes'"
+)
 
 #: units in the order they must appear, with their length in microseconds
 _UNITS: tuple[tuple[str, int], ...] = (
@@ -33,6 +38,21 @@ _DURATION_RE = re.compile(
     + "$"
 )
 _PLAIN_RE = re.compile(rf"^{_NUMBER}$")
+#: the spelled units, largest first, each with the compact unit it stands for
+_SPELLED_UNITS: tuple[tuple[str, str], ...] = (
+    ("d", r"days?"),
+    ("h", r"hours?|hrs?"),
+    ("m", r"minutes?|mins?"),
+    ("s", r"seconds?|secs?"),
+    ("ms", r"milliseconds?|millis"),
+)
+_SPELLED_ALTERNATIVES = "|".join(f"(?:{words})" for _, words in _SPELLED_UNITS)
+_SPELLED_PART = re.compile(
+    rf"\s*{_NUMBER}\s*({_SPELLED_ALTERNATIVES})\b\s*(?:,?\s*\band\b|,)?", re.IGNORECASE
+)
+_SPELLED_WORDS = tuple(
+    (unit, re.compile(rf"^(?:{words})$", re.IGNORECASE)) for unit, words in _SPELLED_UNITS
+)
 
 
 def _shown(value: object) -> str:
@@ -60,8 +80,31 @@ def _number(text: str) -> int | float:
     return int(text) if text.isdigit() else float(text)
 
 
+def _spelled(text: str) -> str | None:
+    """``"1 hour 30 minutes"`` as ``"1h30m"``; None when ``text`` is not in the spelled form.
+
+    Units go from largest to smallest, each at most once (as in the compact form); parts may be
+    separated by spaces, commas or ``and``."""
+    if not any(c.isalpha() for c in text) or len(text) > 200:
+        return None
+    pos, parts, order = 0, [], -1
+    units = [unit for unit, _ in _SPELLED_UNITS]
+    while pos < len(text):
+        match = _SPELLED_PART.match(text, pos)
+        if match is None or match.end() == pos:
+            return None
+        number, word = match.group(1), match.group(2)
+        unit = next(u for u, pattern in _SPELLED_WORDS if pattern.match(word))
+        if units.index(unit) <= order:
+            return None
+        order = units.index(unit)
+        parts.append(f"{number}{unit}")
+        pos = match.end()
+    return "".join(parts) or None
+
+
 def _parse_text(text: str) -> timedelta:
-    compact = "".join(text.split())  # "1h 30m" reads as "1h30m"
+    compact = _spelled(text) or "".join(text.split())  # "1h 30m" reads as "1h30m"
     if len(compact) > 64:
         raise _invalid(text)
     if _PLAIN_RE.match(compact):
@@ -114,6 +157,11 @@ def format_duration(td: timedelta) -> str:
 
 def _validate_duration(value: Any) -> timedelta:
     """Pydantic hook: accept what ``parse_duration`` accepts, refuse the rest with its message."""
+    if isinstance(value, str) and ("{{" in value or "{%" in value):
+        raise ValueError(
+            f"a template is not accepted here ({_shown(value)}): this duration is read before "
+            "anything is rendered; write a duration such as 30s or '20 minutes'"
+        )
     if isinstance(value, str | int | float | timedelta):
         return parse_duration(value)
     raise _invalid(value)
@@ -124,4 +172,26 @@ Duration = Annotated[
     timedelta,
     BeforeValidator(_validate_duration),
     PlainSerializer(format_duration, when_used="json"),
+]
+
+
+def _validate_templated_duration(value: Any) -> timedelta | str:
+    """A template (``"{{ params.t }}"``) is kept as written, to be rendered when the step runs;
+    anything else must be a duration now."""
+    if isinstance(value, str) and ("{{" in value or "{%" in value):
+        return value
+    return _validate_duration(value)
+
+
+def _serialize_templated_duration(value: timedelta | str) -> str:
+    return value if isinstance(value, str) else format_duration(value)
+
+
+#: A duration that may also be a template, rendered when the step runs (``sleep.duration``,
+#: ``http.timeout``, ``notebook.timeout``): the runtime reads the rendered text with
+#: ``parse_duration``.
+TemplatedDuration = Annotated[
+    timedelta | str,
+    PlainValidator(_validate_templated_duration),
+    PlainSerializer(_serialize_templated_duration, when_used="json"),
 ]

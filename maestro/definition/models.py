@@ -29,9 +29,13 @@ from pydantic import (
     model_validator,
 )
 
-from maestro.definition.durations import Duration
+from maestro.definition.durations import Duration, TemplatedDuration
 
-STEP_ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+#: Maestro's ids (``job.1``, ``sub-step1``) are valid as written; at most 64 characters, the
+#: width of the ``step_runs.step_id`` column (the contract allows 128: a migration would be
+#: needed for more)
+STEP_ID_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$"
+STEP_ID_RE = re.compile(STEP_ID_PATTERN)
 WORKFLOW_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 IDENTIFIER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 CONNECTION_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
@@ -48,6 +52,8 @@ class StepType(StrEnum):
     spark = "spark"  # submits a Spark application
     sql = "sql"  # runs SQL on a named connection
     stream = "stream"  # launches and supervises a streaming job
+    http = "http"  # sends one HTTP request
+    notebook = "notebook"  # runs a Jupyter notebook with papermill
     foreach = "foreach"  # runs an inner DAG once per item
     subworkflow = "subworkflow"  # starts a run of another workflow
 
@@ -119,8 +125,8 @@ class _Model(BaseModel):
 def _check_step_id(value: str) -> str:
     if not STEP_ID_RE.match(value):
         raise ValueError(
-            f"invalid step id {value!r}: use letters, digits and _ (at most 64), "
-            "not starting with a digit"
+            f"invalid step id {value!r}: use letters, digits, '_', '.' and '-' (at most 64), "
+            "starting with a letter or '_'"
         )
     return value
 
@@ -355,9 +361,9 @@ class Emit(_Model):
 
 
 class SleepSettings(_Model):
-    """``sleep: {duration: 30s}``."""
+    """``sleep: {duration: 30s}``; the duration may be a template (``"{{ params.wait }}"``)."""
 
-    duration: Duration
+    duration: TemplatedDuration
 
 
 class ShellSettings(_Model):
@@ -430,6 +436,62 @@ class StreamSettings(_SubmitSettings):
     checkpoint: str | None = None
 
 
+HttpMethod = Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+def _upper(value: Any) -> Any:
+    return value.upper() if isinstance(value, str) else value
+
+
+def _check_status(value: int) -> int:
+    if not 100 <= value <= 599:
+        raise ValueError(f"invalid HTTP status {value}: expected 100 to 599")
+    return value
+
+
+def _check_positive_templated(value: timedelta | str) -> timedelta | str:
+    return _check_positive(value) if isinstance(value, timedelta) else value
+
+
+PositiveTemplatedDuration = Annotated[TemplatedDuration, AfterValidator(_check_positive_templated)]
+
+
+class HttpSettings(_Model):
+    """One HTTP request; a status outside ``expect_status`` fails the attempt.
+
+    ``json`` (any JSON value) and ``body`` (text) are exclusive; ``timeout`` may be a template.
+    """
+
+    method: Annotated[HttpMethod, BeforeValidator(_upper)] = "GET"
+    url: NonBlank
+    headers: dict[str, Text] = Field(default_factory=dict)
+    params: dict[str, Any] = Field(default_factory=dict)
+    json_: Any = Field(default=None, alias="json")
+    body: str | None = None
+    expect_status: list[Annotated[int, AfterValidator(_check_status)]] = Field(
+        default_factory=lambda: [200], min_length=1
+    )
+    timeout: PositiveTemplatedDuration = timedelta(seconds=30)
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _json_or_body(self) -> HttpSettings:
+        if self.json_ is not None and self.body is not None:
+            raise ValueError("give at most one of 'json' or 'body'")
+        return self
+
+
+class NotebookSettings(_Model):
+    """A Jupyter notebook run with papermill; ``parameters`` are injected, ``timeout`` bounds
+    the whole execution (and may be a template)."""
+
+    path: NonBlank
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    kernel: NonBlank = "python3"
+    timeout: PositiveTemplatedDuration | None = None
+
+
 def _check_items_kind(value: Any) -> Any:
     """One message instead of one per member of the union."""
     if not isinstance(value, str | list):
@@ -484,13 +546,17 @@ SETTINGS_MODELS: dict[StepType, type[_Model]] = {
     StepType.spark: SparkSettings,
     StepType.sql: SqlSettings,
     StepType.stream: StreamSettings,
+    StepType.http: HttpSettings,
+    StepType.notebook: NotebookSettings,
     StepType.foreach: ForeachSettings,
     StepType.subworkflow: SubworkflowSettings,
 }
 SETTINGS_KEYS = frozenset(t.value for t in SETTINGS_MODELS)
 
 #: step types that run a process of the step's own, hence may be given connections
-PROCESS_TYPES = frozenset({StepType.shell, StepType.python, StepType.spark, StepType.stream})
+PROCESS_TYPES = frozenset(
+    {StepType.shell, StepType.python, StepType.spark, StepType.stream, StepType.notebook}
+)
 #: step types that go to the ``spark`` worker queue unless told otherwise
 SPARK_QUEUE_TYPES = frozenset({StepType.spark, StepType.stream})
 
@@ -525,6 +591,8 @@ class Step(_Model):
     spark: SparkSettings | None = None
     sql: SqlSettings | None = None
     stream: StreamSettings | None = None
+    http: HttpSettings | None = None
+    notebook: NotebookSettings | None = None
     foreach: ForeachSettings | None = None
     subworkflow: SubworkflowSettings | None = None
 
@@ -543,7 +611,7 @@ class Step(_Model):
         if self.connections and self.type not in PROCESS_TYPES:
             raise ValueError(
                 f"a step of type '{self.type}' takes no 'connections' (only shell, python, "
-                "spark and stream steps run a process that could use them)"
+                "spark, stream and notebook steps run a process that could use them)"
             )
         return self
 
@@ -591,7 +659,7 @@ def _partial(model: type[BaseModel]) -> type[BaseModel]:
 #: the step types whose settings ``defaults`` may give, as partial models
 DEFAULTABLE_SETTINGS: dict[str, type[BaseModel]] = {
     key: _partial(SETTINGS_MODELS[StepType(key)])
-    for key in ("sleep", "shell", "python", "spark", "sql", "stream")
+    for key in ("sleep", "shell", "python", "spark", "sql", "stream", "http", "notebook")
 }
 
 
@@ -617,6 +685,8 @@ class StepDefaults(_Model):
     spark: dict[str, Any] | None = None
     sql: dict[str, Any] | None = None
     stream: dict[str, Any] | None = None
+    http: dict[str, Any] | None = None
+    notebook: dict[str, Any] | None = None
 
 
 # ---------------------------------------------------------------------------------------------

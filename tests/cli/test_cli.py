@@ -44,6 +44,7 @@ EXPECTED_OUTPUTS = {
     "foreach.yaml": {"tables": 3, "rows": 170},
     "subworkflow.yaml": {"location": "warehouse.plays"},
     "signals.yaml": {"waited": "SUCCEEDED"},
+    "maestro_style.yaml": {"total": 29, "mean": 7.25},
 }
 #: other workflows an example needs in the store (the ones its subworkflow steps start)
 EXTRA_ARGS = {"subworkflow.yaml": ["--with", str(EXAMPLES / "subflows" / "publish_table.yaml")]}

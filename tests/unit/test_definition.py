@@ -323,12 +323,35 @@ def test_unknown_keys_have_paths_and_suggestions(data: dict[str, Any], expected:
 
 
 def test_step_id_format() -> None:
-    assert _problems(_doc({"id": "a-b", "type": "noop"})) == [
-        "steps[0].id: invalid step id 'a-b': use letters, digits and _ (at most 64), "
-        "not starting with a digit"
+    assert _problems(_doc({"id": "1-b", "type": "noop"})) == [
+        "steps[0].id: invalid step id '1-b': use letters, digits, '_', '.' and '-' "
+        "(at most 64), starting with a letter or '_'"
     ]
+    for bad in (".a", "-a", "a/b", "a b", "a:b"):
+        assert _problems(_doc({"id": bad, "type": "noop"}))[0].startswith("steps[0].id: invalid")
     assert parse_definition(_doc({"id": "_" + "x" * 63, "type": "noop"}))
     assert _problems(_doc({"id": "x" * 65, "type": "noop"}))[0].startswith("steps[0].id: invalid")
+
+
+def test_maestro_step_ids_with_dots_and_dashes() -> None:
+    defn = parse_definition(
+        {
+            "id": "w",
+            "owner": "o",
+            "steps": [
+                {"id": "job.1", "type": "noop"},
+                {"id": "sub-step1", "type": "noop", "depends_on": ["job.1"]},
+                {
+                    "id": "last",
+                    "type": "noop",
+                    "depends_on": "sub-step1",
+                    "when": "{{ steps['job.1'].status == 'SUCCEEDED' }}",
+                },
+            ],
+        }
+    )
+    assert [s.id for s in defn.steps] == ["job.1", "sub-step1", "last"]
+    assert defn.steps[1].depends_on == ["job.1"]
 
 
 def test_type_key_is_required() -> None:
@@ -351,7 +374,7 @@ def test_other_type_keys_are_refused_naming_both() -> None:
 def test_unknown_step_type_suggests() -> None:
     assert _problems(_doc({"id": "a", "type": "shel"})) == [
         "steps[0].type: invalid value 'shel': expected one of noop, sleep, shell, python, "
-        "spark, sql, stream, foreach, subworkflow — did you mean 'shell'?"
+        "spark, sql, stream, http, notebook, foreach, subworkflow — did you mean 'shell'?"
     ]
 
 
@@ -383,6 +406,22 @@ def test_every_step_type_parses() -> None:
         },
         {"id": "sub", "type": "subworkflow", "subworkflow": {"workflow": "other", "version": 3}},
         {
+            "id": "get.1",
+            "type": "http",
+            "http": {
+                "method": "post",
+                "url": "https://api.example/{{ params.x }}",
+                "json": {"a": 1},
+                "timeout": "2 minutes",
+                "expect_status": [200, 202],
+            },
+        },
+        {
+            "id": "nb-1",
+            "type": "notebook",
+            "notebook": {"path": "r.ipynb", "parameters": {"ds": "{{ run.id }}"}, "timeout": "1h"},
+        },
+        {
             "id": "sub2",
             "type": "subworkflow",
             "subworkflow": {"workflow": "o", "version": "latest"},
@@ -399,7 +438,60 @@ def test_every_step_type_parses() -> None:
     assert by_id["st"].effective_queue == "spark"
     assert by_id["sub"].subworkflow is not None and by_id["sub"].subworkflow.version == 3
     assert by_id["sub2"].subworkflow is not None and by_id["sub2"].subworkflow.wait is True
+    http = by_id["get.1"].http
+    assert http is not None and http.method == "POST" and http.json_ == {"a": 1}
+    assert http.timeout == timedelta(minutes=2) and http.expect_status == [200, 202]
+    notebook = by_id["nb-1"].notebook
+    assert notebook is not None and notebook.kernel == "python3"
+    assert notebook.timeout == timedelta(hours=1)
     assert {s.type for s in d.steps} == set(StepType) - {StepType.foreach}
+
+
+@pytest.mark.parametrize(
+    ("step", "expected"),
+    [
+        (
+            {"id": "h", "type": "http", "http": {"url": "http://x", "json": {}, "body": "b"}},
+            "steps[0].http: give at most one of 'json' or 'body'",
+        ),
+        (
+            {"id": "h", "type": "http", "http": {"url": "http://x", "expect_status": [99]}},
+            "steps[0].http.expect_status[0]: invalid HTTP status 99: expected 100 to 599",
+        ),
+        (
+            {"id": "h", "type": "http", "http": {"url": "http://x", "method": "FETCH"}},
+            "steps[0].http.method: invalid value 'FETCH'",
+        ),
+        (
+            {"id": "n", "type": "notebook", "notebook": {"path": "a", "timeout": "0s"}},
+            "steps[0].notebook.timeout: must be longer than 0s",
+        ),
+        (
+            {"id": "s", "type": "sleep", "sleep": {"duration": "{{ params.t "}},
+            "steps[0].sleep.duration: ",
+        ),
+    ],
+)
+def test_http_and_notebook_settings_are_checked(step: dict[str, Any], expected: str) -> None:
+    problems = _problems(_doc(step))
+    assert len(problems) == 1 and problems[0].startswith(expected), problems
+
+
+def test_a_templated_step_timeout_is_refused_saying_why() -> None:
+    step = {"id": "s", "type": "noop", "timeout": "{{ params.t }}"}
+    assert _problems(_doc(step)) == [
+        "steps[0].timeout: a template is not accepted here ('{{ params.t }}'): this duration is "
+        "read before anything is rendered; write a duration such as 30s or '20 minutes'"
+    ]
+
+
+def test_templated_durations_stay_templates_and_round_trip() -> None:
+    step = {"id": "s", "type": "sleep", "sleep": {"duration": "{{ params.t }}"}}
+    d = parse_definition(_doc(step))
+    assert d.steps[0].sleep is not None and d.steps[0].sleep.duration == "{{ params.t }}"
+    dumped = definition_to_dict(d)
+    assert dumped["steps"][0]["sleep"]["duration"] == "{{ params.t }}"
+    assert parse_definition(dumped) == d
 
 
 @pytest.mark.parametrize(
@@ -664,7 +756,7 @@ def test_defaults_are_validated_on_their_own() -> None:
     )
     assert _problems(data) == [
         "defaults.timeout: invalid duration 'soon': use a number with units s, m, h, d "
-        "such as 30s or 1h30m",
+        "such as 30s or 1h30m, or spelled: '20 minutes', '1 hour 30 minutes'",
         "defaults.sql.fetch: must be at least 0, got -1",
         "defaults.spark.executor_cores: must be at least 1, got 0",
         "defaults.trigger_rule: invalid value 'sometimes': expected one of all_success, "
@@ -844,7 +936,7 @@ max_active_steps: 0
 """
     assert _load_problems(text) == [
         "timeout: invalid duration 'forever': use a number with units s, m, h, d such as 30s "
-        "or 1h30m",
+        "or 1h30m, or spelled: '20 minutes', '1 hour 30 minutes'",
         "steps[0].shell.cwdd: unknown key 'cwdd' — did you mean 'cwd'?",
         "steps[1].depends_on[0]: unknown step 'c'",
         "max_active_steps: must be at least 1, got 0",

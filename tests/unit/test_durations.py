@@ -45,8 +45,37 @@ def test_invalid_duration_message_tells_the_user_what_to_write() -> None:
     with pytest.raises(ValueError) as info:
         parse_duration("5x")
     assert str(info.value) == (
-        "invalid duration '5x': use a number with units s, m, h, d such as 30s or 1h30m"
+        "invalid duration '5x': use a number with units s, m, h, d such as 30s or 1h30m, "
+        "or spelled: '20 minutes', '1 hour 30 minutes'"
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("20 minutes", timedelta(minutes=20)),
+        ("1 minute", timedelta(minutes=1)),
+        ("1 hour 30 minutes", timedelta(hours=1, minutes=30)),
+        ("2 Hours", timedelta(hours=2)),
+        ("1 day, 2 hours and 5 seconds", timedelta(days=1, hours=2, seconds=5)),
+        ("1 day, 2 hours, and 5 seconds", timedelta(days=1, hours=2, seconds=5)),
+        ("1.5 hours", timedelta(hours=1, minutes=30)),
+        ("5min", timedelta(minutes=5)),
+        ("3 hrs 10 secs", timedelta(hours=3, seconds=10)),
+        ("250 milliseconds", timedelta(milliseconds=250)),
+    ],
+)
+def test_maestro_spelled_durations(text: str, expected: timedelta) -> None:
+    assert parse_duration(text) == expected
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["minutes", "30 minutes 1 hour", "1 hour 2 hours", "5 fortnights", "1 minutesx", "-5 minutes"],
+)
+def test_malformed_spelled_durations_are_refused(bad: str) -> None:
+    with pytest.raises(ValueError, match="invalid duration"):
+        parse_duration(bad)
 
 
 @pytest.mark.parametrize(

@@ -193,7 +193,17 @@ def test_outputs_must_be_utf8(tmp_path: Path) -> None:
 
 
 def test_registry() -> None:
-    assert set(RUNTIMES) == {"noop", "sleep", "shell", "python", "spark", "sql", "stream"}
+    assert set(RUNTIMES) == {
+        "noop",
+        "sleep",
+        "shell",
+        "python",
+        "spark",
+        "sql",
+        "stream",
+        "http",
+        "notebook",
+    }
     assert isinstance(get_runtime("shell"), ShellRuntime)
     assert isinstance(get_runtime("python"), PythonRuntime)
     for missing in ("foreach", "subworkflow", "nope"):

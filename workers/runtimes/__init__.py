@@ -4,7 +4,7 @@ The attempt executor looks a step's type up here. Runtimes are stateless, so one
 instance per type serves every attempt, on any thread. foreach and subworkflow steps have no
 entry: the engine runs them as child runs and never dispatches them (``get_runtime`` returns
 None for them). The spark, sql and stream runtimes import their optional libraries (pyspark,
-SQL drivers) only when they run.
+SQL drivers) only when they run; the notebook runtime's child process imports papermill.
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from workers.runtimes.base import Outcome, Runtime, RuntimeContext
+from workers.runtimes.http import HttpRuntime
 from workers.runtimes.noop import NoopRuntime
+from workers.runtimes.notebook import NotebookRuntime
 from workers.runtimes.python import PythonRuntime
 from workers.runtimes.shell import ShellRuntime
 from workers.runtimes.sleep import SleepRuntime
@@ -30,6 +32,8 @@ RUNTIMES: Mapping[str, Runtime] = MappingProxyType(
         "spark": SparkRuntime(),
         "sql": SqlRuntime(),
         "stream": StreamRuntime(),
+        "http": HttpRuntime(),
+        "notebook": NotebookRuntime(),
     }
 )
 

@@ -45,6 +45,9 @@ class RuntimeContext:
     connections_file: Path | None = None
     #: root of the default checkpoints of stream steps (``<MAESTRO_HOME>/checkpoints``)
     checkpoints_dir: Path | None = None
+    #: where ``log`` writes (``<logs>/<run>/<step>/<attempt>.log``): files an attempt keeps
+    #: (a notebook step's executed notebook) go beside it
+    log_path: Path | None = None
 
     @property
     def output_path(self) -> Path:
