@@ -3,6 +3,7 @@ thread): JSON and text answers, what was sent, an unexpected 500, a timeout, a c
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -204,3 +205,21 @@ def test_bad_settings_fail_permanently(
     assert outcome.status == "failed"
     assert outcome.permanent
     assert outcome.error is not None and outcome.error.startswith(message)
+
+
+def test_it_runs_in_a_thread_that_already_runs_an_event_loop(new_ctx: NewCtx, server: str) -> None:
+    """An application embedding the worker (or a browser test driver) may run an event loop
+    in the calling thread; the step still runs (seen in CI after the Playwright tests)."""
+    settings = {"url": f"{server}/echo", "expect_status": [201], "timeout": timedelta(seconds=10)}
+    ctx, _ = new_ctx("http", settings)
+
+    async def inside_a_loop() -> Any:
+        return HttpRuntime().run(ctx)
+
+    box: dict[str, Any] = {}  # a thread of its own: the test runner's may run a loop already
+    looping = threading.Thread(target=lambda: box.update(outcome=asyncio.run(inside_a_loop())))
+    looping.start()
+    looping.join(30)
+    outcome = box["outcome"]
+    assert outcome.status == "succeeded", outcome.error
+    assert outcome.outputs["body"]["method"] == "GET"

@@ -27,13 +27,15 @@ import asyncio
 import contextlib
 import json
 import threading
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Any, TypeVar
 
 import httpx
 
 from workers.runtimes.base import Outcome, RuntimeContext
 from workers.runtimes.sleep import duration_seconds
+
+_T = TypeVar("_T")
 
 #: the most bytes of the response body read into the outputs
 MAX_BODY_BYTES = 1024 * 1024
@@ -133,7 +135,7 @@ class HttpRuntime:
             return Outcome.fail("cancelled")
         _log(ctx, f"[maestro] {request.line}\n")
         try:
-            answer = asyncio.run(_send_or_cancel(request, ctx.cancel))
+            answer = _run_isolated(lambda: _send_or_cancel(request, ctx.cancel))
         except (TimeoutError, httpx.TimeoutException):
             message = f"{request.line} timed out after {request.timeout:g}s"
             _log(ctx, f"[maestro] {message}\n")
@@ -149,6 +151,30 @@ class HttpRuntime:
         if answer.status not in request.expect:
             return Outcome.fail(_unexpected(request, answer))
         return Outcome.ok(_outputs(answer))
+
+
+def _run_isolated(make: Callable[[], Coroutine[Any, Any, _T]]) -> _T:
+    """``asyncio.run(make())``, also when the calling thread already runs an event loop (an
+    application embedding the worker, a test runner): then on a thread of its own."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(make())
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = asyncio.run(make())
+        except BaseException as exc:  # handed to the caller's thread below
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name="http-step", daemon=True)
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    result: _T = box["value"]
+    return result
 
 
 async def _send_or_cancel(request: _Request, cancel: threading.Event) -> _Answer:
