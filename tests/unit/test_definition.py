@@ -28,16 +28,10 @@ from maestro.definition import (
     load_definition,
     parse_definition,
 )
+from maestro.definition.basics import StreamMode
 from maestro.definition.loader import MAX_DEFINITION_BYTES, MAX_MAP_KEYS
-from maestro.definition.models import (
-    CronTrigger,
-    ForeachSettings,
-    RunStrategyKind,
-    ShellSettings,
-    SignalTrigger,
-    SparkSettings,
-    StreamMode,
-)
+from maestro.definition.models import CronTrigger, RunStrategyKind, SignalTrigger
+from maestro.definition.steps import ForeachSettings, ShellSettings, SparkSettings
 from maestro.errors import DefinitionError
 
 SPEC_EXAMPLE = Path(__file__).parent / "fixtures" / "spec_example.yaml"
