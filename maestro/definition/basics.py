@@ -148,6 +148,25 @@ def _check_connection_name(value: str) -> str:
     return value
 
 
+#: comparisons a signal ``match`` value may make: ``{ds: {">=": "2024-05-01"}}``
+MATCH_OPERATORS = ("=", "!=", ">", ">=", "<", "<=")
+
+
+def _check_match(value: dict[str, Any]) -> dict[str, Any]:
+    """A map of one operator-like key (``=>``, ``==``) must name a known operator."""
+    for field, want in value.items():
+        if isinstance(want, dict) and len(want) == 1:
+            (op,) = want
+            if isinstance(op, str) and op and set(op) <= set("=!<>") and op not in MATCH_OPERATORS:
+                known = " ".join(MATCH_OPERATORS)
+                raise ValueError(f"{field}: unknown operator {op!r}: use one of {known}")
+    return value
+
+
+#: a signal ``match``: payload fields and the values (or comparisons) they must fit
+SignalMatch = Annotated[dict[str, Any], AfterValidator(_check_match)]
+
+
 def _check_not_blank(value: str) -> str:
     if not value.strip():
         raise ValueError("must not be empty")

@@ -42,6 +42,7 @@ from maestro.definition.basics import (
     ParamType,
     PositiveDuration,
     RunStrategyKind,
+    SignalMatch,
     StepType,
     Text,
     TriggerRule,
@@ -114,7 +115,7 @@ class SignalTrigger(_Model):
     model_config = ConfigDict(populate_by_name=True)
 
     signal: NonBlank
-    match: dict[str, Any] = Field(default_factory=dict)
+    match: SignalMatch = Field(default_factory=dict)
     params: dict[str, Any] = Field(default_factory=dict)
     from_: list[NonBlank] = Field(default_factory=list, alias="from")
 

@@ -27,6 +27,7 @@ from maestro.definition.basics import (
     NonBlank,
     OnFailure,
     PositiveDuration,
+    SignalMatch,
     StepId,
     StepType,
     StreamMode,
@@ -57,7 +58,7 @@ class WaitFor(_Model):
     """A signal the step waits for before it may start."""
 
     signal: NonBlank
-    match: dict[str, Any] = Field(default_factory=dict)
+    match: SignalMatch = Field(default_factory=dict)
     timeout: PositiveDuration | None = None
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from maestro import expressions
 from maestro.definition import Step
+from maestro.engine.matching import payload_matches
 from maestro.errors import ExpressionError
 from maestro.states import StepStatus, WaitingFor
 from maestro.store import signals as signal_rows
@@ -33,7 +34,8 @@ WAITING_FOR_SIGNALS = WaitingFor.signals
 
 
 def matches(match: dict[str, Any], payload: dict[str, Any]) -> bool:
-    return all(key in payload and payload[key] == value for key, value in match.items())
+    """The payload fits the wait's ``match`` (``maestro.engine.matching``)."""
+    return payload_matches(match, payload)
 
 
 def record(

@@ -23,6 +23,7 @@ from maestro.definition.models import CronTrigger, SignalTrigger
 from maestro.engine.admission import admit_workflow
 from maestro.engine.compiled import VersionCache
 from maestro.engine.cron import CronSchedule, cron_schedule
+from maestro.engine.matching import payload_matches
 from maestro.engine.runs import create_run
 from maestro.errors import ExpressionError, ParamError
 from maestro.store import tables
@@ -131,18 +132,6 @@ def render_trigger_params(
 
 
 # -- signal triggers --------------------------------------------------------------------------
-
-
-def payload_matches(match: Mapping[str, Any], payload: Mapping[str, Any]) -> bool:
-    """Every field of ``match`` is in the payload with an equal value (a boolean only equals
-    a boolean: ``true`` does not match ``1``)."""
-    return all(key in payload and _same(value, payload[key]) for key, value in match.items())
-
-
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, bool) or isinstance(b, bool):
-        return type(a) is type(b) and a == b
-    return bool(a == b)
 
 
 def matching_triggers(

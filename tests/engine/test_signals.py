@@ -142,3 +142,27 @@ def test_a_signal_triggered_run_sees_the_payload_as_signal(harness: Harness) -> 
     assert view.status == "SUCCEEDED"
     assert view.params == {"ds": "2024-05-01"}
     assert view.steps[0].outputs == {"table": "plays"}
+
+
+def test_a_wait_with_an_operator_takes_only_a_signal_that_compares_right(
+    harness: Harness,
+) -> None:
+    run_id = harness.start("""
+        id: fresh
+        owner: t
+        steps:
+          - id: gate
+            type: noop
+            wait_for: [{signal: landed, match: {ds: {">=": "2024-05-01"}, rows: {">": 0}}}]
+        """)
+    assert (
+        signals.publish(harness.engine, "landed", {"ds": "2024-04-30", "rows": 5}).steps_released
+        == []
+    )
+    assert (
+        signals.publish(harness.engine, "landed", {"ds": "2024-05-02", "rows": 0}).steps_released
+        == []
+    )
+    released = signals.publish(harness.engine, "landed", {"ds": "2024-05-02", "rows": 7})
+    assert len(released.steps_released) == 1
+    assert harness.drain(run_id).status == "SUCCEEDED"

@@ -10,7 +10,8 @@ import pytest
 
 from maestro.engine import signals
 from maestro.engine.cron import MAX_TICKS_PER_FIRING, CronSchedule, plan_firing
-from maestro.engine.triggers import matching_triggers, payload_matches, start_runs_for_signal
+from maestro.engine.matching import payload_matches
+from maestro.engine.triggers import matching_triggers, start_runs_for_signal
 from maestro.engine.versions import set_paused
 from tests.engine.harness import Harness
 from tests.engine.scheduling import advance_to, next_fire_at, runs, submit_yaml, utc
