@@ -3,12 +3,10 @@ the output, and says how much it dropped in between."""
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
+from tests.workers.test_warden import run_shell
 from workers.logfile import LazyLog
-from workers.runtimes.base import RuntimeContext
-from workers.runtimes.shell import ShellRuntime
 
 
 def test_a_capped_log_keeps_its_start_and_its_end_and_counts_the_rest(tmp_path: Path) -> None:
@@ -40,25 +38,11 @@ def test_an_uncapped_log_hands_out_its_file_and_a_capped_one_does_not(tmp_path: 
 
 
 def test_a_shell_step_printing_50_mb_leaves_a_log_of_the_cap(tmp_path: Path) -> None:
-    (tmp_path / "work").mkdir()
     path = tmp_path / "step.log"
     cap = 1024 * 1024
     command = "echo START; head -c 50000000 /dev/zero | tr '\\0' x; echo; echo END"
     with LazyLog(path, cap) as log:
-        ctx = RuntimeContext(
-            attempt_id=1,
-            run_id=1,
-            step_id="step",
-            attempt_number=1,
-            step_type="shell",
-            settings={"command": command},
-            env={},
-            project_dir=tmp_path,
-            work_dir=tmp_path / "work",
-            log=log,
-            cancel=threading.Event(),
-        )
-        assert ShellRuntime().run(ctx).status == "succeeded"
+        assert run_shell(command, tmp_path, log).status == "succeeded"
     size = path.stat().st_size
     assert cap < size < cap + 300  # the cap, plus the line saying what was dropped
     text = path.read_bytes()

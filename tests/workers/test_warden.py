@@ -15,9 +15,10 @@ import textwrap
 import threading
 import time
 from pathlib import Path
+from typing import BinaryIO
 
 from tests.workers.test_runtimes import is_gone, wait_all_gone
-from workers.runtimes.base import RuntimeContext
+from workers.runtimes.base import Outcome, RuntimeContext
 from workers.runtimes.shell import ShellRuntime
 
 REPO = Path(__file__).resolve().parents[2]
@@ -28,7 +29,7 @@ WORKER = textwrap.dedent(
     """
     import sys, threading
     from pathlib import Path
-    from workers.runtimes.base import RuntimeContext
+    from workers.runtimes.base import Outcome, RuntimeContext
     from workers.runtimes.shell import ShellRuntime
 
     tmp = Path(sys.argv[1])
@@ -102,22 +103,8 @@ def test_a_step_that_ends_normally_keeps_what_it_left_in_the_background(tmp_path
     """The warden is released, not fired: background work a command leaves after a normal
     exit is not killed (shell.py says so), and no process is left behind by the warden."""
     mark = tmp_path / "later"
-    (tmp_path / "work").mkdir()
     with open(tmp_path / "log", "ab") as log:
-        ctx = RuntimeContext(
-            attempt_id=1,
-            run_id=1,
-            step_id="step",
-            attempt_number=1,
-            step_type="shell",
-            settings={"command": f"(sleep 0.5; touch {mark}) & exit 0"},
-            env={},
-            project_dir=tmp_path,
-            work_dir=tmp_path / "work",
-            log=log,
-            cancel=threading.Event(),
-        )
-        assert ShellRuntime().run(ctx).status == "succeeded"
+        assert run_shell(f"(sleep 0.5; touch {mark}) & exit 0", tmp_path, log).status == "succeeded"
     deadline = time.monotonic() + 5
     while not mark.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -126,3 +113,22 @@ def test_a_step_that_ends_normally_keeps_what_it_left_in_the_background(tmp_path
         ["pgrep", "-f", "maestro-warden"], capture_output=True, text=True, check=False
     ).stdout.split()
     assert [p for p in wardens if not is_gone(int(p))] == []
+
+
+def run_shell(command: str, folder: Path, log: BinaryIO) -> Outcome:
+    """Run ``command`` as a shell step in ``folder``, logging to ``log``."""
+    (folder / "work").mkdir(exist_ok=True)
+    ctx = RuntimeContext(
+        attempt_id=1,
+        run_id=1,
+        step_id="step",
+        attempt_number=1,
+        step_type="shell",
+        settings={"command": command},
+        env={},
+        project_dir=folder,
+        work_dir=folder / "work",
+        log=log,
+        cancel=threading.Event(),
+    )
+    return ShellRuntime().run(ctx)
