@@ -65,6 +65,19 @@ class Settings(BaseSettings):
     #: other origins whose web pages may call the API, comma-separated
     #: (``https://dash.example.com``); empty: none, and no CORS headers are sent
     cors_origins: str = ""
+    #: the address users open the web view at, for links in alerts (``https://maestro.example.com``);
+    #: empty: ``api_url``
+    public_url: str = ""
+    #: seconds before an alert's first retry; each next one waits twice as long, at most
+    #: ``alert_retry_max``; tries stop ``alert_give_up_after`` seconds after the first (FAILED)
+    alert_retry_first: float = Field(default=10.0, gt=0)
+    alert_retry_max: float = Field(default=3600.0, gt=0)
+    alert_give_up_after: float = Field(default=86400.0, gt=0)
+    #: seconds one delivery may take (HTTP request, SMTP session)
+    alert_timeout: float = Field(default=10.0, gt=0)
+    #: refuse a definition whose alert names a connection this process cannot resolve (turn
+    #: off where the API process does not hold the schedulers' connections)
+    alert_check_connections: bool = True
     #: the API the client commands talk to (``maestro workflow …``, ``maestro runs …``)
     api_url: str = "http://127.0.0.1:8080"
     #: bearer token the client commands send (``maestro token create`` prints one)
@@ -89,6 +102,11 @@ class Settings(BaseSettings):
     @property
     def cors_origin_list(self) -> list[str]:
         return _comma_list(self.cors_origins)
+
+    @property
+    def web_url(self) -> str:
+        """Where the web view's pages are, without a trailing slash."""
+        return (self.public_url or self.api_url).rstrip("/")
 
     @property
     def logs_dir(self) -> Path:

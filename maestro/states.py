@@ -52,6 +52,15 @@ class BackfillStatus(StrEnum):
     CANCELLED = "CANCELLED"  # cancelled by a user: its queued runs were stopped
 
 
+class AlertStatus(StrEnum):
+    """An alert of the outbox (``alerts``); not a state machine of the engine's."""
+
+    SCHEDULED = "SCHEDULED"  # a timer (run_overdue, deadline_missed) not due yet
+    PENDING = "PENDING"  # to be sent: its first try, or a retry after a failed one
+    DELIVERED = "DELIVERED"  # the channel took it (2xx, SMTP 250, the callable returned)
+    FAILED = "FAILED"  # the dead letter: out of tries, or a channel that cannot work
+
+
 class WaitingFor(StrEnum):
     """Why a WAITING step waits (``step_runs.waiting_for``)."""
 

@@ -247,7 +247,7 @@ class _ExpressionChecker:
             self._run(self.check_expression, whole["expr"] if whole else value, loc)
 
     def step(self, step: dict[str, Any], loc: Loc) -> None:
-        for key in (*sorted(SETTINGS_KEYS - {"foreach"}), "env", "emit", "wait_for"):
+        for key in (*sorted(SETTINGS_KEYS - {"foreach"}), "env", "emit", "wait_for", "alerts"):
             if key in step:
                 self.templates(step[key], (*loc, key))
         if "when" in step:
@@ -267,6 +267,7 @@ class _ExpressionChecker:
                 if isinstance(spec, dict) and "default" in spec:
                     self.templates(spec["default"], ("params", name, "default"))
         self.templates(data.get("outputs"), ("outputs",))
+        self.templates(data.get("alerts"), ("alerts",))
         triggers = data.get("triggers")
         if isinstance(triggers, list):
             for i, trigger in enumerate(triggers):

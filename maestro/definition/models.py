@@ -27,9 +27,7 @@ from pydantic import (
     model_validator,
 )
 
-#: Maestro's ids (``job.1``, ``sub-step1``) are valid as written; at most 64 characters, the
-#: width of the ``step_runs.step_id`` column (the contract allows 128: a migration would be
-#: needed for more)
+from maestro.definition.alerts import AlertRule
 from maestro.definition.basics import (
     MAX_FOREACH_ITEMS,
     STEP_ID_PATTERN,
@@ -257,6 +255,8 @@ class WorkflowDefinition(_Model):
     max_active_steps: int = Field(default=20, ge=1, le=1000)
     defaults: StepDefaults = Field(default_factory=StepDefaults)
     outputs: dict[str, str] = Field(default_factory=dict)
+    #: alerts on run events and on the events of every step of this DAG (spec/alerts.md)
+    alerts: list[AlertRule] = Field(default_factory=list)
     steps: list[Step] = Field(min_length=1)
 
     @property

@@ -14,9 +14,7 @@ from pydantic import (
     model_validator,
 )
 
-#: Maestro's ids (``job.1``, ``sub-step1``) are valid as written; at most 64 characters, the
-#: width of the ``step_runs.step_id`` column (the contract allows 128: a migration would be
-#: needed for more)
+from maestro.definition.alerts import StepAlerts
 from maestro.definition.basics import (
     CALLABLE_RE,
     MAX_FOREACH_ITEMS,
@@ -304,6 +302,8 @@ class Step(_Model):
     notebook: NotebookSettings | None = None
     foreach: ForeachSettings | None = None
     subworkflow: SubworkflowSettings | None = None
+    #: alerts on this step's own events (spec/alerts.md)
+    alerts: StepAlerts = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _settings_match_type(self) -> Step:

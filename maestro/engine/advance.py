@@ -66,6 +66,9 @@ class RunAdvance:
     _counters: RunCounters | None = None
     _ended: bool = False
 
+    def __post_init__(self) -> None:
+        self.u.runs[self.run.id] = (self.run, self.compiled)
+
     # -- entry points -------------------------------------------------------------------
 
     def evaluate(self, steps: list[StepRow]) -> None:
@@ -90,7 +93,12 @@ class RunAdvance:
         return True
 
     def fail(
-        self, step: StepRow, expected: StepStatus, final: StepStatus, error: str | None
+        self,
+        step: StepRow,
+        expected: StepStatus,
+        final: StepStatus,
+        error: str | None,
+        action: str | None = None,
     ) -> bool:
         """End a step that failed for good, applying its ``on_failure``."""
         spec = self.compiled.steps[step.step_id]
@@ -100,11 +108,13 @@ class RunAdvance:
         ):
             final = StepStatus.FAILED_IGNORED
         if spec.on_failure is OnFailure.fail_run and final in STEP_FAILED:
-            if not self._finish_one(step, expected, final, error=error, propagate=False):
+            if not self._finish_one(
+                step, expected, final, error=error, action=action, propagate=False
+            ):
                 return False
             self.end_run(RunStatus.FAILED, f"step {step.step_id!r} failed (on_failure: fail_run)")
             return True
-        return self.finish(step, expected, final, error=error)
+        return self.finish(step, expected, final, error=error, action=action)
 
     def conclude(self, step: StepRow, expected: StepStatus, outcome: StepOutcome) -> None:
         """Apply a decider's outcome for a step (children, when its child runs are done)."""

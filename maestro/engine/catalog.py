@@ -5,17 +5,19 @@ their checks, in one place."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
 
 from maestro import reads
-from maestro.definition import WorkflowDefinition
+from maestro.connections import ConnectionLookupError, resolve
+from maestro.definition import Step, WorkflowDefinition
+from maestro.definition.alerts import AlertRule
 from maestro.engine import actions
 from maestro.engine.core import Engine
 from maestro.engine.workflows import Submitted, submit
-from maestro.errors import Conflict, NotFound
+from maestro.errors import Conflict, DefinitionError, Loc, NotFound, Problem
 from maestro.store import tables
 from maestro.store import workflows as workflow_rows
 
@@ -42,6 +44,7 @@ def submit_definition(
     definition's owner and, when the workflow exists, for its current owner: nobody takes
     over another owner's workflow by submitting it under their own name."""
     may_act_for(definition.owner)
+    check_alert_connections(eng, definition)
     with eng.unit(actor=actor) as u:
         current = u.conn.execute(select(W.c.owner).where(W.c.id == definition.id)).scalar()
         if current is not None:
@@ -104,3 +107,37 @@ def unblock(eng: Engine, workflow_id: str, actor: str) -> int:
         )
         u.wake_scheduler = True  # the queue moves again
         return blocker
+
+
+def check_alert_connections(eng: Engine, definition: WorkflowDefinition) -> None:
+    """A definition whose alert names a connection this process cannot resolve is refused
+    (``DefinitionError`` with the path), unless ``alert_check_connections`` is off."""
+    if not eng.settings.alert_check_connections:
+        return
+    problems = []
+    for loc, rule in _alert_rules(definition.alerts, definition.steps, ()):
+        name = rule.connection
+        if name is None:
+            continue
+        try:
+            resolve(
+                name,
+                connections_file=eng.settings.connections_file,
+                project_dir=eng.settings.project_dir,
+            )
+        except ConnectionLookupError as exc:
+            problems.append(Problem((*loc, rule.channel, "connection"), str(exc)))
+    if problems:
+        raise DefinitionError(problems, definition.id)
+
+
+def _alert_rules(
+    alerts: Sequence[AlertRule], steps: Sequence[Step], loc: Loc
+) -> Iterator[tuple[Loc, AlertRule]]:
+    """Every alert rule of a definition with its path, foreach bodies included."""
+    for i, rule in enumerate(alerts):
+        yield (*loc, "alerts", i), rule
+    for s, step in enumerate(steps):
+        yield from _alert_rules(step.alerts, [], (*loc, "steps", s))
+        if step.foreach is not None:
+            yield from _alert_rules([], step.foreach.steps, (*loc, "steps", s, "foreach"))

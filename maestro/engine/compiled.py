@@ -124,8 +124,9 @@ class VersionCache:
             return found
         settings = parent.steps[step_id].foreach
         assert settings is not None, f"step {step_id!r} is not a foreach"
+        # an iteration is no run of the workflow: the workflow's alerts are not the body's
         definition = parent.definition.model_copy(
-            update={"steps": list(settings.steps), "outputs": {}, "triggers": []}
+            update={"steps": list(settings.steps), "outputs": {}, "triggers": [], "alerts": []}
         )
         compiled = CompiledWorkflow.build(
             parent.workflow_id, parent.version, definition, body=path, cache=self

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 
 from maestro.clock import Clock, SystemClock
 from maestro.dispatch import Dispatcher, NullDispatcher
-from maestro.engine import signal_apply
+from maestro.engine import alerting, signal_apply
 from maestro.engine.compiled import VersionCache
 from maestro.engine.settle import settle
 from maestro.settings import Settings
@@ -49,6 +49,7 @@ class Engine:
         with unit_of_work(self.db, self.clock, actor) as u:
             yield u
             settle(u, self.versions)
+            alerting.record(u, self.versions, self.settings)
         self.after_commit(u)
 
     def apply_signal(self, signal_id: int) -> tuple[list[int], list[int]]:

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, select
 
 from maestro import expressions
 from maestro.definition import resolve_params
+from maestro.engine import alerting
 from maestro.engine.compiled import VersionCache
 from maestro.engine.lifecycle import stop_unstarted
 from maestro.engine.strategies import refused_at_creation
@@ -103,6 +104,7 @@ def create_run(
         reuse={sid: r.as_json() for sid, r in reuse.items()} if reuse else None,
     )
     created(u, "run", run_id, RunStatus.QUEUED, run_id=run_id, message=f"trigger: {trigger}")
+    alerting.arm_deadlines(u, compiled.definition, run_id, workflow_id, logical)
     if backfill_id is None and parent_run_id is None:
         strategy = versions.get(u.conn, workflow_id, wf.active_version).definition.run_strategy
         refused = refused_at_creation(u.conn, strategy, workflow_id, run_id)

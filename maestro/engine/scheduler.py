@@ -3,7 +3,8 @@
 The hot path (a step ends → its successors are queued and dispatched) runs in the worker's
 own unit of work and never waits for this loop. The loop handles what is due by time or what
 fell through the cracks: admitting queued runs, retries whose backoff elapsed, attempt and
-run timeouts, attempts whose heartbeat lapsed (LOST), and attempts no worker claimed.
+run timeouts, attempts whose heartbeat lapsed (LOST), attempts no worker claimed, and alert
+timers (run_overdue, deadline_missed). Alerts are sent by the alert sender, a thread beside it.
 
 ``tick()`` runs one pass and returns how long the loop may sleep; tests call it directly.
 Every item is handled in its own unit of work, and a failing item is logged and skipped —
@@ -21,7 +22,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select
 
 from maestro.dispatch import Dispatch
-from maestro.engine import pools, retention, signals
+from maestro.engine import alert_timers, pools, retention, signals
 from maestro.engine.admission import admit_workflow, workflows_with_queued_runs
 from maestro.engine.advance import RunAdvance
 from maestro.engine.attempts import AttemptResult, end_attempt
@@ -29,7 +30,8 @@ from maestro.engine.core import Engine
 from maestro.engine.cron_firing import fire_due
 from maestro.engine.triggers import earliest_fire_at
 from maestro.ids import AttemptId
-from maestro.states import RUN_ACTIVE, AttemptStatus, RunStatus, StepStatus
+from maestro.states import RUN_ACTIVE, AlertStatus, AttemptStatus, RunStatus, StepStatus
+from maestro.store import alerts as alert_rows
 from maestro.store import attempts as attempt_rows
 from maestro.store import tables
 from maestro.store.records import STEP_COLUMNS, StepRow, load_run
@@ -89,6 +91,7 @@ class Scheduler:
             self._run_timeouts()
             self._redispatch()
             self._signals()
+            alert_timers.fire_due(self.eng, self.eng.clock.now(), self.eng.settings.batch_size)
             if self.scope is None:
                 self._retention()
             return self._next_due()
@@ -226,6 +229,7 @@ class Scheduler:
                     )
                 ).scalar(),
             ]
+            candidates.append(alert_rows.next_due(conn, AlertStatus.SCHEDULED))
             if self.scope is None:
                 candidates.append(earliest_fire_at(conn))
         times = [t for t in candidates if isinstance(t, datetime)]

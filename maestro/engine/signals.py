@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from maestro.engine.advance import RunAdvance
+from maestro.engine.alerting import SIGNAL_TIMEOUT
 from maestro.engine.core import Engine
 from maestro.engine.signal_waits import record
 from maestro.states import StepStatus
@@ -99,6 +100,7 @@ def time_out_waits(eng: Engine, now: datetime, limit: int = 200) -> None:
                     StepStatus.WAITING,
                     StepStatus.TIMED_OUT,
                     f"signal {name!r} did not arrive before the wait's timeout",
+                    action=SIGNAL_TIMEOUT,
                 )
         except Exception:
             logger.exception("could not time out a signal wait", extra={"step": step_run_id})

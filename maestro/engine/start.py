@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from sqlalchemy import select
 
+from maestro.engine import alerting
 from maestro.engine.advance import RunAdvance
 from maestro.engine.compiled import CompiledWorkflow, VersionCache
 from maestro.engine.runs import Reused, reused_steps
@@ -40,6 +41,7 @@ def start_run(u: Unit, versions: VersionCache, run_id: int) -> bool:
         u, "run", run_id, RunStatus.RUNNING, RunStatus.QUEUED, run_id=run_id, values=values
     ):
         return False
+    alerting.arm_overdue(u, compiled.definition, run_id, run.workflow_id)
     _insert_steps(u, run, compiled, reuse)
     run = load_run(u.conn, run_id)
     rows = (

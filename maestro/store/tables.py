@@ -27,7 +27,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql import ColumnElement
 
-from maestro.states import AttemptStatus, BackfillStatus, RunStatus, StepStatus, WaitingFor
+from maestro.states import (
+    AlertStatus,
+    AttemptStatus,
+    BackfillStatus,
+    RunStatus,
+    StepStatus,
+    WaitingFor,
+)
 from maestro.store.types import BigId, Json, UTCDateTime
 
 metadata = MetaData(
@@ -52,7 +59,8 @@ OPEN_RUN_STATUSES_SQL = "('QUEUED', 'RUNNING', 'PAUSED')"
 
 
 def _status_check(
-    name: str, values: type[RunStatus | StepStatus | AttemptStatus | BackfillStatus]
+    name: str,
+    values: type[RunStatus | StepStatus | AttemptStatus | BackfillStatus | AlertStatus],
 ) -> CheckConstraint:
     allowed = ", ".join(f"'{v.value}'" for v in values)
     return CheckConstraint(f"status IN ({allowed})", name=name)
@@ -517,4 +525,52 @@ pools = Table(
     Column("used", Integer, nullable=False, default=0),
     Column("updated_at", UTCDateTime, nullable=False),
     CheckConstraint("slots >= 0 AND used >= 0", name="pool_counts"),
+)
+
+
+#: the alert outbox (spec/alerts.md): a row is written in the transaction of the status change
+#: that causes it (or armed as a timer) and sent afterwards by a scheduler's alert sender
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    #: the alert's public id: the payload's ``id`` and every request's ``Idempotency-Key``
+    Column("key", String(36), nullable=False),
+    #: one alert per cause (``run:42:rule:0:run_failed``): a cause recorded twice is one alert
+    Column("dedupe", String(160), nullable=False),
+    Column("workflow_id", String(128), nullable=False),
+    Column("run_id", BigId, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("step_id", String(64), nullable=True),
+    Column("event", String(32), nullable=False),
+    #: webhook, slack, email or python
+    Column("channel", String(16), nullable=False),
+    #: the rule as written in the definition (templates unrendered; no secret: connections
+    #: are names), with ``index`` and ``level`` (workflow or step)
+    Column("rule", Json, nullable=False),
+    #: what the receiver gets; NULL while a timer is SCHEDULED
+    Column("payload", Json, nullable=True),
+    #: states.AlertStatus
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("last_error", Text, nullable=True),
+    #: SCHEDULED: when the timer fires; PENDING: when the next try may start (a sender that
+    #: takes one moves it past its delivery timeout, a lease); NULL once it ended
+    Column("due_at", UTCDateTime, nullable=True),
+    #: a PENDING alert whose tries all failed until then becomes FAILED (the dead letter)
+    Column("retry_until", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("delivered_at", UTCDateTime, nullable=True),
+    Index("uq_alerts_key", "key", unique=True),
+    Index("uq_alerts_dedupe", "dedupe", unique=True),
+    Index("ix_alerts_run", "run_id", "id"),
+    Index("ix_alerts_workflow", "workflow_id", "id"),
+    Index("ix_alerts_status", "status", "id"),
+    Index(
+        "ix_alerts_due",
+        "due_at",
+        sqlite_where=text("due_at IS NOT NULL"),
+        postgresql_where=text("due_at IS NOT NULL"),
+    ),
+    _status_check("alert_status", AlertStatus),
 )

@@ -51,6 +51,12 @@ class Unit:
     #: consequences for other runs, applied by the engine before commit
     #: (``maestro.engine.followups``; the store does not read them)
     followups: deque[Any] = field(default_factory=deque)
+    #: the status changes of runs and steps in this unit, kept after the event rows are
+    #: written: alerts are derived from them before commit (``maestro.engine.alerting``)
+    changes: list[dict[str, Any]] = field(default_factory=list)
+    #: runs this unit advanced, with their compiled DAG (run id → (RunRow, CompiledWorkflow)),
+    #: so that what reads the changes afterwards need not load them again
+    runs: dict[int, Any] = field(default_factory=dict)
 
     def add_event(self, **row: Any) -> None:
         row.setdefault("actor", self.actor)
@@ -66,6 +72,8 @@ class Unit:
         ):
             row.setdefault(key, None)
         self.events.append(row)
+        if row["to_status"] is not None and row.get("entity") in ("run", "step"):
+            self.changes.append(row)
 
     def flush(self) -> None:
         if self.events:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from workers.runtimes.connections import (
+from maestro.connections import (
     ConnectionLookupError,
     env_var_name,
     redact,

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import IO, Any, BinaryIO
 
 from workers.runtimes.base import Outcome, RuntimeContext, exit_status
-from workers.runtimes.connections import ScrubbingStream
+from maestro.connections import ScrubbingStream
 from workers.runtimes.outputs import OutputError, read_outputs
 from workers.runtimes.step_env import StepEnvError, step_environment
 from workers.runtimes.warden import guard

@@ -57,7 +57,7 @@ from sqlalchemy.pool import NullPool
 from sqlalchemy.sql.elements import TextClause
 
 from workers.runtimes.base import Outcome, RuntimeContext
-from workers.runtimes.connections import (
+from maestro.connections import (
     ConnectionLookupError,
     NamedConnection,
     parse,

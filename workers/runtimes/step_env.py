@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 from maestro.dispatch import CONNECTIONS_VAR
 from workers.runtimes.base import RuntimeContext
-from workers.runtimes.connections import ConnectionLookupError, env_var_name, resolve
+from maestro.connections import ConnectionLookupError, env_var_name, resolve
 
 #: variables of the worker's environment that every step gets, when the worker has them
 BASICS = frozenset({"PATH", "HOME", "LANG", "TZ", "TMPDIR", "USER", "LOGNAME"})
