@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from maestro.alerts.sender import AlertSender
 from maestro.cli.common import app, db_app, err, fail, open_store, shown_url
 from maestro.engine.core import Engine
 from maestro.engine.scheduler import Scheduler
@@ -52,7 +53,8 @@ def _stop_on_signals(stop: threading.Event, wake: Callable[[], None]) -> None:
 
 @app.command()
 def scheduler() -> None:
-    """Run a scheduler (distributed mode): timers, retries, timeouts, lost workers, re-sends.
+    """Run a scheduler (distributed mode): timers, retries, timeouts, lost workers, re-sends,
+    and the alerts' delivery.
 
     Any number may run side by side on the same database. Configured by MAESTRO_DATABASE_URL
     and MAESTRO_BROKER_URL.
@@ -61,9 +63,16 @@ def scheduler() -> None:
     db = _connect(settings)
     eng = Engine(db, settings, dispatcher=CeleryDispatcher(create_celery_app(settings)))
     loop = Scheduler(eng)
+    sender = AlertSender(eng)  # alerts go out from the schedulers
+
+    def wake() -> None:
+        loop.wake()
+        sender.wake()
+
     stop = threading.Event()
-    _stop_on_signals(stop, loop.wake)
-    listener = Listener(db.url, loop.wake) if not db.is_sqlite else None
+    _stop_on_signals(stop, wake)
+    sending = sender.start(stop)
+    listener = Listener(db.url, wake) if not db.is_sqlite else None
     if listener is not None:
         listener.start()
     err.print(f"maestro scheduler running on {shown_url(settings)}", highlight=False)
@@ -72,6 +81,7 @@ def scheduler() -> None:
     finally:
         if listener is not None:
             listener.stop()
+        sending.join(timeout=settings.alert_timeout + 5)
         db.dispose()
 
 

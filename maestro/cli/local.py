@@ -22,6 +22,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from maestro.alerts.sender import AlertSender
 from maestro.cli.common import (
     STATUS_STYLE,
     FileArg,
@@ -36,14 +37,16 @@ from maestro.cli.logs import LinePrinter, LogFollower, tail
 from maestro.definition import WorkflowDefinition
 from maestro.engine.actions import start_run_now
 from maestro.engine.advance import RunAdvance
+from maestro.engine.catalog import check_alert_connections
 from maestro.engine.core import Engine
 from maestro.engine.scheduler import Scheduler
 from maestro.engine.workflows import submit
-from maestro.errors import MaestroError, ParamError
+from maestro.errors import DefinitionError, MaestroError, ParamError
 from maestro.reads import RunView, run_status, run_view, running_steps, step_counts
 from maestro.settings import Settings, load_settings
 from maestro.states import RUN_TERMINAL, RunStatus, StepStatus
 from maestro.store.records import load_run
+from maestro.wording import plural
 from workers.executor import AttemptExecutor
 from workers.local import LocalDispatcher
 
@@ -57,10 +60,20 @@ class Embedded:
     scheduler: Scheduler
     stop: threading.Event
     thread: threading.Thread
+    sender: AlertSender
+    sender_stop: threading.Event
+    sender_thread: threading.Thread
+
+    def stop_sender(self) -> None:
+        """Stop the background alert sender (its delivery in flight ends first)."""
+        self.sender_stop.set()
+        self.sender.wake()
+        self.sender_thread.join(timeout=self.engine.settings.alert_timeout + 5)
 
     def close(self) -> None:
         self.stop.set()
         self.scheduler.wake()
+        self.stop_sender()
         self.thread.join(timeout=10)
         self.dispatcher.close()
         self.engine.db.dispose()
@@ -82,7 +95,11 @@ def embedded(settings: Settings, scope: set[int] | None) -> Iterator[Embedded]:
         target=scheduler.run_forever, args=(stop,), name="scheduler", daemon=True
     )
     thread.start()
-    env = Embedded(eng, dispatcher, scheduler, stop, thread)
+    sender = AlertSender(eng)
+    sender_stop = threading.Event()
+    env = Embedded(
+        eng, dispatcher, scheduler, stop, thread, sender, sender_stop, sender.start(sender_stop)
+    )
     try:
         yield env
     finally:
@@ -148,7 +165,9 @@ def run(
         except KeyboardInterrupt:
             _stop(env.engine, run_id)
             err.print("[magenta]interrupted: run stopped[/magenta]")
+            _send_alerts(env, run_id)
             raise typer.Exit(130) from None
+        _send_alerts(env, run_id)
     if as_json:
         print(json.dumps(view.as_json(), default=str))
     else:
@@ -156,8 +175,20 @@ def run(
     raise typer.Exit(0 if view.status is RunStatus.SUCCEEDED else 1)
 
 
+def _send_alerts(env: Embedded, run_id: int) -> None:
+    """Deliver the run's alerts before the process ends; say what is left for later."""
+    env.stop_sender()
+    left = env.sender.flush(run_id, within=env.engine.settings.alert_timeout + 2)
+    if left:
+        err.print(
+            f"[yellow]{plural(left, 'alert')} not delivered yet: retried by the next "
+            "`maestro run` or `maestro standalone` on this store (`maestro alerts list`)[/yellow]"
+        )
+
+
 def _start(eng: Engine, definition: WorkflowDefinition, file: Path, params: dict[str, Any]) -> int:
     try:
+        check_alert_connections(eng, definition)
         with eng.unit(actor="cli") as u:
             submitted = submit(u, definition, source=str(file.resolve()))
         eng.versions.put(definition.id, submitted.version, definition)
@@ -165,6 +196,8 @@ def _start(eng: Engine, definition: WorkflowDefinition, file: Path, params: dict
         return started.run_id
     except ParamError as exc:
         fail(f"invalid params: {exc.message}")
+    except DefinitionError as exc:
+        fail(str(exc))
     except MaestroError as exc:
         fail(exc.message)
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from maestro.states import AlertStatus
@@ -121,18 +121,19 @@ def claim(
     now: datetime,
     lease_until: datetime,
     limit: int,
-    run_ids: Sequence[int] | None = None,
+    root: int | None = None,
 ) -> list[ClaimedAlert]:
-    """Take up to ``limit`` PENDING alerts due now (only of ``run_ids`` when given): their
-    ``due_at`` moves to ``lease_until`` and their ``attempts`` count one more."""
+    """Take up to ``limit`` PENDING alerts due now (only of run ``root`` and the runs under
+    it, when given): their ``due_at`` moves to ``lease_until``, their ``attempts`` count one
+    more."""
     due = (
         select(AL.c.id)
         .where(status_is(AL.c.status, AlertStatus.PENDING), AL.c.due_at <= now)
         .order_by(AL.c.due_at)
         .limit(limit)
     )
-    if run_ids is not None:
-        due = due.where(AL.c.run_id.in_(list(run_ids)))
+    if root is not None:
+        due = due.where(_in_tree(root))
     if conn.dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)
     rows = conn.execute(
@@ -210,3 +211,20 @@ def retry(conn: Connection, alert_id: int, now: datetime, retry_until: datetime)
         )
     )
     return moved.rowcount == 1
+
+
+def count(conn: Connection, root: int, status: AlertStatus) -> int:
+    """How many alerts of run ``root`` and the runs under it are in ``status``."""
+    return int(
+        conn.execute(
+            select(func.count())
+            .select_from(AL)
+            .where(_in_tree(root), status_is(AL.c.status, status))
+        ).scalar_one()
+    )
+
+
+def _in_tree(root: int) -> Any:
+    runs = tables.runs
+    tree = select(runs.c.id).where((runs.c.id == root) | (runs.c.root_run_id == root))
+    return AL.c.run_id.in_(tree.scalar_subquery())

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from maestro.connections import ScrubbingStream
 from maestro.definition import load_definition
 from maestro.errors import DefinitionError
 from tests.engine.harness import Harness
-from maestro.connections import ScrubbingStream
 
 DB_URL = "postgresql://maestro:db-secret-1@db.internal/maestro"
 BROKER_URL = "redis://:broker-secret-2@redis.internal:6379/0"
