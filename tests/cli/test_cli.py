@@ -45,6 +45,7 @@ EXPECTED_OUTPUTS = {
     "subworkflow.yaml": {"location": "warehouse.plays"},
     "signals.yaml": {"waited": "SUCCEEDED"},
     "maestro_style.yaml": {"total": 29, "mean": 7.25},
+    "alerts.yaml": {"load_attempts": 2},
 }
 #: other workflows an example needs in the store (the ones its subworkflow steps start)
 EXTRA_ARGS = {"subworkflow.yaml": ["--with", str(EXAMPLES / "subflows" / "publish_table.yaml")]}
@@ -62,6 +63,18 @@ def test_every_example_runs_to_success_with_its_outputs(example: str, tmp_path: 
         assert doc["outputs"][key] == value
     assert set(doc) >= {"run_id", "status", "outputs", "steps"}
     assert all({"status", "attempts", "outputs"} <= set(s) for s in doc["steps"].values())
+
+
+def test_the_alerts_example_hears_the_retry_and_the_end(tmp_path: Path) -> None:
+    result = maestro("run", str(EXAMPLES / "alerts.yaml"), "--quiet", home=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = (tmp_path / "alerts.jsonl").read_text().splitlines()
+    alerts = [json.loads(line) for line in lines]
+    assert [(a["event"], a["step_id"]) for a in alerts] == [
+        ("step_retried", "flaky_load"),
+        ("run_succeeded", None),
+    ]
+    assert alerts[0]["error"] == "command exited with code 75"
 
 
 def test_every_example_file_is_covered() -> None:
