@@ -16,6 +16,7 @@ from typing import Any
 
 from celery import Celery
 from celery.concurrency.thread import TaskPool as CeleryThreadPool
+from celery.signals import worker_shutting_down
 from celery.worker.control import control_command
 
 from maestro.dispatch import Dispatch
@@ -117,6 +118,48 @@ class ThreadPool(CeleryThreadPool):  # type: ignore[misc]  # celery ships no typ
     def terminate_job(self, pid: int, signal: int | None = None) -> None:
         for executor in _executors:
             executor.shutdown(wait=executor.eng.settings.kill_grace + 2)
+
+
+def enable_drain(drain_timeout: float) -> None:
+    """A warm shutdown (SIGTERM, a first Ctrl-C) drains the worker: Celery stops taking
+    messages and waits for the running attempts; those still running ``drain_timeout``
+    seconds later are stopped and handed back LOST — retried elsewhere at once, as a platform
+    failure, not one of the step's ``retries``. A second signal stops them at once.
+
+    The running attempts are this process's (the threads pool); a prefork pool's children
+    drain without the time limit (Celery's warm shutdown), and a second signal there is
+    Celery's cold shutdown."""
+    signals = 0
+    lock = threading.Lock()
+
+    def on_shutdown(sig: str = "", how: str = "", **_kwargs: Any) -> None:
+        nonlocal signals
+        with lock:
+            signals += 1
+            first = signals == 1
+        running = sum(e.heartbeats.watched() for e in _executors)
+        if first:
+            logger.warning(
+                "%s: draining %d running step(s) for up to %gs (a second signal stops them now)",
+                sig or how,
+                running,
+                drain_timeout,
+            )
+            timer = threading.Timer(drain_timeout, _stop_running, args=("drain timeout",))
+            timer.daemon = True
+            timer.start()
+        else:
+            threading.Thread(target=_stop_running, args=(sig,), daemon=True).start()
+
+    worker_shutting_down.connect(on_shutdown, weak=False)
+
+
+def _stop_running(why: str) -> None:
+    running = sum(e.heartbeats.watched() for e in _executors)
+    if running:
+        logger.warning("%s: stopping %d running step(s); they run again elsewhere", why, running)
+    for executor in _executors:
+        executor.shutdown(wait=executor.eng.settings.kill_grace + 2)
 
 
 #: ``worker_pool`` setting of a ``--pool threads`` worker

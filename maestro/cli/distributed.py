@@ -12,13 +12,20 @@ import typer
 
 from maestro.alerts.sender import AlertSender
 from maestro.cli.common import app, db_app, err, fail, open_store, shown_url
+from maestro.definition import parse_duration
 from maestro.engine.core import Engine
 from maestro.engine.scheduler import Scheduler
 from maestro.settings import Settings, load_settings
 from maestro.store.db import Database
 from maestro.store.migrate import pending
 from maestro.store.notify import Listener
-from workers.celery_app import THREAD_POOL, CeleryDispatcher, create_celery_app, register_worker
+from workers.celery_app import (
+    THREAD_POOL,
+    CeleryDispatcher,
+    create_celery_app,
+    enable_drain,
+    register_worker,
+)
 from workers.executor import AttemptExecutor
 
 # -- the distributed processes --------------------------------------------------------------
@@ -106,14 +113,30 @@ def worker(
             show_default=False,
         ),
     ] = None,
+    drain_timeout: Annotated[
+        str,
+        typer.Option(
+            help="On SIGTERM, let running steps finish for this long (600, 90s, 10m), then "
+            "stop them and hand them back to run elsewhere; a second SIGTERM stops them at once.",
+        ),
+    ] = "10m",
 ) -> None:
     """Run a worker (distributed mode): executes the attempts sent to QUEUES.
 
     A Celery worker whose one task claims, runs and reports an attempt. Configured by
     MAESTRO_DATABASE_URL and MAESTRO_BROKER_URL.
+
+    SIGTERM (what Kubernetes and `docker stop` send) drains it: no new step starts, running
+    ones may finish for --drain-timeout, then they are stopped and retried on another worker
+    (not counted against their retries). Give the container a termination grace period a
+    little longer than the drain timeout.
     """
     if pool not in ("threads", "prefork"):
         fail(f"--pool must be threads or prefork, not {pool!r}")
+    try:
+        drain = parse_duration(drain_timeout).total_seconds()
+    except ValueError as exc:
+        fail(f"--drain-timeout: {exc}")
     settings = load_settings()
     if prefetch is not None:
         settings = settings.model_copy(update={"worker_prefetch": prefetch})
@@ -125,6 +148,7 @@ def worker(
         return AttemptExecutor(Engine(db, settings, dispatcher=CeleryDispatcher(celery)))
 
     register_worker(celery, make_executor)
+    enable_drain(drain)
     # threads: ours (Celery's, plus what a cold shutdown needs). Celery's command line takes
     # only pool names, and uses the worker_pool setting when it is given its default, prefork.
     celery.conf.worker_pool = THREAD_POOL if pool == "threads" else "prefork"

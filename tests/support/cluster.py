@@ -140,6 +140,7 @@ class Cluster:
         queues: str = "default",
         concurrency: int = 4,
         pool: str = "threads",
+        *extra: str,
     ) -> subprocess.Popen[bytes]:
         return self._spawn(
             "worker",
@@ -149,6 +150,7 @@ class Cluster:
             str(concurrency),
             "--pool",
             pool,
+            *extra,
             log=f"{name}.log",
         )
 

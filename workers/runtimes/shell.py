@@ -37,8 +37,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
-from workers.runtimes.base import Outcome, RuntimeContext, exit_status
 from maestro.connections import ScrubbingStream
+from workers.runtimes.base import Outcome, RuntimeContext, exit_status
 from workers.runtimes.outputs import OutputError, read_outputs
 from workers.runtimes.step_env import StepEnvError, step_environment
 from workers.runtimes.warden import guard

@@ -56,7 +56,6 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.pool import NullPool
 from sqlalchemy.sql.elements import TextClause
 
-from workers.runtimes.base import Outcome, RuntimeContext
 from maestro.connections import (
     ConnectionLookupError,
     NamedConnection,
@@ -64,6 +63,7 @@ from maestro.connections import (
     resolve,
     scrub,
 )
+from workers.runtimes.base import Outcome, RuntimeContext
 from workers.runtimes.submit import write_log
 
 SQL_EXTRA = "pip install 'maestro-py[sql]'"

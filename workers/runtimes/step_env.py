@@ -26,9 +26,9 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from maestro.connections import ConnectionLookupError, env_var_name, resolve
 from maestro.dispatch import CONNECTIONS_VAR
 from workers.runtimes.base import RuntimeContext
-from maestro.connections import ConnectionLookupError, env_var_name, resolve
 
 #: variables of the worker's environment that every step gets, when the worker has them
 BASICS = frozenset({"PATH", "HOME", "LANG", "TZ", "TMPDIR", "USER", "LOGNAME"})

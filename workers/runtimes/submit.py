@@ -59,8 +59,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, BinaryIO, Literal
 
-from workers.runtimes.base import Outcome, RuntimeContext, exit_status
 from maestro.connections import ScrubbingStream
+from workers.runtimes.base import Outcome, RuntimeContext, exit_status
 from workers.runtimes.outputs import OutputError, read_outputs
 from workers.runtimes.shell import _kill_now, _terminate
 from workers.runtimes.step_env import StepEnvError, step_environment
