@@ -54,7 +54,7 @@ def current_principal(
         found = verify_token(conn, token, now)
     if found is None:
         throttle.failed(client)
-        raise Unauthorized("the token is unknown or revoked")
+        raise Unauthorized("the token is unknown, revoked or expired")
     throttle.succeeded(client)
     principal, stale = found
     if stale:

@@ -18,6 +18,7 @@ from maestro.cli.common import app, err, fail, open_store, shown_url
 from maestro.cli.distributed import _connect
 from maestro.cli.local import embedded
 from maestro.clock import SystemClock
+from maestro.definition import parse_duration
 from maestro.engine.core import Engine
 from maestro.errors import Conflict, NotFound
 from maestro.settings import Settings, load_settings
@@ -130,17 +131,30 @@ def token_create(
         list[str],
         typer.Option(help="An owner whose workflows it may change (repeatable; none: any)."),
     ] = [],  # noqa: B006  # typer reads the default
+    expires: Annotated[
+        str | None,
+        typer.Option(
+            help="Refuse it after this long (90d, 12h); default: it lives until revoked.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Create a token and print it: it is shown this once and stored only as a hash."""
+    now = SystemClock().now()
+    try:
+        expires_at = now + parse_duration(expires) if expires is not None else None
+    except ValueError as exc:
+        fail(f"--expires: {exc}")
     engine = _store(load_settings())
     try:
         with engine.db.tx() as conn:
-            token = create_token(conn, name, scope, owner, SystemClock().now())
+            token = create_token(conn, name, scope, owner, now, expires_at)
     except (Conflict, ValueError) as exc:
         fail(str(exc))
     finally:
         engine.db.dispose()
-    err.print(f"token {name!r} ({scope.value}); it is not shown again:", highlight=False)
+    until = f", expires {expires_at:%Y-%m-%d %H:%M} UTC" if expires_at else ""
+    err.print(f"token {name!r} ({scope.value}{until}); it is not shown again:", highlight=False)
     print(token)
 
 
@@ -159,7 +173,7 @@ def token_list(
     if as_json:
         print(json.dumps([{**vars(t), "scope": t.scope.value} for t in tokens], default=str))
         return
-    table = Table("name", "scope", "owners", "created", "last used", "revoked")
+    table = Table("name", "scope", "owners", "created", "last used", "expires", "revoked")
     for t in tokens:
         table.add_row(
             t.name,
@@ -167,6 +181,7 @@ def token_list(
             ", ".join(t.owners) or "(any)",
             _when(t.created_at),
             _when(t.last_used_at),
+            _when(t.expires_at),
             _when(t.revoked_at),
         )
     Console().print(table)

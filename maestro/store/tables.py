@@ -381,6 +381,8 @@ api_tokens = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("last_used_at", UTCDateTime, nullable=True),
     Column("revoked_at", UTCDateTime, nullable=True),
+    #: refused from then on (``maestro token create --expires``); NULL: never
+    Column("expires_at", UTCDateTime, nullable=True),
     CheckConstraint("scope IN ('read', 'write', 'admin')", name="token_scope"),
     UniqueConstraint("token_hash", name="uq_api_tokens_hash"),
     # a name identifies one live token (revoked ones keep theirs for the history)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import ColumnElement, Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from maestro.errors import Conflict, NotFound
@@ -73,6 +73,12 @@ class TokenInfo:
     created_at: datetime | None = None
     last_used_at: datetime | None = None
     revoked_at: datetime | None = None
+    expires_at: datetime | None = None
+
+
+def live(now: datetime) -> ColumnElement[bool]:
+    """A token neither revoked nor expired at ``now``."""
+    return T.c.revoked_at.is_(None) & (T.c.expires_at.is_(None) | (T.c.expires_at > now))
 
 
 def digest(token: str) -> str:
@@ -80,9 +86,15 @@ def digest(token: str) -> str:
 
 
 def create_token(
-    conn: Connection, name: str, scope: Scope, owners: Sequence[str], now: datetime
+    conn: Connection,
+    name: str,
+    scope: Scope,
+    owners: Sequence[str],
+    now: datetime,
+    expires_at: datetime | None = None,
 ) -> str:
-    """Store a new token and return it; this is the only time it is ever seen."""
+    """Store a new token and return it; this is the only time it is ever seen. From
+    ``expires_at`` on it is refused (None: it lives until revoked)."""
     if not name.strip() or len(name) > 128:
         raise ValueError("a token name must have 1 to 128 characters")
     token = PREFIX + secrets.token_urlsafe(32)
@@ -95,6 +107,7 @@ def create_token(
                     scope=scope.value,
                     owners=sorted(set(owners)),
                     created_at=now,
+                    expires_at=expires_at,
                 )
             )
     except IntegrityError:
@@ -104,12 +117,12 @@ def create_token(
 
 def verify_token(conn: Connection, token: str, now: datetime) -> tuple[Principal, bool] | None:
     """The principal of a live token and whether its ``last_used_at`` is due for a refresh
-    (``touch_token``), or None for an unknown or revoked token."""
+    (``touch_token``), or None for an unknown, revoked or expired token."""
     if not token.startswith(PREFIX) or len(token) > 256:
         return None
     row = conn.execute(
         select(T.c.name, T.c.scope, T.c.owners, T.c.last_used_at).where(
-            T.c.token_hash == digest(token), T.c.revoked_at.is_(None)
+            T.c.token_hash == digest(token), live(now)
         )
     ).first()
     if row is None:
@@ -143,6 +156,7 @@ def list_tokens(conn: Connection, *, include_revoked: bool = False) -> list[Toke
             created_at=r.created_at,
             last_used_at=r.last_used_at,
             revoked_at=r.revoked_at,
+            expires_at=r.expires_at,
         )
         for r in conn.execute(query)
     ]

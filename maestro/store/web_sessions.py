@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, delete, insert, or_, select, update
 
 from maestro.store import tables
-from maestro.store.tokens import Principal, Scope, digest
+from maestro.store.tokens import Principal, Scope, digest, live
 
 S, T = tables.web_sessions, tables.api_tokens
 PREFIX = "mws_"
@@ -38,7 +38,7 @@ def open_session(conn: Connection, token: str, now: datetime) -> str | None:
     if not token.startswith("mae_") or len(token) > 256:
         return None
     token_id = conn.execute(
-        select(T.c.id).where(T.c.token_hash == digest(token), T.c.revoked_at.is_(None))
+        select(T.c.id).where(T.c.token_hash == digest(token), live(now))
     ).scalar()
     if token_id is None:
         return None
@@ -66,7 +66,7 @@ def verify_session(
     conn: Connection, session_id: str, now: datetime
 ) -> tuple[Principal, bool] | None:
     """The principal of a live session and whether it is due for ``touch_session``, or None
-    (unknown, logged out, idle, expired, or its token revoked)."""
+    (unknown, logged out, idle, expired, or its token revoked or expired)."""
     if not session_id.startswith(PREFIX) or len(session_id) > 128:
         return None
     row = conn.execute(
@@ -77,7 +77,7 @@ def verify_session(
             S.c.revoked_at.is_(None),
             S.c.expires_at > now,
             S.c.last_seen_at > now - IDLE,
-            T.c.revoked_at.is_(None),
+            live(now),
         )
     ).first()
     if row is None:
