@@ -16,7 +16,7 @@ from maestro.reads.workflows import workflow_owner
 from maestro.states import RunStatus
 from maestro.store import tables
 
-W, R, S = tables.workflows, tables.runs, tables.step_runs
+W, R, S, E = tables.workflows, tables.runs, tables.step_runs, tables.events
 
 
 # -- runs ----------------------------------------------------------------------------------
@@ -47,6 +47,10 @@ class RunDetail(RunSummary):
     step_counts: dict[str, int] = field(default_factory=dict)
     #: runs started by this one's steps (foreach iterations, subworkflows), at most 500
     children: list[int] = field(default_factory=list)
+    #: who created it: a token's name, "cli", "anonymous", or "system" (a trigger, a parent)
+    started_by: str | None = None
+    #: who ended it: the actor of the change to its final status ("system" when it ran out)
+    ended_by: str | None = None
 
 
 _SUMMARY_COLUMNS = (
@@ -141,6 +145,7 @@ def run_detail(conn: Connection, run_id: int) -> RunDetail:
         .order_by(R.c.id)
         .limit(MAX_LIMIT)
     ).scalars()
+    started_by, ended_by = _actors(conn, run_id, row.status, row.ended_at is not None)
     return RunDetail(
         **vars(_run_summary(row)),
         params=row.params or {},
@@ -148,7 +153,26 @@ def run_detail(conn: Connection, run_id: int) -> RunDetail:
         steps_total=row.steps_total,
         step_counts={str(status): n for status, n in counts},
         children=list(children),
+        started_by=started_by,
+        ended_by=ended_by,
     )
+
+
+def _actors(
+    conn: Connection, run_id: int, status: str, ended: bool
+) -> tuple[str | None, str | None]:
+    """The actors of the run's first event and of its move to ``status`` (on ix_events_run)."""
+    runs_events = (E.c.run_id == run_id) & (E.c.entity == "run")
+    first = conn.execute(select(E.c.actor).where(runs_events).order_by(E.c.id).limit(1)).scalar()
+    last = None
+    if ended:
+        last = conn.execute(
+            select(E.c.actor)
+            .where(runs_events, E.c.to_status == status)
+            .order_by(E.c.id.desc())
+            .limit(1)
+        ).scalar()
+    return first, last
 
 
 def run_owner(conn: Connection, run_id: int) -> str:

@@ -153,6 +153,8 @@ def test_actions_are_recorded_with_the_token_name(authed: Tokens) -> None:
     assert authed.call("write-a", "POST", "/workflows", **YAML).status_code == 201
     run = authed.call("write-a", "POST", "/workflows/hello/runs", json={}).json()
     assert authed.call("write-any", "POST", f"/runs/{run['id']}/stop").status_code == 200
+    detail = authed.call("read", "GET", f"/runs/{run['id']}").json()
+    assert (detail["started_by"], detail["ended_by"]) == ("write-a", "write-any")
     events = authed.call("read", "GET", f"/runs/{run['id']}/events?limit=500").json()["items"]
     assert events[0]["actor"] == "write-a"
     assert any(e["actor"] == "write-any" and e["action"] == "stop" for e in events)
