@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -16,6 +15,7 @@ from api.web.dag import definition_svg
 from maestro import __version__
 from maestro.definition import WorkflowDefinition, load_definition, to_dot, to_mermaid
 from maestro.errors import DefinitionError
+from maestro.log_format import configure_logging
 from maestro.settings import Settings
 from maestro.store.db import Database
 from maestro.store.migrate import upgrade
@@ -69,7 +69,7 @@ def _root(
         ),
     ] = False,
 ) -> None:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging()
 
 
 # -- definitions ----------------------------------------------------------------------------

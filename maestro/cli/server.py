@@ -21,6 +21,7 @@ from maestro.clock import SystemClock
 from maestro.definition import parse_duration
 from maestro.engine.core import Engine
 from maestro.errors import Conflict, NotFound
+from maestro.log_format import json_logs
 from maestro.settings import Settings, load_settings
 from maestro.store.tokens import Scope, create_token, list_tokens, revoke_token
 from workers.celery_app import CeleryDispatcher, create_celery_app
@@ -46,7 +47,11 @@ def is_loopback(host: str) -> bool:
 
 def _serve(api: FastAPI, host: str, port: int) -> None:
     """Serve until SIGINT/SIGTERM (uvicorn handles them and returns)."""
-    config = uvicorn.Config(api, host=host, port=port, log_level="warning", access_log=False)
+    # JSON logs: uvicorn's loggers go through the root logger's JSON formatter
+    log_config = None if json_logs() else uvicorn.config.LOGGING_CONFIG
+    config = uvicorn.Config(
+        api, host=host, port=port, log_level="warning", access_log=False, log_config=log_config
+    )
     uvicorn.Server(config).run()
 
 
