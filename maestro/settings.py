@@ -73,7 +73,7 @@ class Settings(BaseSettings):
     alert_retry_first: float = Field(default=10.0, gt=0)
     alert_retry_max: float = Field(default=3600.0, gt=0)
     alert_give_up_after: float = Field(default=86400.0, gt=0)
-    #: seconds one delivery may take (HTTP request, SMTP session)
+    #: seconds one delivery may take (HTTP request, SMTP session, Python call)
     alert_timeout: float = Field(default=10.0, gt=0)
     #: refuse a definition whose alert names a connection this process cannot resolve (turn
     #: off where the API process does not hold the schedulers' connections)

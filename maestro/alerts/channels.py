@@ -34,7 +34,7 @@ def deliver(
     elif channel == "email":
         email.send(settings, payload, _url(connections, settings, channel), timeout)
     elif channel == "python":
-        python_call.call(settings, payload, project_dir)
+        python_call.call(settings, payload, project_dir, timeout)
     else:
         raise DeliveryError(f"unknown channel {channel!r}", permanent=True)
 

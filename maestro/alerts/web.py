@@ -3,17 +3,20 @@
 Every request carries ``Idempotency-Key: <alert id>``. A 2xx answer is a delivery; a 4xx other
 than 408/425/429 is permanent (the request is wrong, and will stay wrong); anything else —
 5xx, a timeout, a refused connection — is worth another try. The Slack URL is a secret as a
-whole (it is the credential): no message names it.
+whole (it is the credential): no message names it. An answer's text is quoted in the message
+only with the request's secrets masked (a receiver may echo what it got), and of Slack only
+its error code (``no_service``).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 import httpx
@@ -21,7 +24,12 @@ import httpx
 from maestro import __version__
 from maestro.alerts.errors import RETRIABLE_4XX, DeliveryError
 from maestro.alerts.slack_message import slack_message
-from maestro.connections import scrub
+from maestro.connections import scrub, secrets_of
+
+#: headers whose values are credentials (``Authorization: Bearer …``, ``X-Api-Key``)
+_SECRET_HEADER = re.compile(r"auth|token|key|secret|pass|cookie|signature", re.IGNORECASE)
+#: Slack answers an error code (``no_service``, ``invalid_token``): the only text shown of it
+_SLACK_CODE = re.compile(r"[a-z0-9_]{1,60}")
 
 
 def webhook(settings: Mapping[str, Any], payload: Mapping[str, Any], timeout: float) -> None:
@@ -31,15 +39,24 @@ def webhook(settings: Mapping[str, Any], payload: Mapping[str, Any], timeout: fl
     if settings.get("message"):
         body["message"] = str(settings["message"])
     headers = {str(k): str(v) for k, v in (settings.get("headers") or {}).items()}
-    _send(method, url, body, headers, payload, timeout, f"webhook: {method} {shown(url)}")
+    secrets = _secrets_of_request(url, headers)
+    answer = _send(method, url, body, headers, payload, timeout, f"webhook: {method} {shown(url)}")
+    if answer is not None:
+        status, text = answer
+        detail = " ".join(scrub(text, secrets).split())[:120]
+        _refuse(f"webhook: {method} {shown(url)}", status, detail)
 
 
 def slack(
     settings: Mapping[str, Any], payload: Mapping[str, Any], url: str, timeout: float
 ) -> None:
-    secrets = [url, urlsplit(url).path] if len(urlsplit(url).path) > 1 else [url]
+    try:
+        path = urlsplit(url).path
+    except ValueError:  # httpx refuses it below, without quoting it
+        path = ""
+    secrets = [url, path] if len(path) > 1 else [url]
     with _hidden_from_logs(secrets):
-        _send(
+        answer = _send(
             "POST",
             url,
             slack_message(settings, payload),
@@ -48,6 +65,24 @@ def slack(
             timeout,
             "slack: the webhook",
         )
+    if answer is not None:
+        status, text = answer
+        code = text.strip()
+        _refuse("slack: the webhook", status, code if _SLACK_CODE.fullmatch(code) else "")
+
+
+def _secrets_of_request(url: str, headers: Mapping[str, str]) -> list[str]:
+    """What an echo of the request could leak: the URL's user, password and secret query
+    values, and the values of credential headers."""
+    try:
+        userinfo = [urlsplit(url).username or "", urlsplit(url).password or ""]
+    except ValueError:
+        userinfo = []
+    found = [*secrets_of(url), *userinfo]
+    for name, value in headers.items():
+        if _SECRET_HEADER.search(name):  # ``Bearer t0k3n``, and ``t0k3n`` alone
+            found += [value, *value.split()]
+    return [secret for secret in found if secret]
 
 
 class _ScrubSecrets(logging.Filter):
@@ -103,7 +138,8 @@ def _send(
     payload: Mapping[str, Any],
     timeout: float,
     label: str,
-) -> None:
+) -> tuple[int, str] | None:
+    """None when the receiver took it (2xx); otherwise its status and text."""
     sent_headers = {
         "User-Agent": f"maestro-alerts/{__version__}",
         **headers,
@@ -120,11 +156,11 @@ def _send(
     except httpx.HTTPError as exc:  # refused, reset, DNS: the text may quote the URL
         raise DeliveryError(f"{label} could not be reached ({type(exc).__name__})") from None
     if answer.is_success:
-        return
-    status = answer.status_code
-    detail = " ".join(answer.text[:120].split())
-    if url in detail:
-        detail = ""
+        return None
+    return answer.status_code, answer.text
+
+
+def _refuse(label: str, status: int, detail: str) -> NoReturn:
     permanent = 400 <= status < 500 and status not in RETRIABLE_4XX
     raise DeliveryError(
         f"{label} answered {status}" + (f" ({detail})" if detail else ""), permanent=permanent

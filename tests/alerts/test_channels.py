@@ -4,12 +4,16 @@ and what is worth another try; no secret in any message."""
 
 from __future__ import annotations
 
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from email import message_from_bytes
 from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +48,12 @@ def no_connections(name: str) -> str:
 def send(channel: str, settings: dict[str, Any], **kwargs: Any) -> None:
     kwargs.setdefault("connections", no_connections)
     deliver(channel, settings, PAYLOAD, timeout=kwargs.pop("timeout", 2), **kwargs)
+
+
+def test_an_unknown_channel_is_permanent() -> None:
+    with pytest.raises(DeliveryError) as failed:
+        send("pager", {})
+    assert failed.value.permanent and str(failed.value) == "unknown channel 'pager'"
 
 
 # -- webhook -------------------------------------------------------------------------------
@@ -109,6 +119,55 @@ def test_a_url_that_is_no_http_url_is_permanent() -> None:
     assert failed.value.permanent
 
 
+class Echo:
+    """An HTTP server that answers every request ``status`` with ``body``, where ``{request}``
+    stands for what it received (its path and headers), as some receivers do."""
+
+    def __init__(self, status: int, body: str) -> None:
+        echo = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                request = f"{self.path} {dict(self.headers.items())}"
+                answer = echo.body.replace("{request}", request).encode()
+                self.send_response(echo.status)
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.status, self.body = status, body
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def echo() -> Iterator[Echo]:
+    server = Echo(400, "bad request: {request}")
+    yield server
+    server.close()
+
+
+def test_an_answer_is_quoted_without_the_requests_secrets(echo: Echo) -> None:
+    url = echo.url.replace("//", "//bob:hunter2@") + "/x?access_token=t0k3n&team=data"
+    headers = {"Authorization": "Bearer b34r3r", "X-Team": "data"}
+    with pytest.raises(DeliveryError) as failed:
+        send("webhook", {"url": url, "headers": headers})
+    message = str(failed.value)
+    assert failed.value.permanent
+    assert message.startswith(f"webhook: POST {echo.url}/x?… answered 400 (bad request: /x?")
+    for secret in ("hunter2", "t0k3n", "b34r3r"):
+        assert secret not in message
+
+
 # -- slack ---------------------------------------------------------------------------------
 
 
@@ -135,6 +194,29 @@ def test_slack_errors_never_show_the_webhook_url(receiver: Receiver) -> None:
     assert "s3cr3t" not in str(failed.value) and "T000" not in str(failed.value)
 
 
+@pytest.mark.parametrize(
+    ("body", "shown"),
+    [("no_service", "slack: the webhook answered 404 (no_service)"), ("{request}", None)],
+)
+def test_of_a_slack_answer_only_its_error_code_is_shown(
+    echo: Echo, body: str, shown: str | None
+) -> None:
+    echo.status, echo.body = 404, body
+    secret = echo.url + "/services/T000/B000/s3cr3t"
+    with pytest.raises(DeliveryError) as failed:
+        send("slack", {"connection": "team"}, connections=lambda _n: secret)
+    assert failed.value.permanent
+    assert str(failed.value) == (shown or "slack: the webhook answered 404")
+
+
+def test_slack_unreachable_is_worth_another_try_and_hides_the_url() -> None:
+    secret = f"http://127.0.0.1:{free_port()}/services/T000/B000/s3cr3t"
+    with pytest.raises(DeliveryError) as failed:
+        send("slack", {"connection": "team"}, connections=lambda _n: secret)
+    assert not failed.value.permanent
+    assert str(failed.value) == "slack: the webhook could not be reached (ConnectError)"
+
+
 def test_an_unknown_connection_is_permanent_and_named() -> None:
     with pytest.raises(DeliveryError) as failed:
         send("slack", {"connection": "team"})
@@ -145,31 +227,56 @@ def test_an_unknown_connection_is_permanent_and_named() -> None:
 
 
 class Inbox:
+    """Refuses recipients ``gone@…`` for good (550) and ``busy@…`` for now (450)."""
+
     def __init__(self) -> None:
         self.messages: list[tuple[list[str], Message]] = []
+        self.logins: list[bytes] = []
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        if address.startswith("gone@"):
+            return "550 5.1.1 no such user"
+        if address.startswith("busy@"):
+            return "450 4.2.1 mailbox busy"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.messages.append((list(envelope.rcpt_tos), message_from_bytes(envelope.content)))
         return "250 OK"
 
+    def authenticator(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, auth: Any
+    ) -> Any:
+        """``ops`` / ``p@ss w0rd`` logs in; ``later`` is told to come back (454)."""
+        assert isinstance(auth, LoginPassword)
+        self.logins.append(auth.login)
+        if auth.login == b"later":
+            return AuthResult(success=False, handled=False, message="454 4.7.0 try again later")
+        ok = (auth.login, auth.password) == (b"ops", b"p@ss w0rd")
+        return AuthResult(success=ok, handled=False)
 
-def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, auth: Any) -> Any:
-    ok = isinstance(auth, LoginPassword) and (auth.login, auth.password) == (b"ops", b"p@ss w0rd")
-    return AuthResult(success=ok, handled=False)
 
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Inbox, int]]:
-    inbox = Inbox()
+def smtp_server(inbox: Inbox, tls: ssl.SSLContext | None = None) -> tuple[Controller, int]:
     port = free_port()
     controller = Controller(
         inbox,
         hostname="127.0.0.1",
         port=port,
-        authenticator=authenticator,
+        authenticator=inbox.authenticator,
         auth_require_tls=False,
+        ssl_context=tls,
     )
     controller.start()
+    return controller, port
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    inbox = Inbox()
+    controller, port = smtp_server(inbox)
     yield inbox, port
     controller.stop()
 
@@ -198,6 +305,94 @@ def test_a_refused_login_is_permanent_and_hides_the_password(smtp: tuple[Inbox, 
     assert failed.value.permanent and "535" in str(failed.value)
     assert "Wr0ngSecret" not in str(failed.value)
     assert inbox.messages == []
+
+
+def test_a_login_refused_for_now_is_worth_another_try(smtp: tuple[Inbox, int]) -> None:
+    url = f"smtp://later:pw@127.0.0.1:{smtp[1]}"
+    with pytest.raises(DeliveryError) as failed:
+        send("email", {"connection": "mail", "to": ["a@b.c"]}, connections=lambda _n: url)
+    assert not failed.value.permanent and "454" in str(failed.value)
+
+
+@pytest.mark.parametrize(
+    ("to", "permanent", "said"),
+    [
+        (["gone@example.com"], True, "refused every recipient (550)"),
+        (["busy@example.com"], False, "refused every recipient (450)"),
+        (["a@example.com", "gone@example.com"], True, "sent, but 127.0.0.1"),
+    ],
+)
+def test_refused_recipients(
+    smtp: tuple[Inbox, int], to: list[str], permanent: bool, said: str
+) -> None:
+    url = f"smtp://ops:p%40ss%20w0rd@127.0.0.1:{smtp[1]}"
+    with pytest.raises(DeliveryError) as failed:
+        send("email", {"connection": "mail", "to": to}, connections=lambda _n: url)
+    assert failed.value.permanent is permanent and said in str(failed.value)
+    assert [recipients for recipients, _ in smtp[0].messages] == [to[:1]] * (len(to) - 1)
+
+
+def test_a_rendered_header_cannot_inject_another(smtp: tuple[Inbox, int]) -> None:
+    url = f"smtp://ops:p%40ss%20w0rd@127.0.0.1:{smtp[1]}"
+    settings = {"connection": "mail", "to": ["a@example.com\nBcc: evil@example.com"]}
+    with pytest.raises(DeliveryError) as failed:
+        send("email", settings, connections=lambda _n: url)
+    assert failed.value.permanent and "cannot be written" in str(failed.value)
+    assert smtp[0].messages == [] and smtp[0].logins == []
+
+
+def test_a_subject_with_line_breaks_is_one_line(smtp: tuple[Inbox, int]) -> None:
+    url = f"smtp://ops:p%40ss%20w0rd@127.0.0.1:{smtp[1]}"
+    settings = {"connection": "mail", "to": ["a@example.com"], "subject": "etl failed:\r\n  boom"}
+    send("email", settings, connections=lambda _n: url)
+    ((_, message),) = smtp[0].messages
+    assert message["Subject"] == "etl failed: boom"
+    assert message["Message-ID"] == f"<{PAYLOAD['id']}@maestro>"
+
+
+@pytest.fixture
+def certificate(tmp_path: Path) -> Path:
+    """A self-signed certificate (and its key, in the same file) for 127.0.0.1."""
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command")
+    pem = tmp_path / "server.pem"
+    new = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+    subject = ["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"]
+    subprocess.run(
+        ["openssl", *new, *subject, "-keyout", str(pem), "-out", str(pem)],
+        check=True,
+        capture_output=True,
+    )
+    return pem
+
+
+@pytest.fixture
+def smtps(certificate: Path) -> Iterator[tuple[Inbox, int]]:
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(certificate)
+    inbox = Inbox()
+    controller, port = smtp_server(inbox, tls)
+    yield inbox, port
+    controller.stop()
+
+
+def test_smtps_logs_in_only_to_a_server_whose_certificate_it_trusts(
+    smtps: tuple[Inbox, int], certificate: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inbox, port = smtps
+    url = f"smtps://ops:p%40ss%20w0rd@127.0.0.1:{port}"
+    settings = {"connection": "mail", "to": ["a@example.com"]}
+    with pytest.raises(DeliveryError) as failed:
+        send("email", settings, connections=lambda _n: url)
+    assert not failed.value.permanent
+    assert str(failed.value) == (
+        f"email: 127.0.0.1:{port}'s certificate is not trusted (self-signed certificate)"
+    )
+    assert inbox.logins == [] and inbox.messages == []
+
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificate))  # a private CA, as an operator would
+    send("email", settings, connections=lambda _n: url)
+    assert inbox.logins == [b"ops"] and len(inbox.messages) == 1
 
 
 def test_an_smtp_server_that_is_down_is_worth_another_try() -> None:
@@ -236,10 +431,43 @@ def test_a_raising_callable_failed_this_try(tmp_path: Path) -> None:
     assert "RuntimeError: pager is down" in str(failed.value)
 
 
-def test_a_callable_that_cannot_be_found_is_permanent(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("target", "said"),
+    [
+        ("no_such_module_here:page", "ModuleNotFoundError"),
+        ("hooks_found:missing", "AttributeError"),
+        ("hooks_found:VALUE", "TypeError: hooks_found:VALUE is not callable"),
+    ],
+)
+def test_a_callable_that_cannot_be_found_is_permanent(
+    tmp_path: Path, target: str, said: str
+) -> None:
+    (tmp_path / "hooks_found.py").write_text("VALUE = 3\n")
     with pytest.raises(DeliveryError) as failed:
-        send("python", {"callable": "no_such_module_here:page"}, project_dir=tmp_path)
-    assert failed.value.permanent and "ModuleNotFoundError" in str(failed.value)
+        send("python", {"callable": target}, project_dir=tmp_path)
+    assert failed.value.permanent and said in str(failed.value)
+
+
+def test_a_callable_that_exits_failed_this_try(tmp_path: Path) -> None:
+    (tmp_path / "hooks_exit.py").write_text("import sys\ndef page(alert):\n    sys.exit(3)\n")
+    with pytest.raises(DeliveryError) as failed:
+        send("python", {"callable": "hooks_exit:page"}, project_dir=tmp_path)
+    assert not failed.value.permanent and str(failed.value).endswith("raised SystemExit: 3")
+
+
+def test_a_callable_that_hangs_is_given_up_on_after_the_timeout(tmp_path: Path) -> None:
+    (tmp_path / "hooks_hang.py").write_text(
+        "import threading\nrelease = threading.Event()\ndef page(alert):\n    release.wait(10)\n"
+    )
+    started = time.monotonic()
+    with pytest.raises(DeliveryError) as failed:
+        send("python", {"callable": "hooks_hang:page"}, project_dir=tmp_path, timeout=0.5)
+    assert time.monotonic() - started < 2
+    assert not failed.value.permanent
+    assert str(failed.value) == "python: hooks_hang:page did not return within 0.5 s"
+    import hooks_hang  # type: ignore[import-not-found]
+
+    hooks_hang.release.set()
 
 
 def test_callables_may_be_called_from_several_threads(tmp_path: Path) -> None:
