@@ -16,7 +16,7 @@ from api.docs import install_docs
 from api.guard import BrowserGuard
 from api.metrics import Metrics, RequestMetrics
 from api.parsing import DefinitionParser
-from api.routers import health, metrics, pools, runs, signals, workflows
+from api.routers import alerts, health, metrics, pools, runs, signals, workflows
 from api.routers.health import Check
 from api.schemas.common import Problem
 from api.throttle import Throttle
@@ -57,7 +57,7 @@ def create_app(
     app.state.metrics = Metrics(engine)
     app.state.throttle = Throttle()  # bad tokens and logins, per client address
     app.state.parser = DefinitionParser()
-    for module in (workflows, runs, signals, pools, health, metrics):
+    for module in (workflows, runs, alerts, signals, pools, health, metrics):
         app.include_router(module.router, prefix=PREFIX)
     # the conventional unversioned paths of probes and scrapers
     app.include_router(health.router, include_in_schema=False)

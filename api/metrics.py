@@ -1,8 +1,9 @@
 """Prometheus metrics of one API process, in a registry of its own (no global state).
 
 Gauges are read from the store when scraped, each on a partial or leading-status index:
-runs per non-terminal status, steps waiting, retrying, queued and running, and the queue
-depth (QUEUED attempts per worker queue). The API's own requests are counted and timed
+runs per non-terminal status, steps waiting, retrying, queued and running, the queue
+depth (QUEUED attempts per worker queue), and the alerts of the outbox per status with the age
+of the oldest PENDING one. The API's own requests are counted and timed
 per route.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -31,6 +33,9 @@ class StoreCollector(Collector):
             runs = reads.run_gauges(conn)
             steps = reads.step_gauges(conn)
             depths = reads.queue_depths(conn)
+            alerts = reads.alert_gauges(conn)
+            oldest = reads.oldest_pending_alert(conn)
+        now = self.engine.clock.now()
         run_family = GaugeMetricFamily(
             "maestro_runs", "Runs per non-terminal status", labels=["status"]
         )
@@ -48,7 +53,26 @@ class StoreCollector(Collector):
         )
         for queue, n in depths.items():
             depth_family.add_metric([queue], n)
-        return [run_family, step_family, depth_family]
+        return [run_family, step_family, depth_family, *_alert_families(alerts, oldest, now)]
+
+
+def _alert_families(counts: dict[str, int], oldest: datetime | None, now: datetime) -> list[Metric]:
+    # gauges, not counters: rows leave the table with their runs (retention) and a FAILED
+    # alert sent again is PENDING anew, so none of these counts only ever grows
+    family = GaugeMetricFamily(
+        "maestro_alerts",
+        "Alerts in the store per status, read from the alerts table at scrape "
+        "(SCHEDULED timers, PENDING to send, DELIVERED, FAILED dead letters)",
+        labels=["status"],
+    )
+    for status, n in counts.items():
+        family.add_metric([status], n)
+    age = GaugeMetricFamily(
+        "maestro_alerts_oldest_pending_seconds",
+        "Age of the oldest PENDING alert (0 when none): grows while no sender delivers",
+    )
+    age.add_metric([], max(0.0, (now - oldest).total_seconds()) if oldest else 0.0)
+    return [family, age]
 
 
 class Metrics:

@@ -18,7 +18,7 @@ router = APIRouter(tags=["metrics"], responses=responses(401, 403))
     responses={200: {"description": "Prometheus text", "content": {"text/plain": {}}}},
 )
 def metrics(request: Request, principal: ReadToken) -> Response:
-    """Runs and steps by status, queue depth per worker queue, API request counts and
-    latencies."""
+    """Runs and steps by status, queue depth per worker queue, alerts by status, API request
+    counts and latencies."""
     registry: Metrics = request.app.state.metrics
     return Response(generate_latest(registry.registry), media_type=CONTENT_TYPE_LATEST)

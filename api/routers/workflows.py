@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import EngineDep, ReadToken, WriteToken, check_owner
 from api.errors import responses
 from api.parsing import DefinitionParser
+from api.schemas.alerts import AlertRulePublic, AlertRulesPublic
 from api.schemas.dates import UtcDatetimeQuery
 from api.schemas.runs import RunCreate, RunDetailPublic, RunsPublic
 from api.schemas.workflows import (
@@ -168,6 +169,22 @@ def get_workflow(
             "triggers": definition.get("triggers", []),
             "run_strategy": definition.get("run_strategy", {}),
         }
+    )
+
+
+@router.get("/{workflow_id}/alert-rules", response_model=AlertRulesPublic, responses=responses(404))
+def list_alert_rules(
+    workflow_id: WorkflowId, principal: ReadToken, engine: EngineDep
+) -> AlertRulesPublic:
+    """The alert rules of the active version: the workflow's, then each step's (foreach
+    bodies included), with their events and where each sends — a connection by its name.
+    The alerts they raised are ``GET /alerts?workflow_id=``."""
+    with engine.db.read() as conn:
+        detail = reads.workflow_detail(conn, workflow_id)
+    return AlertRulesPublic(
+        workflow_id=detail.id,
+        version=detail.active_version,
+        items=[AlertRulePublic.model_validate(r) for r in reads.alert_rules(detail.definition)],
     )
 
 

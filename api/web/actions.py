@@ -1,5 +1,5 @@
 """The buttons: start, pause and resume a workflow; stop and restart a run; retry and skip a
-step; and logging in and out.
+step; send a FAILED alert again; and logging in and out.
 
 Each is a POST of an HTML form (``application/x-www-form-urlencoded``, parsed here: no
 multipart dependency) checked for its CSRF value, then for write scope on the workflow's owner
@@ -28,6 +28,7 @@ from maestro import reads
 from maestro.definition.models import STEP_ID_PATTERN
 from maestro.engine import actions
 from maestro.engine.actions import RestartMode
+from maestro.engine.alert_timers import retry_alert
 from maestro.engine.core import Engine
 from maestro.engine.versions import set_paused
 from maestro.errors import Conflict, MaestroError
@@ -37,6 +38,7 @@ router = APIRouter(include_in_schema=False)
 WorkflowId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
 RunId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 StepId = Annotated[str, Path(pattern=STEP_ID_PATTERN)]
+AlertId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 #: the largest form accepted (the params of a run included)
 MAX_FORM = 64 * 1024
 
@@ -226,6 +228,27 @@ def _step_action(do: Callable[[Engine, int, str, str], None], run_id: int, step_
         return f"/runs/{run_id}"
 
     return act
+
+
+# -- alerts ------------------------------------------------------------------------------------
+
+
+@router.post("/alerts/{alert_id}/retry")
+async def send_alert_again(request: Request, alert_id: AlertId) -> Response:
+    """Send a FAILED alert again (the run page's button); back to the run, at the alert."""
+
+    def act(who: session.Visitor, engine: Engine, form: Form) -> str:
+        with engine.db.read() as conn:
+            run_id = reads.alert(conn, alert_id).run_id
+
+        def may_act_for(owner: str) -> None:
+            _may_write(who, owner)
+
+        actor = who.principal.name if who.principal else "nobody"
+        retry_alert(engine, alert_id, actor, may_act_for)
+        return f"/runs/{run_id}#alert-{alert_id}"
+
+    return await perform(request, act)
 
 
 # -- logging in and out --------------------------------------------------------------------------

@@ -39,6 +39,8 @@ Text = Annotated[str | None, Query(max_length=256, pattern=r"^[^\x00]*$")]
 FAILURES = frozenset({StepStatus.FAILED, StepStatus.TIMED_OUT, StepStatus.STOPPED})
 #: runs per page of the history grid
 GRID_RUNS = 40
+#: alerts listed on a run page (the newest; the API and the CLI page through the rest)
+RUN_ALERTS = 50
 #: the end of an attempt log the step page shows at first (the rest follows, or is raw)
 LOG_TAIL = 256 * 1024
 #: the most bytes one poll of a log returns
@@ -118,7 +120,8 @@ def workflow_page(
     after: Cursor = None,
     limit: Annotated[int, Query(ge=1, le=reads.MAX_GRID_RUNS)] = GRID_RUNS,
 ) -> Response:
-    """The run-history grid (runs × steps, newest left), durations, versions, triggers."""
+    """The run-history grid (runs × steps, newest left), durations, versions, triggers, alert
+    rules."""
     return serve(
         request, lambda who, engine: workflow_view(who, engine, workflow_id, before, after, limit)
     )
@@ -146,6 +149,7 @@ def workflow_view(
         "longest": max(durations, default=None),
         "versions": versions,
         "triggers": list(detail.definition.get("triggers") or []),
+        "alert_rules": reads.alert_rules(detail.definition),
         "can_write": who.may_write(detail.owner),
         "limit": limit,
         "default_limit": GRID_RUNS,
@@ -159,7 +163,8 @@ def workflow_view(
 
 @router.api_route("/runs/{run_id}", methods=PAGE_METHODS)
 def run_page(request: Request, run_id: RunId) -> Response:
-    """The DAG with statuses, the steps, the attempts' timeline, params and outputs."""
+    """The DAG with statuses, the steps, the attempts' timeline, the run's alerts, params and
+    outputs."""
     return serve(request, lambda who, engine: _run(who, engine, run_id))
 
 
@@ -177,6 +182,7 @@ def _run(who: session.Visitor, engine: Engine, run_id: int) -> Page:
         )
         origin = reads.run_ref(conn, run.restarted_from) if run.restarted_from else None
         restarts = reads.restarts_of(conn, run_id)
+        alerts = reads.list_alerts(conn, run_id=run_id, limit=RUN_ALERTS)
         reused = (
             reads.reused_attempts(
                 conn, run.restarted_from, [s.step_id for s in steps if not s.attempt_count]
@@ -204,6 +210,8 @@ def _run(who: session.Visitor, engine: Engine, run_id: int) -> Page:
         "reused": reused,
         "run_active": run.status in RUN_ACTIVE,
         "can_write": who.may_write(owner),
+        "alerts": alerts.items,
+        "more_alerts": alerts.next_cursor is not None,
     }
     title = f"Run #{run.number} of {run.workflow_id}"
     return Page("run", title, context, active=active)

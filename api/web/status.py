@@ -40,6 +40,9 @@ LOOKS: dict[str, Look] = {
     "RUNNING": Look("#0072b2", LIGHT, "▶", "running"),
     "RETRYING": Look("#e69f00", DARK, "↻", "retrying"),
     "PAUSED": Look("#ffd479", DARK, "‖", "paused"),
+    # alerts (``AlertStatus``): PENDING and FAILED look as above
+    "SCHEDULED": Look("#ddf4ff", DARK, "◌", "scheduled"),
+    "DELIVERED": Look("#007a5a", LIGHT, "✔", "delivered"),
 }
 UNKNOWN = Look("#ffffff", DARK, "·", "unknown")
 #: a step of a definition, not of a run (``maestro graph --format svg``): no status to show

@@ -10,6 +10,7 @@ import sys
 
 from maestro.cli import (  # noqa: F401  # registers their commands
     client,
+    client_alerts,
     client_runs,
     client_signals,
     distributed,

@@ -1,9 +1,10 @@
 """Client commands: talk to a Maestro server over HTTP (``MAESTRO_API_URL``, ``MAESTRO_TOKEN``).
 
-``maestro workflow …``, ``maestro start``, ``maestro runs …``, ``maestro signal send`` and
-``maestro backfill``. Tables for people, ``--json`` for scripts. A problem the server reports
-is printed readably, never as a traceback: exit code 2 for bad input (400, 413, 422), 1 for
-anything else (401, 403, 404, 409, 5xx, an unreachable server).
+``maestro workflow …``, ``maestro start``, ``maestro runs …``, ``maestro signal send``,
+``maestro backfill`` and ``maestro alerts …`` (``client_alerts``). Tables for people,
+``--json`` for scripts. A problem the server reports is printed readably, never as a
+traceback: exit code 2 for bad input (400, 413, 422), 1 for anything else (401, 403, 404,
+409, 5xx, an unreachable server).
 """
 
 from __future__ import annotations

@@ -1,17 +1,32 @@
 """The read side: what the API, the web view and the CLI show of workflows, versions, runs,
-steps, attempts, events, signals and pools — one shape per concept, built by index-backed,
+steps, attempts, events, signals, pools and alerts — one shape per concept, built by index-backed,
 bounded queries (keyset pages, no OFFSET, no COUNT(*)). Nothing here writes.
 
 Import from this package (``from maestro import reads``); the modules group the queries by
-concept: ``workflows``, ``runs``, ``steps``, ``events``, ``signals_pools``, ``gauges``,
+concept: ``workflows``, ``runs``, ``alerts``, ``steps``, ``events``, ``signals_pools``, ``gauges``,
 ``history`` (the web view's grid and run page), ``views`` (a run with its steps, as ``maestro
 run`` prints it), ``paging`` (cursors).
 """
 
 from __future__ import annotations
 
+from maestro.reads.alerts import (
+    AlertRuleView,
+    AlertView,
+    alert,
+    alert_rules,
+    describe_target,
+    list_alerts,
+    masked_url,
+)
 from maestro.reads.events import EventView, change_stamp, list_events
-from maestro.reads.gauges import queue_depths, run_gauges, step_gauges
+from maestro.reads.gauges import (
+    alert_gauges,
+    oldest_pending_alert,
+    queue_depths,
+    run_gauges,
+    step_gauges,
+)
 from maestro.reads.history import (
     MAX_ATTEMPTS,
     MAX_CHILDREN,
@@ -97,6 +112,8 @@ __all__ = [
     "MAX_LIMIT",
     "MAX_RESTARTS",
     "MAX_RESTART_HOPS",
+    "AlertRuleView",
+    "AlertView",
     "AttemptBar",
     "AttemptDetail",
     "AttemptLog",
@@ -125,19 +142,26 @@ __all__ = [
     "WorkflowDetail",
     "WorkflowSummary",
     "active_runs",
+    "alert",
+    "alert_gauges",
+    "alert_rules",
     "attempt_log",
     "change_stamp",
     "child_runs",
     "clamp_limit",
+    "describe_target",
     "encode_cursor",
     "grid_query",
     "int_cursor",
+    "list_alerts",
     "list_events",
     "list_pools",
     "list_signals",
     "list_steps",
     "list_versions",
     "list_workflows",
+    "masked_url",
+    "oldest_pending_alert",
     "page_of",
     "parent_link",
     "pool",

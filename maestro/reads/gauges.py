@@ -1,17 +1,18 @@
-"""Gauges for the metrics endpoint: runs and steps by status, queue depths."""
+"""Gauges for the metrics endpoint: runs and steps by status, queue depths, alerts by status."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection, func, select
 
 from maestro.reads.paging import ACTIVE_RUN_STATUSES
-from maestro.states import AttemptStatus, StepStatus
+from maestro.states import AlertStatus, AttemptStatus, StepStatus
 from maestro.store import tables
 
-R, S, A = tables.runs, tables.step_runs, tables.attempts
+R, S, A, AL = tables.runs, tables.step_runs, tables.attempts, tables.alerts
 
 
 # -- gauges (metrics) ----------------------------------------------------------------------
@@ -55,3 +56,24 @@ def queue_depths(conn: Connection) -> dict[str, int]:
         .group_by(A.c.queue)
     )
     return {queue: n for queue, n in rows}
+
+
+def alert_gauges(conn: Connection) -> dict[str, int]:
+    """Alerts per status, every status named (``ix_alerts_status`` leads with status)."""
+    counts = {s.value: 0 for s in AlertStatus}
+    rows = conn.execute(select(AL.c.status, func.count()).group_by(AL.c.status))
+    counts.update({status: n for status, n in rows})
+    return counts
+
+
+def oldest_pending_alert(conn: Connection) -> datetime | None:
+    """When the oldest PENDING alert was written (the first PENDING entry of
+    ``ix_alerts_status``): a sender that is down, or a receiver that keeps refusing, makes it
+    grow old."""
+    created: datetime | None = conn.execute(
+        select(AL.c.created_at)
+        .where(tables.status_is(AL.c.status, AlertStatus.PENDING))
+        .order_by(AL.c.id)
+        .limit(1)
+    ).scalar()
+    return created

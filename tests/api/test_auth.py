@@ -14,6 +14,8 @@ from maestro.engine.core import Engine
 from maestro.settings import load_settings
 from maestro.store.db import Database
 from tests.api.conftest import Tokens, workflow_yaml
+from tests.engine.harness import Harness
+from tests.support.alerts import alert_of, failed_run, mark_failed
 
 WINDOW = {"start": "2026-01-01T00:00:00Z", "end": "2026-01-02T00:00:00Z"}
 YAML = {"content": workflow_yaml(), "headers": {"Content-Type": "application/yaml"}}
@@ -47,6 +49,7 @@ ROUTES = [
     Route("POST", "/workflows/{workflow_id}/unblock", "write", owned=True),
     Route("POST", "/workflows/{workflow_id}/runs", "write", owned=True, body={"json": {}}),
     Route("GET", "/workflows/{workflow_id}/runs", "read"),
+    Route("GET", "/workflows/{workflow_id}/alert-rules", "read"),
     Route("POST", "/workflows/{workflow_id}/backfills", "write", owned=True, body={"json": WINDOW}),
     Route("GET", "/workflows/{workflow_id}/backfills/{backfill_id}", "read"),
     Route("GET", "/runs/{run_id}", "read"),
@@ -62,6 +65,9 @@ ROUTES = [
     Route("POST", "/runs/{run_id}/steps/{step_id}/retry", "write", owned=True),
     Route("POST", "/runs/{run_id}/steps/{step_id}/skip", "write", owned=True),
     Route("POST", "/runs/{run_id}/steps/{step_id}/stop", "write", owned=True),
+    Route("GET", "/alerts", "read"),
+    Route("GET", "/alerts/{alert_id}", "read"),
+    Route("POST", "/alerts/{alert_id}/retry", "write", owned=True),
     Route("POST", "/signals", "write", body={"json": {"name": "landed"}}),
     Route("GET", "/signals", "read"),
     Route("GET", "/pools", "read"),
@@ -98,10 +104,14 @@ def _expected(route: Route, who: str | None) -> str:
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.id)
-def test_each_route_checks_the_token(authed: Tokens, route: Route) -> None:
+def test_each_route_checks_the_token(authed: Tokens, harness: Harness, route: Route) -> None:
     admin = authed.headers("admin")
     assert authed.call("admin", "POST", "/workflows", **YAML).status_code == 201
     run = authed.call("admin", "POST", "/workflows/hello/runs", json={}, headers=admin).json()
+    alert_id = 1
+    if "{alert_id}" in route.path:  # a FAILED alert of a team-a workflow to act on
+        alert_id = alert_of(harness, failed_run(harness, owner="team-a"), "webhook")
+        mark_failed(harness, alert_id)
     path = route.path.format(
         workflow_id="hello",
         version=1,
@@ -110,6 +120,7 @@ def test_each_route_checks_the_token(authed: Tokens, route: Route) -> None:
         number=1,
         name="p",
         backfill_id=1,
+        alert_id=alert_id,
     )
     # the denials first: allowed calls may change what later calls find
     for who in (None, "read", "write-b", "write-a", "write-any", "admin"):

@@ -33,6 +33,21 @@ steps:
     depends_on: [first]
 """
 
+#: a failing workflow whose alerts go to a callable that cannot be imported: the sender of
+#: ``maestro standalone`` marks them FAILED on their first try (a permanent failure)
+ALERTING = """
+id: alerting
+owner: demo
+alerts:
+  - on: [run_failed]
+    python: {callable: "no_such_module_xyz.hooks:page"}
+steps:
+  - id: load
+    type: shell
+    shell: {command: "exit 3"}
+    alerts: [{on: step_failed, python: {callable: "no_such_module_xyz.hooks:step"}}]
+"""
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -257,3 +272,64 @@ def test_backfill_waits_with_a_progress_bar(server: Server, tmp_path: Path) -> N
     runs = json.loads(server.maestro("runs", "list", "nightly", "--json").stdout)["items"]
     assert sorted(r["status"] for r in runs) == ["SUCCEEDED"] * 4
     assert {r["trigger"] for r in runs} == {"backfill"}
+
+
+def _alerts(server: Server, *args: str) -> dict[str, Any]:
+    listed = server.maestro("alerts", "list", "--json", *args)
+    assert listed.returncode == 0, listed.stderr
+    page: dict[str, Any] = json.loads(listed.stdout)
+    return page
+
+
+def _alerts_until(server: Server, done: Any, *args: str) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        items: list[dict[str, Any]] = _alerts(server, *args)["items"]
+        if done(items):
+            return items
+        time.sleep(0.3)
+    raise AssertionError(f"the alerts never got there: {_alerts(server, *args)}")
+
+
+def test_alerts_list_and_retry(server: Server, tmp_path: Path) -> None:
+    wf = tmp_path / "alerting.yaml"
+    wf.write_text(ALERTING)
+    assert server.maestro("workflow", "submit", str(wf)).returncode == 0
+    run = json.loads(server.maestro("start", "alerting", "--wait", "--json").stdout)
+    assert run["status"] == "FAILED"
+    dead = _alerts_until(
+        server,
+        lambda items: len(items) == 2 and {a["status"] for a in items} == {"FAILED"},
+        "--run",
+        str(run["id"]),
+        "--status",
+        "failed",
+    )
+    assert {a["event"] for a in dead} == {"run_failed", "step_failed"}
+    assert all("no_such_module_xyz" in a["last_error"] for a in dead)
+    first = server.maestro("alerts", "list", "--workflow", "alerting", "--limit", "1")
+    assert first.returncode == 0 and str(dead[0]["id"]) in first.stdout
+    assert "FAILED" in first.stdout and "run_failed" in first.stdout
+    cursor = first.stderr.split("more: --cursor ", 1)[1].split()[0]
+    rest = _alerts(server, "--workflow", "alerting", "--limit", "1", "--cursor", cursor)
+    assert [a["id"] for a in rest["items"]] == [dead[1]["id"]] and rest["next_cursor"] is None
+    assert "no alerts" in server.maestro("alerts", "list", "--workflow", "nope").stderr
+
+    target = dead[0]
+    retried = server.maestro("alerts", "retry", str(target["id"]))
+    assert retried.returncode == 0, retried.stderr
+    said = f"alert {target['id']} (run_failed, python no_such_module_xyz.hooks:page) sent again"
+    assert said in retried.stdout.replace("\n", "")
+    # sent again: a second try, which fails the same way
+    _alerts_until(
+        server,
+        lambda items: items[0]["attempts"] == 2 and items[0]["status"] == "FAILED",
+        "--run",
+        str(run["id"]),
+        "--limit",
+        "1",
+    )
+    missing = server.maestro("alerts", "retry", "999999")
+    assert missing.returncode == 1 and "404" in missing.stderr and "999999" in missing.stderr
+    bad = server.maestro("alerts", "list", "--status", "LOST")
+    assert bad.returncode == 2 and "422" in bad.stderr and "status" in bad.stderr
