@@ -182,11 +182,15 @@ def _exists(
     older_than: int | None = None,
     newer_than: int | None = None,
 ) -> bool:
+    """Whether the workflow has a run older (or newer) than the given one. Ordered by id so that
+    the planner walks ``ix_runs_workflow_history`` from the bound: without it PostgreSQL may
+    walk the primary key instead and filter out every other workflow's newer runs (34 ms at
+    300,000 runs, measured by ``bench/web.py``)."""
     query = select(literal(1)).where(R.c.workflow_id == workflow_id, R.c.iteration.is_(None))
     if older_than is not None:
-        query = query.where(R.c.id < older_than)
+        query = query.where(R.c.id < older_than).order_by(R.c.id.desc())
     if newer_than is not None:
-        query = query.where(R.c.id > newer_than)
+        query = query.where(R.c.id > newer_than).order_by(R.c.id.asc())
     return conn.execute(query.limit(1)).first() is not None
 
 

@@ -62,11 +62,11 @@ class WorkflowDetail(WorkflowSummary):
 
 
 def _last_run_id() -> Any:
-    # one index probe per workflow (newest run of ix_runs_workflow_history), never a GROUP BY
-    # over all runs
+    # one index probe per workflow (newest run of ix_runs_workflow_history, whose predicate
+    # the query must repeat for the planner to use it), never a GROUP BY over all runs
     return (
         select(R.c.id)
-        .where(R.c.workflow_id == W.c.id)
+        .where(R.c.workflow_id == W.c.id, R.c.iteration.is_(None))
         .order_by(R.c.id.desc())
         .limit(1)
         .scalar_subquery()
