@@ -10,10 +10,12 @@ from fastapi import APIRouter, Body, Path, Query, Response
 
 from api.deps import EngineDep, ReadToken, WriteToken, check_owner
 from api.errors import Unprocessable, responses
+from api.run_filters import RunQueryDep, find_runs
 from api.schemas.runs import (
     EventsPublic,
     RunDetailPublic,
     RunRestart,
+    RunsPublic,
     StepDetailPublic,
     StepsPublic,
 )
@@ -34,6 +36,23 @@ Limit = Annotated[int, Query(ge=1, le=reads.MAX_LIMIT)]
 Cursor = Annotated[str | None, Query(max_length=200)]
 #: the most bytes of log one request returns
 MAX_LOG_CHUNK = 8 * 1024 * 1024
+
+
+@router.get("", response_model=RunsPublic, responses=responses(400, 404))
+def list_runs(
+    principal: ReadToken,
+    engine: EngineDep,
+    query: RunQueryDep,
+    workflow: Annotated[
+        str | None, Query(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$", description="One workflow")
+    ] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    counts: Annotated[bool, Query(description="Add runs per status")] = False,
+) -> RunsPublic:
+    """Runs of every workflow (or of ``workflow``), newest first, by status, trigger, creation
+    date and params text; foreach iterations are left out (they show under their step)."""
+    return find_runs(engine, workflow, query, limit, cursor, counts)
 
 
 def _run(engine: Engine, run_id: int) -> RunDetailPublic:

@@ -13,8 +13,8 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import EngineDep, ReadToken, WriteToken, check_owner
 from api.errors import responses
 from api.parsing import DefinitionParser
+from api.run_filters import RunQueryDep, find_runs
 from api.schemas.alerts import AlertRulePublic, AlertRulesPublic
-from api.schemas.dates import UtcDatetimeQuery
 from api.schemas.runs import RunCreate, RunDetailPublic, RunsPublic
 from api.schemas.workflows import (
     BackfillCreate,
@@ -32,7 +32,6 @@ from maestro import reads
 from maestro.definition import WorkflowDefinition, definition_to_dict
 from maestro.engine import actions, backfills, catalog, versions
 from maestro.engine.core import Engine
-from maestro.states import RunStatus
 from maestro.store.tokens import Principal
 
 logger = logging.getLogger(__name__)
@@ -220,26 +219,13 @@ def run_history(
     workflow_id: WorkflowId,
     principal: ReadToken,
     engine: EngineDep,
-    status: Annotated[list[RunStatus] | None, Query(description="Repeatable")] = None,
-    trigger: Annotated[list[TriggerName] | None, Query(description="Repeatable")] = None,
-    since: Annotated[UtcDatetimeQuery | None, Query(description="Created at or after")] = None,
-    until: Annotated[UtcDatetimeQuery | None, Query(description="Created before")] = None,
+    query: RunQueryDep,
     limit: Limit = 50,
     cursor: Cursor = None,
+    counts: Annotated[bool, Query(description="Add runs per status")] = False,
 ) -> RunsPublic:
     """The workflow's runs, newest first (keyset pagination: stable under new runs)."""
-    with engine.db.read() as conn:
-        page = reads.run_history(
-            conn,
-            workflow_id,
-            statuses=[s.value for s in status or ()],
-            triggers=trigger or (),
-            since=since,
-            until=until,
-            limit=limit,
-            cursor=cursor,
-        )
-    return RunsPublic.model_validate(page)
+    return find_runs(engine, workflow_id, query, limit, cursor, counts)
 
 
 # -- changing a workflow -------------------------------------------------------------------

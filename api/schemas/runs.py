@@ -40,6 +40,21 @@ class RunPublic(Public):
 
 class RunsPublic(PagePublic):
     items: list[RunPublic]
+    searched_to: int | None = Field(
+        default=None,
+        description=(
+            "Set when a filter checked run by run (trigger, q, since/until) stopped at its "
+            "budget of runs read before the page was full: runs with an id below this one "
+            "were not searched yet, and next_cursor continues from there."
+        ),
+    )
+    counts: dict[str, int] | None = Field(
+        default=None,
+        description=(
+            "With ?counts=true: runs per status in the workflow and date range (not the "
+            "trigger or q filters), each counted up to 1001 (more than 1000: show 1000+)."
+        ),
+    )
 
 
 @from_shape(reads.RunDetail)

@@ -11,7 +11,8 @@ from typing import Any
 from sqlalchemy import Connection, Select, func, select
 
 from maestro.errors import NotFound
-from maestro.reads.paging import MAX_LIMIT, Page, clamp_limit, int_cursor, page_of
+from maestro.reads.paging import MAX_LIMIT, Page, clamp_limit, encode_cursor, int_cursor
+from maestro.reads.run_search import FoundRun, IdRange, RunFilter, search_query, search_runs
 from maestro.reads.workflows import workflow_owner
 from maestro.states import RunStatus
 from maestro.store import tables
@@ -76,6 +77,33 @@ def _run_summary(row: Any) -> RunSummary:
     return RunSummary(**values)
 
 
+@dataclass(frozen=True)
+class RunsFound(Page[RunSummary]):
+    #: the page stopped at its scan budget: runs older than this id were not searched yet
+    #: (the cursor continues from there)
+    searched_to: int | None = None
+    #: runs per status (workflow and date range only), each counted up to ``COUNT_CAP + 1``
+    counts: dict[str, int] | None = None
+
+
+def _filter(
+    workflow_id: str | None,
+    statuses: Collection[str],
+    triggers: Collection[str],
+    since: datetime | None,
+    until: datetime | None,
+    text: str | None,
+) -> RunFilter:
+    return RunFilter(
+        workflow_id=workflow_id,
+        statuses=tuple(RunStatus(s) for s in statuses),
+        triggers=tuple(triggers),
+        since=since,
+        until=until,
+        text=text or None,
+    )
+
+
 def run_history_query(
     workflow_id: str,
     *,
@@ -83,50 +111,47 @@ def run_history_query(
     triggers: Collection[str] = (),
     since: datetime | None = None,
     until: datetime | None = None,
+    text: str | None = None,
     before: int | None = None,
     limit: int = 50,
 ) -> Select[Any]:
-    """Newest first, by keyset on ``runs.id`` (``bench/history.py`` checks its plan)."""
-    query = select(*_SUMMARY_COLUMNS).where(
-        R.c.workflow_id == workflow_id,
-        R.c.iteration.is_(None),  # not foreach iterations
-    )
-    if before is not None:
-        query = query.where(R.c.id < before)
-    if statuses:
-        query = query.where(R.c.status.in_(list(statuses)))
-    if triggers:
-        query = query.where(R.c.trigger.in_(list(triggers)))
-    if since is not None:
-        query = query.where(R.c.created_at >= since)
-    if until is not None:
-        query = query.where(R.c.created_at < until)
-    return query.order_by(R.c.id.desc()).limit(limit + 1)
+    """The history page's statement for an id range known already (``bench/history.py``
+    checks its plan): newest first, by keyset on ``runs.id``."""
+    f = _filter(workflow_id, statuses, triggers, since, until, text)
+    return search_query(f, IdRange(high=before), limit)
+
+
+def _summary(run: FoundRun) -> RunSummary:
+    return RunSummary(**{name: getattr(run, name) for name in RunSummary.__dataclass_fields__})
 
 
 def run_history(
     conn: Connection,
-    workflow_id: str,
+    workflow_id: str | None,
     *,
     statuses: Collection[str] = (),
     triggers: Collection[str] = (),
     since: datetime | None = None,
     until: datetime | None = None,
+    text: str | None = None,
     limit: int = 50,
     cursor: str | None = None,
-) -> Page[RunSummary]:
+    counts: bool = False,
+) -> RunsFound:
+    """A page of runs, newest first: one workflow's (404 for an unknown one, not an empty
+    page) or every workflow's (``workflow_id`` None). See ``run_search`` for what each filter
+    costs."""
     limit = clamp_limit(limit)
-    workflow_owner(conn, workflow_id)  # 404 for an unknown workflow, not an empty page
-    query = run_history_query(
-        workflow_id,
-        statuses=statuses,
-        triggers=triggers,
-        since=since,
-        until=until,
-        before=int_cursor(cursor),
-        limit=limit,
+    if workflow_id is not None:
+        workflow_owner(conn, workflow_id)
+    f = _filter(workflow_id, statuses, triggers, since, until, text)
+    found = search_runs(conn, f, before=int_cursor(cursor), limit=limit, counts=counts)
+    return RunsFound(
+        items=[_summary(r) for r in found.runs],
+        next_cursor=encode_cursor(found.older) if found.older is not None else None,
+        searched_to=found.searched_to,
+        counts=found.counts or None,
     )
-    return page_of(conn.execute(query).all(), limit, _run_summary, "id")
 
 
 def run_detail(conn: Connection, run_id: int) -> RunDetail:

@@ -170,6 +170,29 @@ runs = Table(
         sqlite_where=text("iteration IS NULL"),
         postgresql_where=text("iteration IS NULL"),
     ),
+    # finding runs by status, across workflows or in one, newest first (``reads/run_search``)
+    Index(
+        "ix_runs_status_history",
+        "status",
+        "id",
+        sqlite_where=text("iteration IS NULL"),
+        postgresql_where=text("iteration IS NULL"),
+    ),
+    Index(
+        "ix_runs_workflow_status",
+        "workflow_id",
+        "status",
+        "id",
+        sqlite_where=text("iteration IS NULL"),
+        postgresql_where=text("iteration IS NULL"),
+    ),
+    # a date range of the search: the first and last runs created in it
+    Index(
+        "ix_runs_created",
+        "created_at",
+        sqlite_where=text("iteration IS NULL"),
+        postgresql_where=text("iteration IS NULL"),
+    ),
     # child runs of a run (cascading deletes, stops)
     Index(
         "ix_runs_parent",
