@@ -28,14 +28,17 @@ def is_page(request: Request) -> bool:
     return not path.startswith(NOT_PAGES) and path not in PROBES
 
 
+def _name(loc: Any) -> str:
+    """The parameter an error is about (``("query", "trigger", 0)``: ``trigger``)."""
+    return next((str(p) for p in reversed(loc) if isinstance(p, str)), "value")
+
+
 def _describe(exc: RequestValidationError) -> tuple[int, str]:
     """404 for a path that names nothing (``/runs/abc``), 400 for a bad query value."""
     errors = exc.errors()
     if any(e.get("loc", ("",))[0] == "path" for e in errors):
         return 404, "There is no such page: check the address."
-    problems = [
-        f"{e['loc'][-1]}: {e.get('msg', 'invalid')}" for e in errors if e.get("loc") and e["loc"]
-    ]
+    problems = [f"{_name(e['loc'])}: {e.get('msg', 'invalid')}" for e in errors if e.get("loc")]
     return 400, "This address has a bad value: " + "; ".join(problems or ["invalid request"])
 
 

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup
 
-from api.web import charts, dag, explain, session
+from api.web import charts, dag, explain, finding, session
 from api.web.render import PAGE_METHODS, Page, error_page, render, status_of
 from api.web.status import NOT_CREATED, is_terminal
 from maestro import reads
@@ -25,7 +25,7 @@ from maestro.definition.models import STEP_ID_PATTERN
 from maestro.engine.compiled import CompiledWorkflow
 from maestro.engine.core import Engine
 from maestro.errors import MaestroError
-from maestro.states import RUN_ACTIVE, StepStatus
+from maestro.states import RUN_ACTIVE, RunStatus, StepStatus
 
 router = APIRouter(include_in_schema=False)
 
@@ -47,6 +47,7 @@ LOG_TAIL = 256 * 1024
 LOG_CHUNK = 1024 * 1024
 
 Build = Callable[[session.Visitor, Engine], Page]
+NO_FILTERS = finding.Filters()
 
 
 def serve(request: Request, build: Build) -> Response:
@@ -98,11 +99,13 @@ def _workflows(engine: Engine, q: str | None, owner: str | None, cursor: str | N
             conn, q=q or None, owner=owner or None, limit=50, cursor=cursor or None
         )
         recent = reads.recent_runs(conn, [w.id for w in listing.items])
+    failures = finding.recent_failures(engine)
     active = any(not is_terminal(r.status) for runs in recent.values() for r in runs)
     context = {
         "workflows": listing.items,
         "next_cursor": listing.next_cursor,
         "recent": recent,
+        "failures": failures.runs,
         "q": q or "",
         "owner": owner or "",
     }
@@ -116,14 +119,16 @@ def _workflows(engine: Engine, q: str | None, owner: str | None, cursor: str | N
 def workflow_page(
     request: Request,
     workflow_id: WorkflowId,
+    f: finding.FiltersDep,
     before: Cursor = None,
     after: Cursor = None,
     limit: Annotated[int, Query(ge=1, le=reads.MAX_GRID_RUNS)] = GRID_RUNS,
 ) -> Response:
     """The run-history grid (runs × steps, newest left), durations, versions, triggers, alert
-    rules."""
+    rules; the grid filtered by status, trigger, dates and params text."""
     return serve(
-        request, lambda who, engine: workflow_view(who, engine, workflow_id, before, after, limit)
+        request,
+        lambda who, engine: workflow_view(who, engine, workflow_id, before, after, limit, f),
     )
 
 
@@ -134,11 +139,21 @@ def workflow_view(
     before: int | None = None,
     after: int | None = None,
     limit: int = GRID_RUNS,
+    f: finding.Filters = NO_FILTERS,
 ) -> Page:
+    finding.check(f)
     now = engine.clock.now()
+    searched_to = None
     with engine.db.read() as conn:
         detail = reads.workflow_detail(conn, workflow_id)
-        grid = reads.run_grid(conn, workflow_id, before=before, after=after, limit=limit)
+        if f.active:
+            grid, found = reads.filtered_grid(
+                conn, f.run_filter(workflow_id), before=before, limit=limit
+            )
+            counts, searched_to = found.counts, found.searched_to
+        else:
+            grid = reads.run_grid(conn, workflow_id, before=before, after=after, limit=limit)
+            counts = reads.count_by_status(conn, f.run_filter(workflow_id), reads.IdRange())
         versions = reads.list_versions(conn, workflow_id, limit=10).items
     durations = [d for d in (r.duration(now) for r in grid.runs) if d is not None]
     context = {
@@ -153,6 +168,12 @@ def workflow_view(
         "can_write": who.may_write(detail.owner),
         "limit": limit,
         "default_limit": GRID_RUNS,
+        "filters": f,
+        "counts": finding.counts_shown(counts),
+        "searched_to": searched_to,
+        "before": before,
+        "statuses": list(RunStatus),
+        "trigger_kinds": finding.TRIGGERS,
     }
     active = any(not is_terminal(r.status) for r in grid.runs)
     return Page("workflow", detail.name, context, active=active)

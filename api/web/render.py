@@ -24,7 +24,7 @@ from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from api.errors import STATUS
-from api.web import charts, session
+from api.web import charts, finding, session
 from api.web.status import RUN_LEGEND, STEP_LEGEND, is_terminal, legend, look, status_css
 from maestro.errors import MaestroError
 
@@ -85,6 +85,7 @@ def environment() -> Environment:
         run_legend=legend(RUN_LEGEND),
         column=charts.COLUMN,
         csrf_field=session.CSRF_FIELD,
+        excerpt=finding.excerpt,
     )
     return env
 

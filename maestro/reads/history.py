@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, literal, select, union_all
 
+from maestro.reads.run_search import Found, RunFilter, search_runs
 from maestro.states import RunStatus, StepStatus
 from maestro.store import tables
 
@@ -315,3 +316,38 @@ def run_body(conn: Connection, run_id: int) -> str | None:
     """The foreach body a child run executes ("outer/inner"), None for a workflow's own DAG."""
     body: str | None = conn.execute(select(R.c.body).where(R.c.id == run_id)).scalar()
     return body
+
+
+def filtered_grid(
+    conn: Connection, f: RunFilter, *, before: int | None = None, limit: int = 50
+) -> tuple[Grid, Found]:
+    """The grid of the runs a filter finds (``run_search``: bounded at any history size), with
+    the counts per status; paged backwards only (``before=``)."""
+    limit = max(1, min(limit, MAX_GRID_RUNS))
+    found = search_runs(conn, f, before=before, limit=limit, counts=True)
+    runs = [
+        RunBar(
+            id=r.id,
+            number=r.number,
+            version=r.version,
+            status=r.status,
+            trigger=r.trigger,
+            created_at=r.created_at,
+            started_at=r.started_at,
+            ended_at=r.ended_at,
+        )
+        for r in found.runs
+    ]
+    cells: dict[tuple[int, str], GridCell] = {}
+    positions: dict[str, int] = {}
+    if runs:
+        rows = conn.execute(
+            select(S.c.run_id, S.c.step_id, S.c.status, S.c.attempts, S.c.position)
+            .where(S.c.run_id.in_([r.id for r in runs]))
+            .order_by(S.c.run_id.desc(), S.c.position)
+        )
+        for row in rows:
+            cells[(row.run_id, row.step_id)] = GridCell(StepStatus(row.status), row.attempts)
+            positions.setdefault(row.step_id, row.position)
+    steps = sorted(positions, key=lambda s: (positions[s], s))
+    return Grid(runs=runs, steps=steps, cells=cells, older=found.older, newer=None), found
