@@ -139,27 +139,45 @@ def _show_run(run: Mapping[str, Any], steps: list[dict[str, Any]]) -> None:
 
 @runs_app.command("list")
 def runs_list(
-    workflow: WorkflowArg,
+    workflow: Annotated[
+        str | None, typer.Argument(help="Workflow id (default: runs of every workflow).")
+    ] = None,
     status: Annotated[
         list[str], typer.Option(help="Only runs with this status (repeatable).")
     ] = [],  # noqa: B006  # typer reads the default
+    trigger: Annotated[
+        list[str],
+        typer.Option(help="Only runs started so: manual, cron, signal, backfill, restart, …"),
+    ] = [],  # noqa: B006
+    since: Annotated[
+        str | None, typer.Option(help="Created at or after (ISO date or time, UTC if no zone).")
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="Created before (ISO date or time).")] = None,
+    text: Annotated[
+        str | None, typer.Option("--params-text", help="Params containing this text (any case).")
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, max=500, help="At most this many.")] = 20,
     cursor: Annotated[str | None, typer.Option(help="Page cursor from --json output.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """A workflow's runs, newest first."""
-    params: dict[str, Any] = {"limit": limit, "status": [s.upper() for s in status]}
-    if cursor:
-        params["cursor"] = cursor
+    """Runs newest first: one workflow's or every workflow's, filtered."""
+    params: dict[str, Any] = {
+        "limit": limit,
+        "status": [s.upper() for s in status],
+        "trigger": [t.lower() for t in trigger],
+    }
+    extra = {"since": since, "until": until, "q": text, "cursor": cursor, "workflow": workflow}
+    params.update({k: v for k, v in extra.items() if v})
     with connect() as api:
-        page = api.json("GET", f"/workflows/{workflow}/runs", params=params)
+        page = api.json("GET", "/runs", params=params)
     if as_json:
         _print_json(page)
         return
-    table = Table("run", "#", "version", "status", "trigger", "created", "ended")
+    table = Table("run", "workflow", "#", "version", "status", "trigger", "created", "ended")
     for r in page["items"]:
         table.add_row(
             str(r["id"]),
+            r["workflow_id"],
             str(r["number"]),
             str(r["version"]),
             _status(r["status"]),
@@ -168,6 +186,11 @@ def runs_list(
             _time(r.get("ended_at")),
         )
     out.print(table)
+    if page.get("searched_to"):
+        err.print(
+            f"searched the newest runs down to run {page['searched_to']} without filling the page",
+            highlight=False,
+        )
     if page["next_cursor"]:
         err.print(f"more: --cursor {page['next_cursor']}", highlight=False)
 

@@ -96,9 +96,7 @@ def test_trigger_and_date_range(
     manual = client.get(f"{API}/runs", params={"trigger": "manual", "workflow": "alpha"}).json()
     assert _ids(manual) == [s["a3"], s["a2"], s["a1"]]
 
-    created = {
-        k: client.get(f"{API}/runs/{v}").json()["created_at"] for k, v in seeded.items()
-    }
+    created = {k: client.get(f"{API}/runs/{v}").json()["created_at"] for k, v in seeded.items()}
     window = client.get(
         f"{API}/runs", params={"since": created["b1"], "until": created["b2"]}
     ).json()
@@ -128,9 +126,7 @@ def test_counts_stop_at_the_cap(
     assert counts["FAILED"] == 2
 
 
-def test_pages_follow_their_cursor_with_filters(
-    client: TestClient, seeded: dict[str, int]
-) -> None:
+def test_pages_follow_their_cursor_with_filters(client: TestClient, seeded: dict[str, int]) -> None:
     s = seeded
     seen: list[int] = []
     params: dict[str, Any] = {"limit": 1, "status": "SUCCEEDED"}

@@ -159,6 +159,12 @@ def test_submit_start_wait_logs_and_lists(server: Server) -> None:
     assert "SUCCEEDED" in shown.stdout and "count" in shown.stdout
     listed = json.loads(server.maestro("runs", "list", "hello", "--json").stdout)
     assert [r["id"] for r in listed["items"]] == [run["id"]]
+    every = server.maestro("runs", "list", "--status", "succeeded", "--params-text", "ADA")
+    assert every.returncode == 0 and "hello" in every.stdout and "SUCCEEDED" in every.stdout
+    none = json.loads(server.maestro("runs", "list", "--params-text", "Grace", "--json").stdout)
+    assert none["items"] == []
+    bad = server.maestro("runs", "list", "--since", "2026-02-01", "--until", "2026-01-01")
+    assert bad.returncode != 0 and "until" in bad.stderr
     workflows = json.loads(server.maestro("workflow", "list", "--json").stdout)
     assert workflows["items"][0]["last_run"]["status"] == "SUCCEEDED"
     assert "hello" in server.maestro("workflow", "show", "hello").stdout
