@@ -1,0 +1,372 @@
+"""Spans of the runs, steps and attempts a unit of work ended (OpenTelemetry traces).
+
+``collect`` runs in a unit when traces are on (``Engine.unit``, after the follow-ups, before
+``alerting.record`` takes the unit's changes): every run, step or attempt whose status change
+in this unit ended it becomes a span, with its times read from its row in the same
+transaction; the engine exports them after commit, so a unit that rolls back exports nothing,
+and a span is made once, by whichever process ended its row. Ids come from the rows
+(``maestro.traces.spans``), never from memory:
+
+    run <workflow>                  created → ended
+      queued                        created → started (when its run strategy held it)
+      step <step>                   left PENDING → ended
+        attempt <step>              created (QUEUED) → ended
+          queued                    created → claimed by a worker (the handoff)
+          <spans of the step's own code, through TRACEPARENT>
+        iteration <body>            a foreach iteration's run, and a subworkflow's run,
+          step …                    under the step that made it
+
+``step_environment`` gives a claimed attempt's process the ``TRACEPARENT`` naming its span.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Select, func, select
+
+from maestro.states import (
+    ATTEMPT_TERMINAL,
+    RUN_TERMINAL,
+    STEP_TERMINAL,
+    AttemptStatus,
+    RunStatus,
+    StepStatus,
+)
+from maestro.store import tables
+from maestro.store.records import RunRow
+from maestro.store.unit import Unit
+from maestro.traces import SpanSink
+from maestro.traces.spans import (
+    TRACEPARENT,
+    AttributeValue,
+    Outcome,
+    SpanKind,
+    SpanRecord,
+    span_id,
+    trace_id,
+    traceparent,
+)
+
+R, S, A, E = tables.runs, tables.step_runs, tables.attempts, tables.events
+ROOT = R.alias("root")
+
+_ENDS: dict[str, frozenset[str]] = {
+    "run": frozenset(map(str, RUN_TERMINAL)),
+    "step": frozenset(map(str, STEP_TERMINAL)),
+    "attempt": frozenset(map(str, ATTEMPT_TERMINAL)),
+}
+_ID_KEY = {"run": "run_id", "step": "step_run_id", "attempt": "attempt_id"}
+_ERRORS = frozenset(
+    {
+        RunStatus.FAILED,
+        RunStatus.TIMED_OUT,
+        StepStatus.FAILED,
+        StepStatus.FAILED_IGNORED,
+        StepStatus.TIMED_OUT,
+        AttemptStatus.FAILED,
+        AttemptStatus.TIMED_OUT,
+        AttemptStatus.LOST,
+    }
+)
+#: the status as the OpenTelemetry CI/CD conventions say a pipeline's or task's result
+_RESULTS = {
+    "SUCCEEDED": "success",
+    "FAILED": "failure",
+    "FAILED_IGNORED": "failure",
+    "TIMED_OUT": "timeout",
+    "LOST": "error",
+    "STOPPED": "cancellation",
+    "SKIPPED": "skip",
+    "UPSTREAM_FAILED": "skip",
+}
+
+# -- what a claimed attempt's process sees ---------------------------------------------------
+
+
+def step_environment(
+    conn: Connection, run: RunRow, attempt_id: int, sink: SpanSink
+) -> dict[str, str]:
+    """``TRACEPARENT`` for the process of attempt ``attempt_id``: its span is the parent of
+    what the step's code traces. (No ``TRACESTATE``: a run's trace starts here, with none.)"""
+    if run.parent_run_id is None:
+        trace = trace_id(run.id, run.created_at)
+    else:
+        root = conn.execute(
+            select(ROOT.c.id, ROOT.c.created_at)
+            .select_from(R.join(ROOT, ROOT.c.id == R.c.root_run_id))
+            .where(R.c.id == run.id)
+        ).one()
+        trace = trace_id(root.id, root.created_at)
+    parent = span_id(trace, SpanKind.attempt, attempt_id)
+    return {TRACEPARENT: traceparent(trace, parent, sampled=sink.sampled(trace))}
+
+
+# -- spans of a unit ----------------------------------------------------------------------------
+
+
+def collect(u: Unit) -> list[SpanRecord]:
+    """The spans of what this unit ended (none for a unit that ended nothing: no statement)."""
+    ended: dict[str, dict[int, datetime]] = {"run": {}, "step": {}, "attempt": {}}
+    ready: dict[int, datetime] = {}  # steps that left PENDING in this unit, and when
+    for change in u.changes:
+        entity = change.get("entity")
+        if entity not in _ENDS:
+            continue
+        if entity == "step" and change["from_status"] == StepStatus.PENDING:
+            ready[change["step_run_id"]] = change["at"]
+        if change["to_status"] in _ENDS[entity] and change[_ID_KEY[entity]] is not None:
+            ended[entity][change[_ID_KEY[entity]]] = change["at"]
+    spans: list[SpanRecord] = []
+    if ended["run"]:
+        spans.extend(_runs(u.conn, ended["run"]))
+    if ended["step"]:
+        spans.extend(_steps(u.conn, ended["step"], ready))
+    if ended["attempt"]:
+        spans.extend(_attempts(u.conn, ended["attempt"]))
+    return spans
+
+
+def _runs(conn: Connection, ended: dict[int, datetime]) -> Iterable[SpanRecord]:
+    query = (
+        select(
+            R.c.id,
+            R.c.workflow_id,
+            R.c.version,
+            R.c.number,
+            R.c.status,
+            R.c.trigger,
+            R.c.error,
+            R.c.created_at,
+            R.c.started_at,
+            R.c.ended_at,
+            R.c.parent_step_run_id,
+            R.c.iteration,
+            R.c.body,
+            *_root_columns(),
+        )
+        .select_from(R.outerjoin(ROOT, ROOT.c.id == R.c.root_run_id))
+        .where(R.c.id.in_(sorted(ended)))
+    )
+    for row in conn.execute(query):
+        trace = _trace(row, row.id, row.created_at)
+        end = row.ended_at or ended[row.id]
+        own = span_id(trace, SpanKind.run, row.id)
+        attributes = {
+            **_run_attributes(row.workflow_id, row.version, row.id, row.number),
+            "maestro.run.trigger": row.trigger,
+            "cicd.pipeline.name": row.workflow_id,
+            "cicd.pipeline.run.id": str(row.id),
+            **_result(row.status, row.error, "cicd.pipeline.result"),
+        }
+        if row.iteration is not None:
+            attributes["maestro.foreach.iteration"] = row.iteration
+        iteration = row.iteration is not None and row.body is not None
+        yield SpanRecord(
+            name=f"iteration {row.body}" if iteration else f"run {row.workflow_id}",
+            trace_id=trace,
+            span_id=own,
+            parent_id=(
+                span_id(trace, SpanKind.step, row.parent_step_run_id)
+                if row.parent_step_run_id is not None
+                else None
+            ),
+            start=row.created_at,
+            end=end,
+            attributes=attributes,
+            **_outcome(row.status, row.error),
+        )
+        if row.started_at is not None and row.started_at > row.created_at:
+            yield _queued(trace, SpanKind.run_queued, row.id, own, row.created_at, row.started_at)
+
+
+def _steps(
+    conn: Connection, ended: dict[int, datetime], ready: dict[int, datetime]
+) -> Iterable[SpanRecord]:
+    query = _with_run(
+        select(
+            S.c.id,
+            S.c.step_id,
+            S.c.step_type,
+            S.c.status,
+            S.c.error,
+            S.c.attempts,
+            S.c.started_at,
+            S.c.ended_at,
+        ).select_from(S.join(R, R.c.id == S.c.run_id).outerjoin(ROOT, ROOT.c.id == R.c.root_run_id))
+    ).where(S.c.id.in_(sorted(ended)))
+    rows = conn.execute(query).all()
+    left_pending = _left_pending(conn, rows, ready)
+    for row in rows:
+        trace = _trace(row, row.run_id, row.run_created_at)
+        end = row.ended_at or ended[row.id]
+        start = left_pending.get(row.id) or row.started_at or end
+        yield SpanRecord(
+            name=f"step {row.step_id}",
+            trace_id=trace,
+            span_id=span_id(trace, SpanKind.step, row.id),
+            parent_id=span_id(trace, SpanKind.run, row.run_id),
+            start=min(start, end),
+            end=end,
+            attributes={
+                **_run_attributes(row.workflow_id, row.version, row.run_id, row.run_number),
+                **_step_attributes(row.step_id, row.step_type, row.id),
+                "maestro.step.attempts": row.attempts,
+                **_result(row.status, row.error, "cicd.pipeline.task.run.result"),
+            },
+            **_outcome(row.status, row.error),
+        )
+
+
+def _left_pending(
+    conn: Connection, rows: Sequence[Any], ready: dict[int, datetime]
+) -> dict[int, datetime]:
+    """When each step last left PENDING (became ready): from this unit's changes, else from
+    its events (one statement for the steps that need it)."""
+    found = {row.id: ready[row.id] for row in rows if row.id in ready}
+    missing = [row for row in rows if row.id not in found]
+    if missing:
+        query = (
+            select(E.c.step_run_id, func.max(E.c.at).label("at"))
+            .where(
+                E.c.run_id.in_(sorted({row.run_id for row in missing})),
+                E.c.step_run_id.in_(sorted(row.id for row in missing)),
+                E.c.entity == "step",
+                E.c.from_status == StepStatus.PENDING.value,
+            )
+            .group_by(E.c.step_run_id)
+        )
+        found.update({row.step_run_id: row.at for row in conn.execute(query)})
+    return found
+
+
+def _attempts(conn: Connection, ended: dict[int, datetime]) -> Iterable[SpanRecord]:
+    query = _with_run(
+        select(
+            A.c.id,
+            A.c.number,
+            A.c.status,
+            A.c.error,
+            A.c.exit_code,
+            A.c.worker,
+            A.c.queue,
+            A.c.created_at,
+            A.c.started_at,
+            A.c.ended_at,
+            A.c.step_run_id,
+            S.c.step_id,
+            S.c.step_type,
+        ).select_from(
+            A.join(S, S.c.id == A.c.step_run_id)
+            .join(R, R.c.id == A.c.run_id)
+            .outerjoin(ROOT, ROOT.c.id == R.c.root_run_id)
+        )
+    ).where(A.c.id.in_(sorted(ended)))
+    for row in conn.execute(query):
+        trace = _trace(row, row.run_id, row.run_created_at)
+        end = row.ended_at or ended[row.id]
+        own = span_id(trace, SpanKind.attempt, row.id)
+        attributes: dict[str, AttributeValue] = {
+            **_run_attributes(row.workflow_id, row.version, row.run_id, row.run_number),
+            **_step_attributes(row.step_id, row.step_type, row.step_run_id),
+            "maestro.attempt": row.number,
+            "maestro.attempt.id": row.id,
+            "maestro.queue": row.queue,
+            **_result(row.status, row.error, "cicd.pipeline.task.run.result"),
+        }
+        if row.worker:
+            attributes["maestro.worker"] = row.worker
+        if row.exit_code is not None:
+            attributes["process.exit.code"] = row.exit_code
+        yield SpanRecord(
+            name=f"attempt {row.step_id}",
+            trace_id=trace,
+            span_id=own,
+            parent_id=span_id(trace, SpanKind.step, row.step_run_id),
+            start=row.created_at,
+            end=end,
+            attributes=attributes,
+            **_outcome(row.status, row.error),
+        )
+        claimed = min(row.started_at or end, end)
+        yield _queued(trace, SpanKind.attempt_queued, row.id, own, row.created_at, claimed)
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def _root_columns() -> tuple[Any, ...]:
+    return (R.c.root_run_id, ROOT.c.created_at.label("root_created_at"))
+
+
+def _with_run(query: Select[Any]) -> Select[Any]:
+    return query.add_columns(
+        R.c.id.label("run_id"),
+        R.c.workflow_id,
+        R.c.version,
+        R.c.number.label("run_number"),
+        R.c.created_at.label("run_created_at"),
+        *_root_columns(),
+    )
+
+
+def _trace(row: Any, run_id: int, run_created_at: datetime) -> int:
+    """The trace of a row's run: its top-level run's."""
+    if row.root_run_id is not None and row.root_created_at is not None:
+        return trace_id(row.root_run_id, row.root_created_at)
+    return trace_id(run_id, run_created_at)
+
+
+def _queued(
+    trace: int, kind: SpanKind, row_id: int, parent: int, start: datetime, end: datetime
+) -> SpanRecord:
+    return SpanRecord(
+        name="queued",
+        trace_id=trace,
+        span_id=span_id(trace, kind, row_id),
+        parent_id=parent,
+        start=start,
+        end=end,
+        attributes={"maestro.wait": "run" if kind is SpanKind.run_queued else "attempt"},
+    )
+
+
+def _run_attributes(
+    workflow_id: str, version: int, run_id: int, number: int
+) -> dict[str, AttributeValue]:
+    return {
+        "maestro.workflow.id": workflow_id,
+        "maestro.workflow.version": version,
+        "maestro.run.id": run_id,
+        "maestro.run.number": number,
+    }
+
+
+def _step_attributes(step_id: str, step_type: str, step_run_id: int) -> dict[str, AttributeValue]:
+    return {
+        "maestro.step.id": step_id,
+        "maestro.step.type": step_type,
+        "cicd.pipeline.task.name": step_id,
+        "cicd.pipeline.task.run.id": str(step_run_id),
+    }
+
+
+def _result(status: str, error: str | None, key: str) -> dict[str, AttributeValue]:
+    found: dict[str, AttributeValue] = {"maestro.status": status}
+    if status in _RESULTS:
+        found[key] = _RESULTS[status]
+    if error:
+        found["maestro.error"] = error
+    if status in _ERRORS:
+        found["error.type"] = status
+    return found
+
+
+def _outcome(status: str, error: str | None) -> dict[str, Any]:
+    if status in _ERRORS:
+        return {"outcome": Outcome.error, "description": error or status}
+    if status in (RunStatus.SUCCEEDED, StepStatus.SUCCEEDED):
+        return {"outcome": Outcome.ok}
+    return {}
