@@ -155,14 +155,12 @@ def _runs(conn: Connection, ended: dict[int, datetime]) -> Iterable[SpanRecord]:
         end = row.ended_at or ended[row.id]
         own = span_id(trace, SpanKind.run, row.id)
         attributes = {
-            **_run_attributes(row.workflow_id, row.version, row.id, row.number),
+            **_run_attributes(row, row.id, row.number),
             "maestro.run.trigger": row.trigger,
             "cicd.pipeline.name": row.workflow_id,
             "cicd.pipeline.run.id": str(row.id),
             **_result(row.status, row.error, "cicd.pipeline.result"),
         }
-        if row.iteration is not None:
-            attributes["maestro.foreach.iteration"] = row.iteration
         iteration = row.iteration is not None and row.body is not None
         yield SpanRecord(
             name=f"iteration {row.body}" if iteration else f"run {row.workflow_id}",
@@ -211,7 +209,7 @@ def _steps(
             start=min(start, end),
             end=end,
             attributes={
-                **_run_attributes(row.workflow_id, row.version, row.run_id, row.run_number),
+                **_run_attributes(row, row.run_id, row.run_number),
                 **_step_attributes(row.step_id, row.step_type, row.id),
                 "maestro.step.attempts": row.attempts,
                 **_result(row.status, row.error, "cicd.pipeline.task.run.result"),
@@ -269,7 +267,7 @@ def _attempts(conn: Connection, ended: dict[int, datetime]) -> Iterable[SpanReco
         end = row.ended_at or ended[row.id]
         own = span_id(trace, SpanKind.attempt, row.id)
         attributes: dict[str, AttributeValue] = {
-            **_run_attributes(row.workflow_id, row.version, row.run_id, row.run_number),
+            **_run_attributes(row, row.run_id, row.run_number),
             **_step_attributes(row.step_id, row.step_type, row.step_run_id),
             "maestro.attempt": row.number,
             "maestro.attempt.id": row.id,
@@ -308,6 +306,7 @@ def _with_run(query: Select[Any]) -> Select[Any]:
         R.c.version,
         R.c.number.label("run_number"),
         R.c.created_at.label("run_created_at"),
+        R.c.iteration,
         *_root_columns(),
     )
 
@@ -333,15 +332,18 @@ def _queued(
     )
 
 
-def _run_attributes(
-    workflow_id: str, version: int, run_id: int, number: int
-) -> dict[str, AttributeValue]:
-    return {
-        "maestro.workflow.id": workflow_id,
-        "maestro.workflow.version": version,
+def _run_attributes(row: Any, run_id: int, number: int) -> dict[str, AttributeValue]:
+    """What every span of a run says of it (a foreach iteration: its index, not a number)."""
+    found: dict[str, AttributeValue] = {
+        "maestro.workflow.id": row.workflow_id,
+        "maestro.workflow.version": row.version,
         "maestro.run.id": run_id,
-        "maestro.run.number": number,
     }
+    if row.iteration is None:
+        found["maestro.run.number"] = number
+    else:
+        found["maestro.foreach.iteration"] = row.iteration
+    return found
 
 
 def _step_attributes(step_id: str, step_type: str, step_run_id: int) -> dict[str, AttributeValue]:
