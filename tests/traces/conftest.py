@@ -39,6 +39,14 @@ class Traced:
 
 
 @pytest.fixture
+def harness(db_url: str, tmp_path: Path) -> Iterator[Harness]:
+    """An engine as a process without OTEL_* variables makes it: no traces."""
+    h = Harness(db_url, tmp_path, heartbeat_interval=0.2, kill_grace=0.5)
+    yield h
+    h.close()
+
+
+@pytest.fixture
 def receiver() -> Iterator[OtlpReceiver]:
     r = OtlpReceiver().start()
     yield r
