@@ -190,3 +190,34 @@ def test_foreach_iterations_nest_under_their_step(traced: Traced) -> None:
     assert queued.end >= min(i.end for i in iterations if i is not waited[0])
     after = tree.one(run, "step after")
     assert after.start >= each.end
+
+
+def test_a_subworkflow_run_nests_under_its_step(traced: Traced) -> None:
+    traced.harness.submit(
+        """
+        id: child
+        owner: t
+        steps: [{id: calc, type: noop}]
+        """
+    )
+    run_id = traced.harness.start(
+        """
+        id: parent
+        owner: t
+        steps:
+          - {id: sub, type: subworkflow, subworkflow: {workflow: child}}
+        """
+    )
+    assert traced.harness.drain(run_id).status == "SUCCEEDED"
+    tree = traced.tree()
+    tree.check_well_formed()
+    (run,) = tree.roots()
+    sub = tree.one(run, "step sub")
+    assert sub.attributes["maestro.step.type"] == "subworkflow"
+    child = tree.one(sub, "run child")
+    assert child.attributes["maestro.workflow.id"] == "child"
+    assert child.attributes["maestro.run.trigger"] == "subworkflow"
+    assert child.attributes["maestro.run.id"] != run_id
+    calc = tree.one(child, "step calc")
+    assert calc.attributes["maestro.workflow.id"] == "child"
+    _check_attempt(tree, tree.one(calc, "attempt calc"), 1)
