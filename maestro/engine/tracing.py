@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, func, select
+from sqlalchemy import Connection
 
 from maestro.states import (
     ATTEMPT_TERMINAL,
@@ -35,7 +35,7 @@ from maestro.states import (
     RunStatus,
     StepStatus,
 )
-from maestro.store import tables
+from maestro.store import span_rows
 from maestro.store.records import RunRow
 from maestro.store.unit import Unit
 from maestro.traces import SpanSink
@@ -49,9 +49,6 @@ from maestro.traces.spans import (
     trace_id,
     traceparent,
 )
-
-R, S, A, E = tables.runs, tables.step_runs, tables.attempts, tables.events
-ROOT = R.alias("root")
 
 _ENDS: dict[str, frozenset[str]] = {
     "run": frozenset(map(str, RUN_TERMINAL)),
@@ -94,12 +91,7 @@ def step_environment(
     if run.parent_run_id is None:
         trace = trace_id(run.id, run.created_at)
     else:
-        root = conn.execute(
-            select(ROOT.c.id, ROOT.c.created_at)
-            .select_from(R.join(ROOT, ROOT.c.id == R.c.root_run_id))
-            .where(R.c.id == run.id)
-        ).one()
-        trace = trace_id(root.id, root.created_at)
+        trace = trace_id(*span_rows.root(conn, run.id))
     parent = span_id(trace, SpanKind.attempt, attempt_id)
     return {TRACEPARENT: traceparent(trace, parent, sampled=sink.sampled(trace))}
 
@@ -130,27 +122,7 @@ def collect(u: Unit) -> list[SpanRecord]:
 
 
 def _runs(conn: Connection, ended: dict[int, datetime]) -> Iterable[SpanRecord]:
-    query = (
-        select(
-            R.c.id,
-            R.c.workflow_id,
-            R.c.version,
-            R.c.number,
-            R.c.status,
-            R.c.trigger,
-            R.c.error,
-            R.c.created_at,
-            R.c.started_at,
-            R.c.ended_at,
-            R.c.parent_step_run_id,
-            R.c.iteration,
-            R.c.body,
-            *_root_columns(),
-        )
-        .select_from(R.outerjoin(ROOT, ROOT.c.id == R.c.root_run_id))
-        .where(R.c.id.in_(sorted(ended)))
-    )
-    for row in conn.execute(query):
+    for row in span_rows.runs(conn, ended):
         trace = _trace(row, row.id, row.created_at)
         end = row.ended_at or ended[row.id]
         own = span_id(trace, SpanKind.run, row.id)
@@ -183,19 +155,7 @@ def _runs(conn: Connection, ended: dict[int, datetime]) -> Iterable[SpanRecord]:
 def _steps(
     conn: Connection, ended: dict[int, datetime], ready: dict[int, datetime]
 ) -> Iterable[SpanRecord]:
-    query = _with_run(
-        select(
-            S.c.id,
-            S.c.step_id,
-            S.c.step_type,
-            S.c.status,
-            S.c.error,
-            S.c.attempts,
-            S.c.started_at,
-            S.c.ended_at,
-        ).select_from(S.join(R, R.c.id == S.c.run_id).outerjoin(ROOT, ROOT.c.id == R.c.root_run_id))
-    ).where(S.c.id.in_(sorted(ended)))
-    rows = conn.execute(query).all()
+    rows = span_rows.steps(conn, ended)
     left_pending = _left_pending(conn, rows, ready)
     for row in rows:
         trace = _trace(row, row.run_id, row.run_created_at)
@@ -226,43 +186,13 @@ def _left_pending(
     found = {row.id: ready[row.id] for row in rows if row.id in ready}
     missing = [row for row in rows if row.id not in found]
     if missing:
-        query = (
-            select(E.c.step_run_id, func.max(E.c.at).label("at"))
-            .where(
-                E.c.run_id.in_(sorted({row.run_id for row in missing})),
-                E.c.step_run_id.in_(sorted(row.id for row in missing)),
-                E.c.entity == "step",
-                E.c.from_status == StepStatus.PENDING.value,
-            )
-            .group_by(E.c.step_run_id)
-        )
-        found.update({row.step_run_id: row.at for row in conn.execute(query)})
+        run_ids = {row.run_id for row in missing}
+        found.update(span_rows.left_pending(conn, run_ids, [row.id for row in missing]))
     return found
 
 
 def _attempts(conn: Connection, ended: dict[int, datetime]) -> Iterable[SpanRecord]:
-    query = _with_run(
-        select(
-            A.c.id,
-            A.c.number,
-            A.c.status,
-            A.c.error,
-            A.c.exit_code,
-            A.c.worker,
-            A.c.queue,
-            A.c.created_at,
-            A.c.started_at,
-            A.c.ended_at,
-            A.c.step_run_id,
-            S.c.step_id,
-            S.c.step_type,
-        ).select_from(
-            A.join(S, S.c.id == A.c.step_run_id)
-            .join(R, R.c.id == A.c.run_id)
-            .outerjoin(ROOT, ROOT.c.id == R.c.root_run_id)
-        )
-    ).where(A.c.id.in_(sorted(ended)))
-    for row in conn.execute(query):
+    for row in span_rows.attempts(conn, ended):
         trace = _trace(row, row.run_id, row.run_created_at)
         end = row.ended_at or ended[row.id]
         own = span_id(trace, SpanKind.attempt, row.id)
@@ -293,22 +223,6 @@ def _attempts(conn: Connection, ended: dict[int, datetime]) -> Iterable[SpanReco
 
 
 # -- helpers ----------------------------------------------------------------------------------
-
-
-def _root_columns() -> tuple[Any, ...]:
-    return (R.c.root_run_id, ROOT.c.created_at.label("root_created_at"))
-
-
-def _with_run(query: Select[Any]) -> Select[Any]:
-    return query.add_columns(
-        R.c.id.label("run_id"),
-        R.c.workflow_id,
-        R.c.version,
-        R.c.number.label("run_number"),
-        R.c.created_at.label("run_created_at"),
-        R.c.iteration,
-        *_root_columns(),
-    )
 
 
 def _trace(row: Any, run_id: int, run_created_at: datetime) -> int:
