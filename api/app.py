@@ -3,6 +3,7 @@ engine the caller owns (``maestro server``, ``maestro standalone``, tests)."""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -85,6 +86,8 @@ def create_app(
     )
     app.add_middleware(errors.CatchAll)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]  # FastAPI's documented hook
+    if engine.spans is not None:  # traces on: each request a span (loaded only then)
+        importlib.import_module("api.otel").instrument(app, engine.spans)
     return app
 
 

@@ -16,9 +16,10 @@ from typing import Any
 
 from celery import Celery
 from celery.concurrency.thread import TaskPool as CeleryThreadPool
-from celery.signals import worker_shutting_down
+from celery.signals import worker_process_shutdown, worker_shutting_down
 from celery.worker.control import control_command
 
+from maestro import traces
 from maestro.dispatch import Dispatch
 from maestro.settings import Settings
 from workers.executor import AttemptExecutor
@@ -108,6 +109,13 @@ def register_worker(app: Celery, make_executor: Callable[[], AttemptExecutor]) -
     @app.task(name=TASK_NAME, ignore_result=True)  # type: ignore[untyped-decorator]
     def execute_attempt(attempt_id: int) -> None:
         executor().execute(attempt_id)
+
+    # a prefork pool's child ends without the exit handlers that send the spans it holds
+    worker_process_shutdown.connect(_flush_spans, weak=False)
+
+
+def _flush_spans(**_: Any) -> None:
+    traces.flush()
 
 
 class ThreadPool(CeleryThreadPool):  # type: ignore[misc]  # celery ships no type hints

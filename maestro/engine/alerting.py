@@ -54,7 +54,7 @@ def record(u: Unit, versions: VersionCache, settings: Settings) -> None:
             event = RUN_EVENTS.get(change["to_status"])
             if event is not None:
                 rows.extend(_run_ended(u, versions, settings, change, event))
-        elif change["action"] is None or change["action"] == SIGNAL_TIMEOUT:
+        elif change["entity"] == "step" and change["action"] in (None, SIGNAL_TIMEOUT):
             event = STEP_EVENTS.get(change["to_status"])
             if change["action"] == SIGNAL_TIMEOUT:
                 event = AlertEvent.signal_wait_timed_out

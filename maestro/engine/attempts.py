@@ -13,6 +13,7 @@ from typing import Any
 
 from maestro import expressions
 from maestro.dispatch import CONNECTIONS_VAR
+from maestro.engine import tracing
 from maestro.engine.advance import RunAdvance
 from maestro.engine.context import expression_context
 from maestro.engine.core import Engine
@@ -115,6 +116,8 @@ def claim(eng: Engine, attempt_id: int, worker: str) -> ClaimedAttempt | None:
             settings, env, render_error = raw_settings, {}, str(exc)
         env.pop(CONNECTIONS_VAR, None)  # the step's connections are its `connections` key
         env.update(_maestro_env(run, step, attempt.number))
+        if eng.spans is not None:  # TRACEPARENT: the step's own spans join the run's trace
+            env.update(tracing.step_environment(u.conn, run, attempt_id, eng.spans))
         if spec.connections:
             env[CONNECTIONS_VAR] = ",".join(spec.connections)
         return ClaimedAttempt(

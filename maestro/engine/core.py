@@ -1,5 +1,6 @@
 """The Engine: the database, the clock, settings and compiled versions, and what happens after
-a unit of work commits (dispatch new attempts, cancel stopped ones, wake the scheduler).
+a unit of work commits (export its spans, dispatch new attempts, cancel stopped ones, wake the
+scheduler).
 """
 
 from __future__ import annotations
@@ -8,9 +9,10 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from maestro import traces
 from maestro.clock import Clock, SystemClock
 from maestro.dispatch import Dispatcher, NullDispatcher
-from maestro.engine import alerting, signal_apply
+from maestro.engine import alerting, signal_apply, tracing
 from maestro.engine.compiled import VersionCache
 from maestro.engine.settle import settle
 from maestro.settings import Settings
@@ -30,12 +32,15 @@ class Engine:
         *,
         clock: Clock | None = None,
         dispatcher: Dispatcher | None = None,
+        spans: traces.SpanSink | None = None,
     ) -> None:
         self.db = db
         self.settings = settings
         self.clock = clock or SystemClock()
         self.dispatcher: Dispatcher = dispatcher or NullDispatcher()
         self.versions = VersionCache()
+        #: where the spans of ended runs, steps and attempts go; None: traces are off
+        self.spans = spans if spans is not None else traces.sink()
         self._wake_listeners: list[Callable[[], None]] = []
 
     def on_wake(self, listener: Callable[[], None]) -> None:
@@ -45,11 +50,16 @@ class Engine:
     @contextmanager
     def unit(self, actor: str = "system") -> Iterator[Unit]:
         """A unit of work; its follow-ups for other runs are applied before it commits, its
-        side effects (dispatch, cancel, wake, signals) after."""
+        side effects (spans of what it ended, dispatch, cancel, wake, signals) after."""
+        sink, spans = self.spans, None
         with unit_of_work(self.db, self.clock, actor) as u:
             yield u
             settle(u, self.versions)
+            if sink is not None:
+                spans = tracing.collect(u)  # before alerting takes the changes
             alerting.record(u, self.versions, self.settings)
+        if sink is not None and spans:
+            sink.export(spans)
         self.after_commit(u)
 
     def apply_signal(self, signal_id: int) -> tuple[list[int], list[int]]:

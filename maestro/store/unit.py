@@ -51,8 +51,9 @@ class Unit:
     #: consequences for other runs, applied by the engine before commit
     #: (``maestro.engine.followups``; the store does not read them)
     followups: deque[Any] = field(default_factory=deque)
-    #: the status changes of runs and steps in this unit, kept after the event rows are
-    #: written: alerts are derived from them before commit (``maestro.engine.alerting``)
+    #: the status changes of runs, steps and attempts in this unit, kept after the event rows
+    #: are written: alerts (``maestro.engine.alerting``) and, when traces are on, spans
+    #: (``maestro.engine.tracing``) are derived from them before commit
     changes: list[dict[str, Any]] = field(default_factory=list)
     #: runs this unit advanced, with their compiled DAG (run id → (RunRow, CompiledWorkflow)),
     #: so that what reads the changes afterwards need not load them again
@@ -72,7 +73,7 @@ class Unit:
         ):
             row.setdefault(key, None)
         self.events.append(row)
-        if row["to_status"] is not None and row.get("entity") in ("run", "step"):
+        if row["to_status"] is not None and row.get("entity") in ("run", "step", "attempt"):
             self.changes.append(row)
 
     def flush(self) -> None:

@@ -9,9 +9,9 @@ process gets, and only gets:
 1. from the worker's environment, the basics a process needs (``BASICS``, ``LC_*``) and, for
    spark and stream steps, what ``spark-submit`` needs to find Java, Spark and the cluster
    (``SPARK_BASICS``, ``PYSPARK_*``);
-2. the step's declared ``env`` and the attempt's ``MAESTRO_*`` variables (``ctx.env``: built
-   by the engine from the definition, never from the worker's environment), and
-   ``MAESTRO_OUTPUT``;
+2. the step's declared ``env`` and the attempt's ``MAESTRO_*`` variables, with ``TRACEPARENT``
+   when traces are on (``ctx.env``: built by the engine from the definition, never from the
+   worker's environment), and ``MAESTRO_OUTPUT``;
 3. the connections the step names (``connections: [dw]``, passed on as ``MAESTRO_CONNECTIONS``),
    each as ``MAESTRO_CONN_<NAME>`` with its URL, resolved as a sql step's connection is.
 
