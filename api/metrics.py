@@ -18,6 +18,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from maestro import metrics as process_metrics
 from maestro import reads
 from maestro.engine.core import Engine
 
@@ -75,12 +76,21 @@ def _alert_families(counts: dict[str, int], oldest: datetime | None, now: dateti
     return [family, age]
 
 
+class ProcessCollector(Collector):
+    """This process's own metrics (``maestro.metrics``: handoffs, attempts ended, scheduler
+    passes, database pools): in ``maestro standalone`` the scheduler and the workers run here."""
+
+    def collect(self) -> Iterable[Metric]:
+        return process_metrics.REGISTRY.collect()
+
+
 class Metrics:
-    """The registry of one app: store gauges and request metrics."""
+    """The registry of one app: store gauges, this process's metrics and request metrics."""
 
     def __init__(self, engine: Engine) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(StoreCollector(engine))
+        self.registry.register(ProcessCollector())
         self.requests = Counter(
             "maestro_http_requests",
             "API requests answered",

@@ -3,16 +3,23 @@
 
 A JSON line has ``ts`` (UTC, ISO 8601), ``level``, ``logger`` and ``message``, the ids the
 call site passed as ``extra`` (``run_id``, ``step_id``, ``attempt_id``, ``alert_id``,
-``workflow_id``…) and ``exc`` with the traceback when there is one. ``MAESTRO_LOG_LEVEL``
+``workflow_id``…) and ``exc`` with the traceback when there is one. When traces are on,
+``trace_id`` and ``span_id`` join a line logged while a worker runs an attempt (the attempt's
+span, ``trace_context``) or while the API answers a traced request (the request's span), so
+a log line leads to its trace. ``MAESTRO_LOG_LEVEL``
 sets the level (default WARNING). Read from the environment, not the settings: logging is set
 up before anything else, and a bad setting must still be reported through it.
 """
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,6 +32,39 @@ _STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) 
 TEXT_FORMAT = "%(levelname)s %(name)s: %(message)s"
 
 
+#: (trace id, span id) of the attempt this thread runs, from its TRACEPARENT
+_TRACE: contextvars.ContextVar[tuple[str, str] | None] = contextvars.ContextVar(
+    "maestro_trace", default=None
+)
+
+
+@contextmanager
+def trace_context(traceparent: str | None) -> Iterator[None]:
+    """Log with the ids of ``traceparent`` (``00-TRACE-SPAN-FLAGS``) inside the block."""
+    parts = (traceparent or "").split("-")
+    ids = (parts[1], parts[2]) if len(parts) == 4 and len(parts[1]) == 32 else None
+    token = _TRACE.set(ids)
+    try:
+        yield
+    finally:
+        _TRACE.reset(token)
+
+
+def _trace_ids() -> tuple[str, str] | None:
+    """The attempt's ids, else those of the current OpenTelemetry span when the SDK is loaded
+    (traces on: a traced API request). Never imports OpenTelemetry."""
+    ids = _TRACE.get()
+    if ids is not None:
+        return ids
+    otel = sys.modules.get("opentelemetry.trace")
+    if otel is None:
+        return None
+    context = otel.get_current_span().get_span_context()
+    if not context.is_valid:
+        return None
+    return f"{context.trace_id:032x}", f"{context.span_id:016x}"
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
@@ -33,6 +73,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        ids = _trace_ids()
+        if ids is not None:
+            line["trace_id"], line["span_id"] = ids
         for key, value in record.__dict__.items():
             if key not in _STANDARD and not key.startswith("_"):
                 line[key] = value

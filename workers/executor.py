@@ -24,6 +24,7 @@ from maestro.engine.attempts import (
     set_external_id,
 )
 from maestro.engine.core import Engine
+from maestro.log_format import trace_context
 from maestro.states import AttemptStatus
 from maestro.store.retry import retrying
 from workers.heartbeat import Heartbeater, Watch
@@ -51,20 +52,28 @@ class AttemptExecutor:
             claimed = retrying(lambda: claim(self.eng, attempt_id, self.worker), what="claim")
             if claimed is None:
                 return
-            try:
-                result = self._run(claimed)
-                if result is not None:
-                    # The work is done: keep trying to record it through a database restart,
-                    # heartbeating meanwhile so that it is not declared LOST.
-                    retrying(
-                        lambda: report(self.eng, attempt_id, result, worker=self.worker),
-                        deadline=max(600.0, 4 * self.eng.settings.heartbeat_timeout),
-                        what="report",
-                    )
-            finally:
-                self.heartbeats.unwatch(attempt_id)
+            with trace_context(claimed.env.get("TRACEPARENT")):
+                self._execute(claimed)
         except Exception:
             logger.exception("attempt execution failed", extra={"attempt_id": attempt_id})
+
+    def _execute(self, claimed: ClaimedAttempt) -> None:
+        attempt_id = claimed.attempt_id
+        ids = {"run_id": claimed.run_id, "step_id": claimed.step_id, "attempt_id": attempt_id}
+        logger.debug("attempt started", extra=ids)
+        try:
+            result = self._run(claimed)
+            if result is not None:
+                # The work is done: keep trying to record it through a database restart,
+                # heartbeating meanwhile so that it is not declared LOST.
+                retrying(
+                    lambda: report(self.eng, attempt_id, result, worker=self.worker),
+                    deadline=max(600.0, 4 * self.eng.settings.heartbeat_timeout),
+                    what="report",
+                )
+                logger.debug("attempt ended", extra={**ids, "status": result.status.value})
+        finally:
+            self.heartbeats.unwatch(attempt_id)
 
     def cancel(self, attempt_id: int) -> None:
         self.heartbeats.cancel(attempt_id)

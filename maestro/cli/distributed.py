@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from maestro import metrics
 from maestro.alerts.sender import AlertSender
 from maestro.cli.common import app, db_app, err, fail, open_store, shown_url
 from maestro.definition import parse_duration
@@ -58,8 +59,39 @@ def _stop_on_signals(stop: threading.Event, wake: Callable[[], None]) -> None:
     signal.signal(signal.SIGINT, handler)
 
 
+MetricsPort = Annotated[
+    int | None,
+    typer.Option(
+        min=1,
+        max=65535,
+        envvar="MAESTRO_METRICS_PORT",
+        help="Serve this process's Prometheus metrics (handoffs, attempts ended, scheduler "
+        "passes, database pools) at http://ADDRESS:PORT/metrics.",
+        show_default=False,
+    ),
+]
+MetricsAddress = Annotated[
+    str,
+    typer.Option(
+        envvar="MAESTRO_METRICS_ADDRESS",
+        help="Address of --metrics-port (0.0.0.0 in a container).",
+    ),
+]
+
+
+def _serve_metrics(port: int | None, address: str) -> None:
+    if port is None:
+        return
+    try:
+        metrics.serve(port, address)
+    except OSError as exc:
+        fail(f"--metrics-port {port}: cannot listen on {address}:{port}: {exc.strerror}")
+
+
 @app.command()
-def scheduler() -> None:
+def scheduler(
+    metrics_port: MetricsPort = None, metrics_address: MetricsAddress = "127.0.0.1"
+) -> None:
     """Run a scheduler (distributed mode): timers, retries, timeouts, lost workers, re-sends,
     and the alerts' delivery.
 
@@ -68,6 +100,7 @@ def scheduler() -> None:
     """
     settings = load_settings()
     db = _connect(settings)
+    _serve_metrics(metrics_port, metrics_address)
     eng = Engine(db, settings, dispatcher=CeleryDispatcher(create_celery_app(settings)))
     loop = Scheduler(eng)
     sender = AlertSender(eng)  # alerts go out from the schedulers
@@ -120,6 +153,8 @@ def worker(
             "stop them and hand them back to run elsewhere; a second SIGTERM stops them at once.",
         ),
     ] = "10m",
+    metrics_port: MetricsPort = None,
+    metrics_address: MetricsAddress = "127.0.0.1",
 ) -> None:
     """Run a worker (distributed mode): executes the attempts sent to QUEUES.
 
@@ -141,6 +176,13 @@ def worker(
     if prefetch is not None:
         settings = settings.model_copy(update={"worker_prefetch": prefetch})
     _connect(settings).dispose()  # fail fast; each process opens its own pool later
+    if metrics_port is not None and pool == "prefork":
+        err.print(
+            "--metrics-port: a prefork worker's steps run in child processes whose handoffs "
+            "and attempts this process does not see (use --pool threads for them)",
+            highlight=False,
+        )
+    _serve_metrics(metrics_port, metrics_address)
     celery = create_celery_app(settings)
 
     def make_executor() -> AttemptExecutor:

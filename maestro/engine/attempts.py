@@ -11,7 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from maestro import expressions
+from maestro import expressions, metrics
 from maestro.dispatch import CONNECTIONS_VAR
 from maestro.engine import tracing
 from maestro.engine.advance import RunAdvance
@@ -45,6 +45,9 @@ class ClaimedAttempt:
     log_path: Path
     #: the settings could not be rendered: the attempt must fail with this message
     render_error: str | None = None
+    #: the worker queue it came through, and seconds from its creation to this claim
+    queue: str = "default"
+    waited: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,13 @@ def claim(eng: Engine, attempt_id: int, worker: str) -> ClaimedAttempt | None:
 
     ``None`` means there is nothing to run: a duplicate delivery, or the run ended meanwhile.
     """
+    claimed = _claim(eng, attempt_id, worker)
+    if claimed is not None:  # committed: the step is handed off
+        metrics.observe_handoff(claimed.queue, claimed.waited)
+    return claimed
+
+
+def _claim(eng: Engine, attempt_id: int, worker: str) -> ClaimedAttempt | None:
     with eng.unit(actor=worker) as u:
         loaded = load_attempt_full(u.conn, attempt_id)
         if loaded is None:
@@ -132,6 +142,8 @@ def claim(eng: Engine, attempt_id: int, worker: str) -> ClaimedAttempt | None:
             timeout=spec.timeout,
             log_path=log_path,
             render_error=render_error,
+            queue=attempt.queue,
+            waited=(u.now - attempt.created_at).total_seconds(),
         )
 
 

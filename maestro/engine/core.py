@@ -9,7 +9,7 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from maestro import traces
+from maestro import metrics, traces
 from maestro.clock import Clock, SystemClock
 from maestro.dispatch import Dispatcher, NullDispatcher
 from maestro.engine import alerting, signal_apply, tracing
@@ -57,9 +57,11 @@ class Engine:
             settle(u, self.versions)
             if sink is not None:
                 spans = tracing.collect(u)  # before alerting takes the changes
+            ended = metrics.count_attempt_ends(u.changes)
             alerting.record(u, self.versions, self.settings)
         if sink is not None and spans:
             sink.export(spans)
+        metrics.attempts_ended(ended)
         self.after_commit(u)
 
     def apply_signal(self, signal_id: int) -> tuple[list[int], list[int]]:

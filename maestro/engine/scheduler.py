@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
 
+from maestro import metrics
 from maestro.dispatch import Dispatch
 from maestro.engine import alert_timers, pools, retention, signals
 from maestro.engine.admission import admit_workflow, workflows_with_queued_runs
@@ -70,11 +72,14 @@ class Scheduler:
         """Tick until ``stop`` is set; sleep until the earliest timer or a wake-up."""
         while not stop.is_set():
             self._wake.clear()
+            started = time.perf_counter()
             try:
                 delay = self.tick()
             except Exception:  # the database may be restarting: keep going
                 logger.exception("scheduler pass failed")
+                metrics.SCHEDULER_FAILURES.inc()
                 delay = self.eng.settings.poll_interval
+            metrics.SCHEDULER_LOOP.observe(time.perf_counter() - started)
             self._wake.wait(delay)
 
     def tick(self) -> float:

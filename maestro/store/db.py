@@ -18,6 +18,8 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import QueuePool
 
+from maestro import metrics
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
@@ -47,6 +49,7 @@ class Database:
             self.engine = create_engine(
                 url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=pre_ping
             )
+        metrics.POOLS.watch(f"{self.dialect}:{parsed.database or ''}", self.engine.pool)
 
     @property
     def is_sqlite(self) -> bool:

@@ -139,6 +139,8 @@ class AttemptRow:
     queue: str
     log_path: str | None
     started_at: datetime | None
+    #: when the attempt was made: its step was ready (the handoff starts)
+    created_at: datetime
 
     @classmethod
     def of(cls, row: Any) -> AttemptRow:
@@ -149,6 +151,7 @@ class AttemptRow:
             queue=row.queue,
             log_path=row.log_path,
             started_at=row.attempt_started_at,
+            created_at=row.attempt_created_at,
         )
 
 
@@ -159,6 +162,7 @@ ATTEMPT_COLUMNS = (
     A.c.queue,
     A.c.log_path,
     A.c.started_at.label("attempt_started_at"),
+    A.c.created_at.label("attempt_created_at"),
 )
 
 
