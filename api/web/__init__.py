@@ -8,7 +8,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Path
 from fastapi.responses import Response
 
-from api.web import actions, pages
+from api.web import actions, pages, versions
 from api.web.errors import install as install_page_errors
 from api.web.render import PAGE_METHODS, static_response
 
@@ -18,6 +18,7 @@ def create_web_router() -> APIRouter:
     router = APIRouter(include_in_schema=False)
     router.include_router(pages.router)
     router.include_router(actions.router)
+    router.include_router(versions.router)
 
     @router.api_route("/static/{name}", methods=PAGE_METHODS)
     def static(name: str = Path(pattern=r"^[a-z0-9_.-]{1,64}$")) -> Response:
