@@ -94,9 +94,7 @@ def diff(old: str, new: str, context: int = CONTEXT) -> list[Hunk]:
         lines: list[Line] = []
         for tag, i1, i2, j1, j2 in group:
             if tag == "equal":
-                lines += [
-                    Line("same", i + 1, j + 1, a[i]) for i, j in zip(range(i1, i2), range(j1, j2))
-                ]
+                lines += [Line("same", i + 1, j1 + i - i1 + 1, a[i]) for i in range(i1, i2)]
                 continue
             lines += [Line("removed", i + 1, None, a[i]) for i in range(i1, i2)]
             lines += [Line("added", None, j + 1, b[j]) for j in range(j1, j2)]
@@ -143,9 +141,7 @@ def diff_form(
     return RedirectResponse(f"/workflows/{workflow_id}/versions/{old}/diff/{new}", status_code=303)
 
 
-@router.api_route(
-    "/workflows/{workflow_id}/versions/{old}/diff/{new}", methods=PAGE_METHODS
-)
+@router.api_route("/workflows/{workflow_id}/versions/{old}/diff/{new}", methods=PAGE_METHODS)
 def diff_page(
     request: Request,
     workflow_id: WorkflowId,

@@ -74,7 +74,7 @@ def test_the_diff_shows_the_removed_and_added_lines_with_both_line_numbers(
     assert response.status_code == 200
     rows = re.findall(
         r'<tr class="(added|removed|same)"><td class="num">(\d*)</td><td class="num">(\d*)</td>'
-        r'.*?<code>(.*?)</code>',
+        r".*?<code>(.*?)</code>",
         response.text,
     )
     removed = [(old, text) for kind, old, new, text in rows if kind == "removed"]
