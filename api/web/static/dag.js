@@ -164,7 +164,9 @@
 
   function nodeOf(target) {
     if (!target || !target.closest) return null;
-    const node = target.closest(".dag-node") || (target.querySelector && target.querySelector(".dag-node"));
+    // a node, or the link around it (what keyboard focus lands on)
+    const link = target.matches("svg.dag a") ? target : null;
+    const node = target.closest(".dag-node") || (link && link.querySelector(".dag-node"));
     return node && node.closest(".dag-wrap") ? node : null;
   }
 
