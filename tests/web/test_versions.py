@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from api.web import versions
 from tests.engine.harness import Harness
+from tests.web.conftest import Authed
 
 V1 = """
 id: w
@@ -160,3 +161,16 @@ def test_a_definition_that_no_longer_parses_is_shown_whole_without_nulls() -> No
     stored = {"id": "w", "owner": "o", "steps": "not a list", "description": None}
     shown = yaml.safe_load(versions.definition_yaml(stored))
     assert shown == {"id": "w", "owner": "o", "steps": "not a list"}
+
+
+def test_version_pages_need_a_login_when_authentication_is_on(
+    authed: Authed, harness: Harness
+) -> None:
+    harness.submit(V1)
+    for path in ("/workflows/w/versions/1", "/workflows/w/versions/1/diff/1"):
+        response = authed.client.get(path, follow_redirects=False)
+        assert response.status_code == 303 and response.headers["location"].startswith("/login")
+    response = authed.client.get("/workflows/w/versions/1/diff?against=1", follow_redirects=False)
+    assert response.headers["location"].startswith("/login")
+    authed.log_in("reader")  # any scope reads
+    assert authed.client.get("/workflows/w/versions/1").status_code == 200
