@@ -170,7 +170,7 @@ def durations(runs: Sequence[RunBar], now: datetime) -> DurationChart:
 
 def _axis_of_durations(marks: Sequence[float], p50: float | None, p95: float | None) -> Markup:
     """The y axis beside the bars: ticks labelled at the right, p50/p95 labelled at their
-    lines' heights to the left (moved apart when they would overlap)."""
+    lines' heights from the left edge (moved apart when they would overlap)."""
     top = marks[-1]
     right = AXIS_W - 1
     parts = [f'<line x1="{right}" y1="{CHART_TOP}" x2="{right}" y2="{CHART_H}" class="axis"/>']
@@ -194,7 +194,7 @@ def _axis_of_durations(marks: Sequence[float], p50: float | None, p95: float | N
             continue
         y = spots[name] + shift + 3.5
         parts.append(
-            f'<text x="{right - 44}" y="{y:.1f}" text-anchor="end" class="pct {name}">'
+            f'<text x="1" y="{y:.1f}" class="pct {name}">'
             f"{name} {escape(human_duration(value))}</text>"
         )
     return Markup(

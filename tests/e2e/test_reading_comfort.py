@@ -36,6 +36,13 @@ steps:
   - {id: load, type: noop, depends_on: [clean]}
   - {id: report, type: noop, depends_on: [load, audit]}
 """
+VARIED = """
+id: varied
+owner: data-eng
+params: {t: {type: float, default: 0.1}}
+steps:
+  - {id: work, type: shell, shell: {command: "sleep {{ params.t }}"}}
+"""
 V1 = """
 id: changing
 owner: data-eng
@@ -262,10 +269,15 @@ def test_the_duration_axis_and_percentiles_on_the_workflow_page(
     page: Any, standalone: Server
 ) -> None:
     page.set_viewport_size({"width": 1400, "height": 900})
-    _submit(standalone, BRANCHY)
-    for _ in range(2):
-        assert _wait_ended(standalone, _start(standalone, "branchy")) == "SUCCEEDED"
-    page.goto(f"{standalone.url}/workflows/branchy")
+    _submit(standalone, VARIED)
+    runs = []
+    for seconds in (0.2, 1.5, 0.4, 2.5, 0.8, 0.3, 1.1, 0.6):
+        response = standalone.api("POST", "/workflows/varied/runs", json={"params": {"t": seconds}})
+        assert response.status_code == 201, response.text
+        runs.append(response.json()["id"])
+    for run_id in runs:
+        assert _wait_ended(standalone, run_id) == "SUCCEEDED"
+    page.goto(f"{standalone.url}/workflows/varied")
     axis = page.locator("th.chart-axis svg.duration-axis")
     expect(axis).to_be_visible()
     labels = axis.locator("text.tick").all_text_contents()
