@@ -12,6 +12,7 @@ unified table (line numbers of both versions, a marker and a word for each chang
 from __future__ import annotations
 
 import difflib
+import threading
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -43,6 +44,7 @@ Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 #: the YAML of recent versions by content hash (a version never changes; equal content
 #: dumps to equal text), so that paging through versions and diffs parses each once
 _TEXTS: dict[str, str] = {}
+_TEXTS_LOCK = threading.Lock()
 CACHED_TEXTS = 64
 
 
@@ -51,9 +53,10 @@ def version_yaml(version: reads.VersionDetail) -> str:
     text = _TEXTS.get(version.content_hash)
     if text is None:
         text = definition_yaml(version.definition)
-        if len(_TEXTS) >= CACHED_TEXTS:
-            _TEXTS.pop(next(iter(_TEXTS)), None)
-        _TEXTS[version.content_hash] = text
+        with _TEXTS_LOCK:  # pages render in the threadpool
+            while len(_TEXTS) >= CACHED_TEXTS:
+                del _TEXTS[next(iter(_TEXTS))]  # the oldest
+            _TEXTS[version.content_hash] = text
     return text
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import html
 import re
+from dataclasses import replace
 
 import yaml
 from fastapi.testclient import TestClient
 
 from api.web import versions
+from maestro import reads
 from tests.engine.harness import Harness
 from tests.web.conftest import Authed
 
@@ -174,3 +176,17 @@ def test_version_pages_need_a_login_when_authentication_is_on(
     assert response.headers["location"].startswith("/login")
     authed.log_in("reader")  # any scope reads
     assert authed.client.get("/workflows/w/versions/1").status_code == 200
+
+
+def test_the_yaml_of_a_version_is_kept_by_content_hash_and_the_cache_stays_bounded(
+    harness: Harness,
+) -> None:
+    harness.submit(V1)
+    with harness.db.read() as conn:
+        detail = reads.version_detail(conn, "w", 1)
+    text = versions.version_yaml(detail)
+    assert text == versions.definition_yaml(detail.definition)
+    assert versions.version_yaml(detail) is text  # not dumped again
+    for i in range(versions.CACHED_TEXTS + 5):
+        versions.version_yaml(replace(detail, content_hash=f"other-{i}"))
+    assert len(versions._TEXTS) == versions.CACHED_TEXTS
