@@ -158,6 +158,10 @@ def test_times_are_local_with_utc_on_hover_and_the_toggle_is_remembered(
     assert page.locator(ended).inner_text().endswith(" UTC")
     page.get_by_role("button", name="Times in UTC").click()
     expect(page.locator(ended)).to_have_text(re.compile(r"GMT\+5:30$"))
+    # the longer local times still fit a phone
+    page.set_viewport_size({"width": 420, "height": 900})
+    assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+    screenshot(page, "comfort-01b-local-times-phone")
 
 
 def test_the_dark_scheme_darkens_the_page_and_keeps_the_statuses(
@@ -181,6 +185,11 @@ def test_the_dark_scheme_darkens_the_page_and_keeps_the_statuses(
     grid_head = page.locator("table.grid thead th[scope=row]").first
     assert grid_head.evaluate("el => getComputedStyle(el).backgroundColor") == "rgb(13, 17, 23)"
     screenshot(page, "comfort-03-workflow-dark")
+    page.set_viewport_size({"width": 420, "height": 900})
+    page.goto(f"{standalone.url}/runs/{run_id}")
+    assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+    assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(13, 17, 23)"
+    screenshot(page, "comfort-03b-run-dark-phone")
 
 
 def _classes(page: Any, step: str) -> set[str]:
