@@ -8,7 +8,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Path
 from fastapi.responses import Response
 
-from api.web import actions, pages, runs_page
+from api.web import actions, pages, runs_page, versions
 from api.web.errors import install as install_page_errors
 from api.web.render import PAGE_METHODS, static_response
 
@@ -19,6 +19,7 @@ def create_web_router() -> APIRouter:
     router.include_router(pages.router)
     router.include_router(runs_page.router)
     router.include_router(actions.router)
+    router.include_router(versions.router)
 
     @router.api_route("/static/{name}", methods=PAGE_METHODS)
     def static(name: str = Path(pattern=r"^[a-z0-9_.-]{1,64}$")) -> Response:

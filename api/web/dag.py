@@ -15,7 +15,9 @@ Layout (Sugiyama-style, kept small):
 A layout depends on the version's steps only, never on statuses, so it is computed once per
 version (``layout`` is cached). Nodes carry their status as a fill color *and* a symbol, a
 label and a border style (thick for failures, dashed for steps that did not run), so the
-drawing reads without color.
+drawing reads without color. Each edge names its ends (``data-from``, ``data-to``): the page's
+script (``static/dag.js``) walks them to light up a step's upstream and downstream, and pans
+and zooms the ``dag-view`` group.
 """
 
 from __future__ import annotations
@@ -289,7 +291,8 @@ def render(shape: Layout, nodes: Mapping[str, NodeInfo], label: str) -> Markup:
     """The SVG document of ``shape`` with each step drawn per ``nodes`` (a step missing
     there is drawn as unknown)."""
     edges = "".join(
-        f'<path d="{_path(points)}" data-edge="{escape(u)}-&gt;{escape(v)}"/>'
+        f'<path d="{_path(points)}" data-edge="{escape(u)}-&gt;{escape(v)}"'
+        f' data-from="{escape(u)}" data-to="{escape(v)}"/>'
         for u, v, points in shape.edges
     )
     drawn = "".join(
@@ -306,9 +309,11 @@ def render(shape: Layout, nodes: Mapping[str, NodeInfo], label: str) -> Markup:
         '<defs><marker id="arrow" viewBox="0 0 8 8" refX="8" refY="4" markerWidth="7"'
         ' markerHeight="7" orient="auto"><path d="M0,0 L8,4 L0,8 z" fill="#8c959f"/>'
         "</marker></defs>"
+        # the view the reader pans and zooms (``static/dag.js`` sets its transform)
+        '<g class="dag-view">'
         f'<g class="edges" fill="none" stroke="#8c959f" stroke-width="1.4"'
         f' marker-end="url(#arrow)" aria-hidden="true">{edges}</g>'
-        f'<g class="nodes">{drawn}</g></svg>'
+        f'<g class="nodes">{drawn}</g></g></svg>'
     )
 
 

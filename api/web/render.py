@@ -14,7 +14,7 @@ import json
 import mimetypes
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -22,6 +22,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup, escape
 
 from api.errors import STATUS
 from api.web import charts, finding, session
@@ -57,8 +58,21 @@ class Page:
 PAGE_METHODS = ["GET", "HEAD"]
 
 
-def _when(value: datetime | None) -> str:
+def _when_text(value: datetime | None) -> str:
+    """A moment as plain text in UTC (for attributes: ``title="…"``)."""
     return "—" if value is None else value.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _when(value: datetime | None) -> Markup:
+    """A moment as ``<time datetime="…Z">… UTC</time>``: UTC without JavaScript, the reader's
+    zone with it (``static/times.js``). Text only: never inside an attribute (``when_text``)."""
+    if value is None:
+        return Markup("—")
+    if value.tzinfo is None:  # the store's times are UTC
+        value = value.replace(tzinfo=UTC)
+    value = value.astimezone(UTC)
+    stamp = value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return Markup(f'<time datetime="{stamp}">{escape(_when_text(value))}</time>')
 
 
 def _json(value: Any) -> str:
@@ -75,6 +89,7 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["when"] = _when
+    env.filters["when_text"] = _when_text
     env.filters["duration"] = charts.human_duration
     env.filters["pretty"] = _json
     env.globals.update(

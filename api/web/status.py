@@ -41,7 +41,7 @@ LOOKS: dict[str, Look] = {
     "RETRYING": Look("#e69f00", DARK, "↻", "retrying"),
     "PAUSED": Look("#ffd479", DARK, "‖", "paused"),
     # alerts (``AlertStatus``): PENDING and FAILED look as above
-    "SCHEDULED": Look("#ddf4ff", DARK, "◌", "scheduled"),
+    "SCHEDULED": Look("#c5e4ff", DARK, "◌", "scheduled"),
     "DELIVERED": Look("#007a5a", LIGHT, "✔", "delivered"),
 }
 UNKNOWN = Look("#ffffff", DARK, "·", "unknown")
@@ -51,6 +51,30 @@ LOOKS[DEFINED] = Look("#f6f8fa", DARK, "", "")
 #: a step of a run that has no row for it: the run was stopped (or is still) QUEUED
 NOT_CREATED = "NOT_CREATED"
 LOOKS[NOT_CREATED] = Look("#ffffff", DARK, "–", "not created")
+
+#: the dark color scheme (``prefers-color-scheme: dark``, page background ``DARK_PAGE``): the
+#: statuses whose light fill would glare on it or fade into it, as a fill and a text color;
+#: the others keep their look. Every text stays at 4.5:1 or more on its fill, and the
+#: statuses that can appear side by side stay apart in color (tests/web/test_dark_mode.py).
+DARK_PAGE = "#0d1117"
+DARK_TEXT = "#e6edf3"
+DARK_LOOKS: dict[str, tuple[str, str]] = {
+    "TIMED_OUT": ("#9a4a00", LIGHT),
+    "STOPPED": ("#6b7280", LIGHT),
+    "LOST": ("#8250df", LIGHT),
+    "SKIPPED": ("#8c959f", DARK_PAGE),
+    "PENDING": ("#30363d", DARK_TEXT),
+    "SCHEDULED": ("#1d4b74", DARK_TEXT),
+    DEFINED: ("#21262d", DARK_TEXT),
+    NOT_CREATED: (DARK_PAGE, DARK_TEXT),
+}
+
+
+def dark_look(status: str) -> Look:
+    lk = look(status)
+    fill, text = DARK_LOOKS.get(str(status), (lk.fill, lk.text))
+    return Look(fill, text, lk.symbol, lk.label)
+
 
 #: statuses after which nothing changes any more (a page showing only these stops polling)
 TERMINAL = frozenset(s.value for s in (*RUN_TERMINAL, *STEP_TERMINAL, *ATTEMPT_TERMINAL))
@@ -68,9 +92,21 @@ def is_terminal(status: str) -> bool:
 
 
 def status_css() -> str:
-    """``.st-FAILED { … }`` rules for every status (served inline by the base template)."""
+    """``.st-FAILED { … }`` rules for every status (``/static/status.css``), and the dark
+    scheme's: the same classes, and the fills of the SVG drawings (whose nodes, bars and
+    chart columns carry ``data-status``; CSS outranks their ``fill`` attributes)."""
     rules = [f".st-{name}{{background:{lk.fill};color:{lk.text}}}" for name, lk in LOOKS.items()]
-    return "\n".join(rules)
+    dark = []
+    for name, (fill, text) in DARK_LOOKS.items():
+        dark += [
+            f".st-{name}{{background:{fill};color:{text}}}",
+            f'[data-status="{name}"]>rect,rect[data-status="{name}"]{{fill:{fill}}}',
+            f'[data-status="{name}"]>text{{fill:{text}}}',
+        ]
+    # a DAG node's border: grey, and light (instead of near-black) for a step that ended badly
+    dark.append("svg.dag .dag-node>rect{stroke:#8b949e}")
+    dark += [f'svg.dag .dag-node[data-status="{name}"]>rect{{stroke:#f0f6fc}}' for name in BAD]
+    return "\n".join([*rules, "@media (prefers-color-scheme: dark) {", *dark, "}"])
 
 
 def legend(statuses: tuple[str, ...]) -> list[tuple[str, Look]]:

@@ -46,7 +46,7 @@ def test_the_duration_chart_has_a_bar_per_run_in_grid_columns() -> None:
     assert f'width="{3 * charts.COLUMN}"' in svg
     assert "run #2: succeeded, 40s" in svg and "run #3: failed, 10s" in svg
     assert "run #1: queued, —" in svg
-    assert 'aria-label="Duration of each run; the longest took 40s"' in svg
+    assert 'aria-label="Duration of each run; the longest took 40s; p50 25s, p95 38s' in svg
 
 
 def test_the_timeline_has_a_row_per_step_and_a_bar_per_attempt() -> None:

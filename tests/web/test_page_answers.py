@@ -117,7 +117,9 @@ def test_the_change_feed_moves_when_a_run_starts_or_changes(
 def test_idiomorph_is_served_from_here_with_its_license_header(client: TestClient) -> None:
     html = client.get("/").text
     scripts = re.findall(r'<script src="([^"]+)"', html)
-    assert [s.split("?")[0] for s in scripts] == ["/static/idiomorph.js", "/static/maestro.js"]
+    paths = [s.split("?")[0] for s in scripts]
+    assert paths[:2] == ["/static/idiomorph.js", "/static/maestro.js"]
+    assert all(p.startswith("/static/") for p in paths)  # times.js, dag.js: from here too
     body = client.get(scripts[0]).text
     assert body.startswith("/*!\n * idiomorph 0.8.0")
     assert "Zero-Clause BSD" in body[:1500] and "Permission to use, copy, modify" in body[:1500]

@@ -25,7 +25,8 @@ def test_the_workflows_page_lists_owner_tags_trigger_and_last_runs(
     run_id = _failed_run(harness, tmp_path)
     html = client.get("/").text
     assert 'href="/workflows/sales"' in html and "team-a" in html and "nightly" in html
-    assert "next 2026-01-01 03:00:00 UTC" in html  # the cron trigger's next tick (fake clock)
+    # the cron trigger's next tick (fake clock), in UTC and as a machine-readable time
+    assert 'next <time datetime="2026-01-01T03:00:00Z">2026-01-01 03:00:00 UTC</time>' in html
     square = re.search(rf'<a class="sq st-FAILED" href="/runs/{run_id}"[^>]*>', html)
     assert square is not None and 'aria-label="run 1: failed"' in square.group(0)
     assert "last: #1 failed" in html
