@@ -1,7 +1,8 @@
 """Backfills: one run per tick of the workflow's cron trigger over a range of logical dates.
 
 ``create_backfill`` creates every run at once, QUEUED, with ``trigger: backfill``, the tick as
-``logical_date`` and the cron trigger's ``params`` rendered for that tick. The backfill is a
+``logical_date`` and the cron trigger's ``params`` rendered for that tick, overridden by the
+backfill's own ``params`` (the same for every tick). The backfill is a
 lane of its own (see ``strategies``): at most ``max_concurrency`` of its runs at once (the
 run strategy's ``max_concurrency`` when not given: 1 unless the strategy is parallel), oldest
 tick first, neither waiting for nor stopping the workflow's other runs. It is DONE when its
@@ -10,6 +11,7 @@ last run ends; cancelling it stops the runs that have not started (running ones 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,13 +46,15 @@ def create_backfill(
     end: datetime,
     max_concurrency: int | None = None,
     actor: str = "system",
+    params: Mapping[str, Any] | None = None,
 ) -> tuple[int, list[int]]:
     """One QUEUED run per tick of the workflow's first cron trigger in ``[start, end]``
     (naive datetimes are UTC); returns the backfill's id and its run ids, oldest tick first.
 
     NotFound: no such workflow. Conflict: no cron trigger, an empty or reversed range, more
-    than ``MAX_BACKFILL_RUNS`` ticks, a ``max_concurrency`` outside 1..1000. A param that does
-    not render or coerce raises ``ParamError``, and nothing is created.
+    than ``MAX_BACKFILL_RUNS`` ticks, a ``max_concurrency`` outside 1..1000. ``params``
+    override the trigger's for every run (definition defaults → trigger params → these). A
+    param that does not render, coerce or exist raises ``ParamError``, and nothing is created.
     """
     start, end = _aware(start), _aware(end)
     _check_request(start, end, max_concurrency)
@@ -91,6 +95,7 @@ def create_backfill(
                 trigger_params=render_trigger_params(
                     u, workflow_id, trigger.params, "backfill", tick
                 ),
+                params=params,
                 trigger="backfill",
                 logical_date=tick,
                 backfill_id=backfill_id,
