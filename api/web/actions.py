@@ -186,18 +186,26 @@ async def stop(request: Request, run_id: RunId) -> Response:
 
 @router.post("/runs/{run_id}/restart")
 async def restart(request: Request, run_id: RunId) -> Response:
-    """A new run that reruns the failed steps (``mode=failed``, the default) or every step
-    (``mode=beginning``)."""
+    """A new run that reruns the failed steps (``mode=failed``, the default), every step
+    (``mode=beginning``), or ``step_id`` and every step after it (``mode=step``: "Restart
+    from a step", and "Retry" of a step once its run has ended)."""
 
     def act(who: session.Visitor, engine: Engine, form: Form) -> str:
         mode = form.get("mode", "failed")
-        if mode not in ("failed", "beginning"):
-            raise Unprocessable(f"unknown restart mode {mode!r}: use failed or beginning")
+        modes: dict[str, RestartMode] = {
+            "failed": "failed",
+            "beginning": "beginning",
+            "step": "step",
+        }
+        if mode not in modes:
+            raise Unprocessable(f"unknown restart mode {mode!r}: use failed, beginning or step")
+        step_id = form.get("step_id") or None
+        if modes[mode] == "step" and step_id is None:
+            raise Unprocessable("restart from a step needs the step: choose one")
         actor = _run_actor(who, engine, run_id)
-        chosen: RestartMode = "failed" if mode == "failed" else "beginning"
-        if chosen == "failed":
+        if modes[mode] == "failed":
             _require_a_failure(engine, run_id)
-        new_id = actions.restart_run(engine, run_id, actor, mode=chosen)
+        new_id = actions.restart_run(engine, run_id, actor, mode=modes[mode], step_id=step_id)
         return f"/runs/{new_id}"
 
     return await perform(request, act)

@@ -25,6 +25,7 @@ from maestro.definition.models import STEP_ID_PATTERN
 from maestro.engine.compiled import CompiledWorkflow
 from maestro.engine.core import Engine
 from maestro.errors import MaestroError
+from maestro.reads.backfills import list_backfills
 from maestro.states import RUN_ACTIVE, StepStatus
 
 router = APIRouter(include_in_schema=False)
@@ -140,6 +141,7 @@ def workflow_view(
         detail = reads.workflow_detail(conn, workflow_id)
         grid = reads.run_grid(conn, workflow_id, before=before, after=after, limit=limit)
         versions = reads.list_versions(conn, workflow_id, limit=10).items
+        recent_backfills = list_backfills(conn, workflow_id)
     durations = [d for d in (r.duration(now) for r in grid.runs) if d is not None]
     context = {
         "wf": detail,
@@ -153,6 +155,7 @@ def workflow_view(
         "can_write": who.may_write(detail.owner),
         "limit": limit,
         "default_limit": GRID_RUNS,
+        "backfills": recent_backfills,
     }
     active = any(not is_terminal(r.status) for r in grid.runs)
     return Page("workflow", detail.name, context, active=active)

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, select
 
 from maestro.definition.models import CronTrigger
 from maestro.engine.admission import admit_workflow
@@ -25,6 +25,7 @@ from maestro.engine.cron import CronSchedule
 from maestro.engine.runs import create_run
 from maestro.engine.triggers import render_trigger_params
 from maestro.errors import Conflict, NotFound
+from maestro.reads.backfills import progress_of
 from maestro.states import BackfillStatus, RunStatus
 from maestro.store import backfills as backfill_rows
 from maestro.store import tables
@@ -116,27 +117,16 @@ def backfill_progress(
     if row is None or (workflow_id is not None and row.workflow_id != workflow_id):
         where = f"workflow {workflow_id!r} has no" if workflow_id else "no such"
         raise NotFound(f"{where} backfill {backfill_id}")
-    status = row.status
-    counts: dict[str, int] = {
-        row.status: row.n
-        for row in conn.execute(
-            select(R.c.status, func.count().label("n"))
-            .where(R.c.backfill_id == backfill_id)
-            .group_by(R.c.status)
-        )
-    }
-    succeeded = counts.get(RunStatus.SUCCEEDED, 0)
-    failed = counts.get(RunStatus.FAILED, 0) + counts.get(RunStatus.TIMED_OUT, 0)
-    stopped = counts.get(RunStatus.STOPPED, 0)
+    progress = progress_of(conn, [backfill_id])[backfill_id]
     return {
-        "status": status,
-        "total": sum(counts.values()),
-        "done": succeeded + failed + stopped,
-        "succeeded": succeeded,
-        "failed": failed,
-        "stopped": stopped,
-        "running": counts.get(RunStatus.RUNNING, 0) + counts.get(RunStatus.PAUSED, 0),
-        "queued": counts.get(RunStatus.QUEUED, 0),
+        "status": row.status,
+        "total": progress.total,
+        "done": progress.done,
+        "succeeded": progress.succeeded,
+        "failed": progress.failed,
+        "stopped": progress.stopped,
+        "running": progress.running,
+        "queued": progress.queued,
     }
 
 
