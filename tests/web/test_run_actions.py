@@ -52,6 +52,8 @@ def test_pause_resume_and_kill_a_run(client: TestClient, harness: Harness) -> No
     assert f'action="/runs/{run_id}/pause"' in html and "▶ Resume" not in html
     kill = _confirm(html, "confirm-kill")
     assert kill is not None and kill.groups() == ("✗ Kill…", f"/runs/{run_id}/kill")
+    stop = _confirm(html, "confirm-stop")  # Stop asks first too, without script
+    assert stop is not None and stop.groups() == ("■ Stop…", f"/runs/{run_id}/stop")
     assert post_form(client, f"/runs/{run_id}/pause").status_code == 303
     assert _status(harness, run_id) == "PAUSED"
     html = client.get(f"/runs/{run_id}").text
