@@ -133,6 +133,8 @@ def test_no_form_without_a_cron_trigger_and_pages_of_runs(
     assert more is not None and more.group(2) == runs[-1]
     second = client.get(more.group(1)).text
     assert len(re.findall(r'<tr data-run="(\d+)"', second)) == 1 and "« First" in second
+    head = client.head(f"/workflows/hourly/backfills/{backfill_id}")
+    assert head.status_code == 200 and head.content == b""
     assert client.get(f"/workflows/daily/backfills/{backfill_id}").status_code == 404
     assert client.get("/workflows/hourly/backfills/999").status_code == 404
     assert client.get("/workflows/hourly/backfills/abc").status_code == 404
