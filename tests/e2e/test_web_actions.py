@@ -1,7 +1,8 @@
 """Issue 16's actions in a real browser (Chromium through Playwright, one live ``maestro
 standalone`` for the module): pause, resume and kill a run, stop one step, retry a step once
 its run has ended, restart from a chosen step, and backfills — started from the workflow page
-(bad input kept in the form), watched on their refreshing page, cancelled. Every click is
+(bad input kept in the form), watched on their refreshing page, cancelled (with JavaScript
+off: the confirmations are HTML alone). Every click is
 checked through the API; the destructive ones go through their confirmation. The backfill page
 is saved at 1400 px and 420 px, and the new parts fit a 420 px phone."""
 
@@ -197,8 +198,16 @@ def test_a_backfill_from_the_form_watched_and_cancelled(page: Any, server: Serve
     assert _fits_its_frames(page), "the backfill's runs scroll sideways"
     screenshot(page, "32-backfill-phone")
 
-    page.locator("#confirm-cancel button[type=submit]").click()
-    expect(page.locator("#backfill-status .badge")).to_have_attribute("data-status", "CANCELLED")
+    # the confirmation is HTML alone: it works with JavaScript off
+    plain = page.context.browser.new_context(java_script_enabled=False)
+    try:
+        nojs = plain.new_page()
+        nojs.goto(page.url)
+        _confirm(nojs, "confirm-cancel")
+        badge = nojs.locator("#backfill-status .badge")
+        expect(badge).to_have_attribute("data-status", "CANCELLED")
+    finally:
+        plain.close()
     progress = server.api("GET", f"/workflows/daily/backfills/{backfill_id}").json()
     assert progress["status"] == "CANCELLED" and progress["queued"] == 0
     assert progress["stopped"] >= 1
