@@ -43,6 +43,12 @@ AlertId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 MAX_FORM = 64 * 1024
 
 Form = dict[str, str]
+#: the ``mode`` field of a restart form
+RESTART_MODES: dict[str, RestartMode] = {
+    "failed": "failed",
+    "beginning": "beginning",
+    "step": "step",
+}
 #: does the action and returns where to go next
 Action = Callable[[session.Visitor, Engine, Form], str]
 #: the page that shows why an action was refused (instead of the plain error page)
@@ -191,21 +197,18 @@ async def restart(request: Request, run_id: RunId) -> Response:
     from a step", and "Retry" of a step once its run has ended)."""
 
     def act(who: session.Visitor, engine: Engine, form: Form) -> str:
-        mode = form.get("mode", "failed")
-        modes: dict[str, RestartMode] = {
-            "failed": "failed",
-            "beginning": "beginning",
-            "step": "step",
-        }
-        if mode not in modes:
-            raise Unprocessable(f"unknown restart mode {mode!r}: use failed, beginning or step")
+        mode = RESTART_MODES.get(form.get("mode", "failed"))
+        if mode is None:
+            raise Unprocessable(
+                f"unknown restart mode {form['mode']!r}: use failed, beginning or step"
+            )
         step_id = form.get("step_id") or None
-        if modes[mode] == "step" and step_id is None:
+        if mode == "step" and step_id is None:
             raise Unprocessable("restart from a step needs the step: choose one")
         actor = _run_actor(who, engine, run_id)
-        if modes[mode] == "failed":
+        if mode == "failed":
             _require_a_failure(engine, run_id)
-        new_id = actions.restart_run(engine, run_id, actor, mode=modes[mode], step_id=step_id)
+        new_id = actions.restart_run(engine, run_id, actor, mode=mode, step_id=step_id)
         return f"/runs/{new_id}"
 
     return await perform(request, act)
