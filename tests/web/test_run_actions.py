@@ -139,6 +139,27 @@ def test_retry_a_step_after_the_run_ended(
     assert detail.restarted_from == failed and detail.trigger == "restart"
 
 
+def test_retry_after_the_end_reruns_that_step_only_and_reuses_the_other_failures(
+    client: TestClient, harness: Harness, tmp_path: Path
+) -> None:
+    """What docs/web.md promises: a retry in a new run is not "restart from failed" — an
+    unrelated failed step keeps its failure (reused), and so does the new run."""
+    flag = tmp_path / "flag"
+    failed = harness.start(
+        "id: two\nowner: o\nsteps:\n"
+        f"  - {{id: a, type: shell, shell: {{command: 'test -f {flag}'}}}}\n"
+        "  - {id: b, type: shell, shell: {command: 'exit 1'}}\n"
+    )
+    assert harness.drain(failed).status == "FAILED"
+    flag.touch()
+    fields = {"mode": "step", "step_id": "a"}
+    new_id = _new_run(post_form(client, f"/runs/{failed}/restart", fields))
+    assert harness.drain(new_id).status == "FAILED"
+    with harness.db.read() as conn:
+        steps = {s.step_id: (s.status, s.attempt_count) for s in reads.run_steps(conn, new_id)}
+    assert steps == {"a": ("SUCCEEDED", 1), "b": ("FAILED", 0)}
+
+
 def test_the_actions_of_an_iteration_leave_restarts_to_its_parent(
     client: TestClient, harness: Harness
 ) -> None:
