@@ -378,6 +378,7 @@ def start_backfill(
         body.end,
         max_concurrency=body.max_concurrency,
         actor=principal.name,
+        params=body.params,
     )
     return BackfillPublic(backfill_id=backfill_id, run_ids=run_ids)
 
@@ -394,6 +395,28 @@ def backfill_status(
     engine: EngineDep,
 ) -> BackfillProgress:
     """A backfill's progress: runs done (succeeded, failed, stopped), running and queued."""
+    with engine.db.read() as conn:
+        progress = backfills.backfill_progress(conn, backfill_id, workflow_id)
+    return BackfillProgress(backfill_id=backfill_id, **progress)
+
+
+@router.post(
+    "/{workflow_id}/backfills/{backfill_id}/cancel",
+    response_model=BackfillProgress,
+    responses=responses(404, 409),
+)
+def cancel_backfill(
+    workflow_id: WorkflowId,
+    backfill_id: Annotated[int, Path(ge=1, le=2**62)],
+    principal: WriteToken,
+    engine: EngineDep,
+) -> BackfillProgress:
+    """Cancel a RUNNING backfill: its queued runs are STOPPED, its running runs finish (409
+    once it is DONE or CANCELLED)."""
+    _owned(engine, principal, workflow_id)
+    with engine.db.read() as conn:
+        backfills.backfill_progress(conn, backfill_id, workflow_id)  # 404 unless this one's
+    backfills.cancel_backfill(engine, backfill_id, principal.name)
     with engine.db.read() as conn:
         progress = backfills.backfill_progress(conn, backfill_id, workflow_id)
     return BackfillProgress(backfill_id=backfill_id, **progress)

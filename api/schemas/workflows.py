@@ -80,6 +80,10 @@ class BackfillCreate(BaseModel):
     start: UtcDatetime
     end: UtcDatetime
     max_concurrency: int = Field(default=1, ge=1, le=1000)
+    params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Override the cron trigger's params for every run of the backfill.",
+    )
 
 
 class BackfillPublic(Public):

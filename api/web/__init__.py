@@ -8,7 +8,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Path
 from fastapi.responses import Response
 
-from api.web import actions, pages, runs_page, versions
+from api.web import actions, backfills, pages, run_actions, runs_page, versions
 from api.web.errors import install as install_page_errors
 from api.web.render import PAGE_METHODS, static_response
 
@@ -20,6 +20,8 @@ def create_web_router() -> APIRouter:
     router.include_router(runs_page.router)
     router.include_router(actions.router)
     router.include_router(versions.router)
+    router.include_router(run_actions.router)
+    router.include_router(backfills.router)
 
     @router.api_route("/static/{name}", methods=PAGE_METHODS)
     def static(name: str = Path(pattern=r"^[a-z0-9_.-]{1,64}$")) -> Response:

@@ -43,6 +43,12 @@ AlertId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 MAX_FORM = 64 * 1024
 
 Form = dict[str, str]
+#: the ``mode`` field of a restart form
+RESTART_MODES: dict[str, RestartMode] = {
+    "failed": "failed",
+    "beginning": "beginning",
+    "step": "step",
+}
 #: does the action and returns where to go next
 Action = Callable[[session.Visitor, Engine, Form], str]
 #: the page that shows why an action was refused (instead of the plain error page)
@@ -186,18 +192,23 @@ async def stop(request: Request, run_id: RunId) -> Response:
 
 @router.post("/runs/{run_id}/restart")
 async def restart(request: Request, run_id: RunId) -> Response:
-    """A new run that reruns the failed steps (``mode=failed``, the default) or every step
-    (``mode=beginning``)."""
+    """A new run that reruns the failed steps (``mode=failed``, the default), every step
+    (``mode=beginning``), or ``step_id`` and every step after it (``mode=step``: "Restart
+    from a step", and "Retry" of a step once its run has ended)."""
 
     def act(who: session.Visitor, engine: Engine, form: Form) -> str:
-        mode = form.get("mode", "failed")
-        if mode not in ("failed", "beginning"):
-            raise Unprocessable(f"unknown restart mode {mode!r}: use failed or beginning")
+        mode = RESTART_MODES.get(form.get("mode", "failed"))
+        if mode is None:
+            raise Unprocessable(
+                f"unknown restart mode {form['mode']!r}: use failed, beginning or step"
+            )
+        step_id = form.get("step_id") or None
+        if mode == "step" and step_id is None:
+            raise Unprocessable("restart from a step needs the step: choose one")
         actor = _run_actor(who, engine, run_id)
-        chosen: RestartMode = "failed" if mode == "failed" else "beginning"
-        if chosen == "failed":
+        if mode == "failed":
             _require_a_failure(engine, run_id)
-        new_id = actions.restart_run(engine, run_id, actor, mode=chosen)
+        new_id = actions.restart_run(engine, run_id, actor, mode=mode, step_id=step_id)
         return f"/runs/{new_id}"
 
     return await perform(request, act)

@@ -25,6 +25,7 @@ from maestro.definition.models import STEP_ID_PATTERN
 from maestro.engine.compiled import CompiledWorkflow
 from maestro.engine.core import Engine
 from maestro.errors import MaestroError
+from maestro.reads.backfills import list_backfills
 from maestro.states import RUN_ACTIVE, RunStatus, StepStatus
 
 router = APIRouter(include_in_schema=False)
@@ -155,6 +156,7 @@ def workflow_view(
             grid = reads.run_grid(conn, workflow_id, before=before, after=after, limit=limit)
             counts = reads.count_by_status(conn, f.run_filter(workflow_id), reads.IdRange())
         versions = reads.list_versions(conn, workflow_id, limit=10).items
+        recent_backfills = list_backfills(conn, workflow_id)
     durations = [d for d in (r.duration(now) for r in grid.runs) if d is not None]
     context = {
         "wf": detail,
@@ -174,6 +176,7 @@ def workflow_view(
         "before": before,
         "statuses": list(RunStatus),
         "trigger_kinds": finding.TRIGGERS,
+        "backfills": recent_backfills,
     }
     active = any(not is_terminal(r.status) for r in grid.runs)
     return Page("workflow", detail.name, context, active=active)

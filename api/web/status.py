@@ -43,6 +43,9 @@ LOOKS: dict[str, Look] = {
     # alerts (``AlertStatus``): PENDING and FAILED look as above
     "SCHEDULED": Look("#c5e4ff", DARK, "◌", "scheduled"),
     "DELIVERED": Look("#007a5a", LIGHT, "✔", "delivered"),
+    # backfills (``BackfillStatus``): RUNNING looks as above
+    "DONE": Look("#007a5a", LIGHT, "☑", "done"),
+    "CANCELLED": Look("#4b5563", LIGHT, "⊠", "cancelled"),
 }
 UNKNOWN = Look("#ffffff", DARK, "·", "unknown")
 #: a step of a definition, not of a run (``maestro graph --format svg``): no status to show

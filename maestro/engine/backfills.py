@@ -1,7 +1,8 @@
 """Backfills: one run per tick of the workflow's cron trigger over a range of logical dates.
 
 ``create_backfill`` creates every run at once, QUEUED, with ``trigger: backfill``, the tick as
-``logical_date`` and the cron trigger's ``params`` rendered for that tick. The backfill is a
+``logical_date`` and the cron trigger's ``params`` rendered for that tick, overridden by the
+backfill's own ``params`` (the same for every tick). The backfill is a
 lane of its own (see ``strategies``): at most ``max_concurrency`` of its runs at once (the
 run strategy's ``max_concurrency`` when not given: 1 unless the strategy is parallel), oldest
 tick first, neither waiting for nor stopping the workflow's other runs. It is DONE when its
@@ -10,10 +11,11 @@ last run ends; cancelling it stops the runs that have not started (running ones 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, select
 
 from maestro.definition.models import CronTrigger
 from maestro.engine.admission import admit_workflow
@@ -23,6 +25,7 @@ from maestro.engine.cron import CronSchedule
 from maestro.engine.runs import create_run
 from maestro.engine.triggers import render_trigger_params
 from maestro.errors import Conflict, NotFound
+from maestro.reads.backfills import progress_of
 from maestro.states import BackfillStatus, RunStatus
 from maestro.store import backfills as backfill_rows
 from maestro.store import tables
@@ -44,13 +47,15 @@ def create_backfill(
     end: datetime,
     max_concurrency: int | None = None,
     actor: str = "system",
+    params: Mapping[str, Any] | None = None,
 ) -> tuple[int, list[int]]:
     """One QUEUED run per tick of the workflow's first cron trigger in ``[start, end]``
     (naive datetimes are UTC); returns the backfill's id and its run ids, oldest tick first.
 
     NotFound: no such workflow. Conflict: no cron trigger, an empty or reversed range, more
-    than ``MAX_BACKFILL_RUNS`` ticks, a ``max_concurrency`` outside 1..1000. A param that does
-    not render or coerce raises ``ParamError``, and nothing is created.
+    than ``MAX_BACKFILL_RUNS`` ticks, a ``max_concurrency`` outside 1..1000. ``params``
+    override the trigger's for every run (definition defaults → trigger params → these). A
+    param that does not render, coerce or exist raises ``ParamError``, and nothing is created.
     """
     start, end = _aware(start), _aware(end)
     _check_request(start, end, max_concurrency)
@@ -91,6 +96,7 @@ def create_backfill(
                 trigger_params=render_trigger_params(
                     u, workflow_id, trigger.params, "backfill", tick
                 ),
+                params=params,
                 trigger="backfill",
                 logical_date=tick,
                 backfill_id=backfill_id,
@@ -111,27 +117,16 @@ def backfill_progress(
     if row is None or (workflow_id is not None and row.workflow_id != workflow_id):
         where = f"workflow {workflow_id!r} has no" if workflow_id else "no such"
         raise NotFound(f"{where} backfill {backfill_id}")
-    status = row.status
-    counts: dict[str, int] = {
-        row.status: row.n
-        for row in conn.execute(
-            select(R.c.status, func.count().label("n"))
-            .where(R.c.backfill_id == backfill_id)
-            .group_by(R.c.status)
-        )
-    }
-    succeeded = counts.get(RunStatus.SUCCEEDED, 0)
-    failed = counts.get(RunStatus.FAILED, 0) + counts.get(RunStatus.TIMED_OUT, 0)
-    stopped = counts.get(RunStatus.STOPPED, 0)
+    progress = progress_of(conn, [backfill_id])[backfill_id]
     return {
-        "status": status,
-        "total": sum(counts.values()),
-        "done": succeeded + failed + stopped,
-        "succeeded": succeeded,
-        "failed": failed,
-        "stopped": stopped,
-        "running": counts.get(RunStatus.RUNNING, 0) + counts.get(RunStatus.PAUSED, 0),
-        "queued": counts.get(RunStatus.QUEUED, 0),
+        "status": row.status,
+        "total": progress.total,
+        "done": progress.done,
+        "succeeded": progress.succeeded,
+        "failed": progress.failed,
+        "stopped": progress.stopped,
+        "running": progress.running,
+        "queued": progress.queued,
     }
 
 

@@ -53,6 +53,7 @@ ROUTES = [
     Route("POST", "/workflows/{workflow_id}/backfills", "write", owned=True, body={"json": WINDOW}),
     Route("GET", "/workflows/{workflow_id}/backfills/{backfill_id}", "read"),
     Route("GET", "/runs", "read"),
+    Route("POST", "/workflows/{workflow_id}/backfills/{backfill_id}/cancel", "write", owned=True),
     Route("GET", "/runs/{run_id}", "read"),
     Route("GET", "/runs/{run_id}/steps", "read"),
     Route("GET", "/runs/{run_id}/steps/{step_id}", "read"),

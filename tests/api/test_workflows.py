@@ -264,3 +264,31 @@ def test_backfill_progress(client: TestClient, submit: Callable[..., Any]) -> No
     assert progress["total"] == 3
     assert progress["done"] + progress["running"] + progress["queued"] == 3
     assert client.get(API + f"/workflows/hello/backfills/{backfill_id}").status_code == 404
+
+
+def test_backfill_params_and_cancel(client: TestClient, submit: Callable[..., Any]) -> None:
+    submit()
+    cronned = (
+        "id: cronned\nowner: team-a\nparams: {who: {type: string, default: x}}\n"
+        "triggers: [{cron: '0 3 * * *'}]\nrun_strategy: sequential\n"
+        "steps: [{id: a, type: noop}]\n"
+    )
+    client.post(API + "/workflows", content=cronned, headers=YAML)
+    window = {"start": "2024-01-01T00:00:00Z", "end": "2024-01-03T23:00:00Z"}
+    bad = client.post(API + "/workflows/cronned/backfills", json={**window, "params": {"n": 1}})
+    assert "n" in problem_of(bad, 422)["detail"]
+    created = client.post(
+        API + "/workflows/cronned/backfills", json={**window, "params": {"who": "Ada"}}
+    )
+    assert created.status_code == 201, created.text
+    backfill_id, run_ids = created.json()["backfill_id"], created.json()["run_ids"]
+    assert {client.get(API + f"/runs/{r}").json()["params"]["who"] for r in run_ids} == {"Ada"}
+    path = f"/workflows/cronned/backfills/{backfill_id}/cancel"
+    elsewhere = f"/workflows/hello/backfills/{backfill_id}/cancel"
+    problem_of(client.post(API + elsewhere, headers=TYPED), 404)
+    cancelled = client.post(API + path, headers=TYPED)
+    assert cancelled.status_code == 200, cancelled.text
+    progress = cancelled.json()
+    assert progress["status"] == "CANCELLED" and progress["queued"] == 0
+    assert progress["stopped"] == progress["total"] - progress["running"] - progress["succeeded"]
+    assert "CANCELLED" in problem_of(client.post(API + path, headers=TYPED), 409)["detail"]

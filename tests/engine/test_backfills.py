@@ -13,7 +13,7 @@ from maestro.engine.backfills import (
     cancel_backfill,
     create_backfill,
 )
-from maestro.errors import Conflict, NotFound
+from maestro.errors import Conflict, NotFound, ParamError
 from maestro.store import tables
 from tests.engine.harness import Harness
 from tests.engine.scheduling import blocked_by, complete, new_run, runs, status, submit_yaml, utc
@@ -189,3 +189,25 @@ def test_a_backfills_status_changes_are_events_with_their_actor(harness: Harness
         (None, "RUNNING", "alice"),
         ("RUNNING", "CANCELLED", "bob"),
     ]
+
+
+def test_a_backfills_params_override_the_triggers_for_every_tick(harness: Harness) -> None:
+    _daily(harness, "parallel")
+    _, ids = create_backfill(
+        harness.engine, "daily", utc(2025, 12, 3), utc(2025, 12, 5), params={"code": 7}
+    )
+    created = [r for r in runs(harness, "daily") if r.id in ids]
+    # the trigger still renders each tick's ds; the backfill's own params win over both
+    assert [(r.params["ds"], r.params["code"]) for r in created] == [
+        ("2025-12-03", 7),
+        ("2025-12-04", 7),
+    ]
+    with pytest.raises(ParamError, match="nope"):
+        create_backfill(
+            harness.engine, "daily", utc(2025, 12, 6), utc(2025, 12, 8), params={"nope": 1}
+        )
+    with pytest.raises(ParamError):
+        create_backfill(
+            harness.engine, "daily", utc(2025, 12, 6), utc(2025, 12, 8), params={"code": "x"}
+        )
+    assert len(runs(harness, "daily")) == 2  # a refused backfill creates nothing
