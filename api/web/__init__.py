@@ -8,7 +8,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Path
 from fastapi.responses import Response
 
-from api.web import actions, pages
+from api.web import actions, logs, pages
 from api.web.errors import install as install_page_errors
 from api.web.render import PAGE_METHODS, static_response
 
@@ -17,6 +17,7 @@ def create_web_router() -> APIRouter:
     """The pages, their forms, the login form and the static files (CSS, JS)."""
     router = APIRouter(include_in_schema=False)
     router.include_router(pages.router)
+    router.include_router(logs.router)
     router.include_router(actions.router)
 
     @router.api_route("/static/{name}", methods=PAGE_METHODS)
