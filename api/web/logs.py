@@ -51,7 +51,9 @@ LineNo = Annotated[int, Query(ge=1, le=2**62)]
 
 #: the end of a log the page shows at first
 TAIL = 256 * 1024
-#: the most bytes one read, one poll or one "load earlier" takes
+#: the most lines one window holds (a browser handles a few thousand list items at ease)
+MAX_LINES = 3000
+#: the most bytes one read of a file takes (counting lines, streaming)
 CHUNK = 1024 * 1024
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 
@@ -173,9 +175,28 @@ def tail_window(path: str | None, running: bool) -> Window:
         newline = data.find(b"\n")
         if 0 <= newline < len(data) - 1:
             data, start = data[newline + 1 :], start + newline + 1
-    data = _complete(data, running)
+    data, start = _keep_last_lines(_complete(data, running), start)
     first = 1 + count_lines(path, start)
     return Window(start, start + len(data), first, split_lines(path, data, start, first), size)
+
+
+def _keep_last_lines(data: bytes, start: int) -> tuple[bytes, int]:
+    """The last ``MAX_LINES`` lines of ``data`` (which begins at byte ``start``)."""
+    cut = len(data) - 1 if data.endswith(b"\n") else len(data)
+    for _ in range(MAX_LINES):
+        cut = data.rfind(b"\n", 0, cut)
+        if cut < 0:
+            return data, start
+    return data[cut + 1 :], start + cut + 1
+
+
+def _keep_first_lines(data: bytes) -> bytes:
+    at = 0
+    for _ in range(MAX_LINES):
+        at = data.find(b"\n", at) + 1
+        if at == 0:
+            return data
+    return data[:at]
 
 
 def _complete(data: bytes, running: bool) -> bytes:
@@ -188,8 +209,9 @@ def _complete(data: bytes, running: bool) -> bytes:
 def after_window(path: str | None, start: int, line: int, running: bool) -> Window:
     size = log_size(path)
     data = _complete(read_range(path, start, min(size, start + TAIL)), running)
-    if running is False and start + len(data) < size:
+    if not running and start + len(data) < size:
         data = data[: data.rfind(b"\n") + 1] or data  # more follows: stop at a line's end
+    data = _keep_first_lines(data)
     lines = split_lines(path, data, start, line) if path else []
     return Window(start, start + len(data), line, lines, size)
 
@@ -204,6 +226,7 @@ def before_window(path: str | None, end: int, line: int) -> Window:
         newline = data.find(b"\n")
         if 0 <= newline < len(data) - 1:
             data, start = data[newline + 1 :], start + newline + 1
+    data, start = _keep_last_lines(data, start)
     first = max(1, line - data.count(b"\n") - (0 if data.endswith(b"\n") or not data else 1))
     lines = split_lines(path, data, start, first) if path else []
     return Window(start, end, first, lines, size)

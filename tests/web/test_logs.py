@@ -139,12 +139,12 @@ def test_a_50_mb_log_shows_its_tail_without_being_read_whole(
     assert page.status_code == 200
     lines = _lines(page.text)
     total = BLOCK_LINES * BLOCKS
-    # the last 256 KB, from a line's start, numbered as in the whole file
+    # the last 256 KB or 3,000 lines, from a line's start, numbered as in the whole file
     assert lines[-1] == (f"L{total}", "ln", f"row {total:08d} " + "x" * 40)
     first = int(lines[0][0][1:])
     assert lines[0][2] == f"row {first:08d} " + "x" * 40
     shown = sum(len(text) + 1 for _, _, text in lines)
-    assert logs.TAIL - 60 < shown <= logs.TAIL
+    assert shown <= logs.TAIL and len(lines) == logs.MAX_LINES
     assert len(page.content) < 4 * logs.TAIL  # the tail and its markup, not the log
     view = re.search(r'data-start="(\d+)"', page.text)
     assert view is not None and int(view.group(1)) == path.stat().st_size - shown
@@ -160,6 +160,7 @@ def test_a_50_mb_log_shows_its_tail_without_being_read_whole(
     assert got[-1][2] == f"row {first - 1:08d} " + "x" * 40 and got[-1][0] == f"L{first - 1}"
     assert int(earlier.headers["x-first-line"]) == int(got[0][0][1:])
     assert got[0][2] == f"row {int(got[0][0][1:]):08d} " + "x" * 40
+    assert len(got) == logs.MAX_LINES
     assert len(earlier.content) < 4 * logs.TAIL
 
 
@@ -216,3 +217,15 @@ def test_the_download_of_a_50_mb_log_streams(
     assert headers["content-disposition"].startswith("attachment; ")
     assert peak < 16 * 1024 * 1024, f"{peak} bytes allocated to download a 50 MB log"
     assert took < 20
+
+
+def test_head_answers_the_headers_alone(client: TestClient, harness: Harness) -> None:
+    run_id = _talk(harness)
+    url = f"/runs/{run_id}/steps/talk/attempts/1/log"
+    size = _log_path(harness, run_id).stat().st_size
+    download = client.head(url + "/download")
+    assert download.status_code == 200 and download.content == b""
+    assert download.headers["content-length"] == str(size)
+    ranged = client.head(url, headers={"Range": "bytes=0-9"})
+    assert ranged.status_code == 206 and ranged.content == b""
+    assert ranged.headers["content-range"] == f"bytes 0-9/{size}"
