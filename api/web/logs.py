@@ -33,7 +33,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from api.web import session
-from api.web.render import PAGE_METHODS, environment, status_of
+from api.web.render import PAGE_METHODS, SECURITY_HEADERS, environment, status_of
 from api.web.status import is_terminal
 from maestro import logindex, reads
 from maestro.definition.models import STEP_ID_PATTERN
@@ -200,10 +200,14 @@ def _keep_first_lines(data: bytes) -> bytes:
 
 
 def _complete(data: bytes, running: bool) -> bytes:
-    """While the step runs, its last line may not be whole yet: it waits for the next poll."""
+    """While the step runs, its last line may not be whole yet: it waits for the next poll
+    (unless it fills a whole window: a line that long is shown in pieces)."""
     if not running:
         return data
-    return data[: data.rfind(b"\n") + 1]
+    cut = data.rfind(b"\n") + 1
+    if cut == 0 and len(data) >= TAIL:
+        return data
+    return data[:cut]
 
 
 def after_window(path: str | None, start: int, line: int, running: bool) -> Window:
@@ -415,7 +419,7 @@ def log_lines(
         html,
         media_type="text/html; charset=utf-8",
         headers={
-            **_PLAIN,
+            **SECURITY_HEADERS,
             "X-Start": str(window.start),
             "X-End": str(window.end),
             "X-First-Line": str(window.first_line),

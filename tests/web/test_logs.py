@@ -229,3 +229,52 @@ def test_head_answers_the_headers_alone(client: TestClient, harness: Harness) ->
     ranged = client.head(url, headers={"Range": "bytes=0-9"})
     assert ranged.status_code == 206 and ranged.content == b""
     assert ranged.headers["content-range"] == f"bytes 0-9/{size}"
+
+
+def _write_indexed(path: Path, parts: list[tuple[bytes, int, float]]) -> None:
+    """A log made of ``(bytes, stream, time)`` parts, and its index."""
+    from maestro.logindex import Mark, index_path, pack
+
+    offset = 0
+    with path.open("wb") as log, index_path(path).open("wb") as index:
+        for data, stream, when in parts:
+            index.write(pack(Mark(offset, when, stream)))
+            log.write(data)
+            offset += len(data)
+
+
+def test_a_line_mixing_streams_marks_only_its_stderr_part(tmp_path: Path) -> None:
+    from maestro.logindex import STDERR, STDOUT
+
+    path = tmp_path / "1.log"
+    t = 1_767_225_600.0  # 2026-01-01 00:00:00 UTC
+    _write_indexed(
+        path,
+        [(b"out ", STDOUT, t), (b"err\nmore err\n", STDERR, t + 0.5), (b"back\n", STDOUT, t + 2)],
+    )
+    window = logs.tail_window(str(path), running=False)
+    assert [(x.number, [(s.text, s.err) for s in x.segments]) for x in window.lines] == [
+        (1, [("out ", False), ("err", True)]),
+        (2, [("more err", True)]),
+        (3, [("back", False)]),
+    ]
+    assert [x.err for x in window.lines] == [True, True, False]
+    # a time where it changes from the line above, the full stamp on each
+    assert [x.time for x in window.lines] == ["00:00:00", "", "00:00:02"]
+    assert window.lines[1].stamp == "2026-01-01 00:00:00 UTC"
+
+
+def test_a_running_log_is_shown_by_whole_lines(tmp_path: Path) -> None:
+    path = tmp_path / "1.log"
+    path.write_bytes(b"one\ntwo\nthr")
+    shown = logs.tail_window(str(path), running=True)
+    assert [x.segments[0].text for x in shown.lines] == ["one", "two"] and shown.end == 8
+    path.write_bytes(b"one\ntwo\nthree\nfo")
+    more = logs.after_window(str(path), shown.end, shown.next_line, running=True)
+    assert [(x.number, x.segments[0].text) for x in more.lines] == [(3, "three")]
+    assert more.end == 14
+    ended = logs.after_window(str(path), more.end, more.next_line, running=False)
+    assert [(x.number, x.segments[0].text) for x in ended.lines] == [(4, "fo")]
+    # one line longer than a window is shown in pieces rather than never
+    path.write_bytes(b"x" * (logs.TAIL + 10))
+    assert logs.tail_window(str(path), running=True).end == logs.TAIL + 10
