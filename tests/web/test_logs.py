@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from api.web import logs
 from maestro import reads
 from tests.engine.harness import Harness
+from tests.web.conftest import Authed
 
 NOISY = """
 id: noisy
@@ -278,3 +279,18 @@ def test_a_running_log_is_shown_by_whole_lines(tmp_path: Path) -> None:
     # one line longer than a window is shown in pieces rather than never
     path.write_bytes(b"x" * (logs.TAIL + 10))
     assert logs.tail_window(str(path), running=True).end == logs.TAIL + 10
+
+
+def test_the_log_endpoints_need_a_session(authed: Authed, harness: Harness) -> None:
+    run_id = _talk(harness)
+    url = f"/runs/{run_id}/steps/talk/attempts/1/log"
+    for path, headers in (
+        (url, {"Range": "bytes=0-9"}),
+        (url + "/download", {}),
+        (url + "/lines?after=0&line=1", {}),
+    ):
+        assert authed.client.get(path, headers=headers).status_code == 401, path
+    assert authed.log_in("reader").status_code == 303
+    assert authed.client.get(url + "/download").status_code == 200
+    assert authed.client.get(url, headers={"Range": "bytes=0-9"}).status_code == 206
+    assert "oops" in authed.client.get(url + "/lines?after=0&line=1").text
