@@ -25,7 +25,7 @@ steps:
   - id: talk
     type: shell
     shell:
-      command: "echo '<script>alert(1)</script>'; sleep 0.05; echo oops >&2; sleep 0.05; echo fine"
+      command: "echo '<script>alert(1)</script>'; sleep 0.1; echo oops >&2; sleep 0.1; echo fine"
 """
 
 

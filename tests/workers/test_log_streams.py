@@ -20,7 +20,7 @@ def stream_at(path: Path, offset: int) -> Mark:
 def test_stderr_lines_are_indexed_and_the_log_stays_plain(tmp_path: Path) -> None:
     path = tmp_path / "a.log"
     began = time.time()
-    command = "echo out1; sleep 0.05; echo err1 >&2; sleep 0.05; echo out2; echo bye"
+    command = "echo out1; sleep 0.1; echo err1 >&2; sleep 0.1; echo out2; echo bye"
     with LazyLog(path) as log:
         assert run_shell(command, tmp_path, log).status == "succeeded"
     text = path.read_bytes()
@@ -37,8 +37,8 @@ def test_a_capped_log_moves_the_index_of_its_tail(tmp_path: Path) -> None:
     path = tmp_path / "step.log"
     cap = 1024 * 1024
     command = (
-        "echo START; echo early >&2; sleep 0.05; head -c 5000000 /dev/zero | tr '\\0' x; "
-        "echo; sleep 0.05; echo late >&2; sleep 0.05; echo END"
+        "echo START; echo early >&2; sleep 0.1; head -c 5000000 /dev/zero | tr '\\0' x; "
+        "echo; sleep 0.1; echo late >&2; sleep 0.1; echo END"
     )
     with LazyLog(path, cap) as log:
         assert run_shell(command, tmp_path, log).status == "succeeded"

@@ -296,8 +296,8 @@ def test_shell_stdout_and_stderr_in_order(make_ctx: MakeCtx) -> None:
     # theirs (writes microseconds apart may swap, see shell.py)
     outcome, ctx = run_shell(
         make_ctx,
-        "echo out1; sleep 0.05; echo err1 >&2; sleep 0.05; echo out2; sleep 0.05; "
-        "echo err2 >&2; sleep 0.05; printf 'caf\\xc3\\xa9\\n'",
+        "echo out1; sleep 0.1; echo err1 >&2; sleep 0.1; echo out2; sleep 0.1; "
+        "echo err2 >&2; sleep 0.1; printf 'caf\\xc3\\xa9\\n'",
     )
     assert outcome.status == "succeeded"
     lines = log_text(ctx).splitlines()
