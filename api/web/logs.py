@@ -15,6 +15,8 @@ Endpoints (all behind the page session, as the pages):
   (one range) is answered ``206`` with ``Content-Range``, streamed, or ``416`` when it cannot
   be served.
 - ``…/attempts/{n}/log/download``: the whole file as an attachment, streamed.
+- ``…/attempts/{n}/log/count?q=TEXT&end=OFFSET``: how often TEXT occurs before OFFSET (the
+  search's "N more earlier"), as plain text.
 - ``…/attempts/{n}/log/lines?after=OFFSET&line=N`` (follow) or ``?before=OFFSET&line=N``
   (load earlier): the lines as HTML list items (autoescaped, the same template as the page)
   with ``X-Start``, ``X-End``, ``X-First-Line``, ``X-Next-Line``, ``X-Attempt-Status``.
@@ -122,6 +124,28 @@ def count_lines(path: str, end: int) -> int:
         while left > 0 and (block := log.read(min(CHUNK, left))):
             count += block.count(b"\n")
             left -= len(block)
+    return count
+
+
+def count_matches(path: str | None, needle: str, end: int) -> int:
+    """How often ``needle`` occurs in bytes ``[0, end)``, ignoring the case of ASCII letters,
+    read ``CHUNK`` at a time (what the page's search cannot see before its first line)."""
+    wanted = needle.encode().lower()
+    if not path or not wanted:
+        return 0
+    keep = len(wanted) - 1  # a match cut by a chunk's end is found with the next chunk
+    count, carry = 0, b""
+    try:
+        log = FsPath(path).open("rb")  # noqa: SIM115  # closed by the with below
+    except FileNotFoundError:
+        return 0
+    with log:
+        left = end
+        while left > 0 and (block := log.read(min(CHUNK, left))):
+            left -= len(block)
+            data = carry + block.lower()
+            count += data.count(wanted)
+            carry = data[-keep:] if keep else b""
     return count
 
 
@@ -428,3 +452,22 @@ def log_lines(
             "X-Attempt-Status": info.status,
         },
     )
+
+
+@router.api_route(
+    "/runs/{run_id}/steps/{step_id}/attempts/{number}/log/count", methods=PAGE_METHODS
+)
+def log_count(
+    request: Request,
+    run_id: RunId,
+    step_id: StepId,
+    number: Attempt,
+    q: Annotated[str, Query(min_length=1, max_length=256, pattern=r"^[^\x00\n]*$")],
+    end: Offset,
+) -> Response:
+    """How often ``q`` occurs in the log before byte ``end`` (plain text: the number)."""
+    info = _find(request, run_id, step_id, number)
+    if isinstance(info, Response):
+        return info
+    found = count_matches(info.log_path, q, min(end, log_size(info.log_path)))
+    return Response(str(found), media_type="text/plain", headers=_PLAIN)

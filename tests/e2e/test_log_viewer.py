@@ -123,12 +123,16 @@ def test_follow_search_and_read_a_log_with_the_keyboard(page: Any, standalone: S
     total = int(last.locator(".n").inner_text())  # the runtime's header lines come first
     assert total > 4000 and last.get_attribute("id") == f"L{total}"
     assert page.locator("#L1").count() == 0
+    # the search says how many matches lie before the lines shown
+    page.locator("#log-q").fill("00012 0")
+    expect(count).to_have_text("no match shown · 1 earlier")
     earlier = page.get_by_role("button", name="Load earlier")
     earlier.focus()
     page.keyboard.press("Enter")
     expect(page.locator("#L1")).to_have_count(1)
     assert page.locator(f"#L{total - 3999} .tx").inner_text().startswith("00001 000")
     expect(page.locator("#log-earlier-row")).to_be_hidden()
+    expect(count).to_have_text("1 of 1")
     numbers = page.locator("#attempt-log li .n").all_inner_texts()
     assert numbers == [str(n) for n in range(1, total + 1)]
     texts = page.locator("#attempt-log li .tx").all_inner_texts()

@@ -199,6 +199,28 @@ def test_byte_ranges_of_a_50_mb_log(client: TestClient, big_log: tuple[str, Path
         assert refused.text.strip()  # says why
 
 
+def test_the_search_counts_what_lies_before_the_lines_shown(
+    client: TestClient, big_log: tuple[str, Path, bytes]
+) -> None:
+    url, path, _ = big_log
+    size = path.stat().st_size
+    count = url + "/log/count"
+    # ASCII case ignored; a match cut by a 1 MB read boundary is found once
+    got, took, peak = _measure(lambda: client.get(count, params={"q": "ROW 0000000", "end": size}))
+    assert got.status_code == 200 and got.text == "9"  # rows 1 to 9
+    assert peak < 8 * 1024 * 1024 and took < 10
+    assert client.get(count, params={"q": "row 00019419 x", "end": size}).text == "1"
+    with path.open("rb") as f:
+        f.seek(1024 * 1024 - 60)
+        around = f.read(120)  # the line the first 1 MB read ends in
+    cut = around.rfind(b"\n", 0, 60) + 1
+    across = around[cut : around.index(b"\n", 60)].decode()
+    assert 0 < cut < 60 and across.startswith("row ")
+    assert client.get(count, params={"q": across.upper(), "end": size}).text == "1"
+    assert client.get(count, params={"q": "row 00000002", "end": 60}).text == "0"  # before end
+    assert client.get(count, params={"q": "", "end": 5}).status_code == 400
+
+
 def test_the_download_of_a_50_mb_log_streams(
     client: TestClient, big_log: tuple[str, Path, bytes]
 ) -> None:

@@ -3,8 +3,9 @@
 //   "Load earlier" asks for the lines before the first one shown, by byte offset.
 // - While the attempt runs, the lines after the last one are asked for every second and
 //   appended (kept scrolled to the bottom if it was there); the page reloads once it ends.
-// - Find: highlights the matches in the lines loaded, counts them, Enter / Shift+Enter (or
-//   the arrows) go to the next / previous one, Escape clears, "/" jumps to the search box.
+// - Find: highlights the matches in the lines loaded, counts them (and, asked of the server,
+//   those before the first line loaded), Enter / Shift+Enter (or the arrows) go to the next /
+//   previous one, Escape clears, "/" jumps to the search box.
 "use strict";
 
 (function () {
@@ -22,7 +23,7 @@
       firstLine: Number(view.dataset.firstLine || 1),
       nextLine: Number(view.dataset.nextLine || 1),
     };
-    const search = setUpSearch(view, list);
+    const search = setUpSearch(list, url, state);
     setUpTimes(view);
     setUpEarlier(view, list, url, state, search);
     if (!window.location.hash) list.scrollTop = list.scrollHeight;
@@ -120,7 +121,7 @@
   }
 
   // -- find --------------------------------------------------------------------------------------
-  function setUpSearch(view, list) {
+  function setUpSearch(list, url, state) {
     const form = document.getElementById("log-search");
     const input = document.getElementById("log-q");
     const count = document.getElementById("log-count");
@@ -133,6 +134,27 @@
     let current = -1;
     let timer = null;
     let searched = "";
+    let earlier = 0; // matches before the first line loaded (asked of the server)
+    let asked = 0;
+
+    async function countEarlier() {
+      const needle = input.value;
+      const ticket = ++asked;
+      earlier = 0;
+      if (!needle || state.start <= 0) return show();
+      try {
+        const response = await fetch(
+          `${url}/count?q=${encodeURIComponent(needle)}&end=${state.start}`,
+          { credentials: "same-origin", cache: "no-store" },
+        );
+        if (response.ok && ticket === asked) {
+          earlier = Number(await response.text()) || 0;
+          show();
+        }
+      } catch (e) {
+        // the count of the earlier part is a hint: without it the search still works
+      }
+    }
 
     function clear() {
       list.querySelectorAll("mark").forEach((mark) => {
@@ -177,9 +199,10 @@
 
     function show() {
       const needle = input.value;
+      const more = earlier ? ` · ${earlier.toLocaleString("en")} earlier` : "";
       if (!needle) count.textContent = "";
-      else if (!marks.length) count.textContent = "no match";
-      else count.textContent = `${current + 1} of ${marks.length}`;
+      else if (!marks.length) count.textContent = `no match${more ? " shown" + more : ""}`;
+      else count.textContent = `${current + 1} of ${marks.length}${more}`;
       prev.disabled = next.disabled = marks.length === 0;
     }
 
@@ -200,6 +223,7 @@
     function run(keepPlace) {
       const old = current >= 0 && marks[current] ? marks[current].closest("li") : null;
       clear();
+      countEarlier();
       const needle = input.value;
       searched = needle;
       if (needle) marks = highlight(list.querySelectorAll(".tx"), needle);
@@ -227,7 +251,7 @@
       } else if (event.key === "Escape") {
         input.value = "";
         clear();
-        show();
+        countEarlier();
       }
     });
     form.addEventListener("submit", (event) => event.preventDefault());
