@@ -123,6 +123,13 @@ def test_follow_search_and_read_a_log_with_the_keyboard(page: Any, standalone: S
     total = int(last.locator(".n").inner_text())  # the runtime's header lines come first
     assert total > 4000 and last.get_attribute("id") == f"L{total}"
     assert page.locator("#L1").count() == 0
+    # a link to a line shows that line, not the end
+    page.goto(f"{standalone.url}/runs/{run_id}/steps/bulk/attempts/1#L{total - 2000}")
+    expect(page.locator(f"#L{total - 2000}")).to_be_in_viewport()
+    expect(page.locator(f"#L{total}")).not_to_be_in_viewport()
+    page.goto(f"{standalone.url}/runs/{run_id}/steps/bulk")
+    at_end = "(l) => l.scrollTop + l.clientHeight >= l.scrollHeight - 2"
+    assert page.locator("#attempt-log").evaluate(at_end)  # no line named: the log's end
     # the search says how many matches lie before the lines shown
     page.locator("#log-q").fill("00012 0")
     expect(count).to_have_text("no match shown · 1 earlier")

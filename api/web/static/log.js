@@ -25,9 +25,14 @@
     };
     const search = setUpSearch(list, url, state);
     setUpTimes(view);
-    setUpEarlier(view, list, url, state, search);
-    if (!window.location.hash) list.scrollTop = list.scrollHeight;
-    if (view.dataset.follow === "true") follow(view, list, url, state, search);
+    setUpEarlier(list, url, state, search);
+    // a link to a line (#L120) shows that line; otherwise the log's end, where errors are
+    const line = /^#L\d+$/.test(window.location.hash)
+      ? document.getElementById(window.location.hash.slice(1))
+      : null;
+    if (line) line.scrollIntoView({ block: "center" });
+    else list.scrollTop = list.scrollHeight;
+    if (view.dataset.follow === "true") follow(list, url, state, search);
   }
 
   async function fetchLines(url) {
@@ -46,7 +51,7 @@
   }
 
   // -- load earlier ------------------------------------------------------------------------------
-  function setUpEarlier(view, list, url, state, search) {
+  function setUpEarlier(list, url, state, search) {
     const row = document.getElementById("log-earlier-row");
     const button = document.getElementById("log-earlier");
     const left = document.getElementById("log-left");
@@ -78,7 +83,7 @@
   }
 
   // -- follow ------------------------------------------------------------------------------------
-  function follow(view, list, url, state, search) {
+  function follow(list, url, state, search) {
     const label = document.getElementById("log-state");
     async function tick() {
       let more = true;
@@ -285,6 +290,7 @@
     };
   }
 
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
-  else init();
+  // after maestro.js's own DOMContentLoaded handler (which scrolls the log to its end)
+  if (document.readyState === "complete") init();
+  else document.addEventListener("DOMContentLoaded", init);
 })();
