@@ -8,7 +8,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Path
 from fastapi.responses import Response
 
-from api.web import actions, backfills, pages, run_actions, runs_page, versions
+from api.web import actions, backfills, logs, pages, run_actions, runs_page, versions
 from api.web.errors import install as install_page_errors
 from api.web.render import PAGE_METHODS, static_response
 
@@ -18,6 +18,7 @@ def create_web_router() -> APIRouter:
     router = APIRouter(include_in_schema=False)
     router.include_router(pages.router)
     router.include_router(runs_page.router)
+    router.include_router(logs.router)
     router.include_router(actions.router)
     router.include_router(versions.router)
     router.include_router(run_actions.router)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from pathlib import Path as FsPath
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -17,7 +16,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup
 
-from api.web import charts, dag, explain, finding, session
+from api.web import charts, dag, explain, finding, logs, session
 from api.web.render import PAGE_METHODS, Page, error_page, render, status_of
 from api.web.status import NOT_CREATED, is_terminal
 from maestro import reads
@@ -42,10 +41,6 @@ FAILURES = frozenset({StepStatus.FAILED, StepStatus.TIMED_OUT, StepStatus.STOPPE
 GRID_RUNS = 40
 #: alerts listed on a run page (the newest; the API and the CLI page through the rest)
 RUN_ALERTS = 50
-#: the end of an attempt log the step page shows at first (the rest follows, or is raw)
-LOG_TAIL = 256 * 1024
-#: the most bytes one poll of a log returns
-LOG_CHUNK = 1024 * 1024
 
 Build = Callable[[session.Visitor, Engine], Page]
 NO_FILTERS = finding.Filters()
@@ -319,73 +314,8 @@ def _step(
         "refresh": False,  # the log follows by itself; a refresh would reset it
     }
     if log is not None and attempt is not None:
-        size = _size(log.log_path)
-        start = max(0, size - LOG_TAIL)
-        data, _ = read_log(log.log_path, start, LOG_TAIL)
-        context |= {
-            "log_url": f"/runs/{run_id}/steps/{step_id}/attempts/{attempt.number}/log",
-            "log_text": data.decode("utf-8", "replace"),
-            "next_offset": start + len(data),
-            "cut": start,
-            "following": not is_terminal(log.status),
-        }
+        context |= logs.viewer_context(log, run_id, step_id, attempt.number)
     title = f"{step_id} · run #{run.number} of {run.workflow_id}"
     return Page(
         "step", title, context, active=attempt is not None and not is_terminal(attempt.status)
     )
-
-
-@router.api_route("/runs/{run_id}/steps/{step_id}/attempts/{number}/log", methods=PAGE_METHODS)
-def attempt_log(
-    request: Request,
-    run_id: RunId,
-    step_id: StepId,
-    number: Attempt,
-    offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
-    limit: Annotated[int, Query(ge=1, le=8 * LOG_CHUNK)] = LOG_CHUNK,
-) -> Response:
-    """The attempt's log from ``offset`` as plain text (what the step page polls):
-    ``X-Next-Offset`` says where to go on, ``X-Attempt-Status`` whether to."""
-    if session.visitor(request) is None:
-        return Response("log in first", status_code=401, media_type="text/plain")
-    engine: Engine = request.app.state.engine
-    try:
-        with engine.db.read() as conn:
-            info = reads.attempt_log(conn, run_id, step_id, number)
-    except MaestroError as exc:
-        return Response(exc.message, status_code=status_of(exc), media_type="text/plain")
-    data, size = read_log(info.log_path, offset, limit)
-    return Response(
-        data,
-        media_type="text/plain; charset=utf-8",
-        headers={
-            "X-Log-Size": str(size),
-            "X-Next-Offset": str(offset + len(data)),
-            "X-Attempt-Status": info.status,
-            "Cache-Control": "no-store",
-            "X-Content-Type-Options": "nosniff",
-        },
-    )
-
-
-def _size(path: str | None) -> int:
-    try:
-        return FsPath(path).stat().st_size if path else 0
-    except FileNotFoundError:
-        return 0
-
-
-def read_log(path: str | None, offset: int, limit: int) -> tuple[bytes, int]:
-    """Bytes ``[offset, offset + limit)`` of a log and its size now (an attempt's log is
-    created on its first write: until then it is empty)."""
-    if not path:
-        return b"", 0
-    try:
-        with FsPath(path).open("rb") as log:
-            size = log.seek(0, 2)
-            if offset >= size:
-                return b"", size
-            log.seek(offset)
-            return log.read(limit), size
-    except FileNotFoundError:
-        return b"", 0

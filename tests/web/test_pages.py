@@ -125,10 +125,8 @@ def test_the_step_page_shows_attempts_and_the_log(
     assert "no input partition" in html
     assert f'data-log-url="/runs/{run_id}/steps/transform/attempts/1/log"' in html
     assert 'data-follow="false"' in html  # the attempt has ended
-    assert (
-        "no input partition\n</pre>"
-        in client.get(f"/runs/{run_id}/steps/transform/attempts/1").text
-    )
+    attempt = client.get(f"/runs/{run_id}/steps/transform/attempts/1").text
+    assert '<span class="e">no input partition</span></span></li>\n</ol>' in attempt  # stderr
     assert client.get(f"/runs/{run_id}/steps/transform/attempts/2").status_code == 404
     assert client.get(f"/runs/{run_id}/steps/nope").status_code == 404
 

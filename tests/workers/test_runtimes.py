@@ -292,12 +292,24 @@ def test_shell_killed_by_signal(make_ctx: MakeCtx) -> None:
 
 
 def test_shell_stdout_and_stderr_in_order(make_ctx: MakeCtx) -> None:
+    # stdout and stderr are two pipes: each keeps its order, and writes apart in time keep
+    # theirs (writes microseconds apart may swap, see shell.py)
     outcome, ctx = run_shell(
-        make_ctx, "echo out1; echo err1 >&2; echo out2; echo err2 >&2; printf 'caf\\xc3\\xa9\\n'"
+        make_ctx,
+        "echo out1; sleep 0.1; echo err1 >&2; sleep 0.1; echo out2; sleep 0.1; "
+        "echo err2 >&2; sleep 0.1; printf 'caf\\xc3\\xa9\\n'",
     )
     assert outcome.status == "succeeded"
     lines = log_text(ctx).splitlines()
     assert lines[-5:] == ["out1", "err1", "out2", "err2", "café"]
+
+
+def test_shell_streams_each_keep_their_order(make_ctx: MakeCtx) -> None:
+    outcome, ctx = run_shell(make_ctx, "for i in $(seq 200); do echo o$i; echo e$i >&2; done")
+    assert outcome.status == "succeeded"
+    lines = log_text(ctx).splitlines()
+    assert [x for x in lines if x.startswith("o")] == [f"o{i}" for i in range(1, 201)]
+    assert [x for x in lines if x.startswith("e")] == [f"e{i}" for i in range(1, 201)]
 
 
 def test_shell_log_without_file_descriptor_is_pumped(make_ctx: MakeCtx) -> None:

@@ -8,10 +8,13 @@ How it runs, and why:
   ``HOME``, locale…), the step's ``ctx.env``, the connections it names, and ``MAESTRO_OUTPUT``,
   the file where the command may write its outputs (see ``outputs.py``). Never the worker's
   secrets.
-* stdout and stderr both go straight to the attempt log's file descriptor, so their relative
-  order is kept and no thread copies bytes. A log without a file descriptor (an in-memory
-  stream), or a step given connections (whose passwords are masked in the log), is fed
-  through a pipe by a pump thread instead. stdin is ``/dev/null``.
+* stdout and stderr are two pipes that one pump thread copies to the attempt log as they
+  come, stderr through ``write_stream(..., STDERR)`` so that the log's index
+  (``maestro/logindex.py``) says which lines came from stderr and when they arrived — the log
+  stays plain text. Each stream keeps its order; between the two, writes less than the pump's
+  wake-up apart (microseconds) may come out swapped, as with any tool that keeps the streams
+  apart (Docker, Kubernetes). The passwords of the connections a step was given are masked,
+  per stream. stdin is ``/dev/null``.
 * The command runs in a new session, hence its own process group: stopping the step sends
   SIGTERM to the whole group (children and grandchildren too, not just the shell), waits up to
   ``ctx.kill_grace`` seconds for the group to go away, then sends SIGKILL to the group.
@@ -29,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import selectors
 import signal
 import subprocess
 import threading
@@ -38,6 +42,7 @@ from pathlib import Path
 from typing import IO, Any, BinaryIO
 
 from maestro.connections import ScrubbingStream
+from maestro.logindex import STDERR, STDOUT
 from workers.runtimes.base import Outcome, RuntimeContext, exit_status
 from workers.runtimes.outputs import OutputError, read_outputs
 from workers.runtimes.step_env import StepEnvError, step_environment
@@ -116,50 +121,57 @@ def start(
     *,
     secrets: list[str] | None = None,
 ) -> tuple[subprocess.Popen[bytes], threading.Thread | None]:
-    """Start the command in its own session, its output going to ``log``; the thread is the
-    pipe pump, used when the log has no file descriptor or ``secrets`` must be masked."""
-    fd = None if secrets else _log_fd(log)
-    target: int = fd if fd is not None else subprocess.PIPE
+    """Start the command in its own session, its stdout and stderr pumped to ``log`` (masked
+    with ``secrets``) by the returned thread."""
     proc = subprocess.Popen(
         argv,
         cwd=cwd,
         env=env,
         stdin=subprocess.DEVNULL,
-        stdout=target,
-        stderr=target if fd is not None else subprocess.STDOUT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         start_new_session=True,
     )
-    if proc.stdout is None:
-        return proc, None
-    scrubber = ScrubbingStream(secrets or [])
+    assert proc.stdout is not None and proc.stderr is not None
+    pipes = {proc.stdout: STDOUT, proc.stderr: STDERR}
     pump = threading.Thread(
-        target=_pump, args=(proc.stdout, log, scrubber), name="shell-log", daemon=True
+        target=_pump, args=(pipes, log, secrets or []), name="shell-log", daemon=True
     )
     pump.start()
     return proc, pump
 
 
-def _log_fd(log: BinaryIO) -> int | None:
-    try:
-        return log.fileno()
-    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is both
-        return None
+def _pump(pipes: dict[IO[bytes], int], log: BinaryIO, secrets: list[str]) -> None:
+    """Copy the command's stdout and stderr, masked, to the log until both end, or until the
+    log is closed."""
+    scrubbers = {stream: ScrubbingStream(secrets) for stream in pipes.values()}
+    with selectors.DefaultSelector() as selector, contextlib.ExitStack() as closing:
+        for pipe, stream in pipes.items():
+            closing.enter_context(pipe)
+            selector.register(pipe, selectors.EVENT_READ, stream)
+        while selector.get_map():
+            for key, _ in selector.select():
+                chunk = os.read(key.fd, 65536)
+                stream = key.data
+                if not chunk:
+                    selector.unregister(key.fileobj)
+                    chunk_out = scrubbers[stream].flush()
+                else:
+                    chunk_out = scrubbers[stream].feed(chunk)
+                if not _write_out(log, chunk_out, stream):
+                    return
 
 
-def _pump(pipe: IO[bytes], log: BinaryIO, scrubber: ScrubbingStream) -> None:
-    """Copy the command's output, masked, to the log until EOF, or until the log is closed."""
-    with pipe:
-        fd = pipe.fileno()
-        while chunk := os.read(fd, 65536):
-            if not _write_out(log, scrubber.feed(chunk)):
-                return
-        _write_out(log, scrubber.flush())
-
-
-def _write_out(log: BinaryIO, data: bytes) -> bool:
+def _write_out(log: BinaryIO, data: bytes, stream: int = STDOUT) -> bool:
     """False when the attempt ended and its log was closed."""
+    if not data:
+        return True
     try:
-        log.write(data)
+        write_stream = getattr(log, "write_stream", None)
+        if write_stream is not None:
+            write_stream(data, stream)
+        else:
+            log.write(data)
         log.flush()
     except (OSError, ValueError):
         return False
