@@ -189,8 +189,9 @@ class Soak:
     def chaos(self, stop: threading.Event, every: tuple[float, float]) -> None:
         kinds = list(FAULTS)
         weights = [FAULTS[k] for k in kinds]
+        first = self.rng.sample(kinds, len(kinds))  # every kind once, then as weighted
         while not stop.wait(self.rng.uniform(*every)):
-            kind = self.rng.choices(kinds, weights)[0]
+            kind = first.pop() if first else self.rng.choices(kinds, weights)[0]
             if kind == "kill_worker":
                 name = self.rng.choice(["worker-1", "worker-2"])
                 self.faults.append((time.time(), kind))
@@ -321,20 +322,49 @@ def _store_checks(soak: Soak) -> dict[str, Any]:
                 )
             }
         )
+        lost = conn.execute(
+            select(A.c.step_run_id, A.c.ended_at).where(
+                A.c.status == AttemptStatus.LOST.value, A.c.ended_at.is_not(None)
+            )
+        ).all()
+        done = {
+            row.step_run_id: row.ended_at.timestamp()
+            for row in conn.execute(
+                select(A.c.step_run_id, A.c.ended_at).where(
+                    A.c.status == AttemptStatus.SUCCEEDED.value,
+                    A.c.step_run_id.in_({r.step_run_id for r in lost}),
+                )
+            )
+        }
     recovery = []
     for at, _ in soak.faults:
         later = next((e for e in ends if e > at), None)
         if later is not None:
             recovery.append(later - at)
+    # a step whose worker was killed under it: from the kill to the step's success elsewhere
+    kills = sorted(t for t, kind in soak.faults if kind == "kill_worker")
+    lost_recovery = []
+    for row in lost:
+        before = [k for k in kills if k <= row.ended_at.timestamp()]
+        if before and row.step_run_id in done:
+            lost_recovery.append(done[row.step_run_id] - before[-1])
     return {
         "steps_succeeded_twice": twice,
         "unfinished_steps_of_ended_runs": unfinished,
         "runs_by_status": dict(statuses),
         "attempts_by_status": dict(attempts),
+        # from each fault to the next attempt that succeeded anywhere (the cluster works again)
         "recovery_seconds": {
             "p50": _percentile(recovery, 0.5),
             "p99": _percentile(recovery, 0.99),
             "max": _percentile(recovery, 1.0),
+        },
+        # from a worker's kill to the success elsewhere of each step it was running
+        "lost_step_recovery_seconds": {
+            "steps": len(lost_recovery),
+            "p50": _percentile(lost_recovery, 0.5),
+            "p99": _percentile(lost_recovery, 0.99),
+            "max": _percentile(lost_recovery, 1.0),
         },
     }
 
