@@ -24,6 +24,7 @@ from api.schemas.workflows import (
     VersionDetailPublic,
     VersionsPublic,
     WorkflowDetailPublic,
+    WorkflowEventsPublic,
     WorkflowPublic,
     WorkflowsPublic,
     WorkflowSubmitted,
@@ -199,6 +200,23 @@ def list_versions(
     with engine.db.read() as conn:
         page = reads.list_versions(conn, workflow_id, limit=limit, cursor=cursor)
     return VersionsPublic.model_validate(page)
+
+
+@router.get(
+    "/{workflow_id}/events", response_model=WorkflowEventsPublic, responses=responses(400, 404)
+)
+def list_workflow_events(
+    workflow_id: WorkflowId,
+    principal: ReadToken,
+    engine: EngineDep,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> WorkflowEventsPublic:
+    """What was done to the workflow as a whole (submit, activate, pause, resume, unblock,
+    delete) and by whom, newest first; a deleted workflow's trail is still answered."""
+    with engine.db.read() as conn:
+        page = reads.workflow_events(conn, workflow_id, limit=limit, cursor=cursor)
+    return WorkflowEventsPublic.model_validate(page)
 
 
 @router.get(

@@ -103,3 +103,13 @@ class BackfillProgress(Public):
     stopped: int
     running: int
     queued: int
+
+
+@from_shape(reads.AuditEvent)
+class WorkflowEventPublic(Public):
+    """Something done to the workflow as a whole: ``submit``, ``activate``, ``pause``,
+    ``resume``, ``unblock`` or ``delete``, by ``actor``."""
+
+
+class WorkflowEventsPublic(PagePublic):
+    items: list[WorkflowEventPublic]

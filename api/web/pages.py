@@ -39,6 +39,8 @@ Text = Annotated[str | None, Query(max_length=256, pattern=r"^[^\x00]*$")]
 FAILURES = frozenset({StepStatus.FAILED, StepStatus.TIMED_OUT, StepStatus.STOPPED})
 #: runs per page of the history grid
 GRID_RUNS = 40
+#: workflow events (submit, activate, pause…) listed on the workflow page
+ACTIVITY = 10
 #: alerts listed on a run page (the newest; the API and the CLI page through the rest)
 RUN_ALERTS = 50
 
@@ -151,6 +153,7 @@ def workflow_view(
             grid = reads.run_grid(conn, workflow_id, before=before, after=after, limit=limit)
             counts = reads.count_by_status(conn, f.run_filter(workflow_id), reads.IdRange())
         versions = reads.list_versions(conn, workflow_id, limit=10).items
+        activity = reads.workflow_events(conn, workflow_id, limit=ACTIVITY).items
         recent_backfills = list_backfills(conn, workflow_id)
     durations = [d for d in (r.duration(now) for r in grid.runs) if d is not None]
     context = {
@@ -165,6 +168,7 @@ def workflow_view(
         "can_write": who.may_write(detail.owner),
         "limit": limit,
         "default_limit": GRID_RUNS,
+        "activity": activity,
         "filters": f,
         "counts": finding.counts_shown(counts),
         "searched_to": searched_to,

@@ -272,6 +272,25 @@ def workflow_resume(workflow: WorkflowArg) -> None:
     print(f"{workflow}: resumed")
 
 
+@workflow_app.command("events")
+def workflow_events(
+    workflow: WorkflowArg,
+    limit: Annotated[int, typer.Option(min=1, max=500, help="At most this many.")] = 20,
+    as_json: JsonFlag = False,
+) -> None:
+    """Who did what to the workflow (submit, activate, pause, resume, unblock, delete), newest
+    first; a deleted workflow's trail too."""
+    with connect() as api:
+        page = api.json("GET", f"/workflows/{workflow}/events", params={"limit": limit})
+    if as_json:
+        print(json.dumps(page))
+        return
+    table = Table("when", "action", "by", "what")
+    for e in page["items"]:
+        table.add_row(e["at"][:19].replace("T", " "), e["action"] or "", e["actor"], e["message"])
+    out.print(table)
+
+
 @workflow_app.command("delete")
 def workflow_delete(
     workflow: WorkflowArg,

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import getpass
 import ipaddress
 import json
+import os
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -19,9 +21,11 @@ from maestro.cli.distributed import _connect
 from maestro.cli.local import embedded
 from maestro.clock import SystemClock
 from maestro.definition import parse_duration
+from maestro.engine import audit
 from maestro.engine.core import Engine
 from maestro.errors import Conflict, NotFound
 from maestro.log_format import json_logs
+from maestro.reads.events import token_events
 from maestro.settings import Settings, load_settings
 from maestro.store.tokens import Scope, create_token, list_tokens, revoke_token
 from workers.celery_app import CeleryDispatcher, create_celery_app
@@ -124,6 +128,14 @@ def standalone(port: Port = 8080) -> None:
 # -- tokens --------------------------------------------------------------------------------
 
 
+def _local_actor() -> str:
+    """Who changes tokens: the operating-system user running the command on the store."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no name for this uid (a container)
+        return f"cli:uid-{os.getuid()}"
+
+
 def _store(settings: Settings) -> Engine:
     return Engine(open_store(settings), settings)
 
@@ -152,8 +164,10 @@ def token_create(
         fail(f"--expires: {exc}")
     engine = _store(load_settings())
     try:
-        with engine.db.tx() as conn:
-            token = create_token(conn, name, scope, owner, now, expires_at)
+        with engine.unit(actor=_local_actor()) as u:
+            token = create_token(u.conn, name, scope, owner, now, expires_at)
+            owners = ", ".join(owner) or "any owner"
+            audit.token_event(u, "create", f"{name}: {scope.value} for {owners}")
     except (Conflict, ValueError) as exc:
         fail(str(exc))
     finally:
@@ -196,13 +210,31 @@ def _when(value: object) -> str:
     return "" if value is None else str(value)[:19]
 
 
+@token_app.command("history")
+def token_history(
+    limit: Annotated[int, typer.Option(min=1, max=500, help="At most this many.")] = 50,
+) -> None:
+    """Tokens created and revoked, and by whom (the system user who ran the command)."""
+    engine = _store(load_settings())
+    try:
+        with engine.db.read() as conn:
+            events = token_events(conn, limit=limit)
+    finally:
+        engine.db.dispose()
+    table = Table("when", "action", "by", "token")
+    for e in events:
+        table.add_row(_when(e.at), e.action or "", e.actor, e.message or "")
+    Console().print(table)
+
+
 @token_app.command("revoke")
 def token_revoke(name: Annotated[str, typer.Argument(help="The token's name.")]) -> None:
     """Revoke the live token called NAME (requests with it get 401 from now on)."""
     engine = _store(load_settings())
     try:
-        with engine.db.tx() as conn:
-            revoke_token(conn, name, SystemClock().now())
+        with engine.unit(actor=_local_actor()) as u:
+            revoke_token(u.conn, name, SystemClock().now())
+            audit.token_event(u, "revoke", name)
     except NotFound as exc:
         fail(exc.message, code=1)
     finally:

@@ -14,7 +14,7 @@ from maestro import reads
 from maestro.connections import ConnectionLookupError, resolve
 from maestro.definition import Step, WorkflowDefinition
 from maestro.definition.alerts import AlertRule
-from maestro.engine import actions
+from maestro.engine import actions, audit
 from maestro.engine.core import Engine
 from maestro.engine.workflows import Submitted, submit
 from maestro.errors import Conflict, DefinitionError, Loc, NotFound, Problem
@@ -72,6 +72,7 @@ def delete_workflow(eng: Engine, workflow_id: str, actor: str, *, force: bool = 
             active = reads.active_runs(u.conn, workflow_id)
             if not active:
                 workflow_rows.delete_workflow(u.conn, workflow_id)
+                audit.workflow_event(u, workflow_id, "delete", "with its versions and runs")
                 return
         if not force:
             raise Conflict(
@@ -105,6 +106,7 @@ def unblock(eng: Engine, workflow_id: str, actor: str) -> int:
         u.add_event(
             run_id=blocker, entity="run", action="unblock", message=f"workflow unblocked by {actor}"
         )
+        audit.workflow_event(u, workflow_id, "unblock", f"run {blocker} no longer holds it")
         u.wake_scheduler = True  # the queue moves again
         return blocker
 

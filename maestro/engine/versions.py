@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from maestro.engine import audit
 from maestro.engine.core import Engine
 from maestro.engine.triggers import reschedule_cron, sync_triggers
 from maestro.errors import NotFound
@@ -40,6 +41,9 @@ def activate_version(eng: Engine, workflow_id: str, version: int, actor: str) ->
         if current.active_version == version:
             return
         workflow_rows.update_workflow(u.conn, workflow_id, active_version=version, updated_at=u.now)
+        audit.workflow_event(
+            u, workflow_id, "activate", f"version {version} (was {current.active_version})"
+        )
         definition = eng.versions.get(u.conn, workflow_id, version).definition
         sync_triggers(u, workflow_id, definition)
         u.wake_scheduler = True  # the run strategy may have changed: admit what it allows now
@@ -56,5 +60,6 @@ def set_paused(eng: Engine, workflow_id: str, paused: bool, actor: str) -> None:
         if bool(was) == paused:
             return
         workflow_rows.update_workflow(u.conn, workflow_id, paused=paused, updated_at=u.now)
+        audit.workflow_event(u, workflow_id, "pause" if paused else "resume", "its triggers")
         if not paused:
             reschedule_cron(u, workflow_id)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from maestro.definition import WorkflowDefinition, content_hash, definition_to_dict
+from maestro.engine import audit
 from maestro.engine.triggers import sync_triggers
 from maestro.store import tables
 from maestro.store import workflows as workflow_rows
@@ -75,4 +76,8 @@ def submit(
     )
     if current is None or activate:
         sync_triggers(u, definition.id, definition)  # triggers follow the active version
+    state = "active" if current is None or activate else "not active"
+    audit.workflow_event(
+        u, definition.id, "submit", f"version {version} ({state}), from {source or 'api'}"
+    )
     return Submitted(definition.id, version, created=True)

@@ -19,7 +19,14 @@ from maestro.reads.alerts import (
     list_alerts,
     masked_url,
 )
-from maestro.reads.events import EventView, change_stamp, list_events
+from maestro.reads.events import (
+    AuditEvent,
+    EventView,
+    change_stamp,
+    list_events,
+    token_events,
+    workflow_events,
+)
 from maestro.reads.gauges import (
     alert_gauges,
     oldest_pending_alert,
@@ -130,6 +137,7 @@ __all__ = [
     "AttemptBar",
     "AttemptDetail",
     "AttemptLog",
+    "AuditEvent",
     "ChildRun",
     "Children",
     "EventView",
@@ -209,7 +217,9 @@ __all__ = [
     "step_detail",
     "step_gauges",
     "str_cursor",
+    "token_events",
     "version_detail",
     "workflow_detail",
+    "workflow_events",
     "workflow_owner",
 ]

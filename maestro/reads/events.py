@@ -9,6 +9,7 @@ from sqlalchemy import Connection, func, select
 
 from maestro.reads.paging import Page, clamp_limit, int_cursor, page_of
 from maestro.reads.runs import require_run
+from maestro.reads.workflows import workflow_owner
 from maestro.store import tables
 
 R, S, A, E = tables.runs, tables.step_runs, tables.attempts, tables.events
@@ -75,3 +76,45 @@ def change_stamp(conn: Connection) -> str:
     event = conn.execute(select(func.max(E.c.id))).scalar() or 0
     run = conn.execute(select(func.max(R.c.id))).scalar() or 0
     return f"{event}.{run}"
+
+
+# -- the audit trail of workflows and tokens ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    id: int
+    at: datetime
+    entity: str
+    workflow_id: str | None
+    action: str | None
+    actor: str
+    message: str | None
+
+
+_AUDIT = (E.c.id, E.c.at, E.c.entity, E.c.workflow_id, E.c.action, E.c.actor, E.c.message)
+
+
+def workflow_events(
+    conn: Connection, workflow_id: str, *, limit: int = 50, cursor: str | None = None
+) -> Page[AuditEvent]:
+    """What was done to the workflow as a whole, newest first (``ix_events_workflow``); its
+    trail outlives it: a deleted workflow's events are still read (404 only when the workflow
+    never had any)."""
+    limit = clamp_limit(limit)
+    query = select(*_AUDIT).where(E.c.workflow_id == workflow_id)
+    before = int_cursor(cursor)
+    if before is not None:
+        query = query.where(E.c.id < before)
+    rows = conn.execute(query.order_by(E.c.id.desc()).limit(limit + 1)).all()
+    if not rows and before is None:
+        workflow_owner(conn, workflow_id)  # NotFound for a workflow that never existed
+    return page_of(rows, limit, lambda r: AuditEvent(**r._mapping), "id")
+
+
+def token_events(conn: Connection, *, limit: int = 50) -> list[AuditEvent]:
+    """Tokens created and revoked, newest first."""
+    rows = conn.execute(
+        select(*_AUDIT).where(E.c.entity == "token").order_by(E.c.id.desc()).limit(limit)
+    )
+    return [AuditEvent(**r._mapping) for r in rows]

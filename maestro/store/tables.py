@@ -371,12 +371,15 @@ events = Table(
     "events",
     metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),
-    #: null only for an event of a backfill (``backfill_id``)
+    #: null for an event of a backfill, a workflow or a token
     Column("run_id", BigId, ForeignKey("runs.id", ondelete="CASCADE"), nullable=True),
     Column("step_run_id", BigId, nullable=True),
     Column("attempt_id", BigId, nullable=True),
     Column("backfill_id", BigId, nullable=True),
-    #: "run", "step", "attempt" or "backfill"
+    #: an event of a workflow as a whole (entity "workflow": submit, activate, pause, resume,
+    #: unblock, delete); no foreign key: a deleted workflow's trail stays
+    Column("workflow_id", String(128), nullable=True),
+    #: "run", "step", "attempt", "backfill", "workflow" or "token"
     Column("entity", String(16), nullable=False),
     Column("from_status", String(16), nullable=True),
     Column("to_status", String(16), nullable=True),
@@ -387,6 +390,19 @@ events = Table(
     Column("at", UTCDateTime, nullable=False),
     Index("ix_events_run", "run_id", "id"),
     Index("ix_events_backfill", "backfill_id", "id"),
+    Index(
+        "ix_events_workflow",
+        "workflow_id",
+        "id",
+        sqlite_where=text("workflow_id IS NOT NULL"),
+        postgresql_where=text("workflow_id IS NOT NULL"),
+    ),
+    Index(
+        "ix_events_token",
+        "id",
+        sqlite_where=text("entity = 'token'"),
+        postgresql_where=text("entity = 'token'"),
+    ),
 )
 
 api_tokens = Table(

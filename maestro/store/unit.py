@@ -28,6 +28,7 @@ _OPTIONAL_EVENT_KEYS = (
     "step_run_id",
     "attempt_id",
     "backfill_id",
+    "workflow_id",
     "from_status",
     "to_status",
     "action",
@@ -62,15 +63,7 @@ class Unit:
     def add_event(self, **row: Any) -> None:
         row.setdefault("actor", self.actor)
         row.setdefault("at", self.now)
-        for key in (
-            "step_run_id",
-            "attempt_id",
-            "backfill_id",
-            "from_status",
-            "to_status",
-            "action",
-            "message",
-        ):
+        for key in _OPTIONAL_EVENT_KEYS:
             row.setdefault(key, None)
         self.events.append(row)
         if row["to_status"] is not None and row.get("entity") in ("run", "step", "attempt"):

@@ -49,6 +49,7 @@ ROUTES = [
     Route("POST", "/workflows/{workflow_id}/unblock", "write", owned=True),
     Route("POST", "/workflows/{workflow_id}/runs", "write", owned=True, body={"json": {}}),
     Route("GET", "/workflows/{workflow_id}/runs", "read"),
+    Route("GET", "/workflows/{workflow_id}/events", "read"),
     Route("GET", "/workflows/{workflow_id}/alert-rules", "read"),
     Route("POST", "/workflows/{workflow_id}/backfills", "write", owned=True, body={"json": WINDOW}),
     Route("GET", "/workflows/{workflow_id}/backfills/{backfill_id}", "read"),

@@ -245,6 +245,13 @@ def test_tokens_list_and_revoke(server: Server) -> None:
     refused = _run(ci_env, "workflow", "list")
     assert refused.returncode == 1 and "401" in refused.stderr
     assert server.maestro("token", "revoke", "ci").returncode == 1
+    # the audit trail: the workflow's (by the token's name) and the tokens' (by the system user)
+    trail = json.loads(server.maestro("workflow", "events", "hello", "--json").stdout)["items"]
+    assert [(e["action"], e["actor"]) for e in trail[:2]] == [("resume", "ci"), ("pause", "ci")]
+    history = server.maestro("token", "history")
+    assert history.returncode == 0
+    lines = [line for line in history.stdout.splitlines() if " ci" in line]
+    assert "revoke" in lines[0] and "create" in lines[1] and "cli:" in lines[0]
 
 
 def test_server_refuses_no_auth_on_a_public_address(tmp_path: Path) -> None:
