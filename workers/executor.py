@@ -142,10 +142,19 @@ class AttemptExecutor:
             connections_file=self.eng.settings.connections_file,
             checkpoints_dir=self.eng.settings.home / "checkpoints",
             log_path=claimed.log_path,
+            fence_id=claimed.fence_id,
         )
 
     @staticmethod
     def _call(runtime: Runtime, ctx: RuntimeContext, log: BinaryIO) -> Outcome:
+        fence = getattr(runtime, "fence", None)
+        if ctx.fence_id is not None and fence is not None:
+            # the previous attempt's worker died with its query or application still running
+            # elsewhere: end that first, so that two never write at once (best effort, logged)
+            try:
+                fence(ctx, ctx.fence_id)
+            except Exception as exc:
+                log.write(f"[maestro] could not fence {ctx.fence_id}: {exc}\n".encode())
         try:
             return runtime.run(ctx)
         except Exception as exc:

@@ -48,6 +48,9 @@ class ClaimedAttempt:
     #: the worker queue it came through, and seconds from its creation to this claim
     queue: str = "default"
     waited: float = 0.0
+    #: the external id of the step's previous attempt when that one was LOST (its worker
+    #: died): the runtime fences it before this attempt runs
+    fence_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -144,6 +147,10 @@ def _claim(eng: Engine, attempt_id: int, worker: str) -> ClaimedAttempt | None:
             render_error=render_error,
             queue=attempt.queue,
             waited=(u.now - attempt.created_at).total_seconds(),
+            # a first attempt has nothing to fence: no statement on the hot path
+            fence_id=attempt_rows.lost_external_id(u.conn, step.id, attempt.number - 1)
+            if attempt.number > 1
+            else None,
         )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import Connection, update
+from sqlalchemy import Connection, select, update
 
 from maestro.states import AttemptStatus
 from maestro.store import tables
@@ -38,3 +38,15 @@ def redispatched(conn: Connection, attempt_id: int, now: datetime) -> str | None
         .returning(A.c.queue)
     ).first()
     return None if row is None else str(row.queue)
+
+
+def lost_external_id(conn: Connection, step_run_id: int, number: int) -> str | None:
+    """The external id of attempt ``number`` of the step if that attempt was LOST."""
+    row = conn.execute(
+        select(A.c.external_id).where(
+            A.c.step_run_id == step_run_id,
+            A.c.number == number,
+            A.c.status == AttemptStatus.LOST.value,
+        )
+    ).first()
+    return row.external_id if row is not None else None

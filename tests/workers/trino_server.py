@@ -9,7 +9,9 @@ The protocol, as much as the client uses:
 * ``GET nextUri`` → the next page: ``columns`` (with ``typeSignature``), ``data``, and a further
   ``nextUri`` until the last page, which has none (state ``FINISHED``); an update statement
   also carries ``updateType`` and ``updateCount``; a failed query carries ``error``;
-* ``DELETE nextUri`` → 204: the query is cancelled.
+* ``DELETE nextUri`` → 204: the query is cancelled;
+* ``DELETE /v1/query/{id}`` (the REST API, not the client protocol) → 204: the query is
+  killed (404 for an unknown id).
 
 What a statement answers is decided by the test: ``server.script(match, Reply)`` — the first
 script whose ``match`` occurs in the SQL wins. Anything else (the dialect's own
@@ -26,6 +28,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+_QUERY = re.compile(r"^/v1/query/(?P<qid>[^/]+)$")
 _PAGE = re.compile(r"^/v1/statement/executing/(?P<qid>[^/]+)/(?P<slug>[^/]+)/(?P<token>\d+)$")
 _TYPE = re.compile(r"^(?P<raw>[a-z ]+?)(?:\((?P<args>[^)]*)\))?$")
 
@@ -59,6 +62,10 @@ class FakeTrino:
     def __init__(self) -> None:
         self.queries: list[Query] = []
         self.deletes: list[str] = []
+        #: query ids killed through ``DELETE /v1/query/{id}`` (the REST API), in order
+        self.killed: list[str] = []
+        #: everything asked, in order: ("POST", sql) and ("KILL", query id)
+        self.log: list[tuple[str, str]] = []
         self._scripts: list[tuple[str, Reply]] = []
         self._lock = threading.Lock()
         self.started_slow = threading.Event()
@@ -95,7 +102,21 @@ class FakeTrino:
 
     # -- protocol ------------------------------------------------------------------------------
 
+    def kill(self, qid: str) -> bool:
+        """``DELETE /v1/query/{id}``: the query is killed (False: no such query)."""
+        with self._lock:
+            self.log.append(("KILL", qid))
+            query = next((q for q in self.queries if q.id == qid), None)
+            self.killed.append(qid)
+        if query is None:
+            return False
+        query.cancelled = True
+        self.cancelled.set()
+        return True
+
     def post(self, sql: str, user: str | None) -> dict[str, Any]:
+        with self._lock:
+            self.log.append(("POST", sql))
         reply = next((r for m, r in self._scripts if m in sql), None)
         if reply is None:
             reply = Reply(columns=[("_col0", "varchar")], rows=[["fake-trino"]])
@@ -207,6 +228,13 @@ def _handler(server: FakeTrino) -> type[BaseHTTPRequestHandler]:
             self._send(200, server.page(match.group("qid"), int(match.group("token"))))
 
         def do_DELETE(self) -> None:
+            killed = _QUERY.match(self.path)
+            if killed is not None:
+                found = server.kill(killed.group("qid"))
+                self.send_response(204 if found else 404)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             match = _PAGE.match(self.path)
             if match is None:
                 self._send(404, {"message": "not found"})

@@ -48,6 +48,9 @@ class RuntimeContext:
     #: where ``log`` writes (``<logs>/<run>/<step>/<attempt>.log``): files an attempt keeps
     #: (a notebook step's executed notebook) go beside it
     log_path: Path | None = None
+    #: the external id (query, application) of this step's previous attempt, declared LOST
+    #: when its worker died: a runtime with a ``fence`` method ends it before running again
+    fence_id: str | None = None
 
     @property
     def output_path(self) -> Path:

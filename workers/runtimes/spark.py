@@ -17,6 +17,7 @@ application is killed: see ``submit.py``.
 from __future__ import annotations
 
 from workers.runtimes.base import Outcome, RuntimeContext
+from workers.runtimes.fencing import fence_application
 from workers.runtimes.submit import (
     SubmitError,
     check_application,
@@ -29,6 +30,16 @@ from workers.runtimes.submit import (
 
 class SparkRuntime:
     """Runs ``spark-submit`` for the step and waits for the application to end."""
+
+    def fence(self, ctx: RuntimeContext, app_id: str) -> None:
+        """The previous attempt was lost with application ``app_id``: a cluster-mode one is
+        killed on its cluster first (a local or client-mode one died with its worker)."""
+        try:
+            plan = plan_submit(ctx)
+        except SubmitError:
+            return
+        if plan.deploy_mode == "cluster":
+            fence_application(ctx, app_id, plan.master, dict(plan.env))
 
     def run(self, ctx: RuntimeContext) -> Outcome:
         try:

@@ -64,6 +64,7 @@ from maestro.connections import (
     scrub,
 )
 from workers.runtimes.base import Outcome, RuntimeContext
+from workers.runtimes.fencing import fence_query
 from workers.runtimes.submit import write_log
 
 SQL_EXTRA = "pip install 'maestro-py[sql]'"
@@ -94,6 +95,10 @@ class _Job:
 
 class SqlRuntime:
     """Runs the step's statements in one transaction on its named connection."""
+
+    def fence(self, ctx: RuntimeContext, query_id: str) -> None:
+        """The previous attempt was lost with query ``query_id`` running: kill it first."""
+        fence_query(ctx, query_id)
 
     def run(self, ctx: RuntimeContext) -> Outcome:
         try:

@@ -403,7 +403,7 @@ def _stop(
         plan.spark_submit, plan.master, plan.deploy_mode, _app_id(seen, plan), seen.submission_id
     )
     if command is not None:
-        _run_kill(command, plan.env, ctx.log)
+        run_kill(command, plan.env, ctx.log)
 
 
 def kill_command(
@@ -423,7 +423,7 @@ def kill_command(
     return None
 
 
-def _run_kill(command: list[str], env: Mapping[str, str], log: BinaryIO) -> None:
+def run_kill(command: list[str], env: Mapping[str, str], log: BinaryIO) -> None:
     write_log(log, f"[maestro] killing the cluster application: {shlex.join(command)}\n")
     try:
         done = subprocess.run(
