@@ -40,6 +40,20 @@ class Dispatcher(Protocol):
         """
 
 
+def waiting(dispatcher: Dispatcher, queue: str) -> int | None:
+    """Messages waiting in ``queue`` at the broker, when the dispatcher can tell (its optional
+    ``depth``), else None. The scheduler re-sends unclaimed attempts only when their messages
+    may be gone: re-sending behind a long queue would only lengthen it."""
+    depth = getattr(dispatcher, "depth", None)
+    if depth is None:
+        return None
+    try:
+        found = depth(queue)
+    except Exception:  # the broker is out of reach: nothing to learn from it
+        return None
+    return found if isinstance(found, int) else None
+
+
 class NullDispatcher:
     """Sends nothing (a process that only schedules, or tests that drive attempts by hand)."""
 

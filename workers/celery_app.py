@@ -81,6 +81,12 @@ class CeleryDispatcher:
                     exc.__class__.__name__,
                 )
 
+    def depth(self, queue: str) -> int:
+        """Messages waiting in ``queue`` (all its priority levels; not those a worker took)."""
+        with self.app.connection_for_read() as conn:
+            size: int = conn.default_channel._size(queue)
+        return size
+
     def cancel(self, attempt_ids: Sequence[int]) -> None:
         """Tell every worker to stop these attempts now (they also learn it by heartbeat)."""
         try:

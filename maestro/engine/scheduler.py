@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select
 
 from maestro import metrics
-from maestro.dispatch import Dispatch
+from maestro.dispatch import Dispatch, waiting
 from maestro.engine import alert_timers, pools, retention, signals
 from maestro.engine.admission import admit_workflow, workflows_with_queued_runs
 from maestro.engine.advance import RunAdvance
@@ -176,9 +176,26 @@ class Scheduler:
             self._each(run_id, self._time_out_run)
 
     def _redispatch(self) -> None:
+        """Send again the attempts no worker claimed within ``redispatch_after`` — their
+        message may be lost (the broker restarted empty) — except in a queue whose broker
+        holds at least as many messages as it has such attempts: there the messages are
+        waiting behind others, and sending copies would lengthen the queue the workers are
+        behind on, every pass, until it collapses (found by ``bench/soak.py``)."""
         now = self.eng.clock.now()
         limit = now - timedelta(seconds=self.eng.settings.redispatch_after)
         unclaimed = status_is(A.c.status, AttemptStatus.QUEUED) & (A.c.dispatched_at <= limit)
+        query = select(A.c.queue, func.count()).where(self._scoped(A, unclaimed))
+        with self.eng.db.read() as conn:
+            due: dict[str, int] = {q: n for q, n in conn.execute(query.group_by(A.c.queue))}
+        behind = {
+            queue
+            for queue, n in due.items()
+            if (depth := waiting(self.eng.dispatcher, queue)) is not None and depth >= n
+        }
+        if behind:
+            unclaimed = unclaimed & A.c.queue.not_in(sorted(behind))
+            if len(behind) == len(due):
+                return
         for attempt_id in self._ids(A, unclaimed, A.c.dispatched_at):
             self._each(attempt_id, lambda i: self._resend(i, now))
 
