@@ -17,9 +17,7 @@ from workers.celery_app import CeleryDispatcher, create_celery_app
 
 pytestmark = [needs_services, pytest.mark.timeout(120)]
 
-FAN = "id: fan\nowner: t\nsteps:\n" + "".join(
-    f"  - {{id: s{i}, type: noop}}\n" for i in range(30)
-)
+FAN = "id: fan\nowner: t\nsteps:\n" + "".join(f"  - {{id: s{i}, type: noop}}\n" for i in range(30))
 
 
 def test_no_copies_behind_a_queue_and_all_again_after_a_broker_loss(
