@@ -56,8 +56,10 @@ FAST = {
     "MAESTRO_POLL_INTERVAL": "0.5",
     "MAESTRO_KILL_GRACE": "1",
 }
-#: how long the runs may take to end once the faults stop
-SETTLE_SECONDS = 240
+#: how long the runs may take to end once the faults stop, at most
+SETTLE_SECONDS = 900
+#: a run that has not ended when no run ended for this long is stuck
+STALL_SECONDS = 90
 #: the faults, and how often each is chosen
 FAULTS = {"kill_worker": 5, "kill_scheduler": 3, "restart_redis": 1, "restart_postgres": 1}
 
@@ -218,11 +220,14 @@ class Soak:
 
 
 def _settle(soak: Soak, timeout: float) -> list[int]:
-    """Wait for every run to end; the ids of those that did not."""
+    """Wait for every run to end while runs keep ending (a backlog being worked off is not
+    stuck): the ids of those that did not end once ``STALL_SECONDS`` passed without any run
+    ending, or after ``timeout`` in all."""
     deadline = time.monotonic() + timeout
+    progress = time.monotonic()
     pending = list(soak.runs)
     R = tables.runs
-    while pending and time.monotonic() < deadline:
+    while pending and time.monotonic() < deadline and time.monotonic() - progress < STALL_SECONDS:
         try:
             with soak.cluster.engine.db.read() as conn:
                 ended = {
@@ -235,6 +240,8 @@ def _settle(soak: Soak, timeout: float) -> list[int]:
                 }
         except OperationalError:
             ended = set()
+        if ended:
+            progress = time.monotonic()
         pending = [r for r in pending if r not in ended]
         if pending:
             time.sleep(1)
@@ -421,7 +428,9 @@ def main() -> int:
         for proc_name, proc in soak.procs.items():  # every process back for the settling
             if proc.poll() is not None:
                 soak.spawn(proc_name)
+        settling = time.monotonic()
         stuck = _settle(soak, SETTLE_SECONDS)
+        settled_in = time.monotonic() - settling
         store = _store_checks(soak)
         crashes = [t for t, kind in soak.faults if kind in ("kill_worker", "restart_postgres")]
         duplicated, reruns = duplicates(_ledger(soak.ledger), crashes)
@@ -434,6 +443,7 @@ def main() -> int:
     report = {
         "seconds_of_faults": round(seconds, 1),
         "seconds_total": round(time.monotonic() - started, 1),
+        "seconds_to_finish_after_the_faults": round(settled_in, 1),
         "runs": len(soak.runs),
         "run_starts_refused_by_a_restart": soak.start_failures,
         "faults": dict(Counter(kind for _, kind in soak.faults)),
