@@ -251,3 +251,37 @@ def test_a_sql_steps_tables_are_read_from_its_statement(
         assert [(d["namespace"], d["name"]) for d in event["outputs"]] == [
             ("duckdb://elsewhere", "main.report")
         ]
+
+
+def test_a_step_stopped_while_it_waits_for_its_iterations_aborts_with_them(
+    lineaged: Lineaged,
+) -> None:
+    h = lineaged.harness
+    run_id = h.start(
+        """
+        id: fanstop
+        owner: t
+        steps:
+          - id: each
+            type: foreach
+            foreach:
+              items: [1, 2]
+              steps:
+                - {id: work, type: noop}
+        """
+    )
+    # the iterations started; their steps are handed to workers, not claimed
+    assert h.statuses(run_id) == {"each": "WAITING"}
+    stop_run(h.engine, run_id, "alice")
+    assert h.view(run_id).status == "STOPPED"
+    states = lineaged.states()
+    step_run = lineaged.events("fanstop.each")[0]["run"]["runId"]
+    assert states["fanstop"] == ["START", "ABORT"]
+    assert states["fanstop.each"] == ["START", "ABORT"]
+    # each iteration that started aborts, under the step; one still queued sends nothing
+    iterations: dict[str, list[str]] = {}
+    for event in lineaged.events("fanstop.each.iteration"):
+        iterations.setdefault(event["run"]["runId"], []).append(event["eventType"])
+        assert _parent(event) == ("maestro", "fanstop.each", step_run)
+    assert iterations and all(kinds == ["START", "ABORT"] for kinds in iterations.values())
+    assert "fanstop.each.work" not in states  # never claimed: no run of its job
