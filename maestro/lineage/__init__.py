@@ -14,22 +14,18 @@ The engine derives records from the status changes of each unit of work it commi
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
-import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Protocol, cast
+from typing import Protocol
 
+from maestro.lazy_sink import LazySink, switch
 from maestro.lineage.records import LineageRecord
 
 logger = logging.getLogger(__name__)
 
 SWITCH = "MAESTRO_OPENLINEAGE"
-_ON = frozenset({"1", "true", "on", "yes"})
-_OFF = frozenset({"0", "false", "off", "no"})
-_CLIENT = "maestro.lineage.client"
 
 
 class LineageSink(Protocol):
@@ -43,10 +39,10 @@ class LineageSink(Protocol):
 def enabled(environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> bool:
     """Whether lineage is on in this environment."""
     env = os.environ if environ is None else environ
-    switch = env.get(SWITCH, "").strip().lower()
-    if switch in _OFF or env.get("OPENLINEAGE_DISABLED", "").strip().lower() == "true":
+    on = switch(env, SWITCH)
+    if on is False or env.get("OPENLINEAGE_DISABLED", "").strip().lower() == "true":
         return False
-    if switch in _ON or env.get("OPENLINEAGE_URL", "").strip():
+    if on is True or env.get("OPENLINEAGE_URL", "").strip():
         return True
     return config_file(env, cwd) is not None
 
@@ -63,40 +59,24 @@ def config_file(environ: Mapping[str, str], cwd: Path | None = None) -> Path | N
     return next((p for p in candidates if p is not None and p.is_file()), None)
 
 
-_lock = threading.Lock()
-_loaded: list[LineageSink | None] = []
+#: the OpenLineage client side (``maestro.lineage.client``), loaded by name when lineage is on
+_sink: LazySink[LineageSink] = LazySink(
+    "maestro.lineage.client",
+    logger,
+    f"lineage is on ({SWITCH}, OPENLINEAGE_URL or an openlineage.yml) but the OpenLineage "
+    "client is not installed (%s): install 'maestro-py[observability]'; running without "
+    "lineage",
+)
 
 
 def sink() -> LineageSink | None:
     """The process's sink when lineage is on (made once), else None. On without the
     ``observability`` extra installed: a warning, and None."""
-    if not enabled():
-        return None
-    with _lock:
-        if not _loaded:
-            _loaded.append(_load())
-        return _loaded[0]
+    return _sink.get() if enabled() else None
 
 
 def flush(timeout_seconds: float = 5.0) -> None:
     """Send what the process's sink still holds (a prefork worker's child about to end)."""
-    with _lock:
-        made = _loaded[0] if _loaded else None
-    closer = getattr(made, "flush", None)
+    closer = getattr(_sink.made(), "flush", None)
     if closer is not None:
         closer(timeout_seconds)
-
-
-def _load() -> LineageSink | None:
-    try:
-        module = importlib.import_module(_CLIENT)
-    except ImportError as exc:
-        logger.warning(
-            "lineage is on (%s, OPENLINEAGE_URL or an openlineage.yml) but the OpenLineage "
-            "client is not installed (%s): install 'maestro-py[observability]'; running "
-            "without lineage",
-            SWITCH,
-            exc.name,
-        )
-        return None
-    return cast(LineageSink, module.from_environment())

@@ -3,7 +3,7 @@ its transport, configured the OpenLineage way (``openlineage.yml`` where ``OPENL
 the working folder or ``~/.openlineage`` has one, ``OPENLINEAGE__TRANSPORT__*`` variables, or
 ``OPENLINEAGE_URL`` / ``OPENLINEAGE_API_KEY`` / ``OPENLINEAGE_ENDPOINT`` for HTTP).
 
-Loaded by name (``maestro.lineage.sink``) only when lineage is on. Jobs are in the namespace
+Loaded by name (``maestro.lineage.sink()``) only when lineage is on. Jobs are in the namespace
 ``OPENLINEAGE_NAMESPACE`` (default ``maestro``). A sql step's tables are read here
 (``maestro.lineage.sql``), so that a process without lineage never imports sqlglot.
 """

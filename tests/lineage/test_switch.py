@@ -62,8 +62,8 @@ def test_on_without_the_client_warns_and_runs_without_lineage(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setenv("MAESTRO_OPENLINEAGE", "1")
-    monkeypatch.setattr(lineage, "_CLIENT", "maestro.lineage.not_installed")
-    monkeypatch.setattr(lineage, "_loaded", [])
+    monkeypatch.setattr(lineage._sink, "module", "maestro.lineage.not_installed")
+    monkeypatch.setattr(lineage._sink, "_made", [])
     with caplog.at_level(logging.WARNING, logger="maestro.lineage"):
         assert lineage.sink() is None
     assert "maestro-py[observability]" in caplog.text
