@@ -19,7 +19,7 @@ from celery.concurrency.thread import TaskPool as CeleryThreadPool
 from celery.signals import worker_process_shutdown, worker_shutting_down
 from celery.worker.control import control_command
 
-from maestro import traces
+from maestro import lineage, traces
 from maestro.dispatch import Dispatch
 from maestro.settings import Settings
 from workers.executor import AttemptExecutor
@@ -122,6 +122,7 @@ def register_worker(app: Celery, make_executor: Callable[[], AttemptExecutor]) -
 
 def _flush_spans(**_: Any) -> None:
     traces.flush()
+    lineage.flush()
 
 
 class ThreadPool(CeleryThreadPool):  # type: ignore[misc]  # celery ships no type hints

@@ -36,6 +36,7 @@ from maestro.definition.basics import (
     _Model,
     _str_to_list,
 )
+from maestro.definition.datasets import Datasets
 from maestro.definition.durations import Duration, TemplatedDuration
 
 # ---------------------------------------------------------------------------------------------
@@ -292,6 +293,10 @@ class Step(_Model):
     connections: Annotated[list[ConnectionName], BeforeValidator(_str_to_list)] = Field(
         default_factory=list
     )
+    #: the datasets the step reads and writes, for lineage (``maestro.definition.datasets``);
+    #: a sql step's own statement is parsed for them when it declares none
+    inputs: Datasets
+    outputs: Datasets
     sleep: SleepSettings | None = None
     shell: ShellSettings | None = None
     python: PythonSettings | None = None

@@ -9,10 +9,11 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from maestro import lineage as lineage_switch
 from maestro import metrics, traces
 from maestro.clock import Clock, SystemClock
 from maestro.dispatch import Dispatcher, NullDispatcher
-from maestro.engine import alerting, signal_apply, tracing
+from maestro.engine import alerting, lineage, signal_apply, tracing
 from maestro.engine.compiled import VersionCache
 from maestro.engine.settle import settle
 from maestro.settings import Settings
@@ -33,6 +34,7 @@ class Engine:
         clock: Clock | None = None,
         dispatcher: Dispatcher | None = None,
         spans: traces.SpanSink | None = None,
+        lineage_sink: lineage_switch.LineageSink | None = None,
     ) -> None:
         self.db = db
         self.settings = settings
@@ -41,6 +43,8 @@ class Engine:
         self.versions = VersionCache()
         #: where the spans of ended runs, steps and attempts go; None: traces are off
         self.spans = spans if spans is not None else traces.sink()
+        #: where the OpenLineage events of started and ended runs and steps go; None: off
+        self.lineage = lineage_sink if lineage_sink is not None else lineage_switch.sink()
         self._wake_listeners: list[Callable[[], None]] = []
 
     def on_wake(self, listener: Callable[[], None]) -> None:
@@ -50,17 +54,23 @@ class Engine:
     @contextmanager
     def unit(self, actor: str = "system") -> Iterator[Unit]:
         """A unit of work; its follow-ups for other runs are applied before it commits, its
-        side effects (spans of what it ended, dispatch, cancel, wake, signals) after."""
+        side effects (spans and lineage events of what it started or ended, dispatch, cancel,
+        wake, signals) after."""
         sink, spans = self.spans, None
+        lineage_sink, events = self.lineage, None
         with unit_of_work(self.db, self.clock, actor) as u:
             yield u
             settle(u, self.versions)
             if sink is not None:
                 spans = tracing.collect(u)  # before alerting takes the changes
+            if lineage_sink is not None:
+                events = lineage.collect(u, self.versions, self.settings)
             ended = metrics.count_attempt_ends(u.changes)
             alerting.record(u, self.versions, self.settings)
         if sink is not None and spans:
             sink.export(spans)
+        if lineage_sink is not None and events:
+            lineage_sink.emit(events)
         metrics.attempts_ended(ended)
         self.after_commit(u)
 

@@ -121,5 +121,6 @@ def _with_run(query: Select[Any]) -> Select[Any]:
         R.c.number.label("run_number"),
         R.c.created_at.label("run_created_at"),
         R.c.iteration,
+        R.c.body,
         *_root_columns(),
     )

@@ -12,22 +12,18 @@ The engine derives spans from the status changes of each unit of work it commits
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
-import threading
 from collections.abc import Mapping, Sequence
-from typing import Protocol, cast
+from typing import Protocol
 
+from maestro.lazy_sink import LazySink, switch
 from maestro.traces.spans import SpanRecord
 
 logger = logging.getLogger(__name__)
 
 SWITCH = "MAESTRO_OTEL"
 _ENDPOINTS = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-_ON = frozenset({"1", "true", "on", "yes"})
-_OFF = frozenset({"0", "false", "off", "no"})
-_SDK = "maestro.traces.otel"
 
 
 class SpanSink(Protocol):
@@ -43,48 +39,31 @@ class SpanSink(Protocol):
 def enabled(environ: Mapping[str, str] | None = None) -> bool:
     """Whether traces are on in this environment."""
     env = os.environ if environ is None else environ
-    switch = env.get(SWITCH, "").strip().lower()
-    if switch in _OFF or env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+    on = switch(env, SWITCH)
+    if on is False or env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
         return False
-    return switch in _ON or any(env.get(name, "").strip() for name in _ENDPOINTS)
+    return on is True or any(env.get(name, "").strip() for name in _ENDPOINTS)
 
 
-_lock = threading.Lock()
-_loaded: list[SpanSink | None] = []
+#: the OpenTelemetry SDK side (``maestro.traces.otel``), loaded by name when traces are on
+_sink: LazySink[SpanSink] = LazySink(
+    "maestro.traces.otel",
+    logger,
+    f"traces are on ({SWITCH} or {_ENDPOINTS[0]}) but OpenTelemetry is not installed (%s): "
+    "install 'maestro-py[observability]'; running without traces",
+)
 
 
 def sink() -> SpanSink | None:
     """The process's sink when traces are on (made once, exporting as the ``OTEL_*``
     variables say), else None. On without the ``observability`` extra installed: a warning,
     and None."""
-    if not enabled():
-        return None
-    with _lock:
-        if not _loaded:
-            _loaded.append(_load())
-        return _loaded[0]
+    return _sink.get() if enabled() else None
 
 
 def flush(timeout_millis: int = 5000) -> None:
     """Export what the process's sink still holds (a process about to end without running
     its exit handlers: a prefork worker's child). Nothing when no sink was made."""
-    with _lock:
-        made = _loaded[0] if _loaded else None
-    flusher = getattr(made, "flush", None)
+    flusher = getattr(_sink.made(), "flush", None)
     if flusher is not None:
         flusher(timeout_millis)
-
-
-def _load() -> SpanSink | None:
-    try:
-        module = importlib.import_module(_SDK)
-    except ImportError as exc:
-        logger.warning(
-            "traces are on (%s or %s) but OpenTelemetry is not installed (%s): install "
-            "'maestro-py[observability]'; running without traces",
-            SWITCH,
-            _ENDPOINTS[0],
-            exc.name,
-        )
-        return None
-    return cast(SpanSink, module.from_environment())

@@ -48,8 +48,8 @@ def test_on_without_the_sdk_warns_and_runs_without_traces(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setenv("MAESTRO_OTEL", "1")
-    monkeypatch.setattr(traces, "_SDK", "maestro.traces.not_installed")
-    monkeypatch.setattr(traces, "_loaded", [])
+    monkeypatch.setattr(traces._sink, "module", "maestro.traces.not_installed")
+    monkeypatch.setattr(traces._sink, "_made", [])
     with caplog.at_level(logging.WARNING, logger="maestro.traces"):
         assert traces.sink() is None
     assert "maestro-py[observability]" in caplog.text
