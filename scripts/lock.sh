@@ -6,9 +6,10 @@
 #   scripts/lock.sh --upgrade take the newest versions the ranges allow (make upgrade-deps)
 #   scripts/lock.sh --check   exit 1 when the lock no longer matches pyproject.toml (CI)
 #
-# Three files, one resolution: dev.lock holds every extra; run.lock (core + sql: the demo and
-# the image) and spark.lock (run + spark: the image's spark target) are resolved under
-# dev.lock's pins, so a package has the same version in all three.
+# Three files, one resolution: dev.lock holds every extra; run.lock (core + sql +
+# observability: the demo and the image, so that a deployment can turn traces and lineage on)
+# and spark.lock (run + spark: the image's spark target) are resolved under dev.lock's pins,
+# so a package has the same version in all three.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 UV_VERSION=0.13.9
@@ -40,8 +41,8 @@ compile() { # compile FILE [uv args...]
     "scripts/lock.sh" "$@" -o "$file")
 }
 compile dev.lock --all-extras "${upgrade[@]}"
-compile run.lock --extra sql -c dev.lock
-compile spark.lock --extra sql --extra spark -c dev.lock
+compile run.lock --extra sql --extra observability -c dev.lock
+compile spark.lock --extra sql --extra spark --extra observability -c dev.lock
 for f in "$out"/*.lock; do # uv writes the pyproject path it was given: keep it relative
   sed -i "s|$PWD/pyproject.toml|pyproject.toml|g" "$f"
 done
