@@ -8,7 +8,6 @@ in the dark scheme."""
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import Server, screenshot
+from tests.e2e.test_web_defects import _start, _submit, _wait_ended
 
 try:
     from playwright.sync_api import expect
@@ -60,30 +60,6 @@ steps:
   - {id: transform, type: noop, depends_on: [extract]}
   - {id: load, type: noop, depends_on: [transform]}
 """
-
-
-def _submit(server: Server, yaml: str) -> None:
-    response = server.api(
-        "POST", "/workflows", content=yaml, headers={"Content-Type": "application/yaml"}
-    )
-    assert response.status_code in (200, 201), response.text
-
-
-def _start(server: Server, workflow: str) -> int:
-    response = server.api("POST", f"/workflows/{workflow}/runs", json={})
-    assert response.status_code == 201, response.text
-    run_id: int = response.json()["id"]
-    return run_id
-
-
-def _wait_ended(server: Server, run_id: int, timeout: float = 30) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status: str = server.api("GET", f"/runs/{run_id}").json()["status"]
-        if status in ("SUCCEEDED", "FAILED", "STOPPED"):
-            return status
-        time.sleep(0.2)
-    raise AssertionError(f"run {run_id} did not end")
 
 
 @pytest.fixture
