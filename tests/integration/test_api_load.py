@@ -34,6 +34,8 @@ def test_500_starts_from_8_threads_through_a_database_restart() -> None:
     report = json.loads(done.stdout)
     assert done.returncode == 0, json.dumps(report, indent=2)
     assert report["runs_in_the_store"] == 500 and not report["problems"]
-    assert report["answers"]["201"] == 500
+    # 201: created; 200: a retry whose first try had committed before the outage cut its
+    # answer off, answered with that run (the Idempotency-Key) — never a second run
+    assert report["answers"].get("201", 0) + report["answers"].get("200", 0) == 500
     assert report["answers"].get("503", 0) > 0, "the restart was not seen: no 503 at all"
     assert {k for k in report["answers"] if k.startswith("5")} <= {"503"}
