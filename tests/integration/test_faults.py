@@ -82,9 +82,16 @@ def test_a_sigkilled_worker_loses_its_attempt_and_another_worker_finishes_the_ru
     assert first[3] is not None
     victim = int(first[3].rsplit(":", 1)[1])
     assert victim in workers
+    # attempt 1's shell, on the worker about to die, once its warden stands beside it (the
+    # worker starts the warden right after the step: a death in that instant is not fenced —
+    # docs/architecture.md; a loaded CI machine once killed the worker inside it)
+    orphan = eventually(
+        lambda: int(marks.read_text().split()[1]) if marks.exists() else None,
+        what="attempt 1's shell started",
+    )
+    eventually(lambda: _warden_of(orphan), timeout=10, what="the step's warden started")
     os.kill(victim, signal.SIGKILL)
     killed_at = time.monotonic()
-    orphan = int(marks.read_text().split()[1])  # attempt 1's shell, on the dead worker
     eventually(lambda: _gone(orphan), timeout=2, what="the dead worker's step to die with it")
     view = cluster.wait(run_id, timeout=60)
     assert view.status == "SUCCEEDED", cluster.logs()
@@ -99,6 +106,18 @@ def test_a_sigkilled_worker_loses_its_attempt_and_another_worker_finishes_the_ru
     assert [line.split()[0] for line in lines] == ["1", "2"]
     time.sleep(max(0.0, killed_at + 5 - time.monotonic()))  # attempt 1 would have ended by now
     assert ledger.read_text().split() == ["2"]  # the work was done once, by the retry
+
+
+def _warden_of(pgid: int) -> bool:
+    """Whether a warden (``workers/runtimes/warden.py``) guards process group ``pgid``."""
+    wanted = f"maestro-warden\0{pgid}\0".encode()
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if wanted in cmdline.read_bytes():
+                return True
+        except OSError:  # the process ended meanwhile
+            continue
+    return False
 
 
 def _gone(pid: int) -> bool:
