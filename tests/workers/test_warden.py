@@ -132,3 +132,53 @@ def run_shell(command: str, folder: Path, log: BinaryIO) -> Outcome:
         cancel=threading.Event(),
     )
     return ShellRuntime().run(ctx)
+
+
+HELD_WORKER = textwrap.dedent(
+    """
+    import os, signal, sys
+    from pathlib import Path
+    from workers.runtimes.shell import start
+
+    tmp = Path(sys.argv[1])
+    env = {**os.environ, "MARK": str(tmp / "mark")}
+    proc, _ = start(["/bin/bash", "-c", sys.argv[2]], tmp, env, open(tmp / "log", "ab"))
+    (tmp / "held").write_text(str(proc.pid))
+    os.kill(os.getpid(), signal.SIGKILL)  # dies before supervise() could stand a warden
+    """
+)
+
+
+def test_a_worker_killed_before_the_warden_stands_never_runs_the_step(tmp_path: Path) -> None:
+    """The window between a step's start and its warden's is closed: the step is started held
+    and runs only once the warden stands; a worker dying in between takes the step with it
+    before any of its command ran."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    worker = subprocess.run(
+        [sys.executable, "-c", HELD_WORKER, str(tmp_path), 'touch "$MARK"; sleep 60'],
+        env=env,
+        check=False,
+    )
+    assert worker.returncode == -signal.SIGKILL
+    held = int((tmp_path / "held").read_text())
+    assert wait_all_gone([held], timeout=2.0), "the held step outlived its worker"
+    assert not (tmp_path / "mark").exists(), "the step's command ran without a warden"
+
+
+def test_a_held_step_runs_as_itself_once_released(tmp_path: Path) -> None:
+    """Released, the held shell becomes the command (same pid, hence the same group the
+    warden watches), with stdin from /dev/null as before."""
+    with open(tmp_path / "log", "ab") as log:
+        outcome = run_shell(
+            'echo "pid=$$ pgid=$(ps -o pgid= -p $$ | tr -d " ") stdin=$(readlink /proc/$$/fd/0)"'
+            '; cat; echo "argv0=$0"',
+            tmp_path,
+            log,
+        )
+    assert outcome.status == "succeeded"
+    text = (tmp_path / "log").read_text()
+    line = next(line for line in text.splitlines() if line.startswith("pid="))
+    fields = dict(part.split("=", 1) for part in line.split())
+    assert fields["pid"] == fields["pgid"]
+    assert fields["stdin"] == "/dev/null"
+    assert "argv0=/bin/bash" in text

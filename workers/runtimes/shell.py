@@ -46,7 +46,7 @@ from maestro.logindex import STDERR, STDOUT
 from workers.runtimes.base import Outcome, RuntimeContext, exit_status
 from workers.runtimes.outputs import OutputError, read_outputs
 from workers.runtimes.step_env import StepEnvError, step_environment
-from workers.runtimes.warden import guard
+from workers.runtimes.warden import HeldPopen, Hold, guard
 
 DEFAULT_SHELL = "/bin/bash"
 _POLL_FIRST = 0.001
@@ -122,16 +122,22 @@ def start(
     secrets: list[str] | None = None,
 ) -> tuple[subprocess.Popen[bytes], threading.Thread | None]:
     """Start the command in its own session, its stdout and stderr pumped to ``log`` (masked
-    with ``secrets``) by the returned thread."""
-    proc = subprocess.Popen(
-        argv,
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
+    with ``secrets``) by the returned thread. It is held (``warden.Hold``) until
+    :func:`supervise` has its warden standing."""
+    hold = Hold()
+    try:
+        proc = HeldPopen(
+            hold.argv(argv, env, cwd),
+            cwd=cwd,
+            env=env,
+            stdin=hold.stdin,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+    finally:
+        hold.spawned()
+    proc.hold = hold
     assert proc.stdout is not None and proc.stderr is not None
     pipes = {proc.stdout: STDOUT, proc.stderr: STDERR}
     pump = threading.Thread(
@@ -190,7 +196,7 @@ def _spawn_failure(exc: OSError, shell: str, cwd: Path) -> Outcome:
 def supervise(proc: subprocess.Popen[bytes], ctx: RuntimeContext) -> bool:
     """Wait for the command; True when it had to be stopped because of ``ctx.cancel``. A
     warden kills the command's group if this worker dies meanwhile (``warden.py``)."""
-    warden = guard(proc.pid, lambda: _kill_now(proc))
+    warden = guard(proc.pid, lambda: _kill_now(proc), getattr(proc, "hold", None))
     try:
         if _wait_or_cancel(proc, ctx.cancel):
             return False

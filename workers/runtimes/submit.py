@@ -64,7 +64,7 @@ from workers.runtimes.base import Outcome, RuntimeContext, exit_status
 from workers.runtimes.outputs import OutputError, read_outputs
 from workers.runtimes.shell import _kill_now, _terminate
 from workers.runtimes.step_env import StepEnvError, step_environment
-from workers.runtimes.warden import guard
+from workers.runtimes.warden import Hold, guard
 
 SPARK_EXTRA = "pip install 'maestro-py[spark]'"
 _POLL = 0.05
@@ -332,15 +332,19 @@ def run_submit(
     if plan.event_dir is not None:
         plan.event_dir.mkdir(parents=True, exist_ok=True)
     seen = _Seen()
-    proc = subprocess.Popen(
-        plan.argv,
-        cwd=plan.cwd,
-        env=plan.env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    hold = Hold()  # spark-submit does not start before its warden stands (warden.py)
+    try:
+        proc = subprocess.Popen(
+            hold.argv(plan.argv, plan.env, plan.cwd),
+            cwd=plan.cwd,
+            env=plan.env,
+            stdin=hold.stdin,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    finally:
+        hold.spawned()
     assert proc.stdout is not None
     pump = threading.Thread(
         target=_pump,
@@ -351,7 +355,7 @@ def run_submit(
     pump.start()
     recorder = _IdRecorder(ctx)
     # spark-submit's group dies with this worker (warden.py)
-    warden = guard(proc.pid, lambda: _kill_now(proc))
+    warden = guard(proc.pid, lambda: _kill_now(proc), hold)
     try:
         ended = _wait(proc, ctx, max_duration, lambda: recorder.offer(_app_id(seen, plan)))
         if ended != "exited":

@@ -17,14 +17,28 @@ when the *thread* that started it exits — a step's grandchildren (what ``sh -c
 survive, and a worker thread ending would kill a healthy step. A subreaper would need the
 worker to be PID 1's stand-in. A shell warden costs a fork and a ``read`` (about a
 millisecond), needs no Python start-up, and holds nothing but the pipe.
+
+The step is started *held* (:class:`Hold`): a ``/bin/sh`` that reads one line from a second
+pipe before it ``exec``s the command, with the same pid, hence the same process group. The
+worker writes ``go`` only once the warden stands. A worker killed between the two starts closes
+that pipe too: the held shell reads nothing and exits without running the command. So there is
+no instant in which a step runs unfenced.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import shutil
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+
+#: read "go" on stdin, then become the command ("$@") with stdin from /dev/null; anything else
+#: (the worker died before its warden stood) ends here, the command never started
+_HOLD_SCRIPT = 'IFS= read -r line && [ "$line" = go ] || exit 125; exec "$@" </dev/null'
+#: the exit code of a held command whose worker never let it go
+HELD_EXIT = 125
 
 #: $1: the group to kill when the worker's end of the pipe closes without "done"
 _SCRIPT = 'trap "" INT TERM HUP; read -r line; [ "$line" = done ] || kill -KILL "-$1"; exit 0'
@@ -59,11 +73,81 @@ class Warden:
         self._proc.wait()
 
 
-def guard(pgid: int, kill: Callable[[], None]) -> Warden:
-    """A warden for ``pgid``; if none can be started, ``kill`` the group and raise (a step
-    that could outlive its worker does not run)."""
+def _check_program(name: str, env: Mapping[str, str] | None, cwd: str | os.PathLike[str]) -> None:
+    if "/" in name:
+        path = name if os.path.isabs(name) else os.path.join(cwd, name)
+        if not os.path.exists(path):
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), name)
+        if os.path.isdir(path) or not os.access(path, os.X_OK):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), name)
+        return
+    search = (env if env is not None else os.environ).get("PATH", os.defpath)
+    if shutil.which(name, path=search) is None:
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), name)
+
+
+class Hold:
+    """Keeps a command from running until :meth:`release`: start it with :meth:`argv` and
+    :attr:`stdin`, then call :meth:`spawned`."""
+
+    def __init__(self) -> None:
+        self.stdin, self._go = os.pipe()  # close-on-exec: only the held shell gets the read end
+        self._open = True
+
+    @staticmethod
+    def argv(
+        argv: list[str], env: Mapping[str, str] | None, cwd: str | os.PathLike[str]
+    ) -> list[str]:
+        """``argv`` behind the held shell. Raises ``OSError`` as starting ``argv`` itself
+        would when its program is missing or not executable (the held shell would only exit
+        127 later, a worse message)."""
+        _check_program(argv[0], env, cwd)
+        return ["/bin/sh", "-c", _HOLD_SCRIPT, "maestro-hold", *argv]
+
+    def spawned(self) -> None:
+        """The held process has its copy of the read end; the worker keeps only ``go``."""
+        with contextlib.suppress(OSError):
+            os.close(self.stdin)
+
+    def release(self) -> None:
+        """Let the command run."""
+        self._close(b"go\n")
+
+    def cancel(self) -> None:
+        """The command never runs (its shell exits with :data:`HELD_EXIT`)."""
+        self._close(b"")
+
+    def _close(self, message: bytes) -> None:
+        if not self._open:
+            return
+        self._open = False
+        with contextlib.suppress(OSError):
+            if message:
+                os.write(self._go, message)
+        with contextlib.suppress(OSError):
+            os.close(self._go)
+
+    def __del__(self) -> None:  # a hold forgotten on an error path never lets its command run
+        self.cancel()
+
+
+class HeldPopen(subprocess.Popen[bytes]):
+    """A step's process started held; ``hold`` lets it go."""
+
+    hold: Hold | None = None
+
+
+def guard(pgid: int, kill: Callable[[], None], hold: Hold | None = None) -> Warden:
+    """A warden for ``pgid``, then ``hold`` released; if no warden can be started, the held
+    command never runs, ``kill`` the group and raise (a step that could outlive its worker does
+    not run)."""
     try:
-        return Warden(pgid)
+        warden = Warden(pgid)
     except BaseException:
+        if hold is not None:
+            hold.cancel()
         kill()
         raise
+    if hold is not None:
+        hold.release()
+    return warden
