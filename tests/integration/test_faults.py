@@ -82,9 +82,8 @@ def test_a_sigkilled_worker_loses_its_attempt_and_another_worker_finishes_the_ru
     assert first[3] is not None
     victim = int(first[3].rsplit(":", 1)[1])
     assert victim in workers
-    # attempt 1's shell, on the worker about to die, once its warden stands beside it (the
-    # worker starts the warden right after the step: a death in that instant is not fenced —
-    # docs/architecture.md; a loaded CI machine once killed the worker inside it)
+    # attempt 1's shell, on the worker about to die; it runs only once its warden stands (a
+    # held start, docs/architecture.md), which the check below confirms
     orphan = eventually(
         lambda: int(marks.read_text().split()[1]) if marks.exists() else None,
         what="attempt 1's shell started",
