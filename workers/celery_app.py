@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from billiard.process import active_children  # type: ignore[import-untyped]
 from celery import Celery
 from celery.concurrency.thread import TaskPool as CeleryThreadPool
-from celery.signals import worker_process_shutdown, worker_shutting_down
+from celery.signals import worker_process_init, worker_process_shutdown, worker_shutting_down
+from celery.worker import state as worker_state
 from celery.worker.control import control_command
 
 from maestro import lineage, traces
@@ -118,6 +121,22 @@ def register_worker(app: Celery, make_executor: Callable[[], AttemptExecutor]) -
 
     # a prefork pool's child ends without the exit handlers that send the spans it holds
     worker_process_shutdown.connect(_flush_spans, weak=False)
+    worker_process_init.connect(_listen_for_stop, weak=False)
+
+
+#: what a prefork worker sends its pool's children when their running steps must stop now
+#: (the drain timeout, a second SIGTERM): each stops its steps and reports them LOST
+STOP_SIGNAL = signal.SIGUSR2
+
+
+def _listen_for_stop(**_: Any) -> None:
+    """In a prefork pool's child: :data:`STOP_SIGNAL` stops this child's running steps (on a
+    thread: the handler runs in the main thread, which is the one executing the task)."""
+
+    def on_stop(signum: int, frame: object) -> None:
+        threading.Thread(target=_stop_running, args=("stop",), daemon=True).start()
+
+    signal.signal(STOP_SIGNAL, on_stop)
 
 
 def _flush_spans(**_: Any) -> None:
@@ -141,9 +160,8 @@ def enable_drain(drain_timeout: float) -> None:
     seconds later are stopped and handed back LOST — retried elsewhere at once, as a platform
     failure, not one of the step's ``retries``. A second signal stops them at once.
 
-    The running attempts are this process's (the threads pool); a prefork pool's children
-    drain without the time limit (Celery's warm shutdown), and a second signal there is
-    Celery's cold shutdown."""
+    With the threads pool the running attempts are this process's; a prefork pool's children
+    are sent :data:`STOP_SIGNAL` instead, and each stops its own."""
     signals = 0
     lock = threading.Lock()
 
@@ -152,7 +170,7 @@ def enable_drain(drain_timeout: float) -> None:
         with lock:
             signals += 1
             first = signals == 1
-        running = sum(e.heartbeats.watched() for e in _executors)
+        running = _running_here()
         if first:
             logger.warning(
                 "%s: draining %d running step(s) for up to %gs (a second signal stops them now)",
@@ -169,12 +187,25 @@ def enable_drain(drain_timeout: float) -> None:
     worker_shutting_down.connect(on_shutdown, weak=False)
 
 
+def _running_here() -> int:
+    """The steps running in this worker: its own executors' (threads pool), else the tasks
+    its prefork children are executing."""
+    if _executors:
+        return sum(e.heartbeats.watched() for e in _executors)
+    return len(worker_state.active_requests)
+
+
 def _stop_running(why: str) -> None:
-    running = sum(e.heartbeats.watched() for e in _executors)
+    running = _running_here()
     if running:
         logger.warning("%s: stopping %d running step(s); they run again elsewhere", why, running)
     for executor in _executors:
         executor.shutdown(wait=executor.eng.settings.kill_grace + 2)
+    for child in active_children():  # a prefork pool's processes: each stops its own
+        try:
+            os.kill(child.pid, STOP_SIGNAL)
+        except (OSError, TypeError):  # gone already, or not started
+            continue
 
 
 #: ``worker_pool`` setting of a ``--pool threads`` worker

@@ -41,11 +41,14 @@ def started(tmp_path: Path, *names: str) -> bool:
     return all(f"start {name}" in text for name in names)
 
 
+@pytest.mark.parametrize("pool", ["threads", "prefork"])
 def test_sigterm_lets_running_steps_finish_then_hands_back_the_rest(
-    cluster: Cluster, tmp_path: Path
+    cluster: Cluster, tmp_path: Path, pool: str
 ) -> None:
+    """With prefork the steps run in the pool's children: at the timeout the worker tells
+    each child to stop its own (``STOP_SIGNAL``), as the threads pool stops them itself."""
     cluster.scheduler()
-    worker = cluster.worker("draining", "default", 2, "threads", "--drain-timeout", "5s")
+    worker = cluster.worker("draining", "default", 2, pool, "--drain-timeout", "5s")
     run_id = cluster.start_run(workflow(tmp_path))
     eventually(lambda: started(tmp_path, "short", "long"), what="both steps started")
     long_pid = int((tmp_path / "pids").read_text().split()[0])
@@ -69,9 +72,12 @@ def test_sigterm_lets_running_steps_finish_then_hands_back_the_rest(
     assert "draining 2 running step(s) for up to 5s" in (cluster.home / "draining.log").read_text()
 
 
-def test_a_second_sigterm_stops_running_steps_at_once(cluster: Cluster, tmp_path: Path) -> None:
+@pytest.mark.parametrize("pool", ["threads", "prefork"])
+def test_a_second_sigterm_stops_running_steps_at_once(
+    cluster: Cluster, tmp_path: Path, pool: str
+) -> None:
     cluster.scheduler()
-    worker = cluster.worker("impatient", "default", 2, "threads", "--drain-timeout", "10m")
+    worker = cluster.worker("impatient", "default", 2, pool, "--drain-timeout", "10m")
     run_id = cluster.start_run(workflow(tmp_path).replace("sleep 2", "sleep 60"))
     eventually(lambda: started(tmp_path, "short", "long"), what="both steps started")
     worker.send_signal(signal.SIGTERM)
