@@ -138,8 +138,9 @@ STANDALONE = "spark://m:7077"
     ("master", "mode", "app_id", "submission", "expected"),
     [
         ("yarn", "cluster", YARN_ID, None, ["yarn", "application", "-kill", YARN_ID]),
-        (K8S, "cluster", K8S_ID, POD, ["ss", "--master", K8S, "--kill", POD]),
-        (STANDALONE, "cluster", None, DRIVER, ["ss", "--master", STANDALONE, "--kill", DRIVER]),
+        (K8S, "cluster", K8S_ID, POD, ["/s/bin/ss", "--master", K8S, "--kill", POD]),
+        (STANDALONE, "cluster", None, DRIVER,
+         ["/s/bin/spark-class", "org.apache.spark.deploy.Client", "kill", STANDALONE, DRIVER]),
         ("yarn", "client", YARN_ID, None, None),
         ("local[2]", None, "local-1700000000000", None, None),
         ("yarn", "cluster", None, None, None),
@@ -148,7 +149,7 @@ STANDALONE = "spark://m:7077"
 def test_cluster_mode_applications_get_a_kill_command(
     master: str, mode: str | None, app_id: str | None, submission: str | None, expected: object
 ) -> None:
-    assert kill_command("ss", master, mode, app_id, submission) == expected
+    assert kill_command("/s/bin/ss", master, mode, app_id, submission) == expected
 
 
 LOG_LINES = {

@@ -4,9 +4,11 @@ once. The worker's own processes die with it (``warden.py``); these do not:
 
 * a **Trino/Presto query** keeps running on the coordinator: it is killed by id
   (``DELETE /v1/query/{id}``, Trino's REST API, with the connection's user and password);
-* a **Spark application in cluster mode on YARN** keeps running on the cluster: it is killed
-  with ``yarn application -kill <id>`` (a standalone or Kubernetes driver is killed by its
-  submission id, which a LOST attempt may not have recorded: logged, not killed).
+* a **Spark application in cluster mode** keeps running on the cluster: on YARN it is killed
+  with ``yarn application -kill <application id>``; on Kubernetes with
+  ``spark-submit --master <master> --kill <submission id>``, on a standalone master with its
+  driver client's ``kill`` (the attempt records the driver's
+  submission id there, as soon as ``spark-submit`` prints it).
 
 Best effort and logged in the new attempt's log: a query or application that already ended
 answers "not found", which is fine. A PostgreSQL statement needs no fence: the server ends a
@@ -15,14 +17,13 @@ backend whose client connection closed.
 
 from __future__ import annotations
 
-import shutil
 from typing import Any
 
 import httpx
 
 from maestro.connections import ConnectionLookupError, parse, resolve, scrub
 from workers.runtimes.base import RuntimeContext
-from workers.runtimes.submit import run_kill, write_log
+from workers.runtimes.submit import APP_ID, kill_command, run_kill, write_log
 
 #: seconds a fence may take
 FENCE_TIMEOUT = 10.0
@@ -57,14 +58,26 @@ def fence_query(ctx: RuntimeContext, query_id: str) -> None:
     write_log(ctx.log, f"[maestro] kill query {query_id}: HTTP {answer.status_code}\n")
 
 
-def fence_application(ctx: RuntimeContext, app_id: str, master: str, env: dict[str, str]) -> None:
-    """Kill the cluster-mode Spark application ``app_id`` (YARN) before running again."""
-    if master == "yarn" and app_id.startswith("application_") and shutil.which("yarn"):
-        write_log(ctx.log, f"[maestro] the previous attempt was lost: killing {app_id}\n")
-        run_kill(["yarn", "application", "-kill", app_id], env, ctx.log)
-        return
-    write_log(
-        ctx.log,
-        f"[maestro] the previous attempt ({app_id}) was lost; its application is not killed "
-        f"from here (master {master}): a local one died with its worker\n",
+def fence_application(
+    ctx: RuntimeContext, fence_id: str, master: str, env: dict[str, str], spark_submit: str
+) -> None:
+    """End the cluster-mode Spark application of a lost attempt before running again: by its
+    application id on YARN, by its driver's submission id on a standalone or Kubernetes master
+    (what the attempt recorded there, ``submit._fence_id``)."""
+    is_app_id = APP_ID.fullmatch(fence_id) is not None
+    command = kill_command(
+        spark_submit,
+        master,
+        "cluster",
+        fence_id if is_app_id else None,
+        None if is_app_id else fence_id,
     )
+    if command is None:
+        write_log(
+            ctx.log,
+            f"[maestro] the previous attempt ({fence_id}) was lost; its application is not "
+            f"killed from here (master {master}, no submission id recorded)\n",
+        )
+        return
+    write_log(ctx.log, f"[maestro] the previous attempt was lost: killing {fence_id}\n")
+    run_kill(command, env, ctx.log)

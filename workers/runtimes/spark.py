@@ -39,7 +39,7 @@ class SparkRuntime:
         except SubmitError:
             return
         if plan.deploy_mode == "cluster":
-            fence_application(ctx, app_id, plan.master, dict(plan.env))
+            fence_application(ctx, app_id, plan.master, dict(plan.env), plan.spark_submit)
 
     def run(self, ctx: RuntimeContext) -> Outcome:
         try:

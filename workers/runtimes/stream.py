@@ -36,6 +36,7 @@ from typing import Any
 
 from maestro.definition.durations import parse_duration
 from workers.runtimes.base import Outcome, RuntimeContext
+from workers.runtimes.spark import SparkRuntime
 from workers.runtimes.submit import (
     SubmitError,
     check_application,
@@ -53,6 +54,11 @@ MODES = ("bounded", "continuous")
 
 class StreamRuntime:
     """Runs a streaming job through ``spark-submit`` in bounded or continuous mode."""
+
+    def fence(self, ctx: RuntimeContext, app_id: str) -> None:
+        """A lost attempt's cluster-mode job keeps running on its cluster: killed first (two
+        writers on one checkpoint would be worse than for a batch job)."""
+        SparkRuntime().fence(ctx, app_id)
 
     def run(self, ctx: RuntimeContext) -> Outcome:
         try:

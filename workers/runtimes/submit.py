@@ -32,7 +32,8 @@ process group (spark-submit, the driver JVM, the Python driver and their childre
 ``ctx.kill_grace`` seconds, then SIGKILL. That ends the application for a local master and in
 client mode. In cluster mode the driver runs on the cluster, so the runtime also runs, best
 effort (logged, 60 s limit): ``yarn application -kill <id>`` on YARN, and
-``spark-submit --master <master> --kill <submission id>`` on Kubernetes and standalone.
+``spark-submit --master <master> --kill <submission id>`` on Kubernetes, and the driver client's
+``spark-class org.apache.spark.deploy.Client kill <master> <driver id>`` on standalone.
 
 Environment: built by ``step_env.py`` (basics, Java/Spark/``PYSPARK_*`` of the worker, the
 step's ``env`` and ``MAESTRO_*``, the connections it names) — never the worker's secrets.
@@ -284,6 +285,7 @@ class SubmitResult:
     returncode: int
     ended: Ended
     app_id: str | None
+    submission_id: str | None = None
 
 
 @dataclass
@@ -314,7 +316,8 @@ class _IdRecorder:
         if app_id is None or app_id == self.recorded:
             return
         self.recorded = app_id
-        write_log(self._ctx.log, f"[maestro] Spark application id: {app_id}\n")
+        kind = "application" if APP_ID.fullmatch(app_id) else "driver submission"
+        write_log(self._ctx.log, f"[maestro] Spark {kind} id: {app_id}\n")
         try:
             self._ctx.set_external_id(app_id)
         except Exception as exc:
@@ -357,7 +360,7 @@ def run_submit(
     # spark-submit's group dies with this worker (warden.py)
     warden = guard(proc.pid, lambda: _kill_now(proc), hold)
     try:
-        ended = _wait(proc, ctx, max_duration, lambda: recorder.offer(_app_id(seen, plan)))
+        ended = _wait(proc, ctx, max_duration, lambda: recorder.offer(_fence_id(seen, plan)))
         if ended != "exited":
             _stop(proc, ctx, plan, seen, ended)
     except BaseException:  # never leave the group running behind an unexpected error
@@ -366,8 +369,8 @@ def run_submit(
     finally:
         warden.release()
     pump.join(_PUMP_DRAIN)
-    recorder.offer(_app_id(seen, plan))
-    return SubmitResult(proc.returncode, ended, recorder.recorded)
+    recorder.offer(_fence_id(seen, plan))
+    return SubmitResult(proc.returncode, ended, _app_id(seen, plan), seen.submission_id)
 
 
 def _wait(
@@ -422,8 +425,13 @@ def kill_command(
         return None
     if master == "yarn" and app_id and app_id.startswith("application_"):
         return ["yarn", "application", "-kill", app_id]
-    if master.startswith(("k8s://", "spark://")) and submission_id:
+    if master.startswith("k8s://") and submission_id:
         return [spark_submit, "--master", master, "--kill", submission_id]
+    if master.startswith("spark://") and submission_id:
+        # ``spark-submit --kill`` speaks only the master's REST server (often off, on another
+        # port); the driver client that submitted it kills through the master's own port
+        spark_class = str(Path(spark_submit).with_name("spark-class"))
+        return [spark_class, "org.apache.spark.deploy.Client", "kill", master, submission_id]
     return None
 
 
@@ -443,6 +451,18 @@ def run_kill(command: list[str], env: Mapping[str, str], log: BinaryIO) -> None:
         return
     write_log(log, (done.stdout + done.stderr).decode(errors="replace"))
     write_log(log, f"[maestro] the kill command exited with code {done.returncode}\n")
+
+
+def _fence_id(seen: _Seen, plan: SubmitPlan) -> str | None:
+    """What the attempt records as its external id: what ends its application should the
+    attempt be lost — the driver's submission id for a cluster-mode driver on a standalone
+    or Kubernetes master (``spark-submit --kill`` takes it; its application id is the
+    driver's to know), else the application id."""
+    if plan.deploy_mode == "cluster" and plan.master.startswith(("k8s://", "spark://")):
+        with seen.lock:
+            if seen.submission_id is not None:
+                return seen.submission_id
+    return _app_id(seen, plan)
 
 
 def _app_id(seen: _Seen, plan: SubmitPlan) -> str | None:
@@ -505,6 +525,8 @@ def outcome(result: SubmitResult, ctx: RuntimeContext, *, succeeded: bool) -> Ou
         return Outcome.fail(f"invalid $MAESTRO_OUTPUT: {exc}", exit_code=result.returncode)
     if result.app_id is not None:
         outputs.setdefault("application_id", result.app_id)
+    if result.submission_id is not None:
+        outputs.setdefault("submission_id", result.submission_id)
     return Outcome.ok(outputs, exit_code=result.returncode)
 
 
