@@ -251,7 +251,7 @@ def _dag(
     reused: Mapping[str, reads.ReusedAttempt],
 ) -> Markup | None:
     """The run's DAG (a foreach iteration's: its body's) with each step's status."""
-    specs = tuple((s.id, tuple(s.depends_on)) for s in compiled.definition.steps)
+    specs = tuple((s.id, tuple(s.upstreams)) for s in compiled.definition.steps)
     if len(specs) > dag.MAX_DRAWN:
         return None
     states = {s.step_id: s for s in steps}

@@ -116,7 +116,7 @@ def graph(
     elif fmt == "mermaid":
         print(to_mermaid(definition))
     elif fmt == "svg":
-        steps = [(s.id, s.depends_on, s.type.value) for s in definition.steps]
+        steps = [(s.id, s.upstreams, s.type.value) for s in definition.steps]
         label = f"DAG of workflow {definition.id}: {plural(len(steps), 'step')}"
         sys.stdout.write(definition_svg(steps, label))
     else:

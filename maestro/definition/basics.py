@@ -51,6 +51,8 @@ class TriggerRule(StrEnum):
     all_done = "all_done"  # always, once upstreams ended
     one_failed = "one_failed"  # at least one upstream failed
     none_failed = "none_failed"  # no upstream failed (skips allowed)
+    #: at least one incoming edge taken (the default of a step with a conditional edge)
+    any_taken = "any_taken"
 
 
 class OnFailure(StrEnum):

@@ -51,7 +51,7 @@ def build_graph(steps: Sequence[Step]) -> nx.DiGraph:
     for step in steps:
         graph.add_node(step.id, step=step)
     for step in steps:
-        for upstream in step.depends_on:
+        for upstream in step.upstreams:
             if upstream != step.id and upstream in graph:
                 graph.add_edge(upstream, step.id)
     return graph
@@ -59,7 +59,7 @@ def build_graph(steps: Sequence[Step]) -> nx.DiGraph:
 
 def check_dag(steps: Sequence[Step], loc: Loc) -> list[Problem]:
     """Problems of one DAG level whose step list is at ``loc`` (e.g. ``("steps",)``)."""
-    return check_nodes([Node(i, s.id, tuple(s.depends_on)) for i, s in enumerate(steps)], loc)
+    return check_nodes([Node(i, s.id, tuple(s.upstreams)) for i, s in enumerate(steps)], loc)
 
 
 def check_nodes(nodes: Sequence[Node], loc: Loc) -> list[Problem]:

@@ -161,6 +161,8 @@ def _node(index: int, step: Any) -> Node | None:
         return None
     deps = step.get("depends_on", [])
     deps = [deps] if isinstance(deps, str) else deps
+    if isinstance(deps, list):  # ``{step: x, if: ...}`` entries name their upstream by ``step``
+        deps = [d.get("step") if isinstance(d, dict) else d for d in deps]
     if not (isinstance(deps, list) and all(isinstance(d, str) for d in deps)):
         deps = []  # a type error there is reported by validation
     return Node(index, step["id"], tuple(deps))

@@ -27,7 +27,7 @@ def _dot_level(steps: Sequence[Step], prefix: str, indent: str) -> list[str]:
             lines.append(f"{indent}{node} [label={label}];")
         else:
             lines.extend(_dot_foreach(step, prefix, indent))
-        edges.extend(f"{indent}{_dot_quote(prefix + up)} -> {node};" for up in step.depends_on)
+        edges.extend(f"{indent}{_dot_quote(prefix + up)} -> {node};" for up in step.upstreams)
     return lines + edges
 
 
@@ -43,7 +43,7 @@ def _dot_foreach(step: Step, prefix: str, indent: str) -> list[str]:
         *_dot_level(step.foreach.steps, path, indent + "  "),
     ]
     for inner in step.foreach.steps:
-        if not inner.depends_on:
+        if not inner.upstreams:
             lines.append(f"{indent}  {node} -> {_dot_quote(path + inner.id)} [style=dashed];")
     lines.append(f"{indent}}}")
     return lines
@@ -88,9 +88,7 @@ class _Mermaid:
                 lines.extend(self.foreach(step, prefix, indent))
         for step in steps:
             node = self.node_id(prefix + step.id)
-            lines.extend(
-                f"{indent}{self.node_id(prefix + up)} --> {node}" for up in step.depends_on
-            )
+            lines.extend(f"{indent}{self.node_id(prefix + up)} --> {node}" for up in step.upstreams)
         return lines
 
     def foreach(self, step: Step, prefix: str, indent: str) -> list[str]:
@@ -104,7 +102,7 @@ class _Mermaid:
             *self.level(step.foreach.steps, path, indent + "  "),
         ]
         for inner in step.foreach.steps:
-            if not inner.depends_on:
+            if not inner.upstreams:
                 lines.append(f"{indent}  {node} -.-> {self.node_id(path + inner.id)}")
         lines.append(f"{indent}end")
         return lines

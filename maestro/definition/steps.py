@@ -10,7 +10,9 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
+    Tag,
     model_validator,
 )
 
@@ -38,6 +40,8 @@ from maestro.definition.basics import (
 )
 from maestro.definition.datasets import Datasets
 from maestro.definition.durations import Duration, TemplatedDuration
+from maestro.definition.edges import Edge, is_conditional, upstream_of
+from maestro.definition.step_params import TypedStepParam, is_typed
 
 # ---------------------------------------------------------------------------------------------
 # step parts
@@ -269,6 +273,25 @@ PROCESS_TYPES = frozenset(
 SPARK_QUEUE_TYPES = frozenset({StepType.spark, StepType.stream})
 
 
+def _entry_kind(value: Any) -> str:
+    return "edge" if isinstance(value, dict | Edge) else "id"
+
+
+def _param_kind(value: Any) -> str:
+    return "typed" if isinstance(value, TypedStepParam) or is_typed(value) else "plain"
+
+
+#: a ``depends_on`` entry: an id, or ``{step, if}``
+DependsOnEntry = Annotated[
+    Annotated[StepId, Tag("id")] | Annotated[Edge, Tag("edge")], Discriminator(_entry_kind)
+]
+#: a step param: ``{type, value}``, or its value as written (a template, or any value)
+StepParam = Annotated[
+    Annotated[TypedStepParam, Tag("typed")] | Annotated[Any, Tag("plain")],
+    Discriminator(_param_kind),
+]
+
+
 class Step(_Model):
     """One node of a DAG: common scheduling fields plus the settings of its type."""
 
@@ -276,8 +299,12 @@ class Step(_Model):
     type: StepType
     name: str | None = None
     description: str = ""
-    depends_on: Annotated[list[str], BeforeValidator(_str_to_list)] = Field(default_factory=list)
+    depends_on: Annotated[list[DependsOnEntry], BeforeValidator(_str_to_list)] = Field(
+        default_factory=list
+    )
     trigger_rule: TriggerRule = TriggerRule.all_success
+    #: step params (``maestro.definition.step_params``), rendered when the step is to run
+    params: dict[Identifier, StepParam] = Field(default_factory=dict)
     when: NonBlank | None = None
     on_failure: OnFailure = OnFailure.finish_running
     retries: RetryPolicy = Field(default_factory=RetryPolicy)
@@ -309,6 +336,26 @@ class Step(_Model):
     subworkflow: SubworkflowSettings | None = None
     #: alerts on this step's own events (spec/alerts.md)
     alerts: StepAlerts = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _conditional_default_rule(cls, data: Any) -> Any:
+        """A step with a conditional incoming edge defaults to ``any_taken``."""
+        if isinstance(data, dict) and "trigger_rule" not in data:
+            deps = data.get("depends_on")
+            if isinstance(deps, list) and any(is_conditional(d) for d in deps):
+                return {**data, "trigger_rule": TriggerRule.any_taken.value}
+        return data
+
+    @property
+    def upstreams(self) -> list[str]:
+        """The upstream step ids, in ``depends_on`` order."""
+        return [upstream_of(entry) for entry in self.depends_on]
+
+    @property
+    def edge_conditions(self) -> dict[str, str]:
+        """Upstream id → the condition of its edge, for conditional edges only."""
+        return {e.step: e.if_ for e in self.depends_on if isinstance(e, Edge) and e.if_}
 
     @model_validator(mode="after")
     def _settings_match_type(self) -> Step:

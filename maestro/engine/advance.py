@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from maestro import expressions
-from maestro.definition import OnFailure, StepType
+from maestro.definition import OnFailure, Step, StepType
 from maestro.dispatch import Dispatch
-from maestro.engine import children, signal_waits
+from maestro.engine import children, edges, signal_waits, step_params
 from maestro.engine.compiled import CompiledWorkflow, VersionCache
 from maestro.engine.context import expression_context
 from maestro.engine.decisions import Readiness, UpstreamCounts, run_outcome, trigger_rule_outcome
@@ -230,7 +230,9 @@ class RunAdvance:
 
     def _decide(self, step: StepRow) -> None:
         spec = self.compiled.steps[step.step_id]
-        counts = UpstreamCounts(step.up_total, step.up_failed, step.up_skipped)
+        counts = self._upstream_counts(step, spec)
+        if counts is None:
+            return
         match trigger_rule_outcome(spec.trigger_rule, counts):
             case Readiness.SKIP:
                 self._finish_one(
@@ -242,9 +244,12 @@ class RunAdvance:
                 return
             case Readiness.RUN:
                 pass
+        scope = self._step_scope(step, spec)
+        if scope is None:
+            return
         if spec.when is not None:
             try:
-                go = expressions.evaluate_condition(spec.when, self.context)
+                go = expressions.evaluate_condition(spec.when, scope)
             except ExpressionError as exc:
                 self.fail(step, StepStatus.PENDING, StepStatus.FAILED, f"when: {exc}")
                 return
@@ -257,10 +262,35 @@ class RunAdvance:
             return  # WAITING until its signals arrive
         if spec.type in (StepType.foreach, StepType.subworkflow):
             # runs other runs; never reaches a worker
-            parent = children.Parent(self.u, self.run, self.compiled, self.context)
+            parent = children.Parent(self.u, self.run, self.compiled, scope)
             self.conclude(step, StepStatus.PENDING, children.start(parent, step, spec))
             return
         self._to_queue.append(step)
+
+    def _upstream_counts(self, step: StepRow, spec: Step) -> UpstreamCounts | None:
+        """How the upstreams ended — with conditional edges, which were taken (``edges.py``);
+        None when a condition failed (and so did the step)."""
+        if not spec.edge_conditions:
+            return UpstreamCounts(step.up_total, step.up_failed, step.up_skipped)
+        try:
+            return edges.counts(spec, self.context)
+        except edges.EdgeError as exc:
+            self.fail(step, StepStatus.PENDING, StepStatus.FAILED, str(exc))
+            return None
+
+    def _step_scope(self, step: StepRow, spec: Step) -> dict[str, Any] | None:
+        """The step's own scope: the run's, with its step params rendered, recorded and
+        shadowing the run's (``step_params.py``); None when they failed (and so did the step)."""
+        if not spec.params:
+            return self.context
+        try:
+            values = step_params.render(spec, self.context)
+        except step_params.StepParamError as exc:
+            self.fail(step, StepStatus.PENDING, StepStatus.FAILED, str(exc))
+            return None
+        step_rows.set_params(self.u.conn, step.id, values)
+        self._context = None  # downstream expressions see them
+        return step_params.with_params(self.context, values)
 
     @property
     def context(self) -> dict[str, Any]:

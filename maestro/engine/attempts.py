@@ -13,7 +13,7 @@ from typing import Any
 
 from maestro import expressions, metrics
 from maestro.dispatch import CONNECTIONS_VAR
-from maestro.engine import tracing
+from maestro.engine import step_params, tracing
 from maestro.engine.advance import RunAdvance
 from maestro.engine.context import expression_context
 from maestro.engine.core import Engine
@@ -123,6 +123,9 @@ def _claim(eng: Engine, attempt_id: int, worker: str) -> ClaimedAttempt | None:
         render_error = None
         try:
             context = expression_context(u.conn, run)
+            if spec.params:  # the step's own params shadow the run's (engine/step_params.py)
+                own = context["steps"][step.step_id]["params"]
+                context = step_params.with_params(context, own)
             settings = expressions.render(raw_settings, context)
             env = {k: str(v) for k, v in expressions.render(dict(spec.env), context).items()}
         except ExpressionError as exc:

@@ -45,7 +45,7 @@ class CompiledWorkflow:
         steps = {s.id: s for s in definition.steps}
         successors: dict[str, list[str]] = {s.id: [] for s in definition.steps}
         for step in definition.steps:
-            for upstream in dict.fromkeys(step.depends_on):
+            for upstream in dict.fromkeys(step.upstreams):
                 successors[upstream].append(step.id)
         return cls(
             workflow_id=workflow_id,
@@ -54,7 +54,7 @@ class CompiledWorkflow:
             steps=steps,
             successors={k: tuple(v) for k, v in successors.items()},
             positions={s.id: i for i, s in enumerate(definition.steps)},
-            roots=tuple(s.id for s in definition.steps if not s.depends_on),
+            roots=tuple(s.id for s in definition.steps if not s.upstreams),
             body=body,
             cache=cache,
         )
@@ -77,7 +77,7 @@ class CompiledWorkflow:
         return sorted(seen, key=self.positions.__getitem__)
 
     def upstream_count(self, step_id: str) -> int:
-        return len(dict.fromkeys(self.steps[step_id].depends_on))
+        return len(dict.fromkeys(self.steps[step_id].upstreams))
 
 
 class VersionCache:

@@ -18,8 +18,8 @@ S, R = tables.step_runs, tables.runs
 
 
 class StepsView(Mapping[str, Mapping[str, Any]]):
-    """``steps.<id>`` → ``{"status", "outputs"}`` of a step of the run — or, inside a foreach
-    iteration, of the enclosing DAGs' runs — read on demand."""
+    """``steps.<id>`` → ``{"status", "outputs", "params"}`` of a step of the run — or, inside a
+    foreach iteration, of the enclosing DAGs' runs — read on demand."""
 
     def __init__(self, conn: Connection, run_id: int, parents: tuple[int, ...] = ()) -> None:
         self._conn = conn
@@ -31,7 +31,7 @@ class StepsView(Mapping[str, Mapping[str, Any]]):
         if step_id not in self._cache:
             for run_id in (self._run_id, *self._parents):
                 row = self._conn.execute(
-                    select(S.c.status, S.c.outputs).where(
+                    select(S.c.status, S.c.outputs, S.c.params).where(
                         S.c.run_id == run_id, S.c.step_id == step_id
                     )
                 ).first()
@@ -39,7 +39,11 @@ class StepsView(Mapping[str, Mapping[str, Any]]):
                     break
             else:
                 raise KeyError(step_id)
-            self._cache[step_id] = {"status": row.status, "outputs": row.outputs or {}}
+            self._cache[step_id] = {
+                "status": row.status,
+                "outputs": row.outputs or {},
+                "params": row.params or {},
+            }
         return self._cache[step_id]
 
     def __iter__(self) -> Iterator[str]:

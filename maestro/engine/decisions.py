@@ -52,6 +52,12 @@ def trigger_rule_outcome(rule: TriggerRule, up: UpstreamCounts) -> Readiness:
             return Readiness.RUN if up.failed else Readiness.SKIP
         case TriggerRule.none_failed:
             return Readiness.UPSTREAM_FAILED if up.failed else Readiness.RUN
+        case TriggerRule.any_taken:
+            # an edge not taken counts as skipped (``engine/edges.py``): skipped branches do
+            # not block a join; failures only when nothing was taken
+            if up.ok:
+                return Readiness.RUN
+            return Readiness.UPSTREAM_FAILED if up.failed else Readiness.SKIP
         case _:
             assert_never(rule)
 

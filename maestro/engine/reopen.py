@@ -47,13 +47,13 @@ def reopen_downstream(advance: RunAdvance, step_id: str) -> list[str]:
 def recount_upstreams(advance: RunAdvance, step_ids: list[str]) -> None:
     """Recompute the upstream counters of these steps from their upstreams' statuses, and
     evaluate those whose upstreams have all ended."""
-    needed = {up for sid in step_ids for up in advance.compiled.steps[sid].depends_on}
+    needed = {up for sid in step_ids for up in advance.compiled.steps[sid].upstreams}
     statuses = step_rows.statuses(advance.u.conn, advance.run.id, needed)
     ready: list[StepRow] = []
     for sid in step_ids:
         done = [
             statuses[up]
-            for up in dict.fromkeys(advance.compiled.steps[sid].depends_on)
+            for up in dict.fromkeys(advance.compiled.steps[sid].upstreams)
             if statuses[up] in STEP_TERMINAL
         ]
         step = step_rows.set_upstream_counts(

@@ -78,7 +78,7 @@ def _insert_steps(
     run_id = run.id
     rows = []
     for step in compiled.definition.steps:
-        upstreams = [reuse.get(up) for up in dict.fromkeys(step.depends_on)]
+        upstreams = [reuse.get(up) for up in dict.fromkeys(step.upstreams)]
         done = [r.status for r in upstreams if r is not None]
         reused = reuse.get(step.id)
         rows.append(

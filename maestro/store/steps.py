@@ -6,7 +6,7 @@ SQLAlchemy statements per call cost more than executing them.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, update
@@ -145,3 +145,8 @@ def children_ended(conn: Connection, step_run_id: int, done: int, failed: int) -
     conn.execute(
         update(S).where(S.c.id == step_run_id).values(children_done=done, children_failed=failed)
     )
+
+
+def set_params(conn: Connection, step_run_id: int, values: Mapping[str, Any]) -> None:
+    """Record a step's rendered step params (``engine/step_params.py``)."""
+    conn.execute(update(S).where(S.c.id == step_run_id).values(params=dict(values)))

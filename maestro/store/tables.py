@@ -271,6 +271,8 @@ step_runs = Table(
     Column("platform_failures", Integer, nullable=False, default=0),
     Column("current_attempt_id", BigId, nullable=True),
     Column("outputs", Json, nullable=True),
+    #: step params as rendered when the step was about to run (None: the step has none)
+    Column("params", Json, nullable=True),
     Column("error", Text, nullable=True),
     #: why a WAITING step waits ("slot", "paused")
     Column("waiting_for", String(32), nullable=True),

@@ -549,7 +549,7 @@ def test_templated_durations_stay_templates_and_round_trip() -> None:
         (
             {"id": "a", "type": "noop", "trigger_rule": "all_succes"},
             "steps[0].trigger_rule: invalid value 'all_succes': expected one of all_success, "
-            "all_done, one_failed, none_failed — did you mean 'all_success'?",
+            "all_done, one_failed, none_failed, any_taken — did you mean 'all_success'?",
         ),
         (
             {"id": "a", "type": "noop", "env": {"1BAD": "x"}},
@@ -754,7 +754,7 @@ def test_defaults_are_validated_on_their_own() -> None:
         "defaults.sql.fetch: must be at least 0, got -1",
         "defaults.spark.executor_cores: must be at least 1, got 0",
         "defaults.trigger_rule: invalid value 'sometimes': expected one of all_success, "
-        "all_done, one_failed, none_failed",
+        "all_done, one_failed, none_failed, any_taken",
         # the invalid sql defaults are not merged, so the step lacks its connection
         "steps[0].sql.connection: required key 'connection' is missing",
     ]
