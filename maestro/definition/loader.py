@@ -254,6 +254,12 @@ class _ExpressionChecker:
                 self.templates(step[key], (*loc, key))
         if "when" in step:
             self.expression(step["when"], (*loc, "when"))
+        if "params" in step:
+            self.templates(step["params"], (*loc, "params"))
+        deps = step.get("depends_on")
+        for k, entry in enumerate(deps if isinstance(deps, list) else []):
+            if isinstance(entry, dict) and "if" in entry:
+                self.expression(entry["if"], (*loc, "depends_on", k, "if"))
         settings = step.get("foreach")
         if isinstance(settings, dict) and "items" in settings:
             items = settings["items"]

@@ -31,6 +31,8 @@ class StepSummary:
     waiting_for: str | None
     next_attempt_at: datetime | None
     outputs: dict[str, Any]
+    #: step params as rendered when the step was about to run (empty: none)
+    params: dict[str, Any]
     error: str | None
     created_at: datetime
     started_at: datetime | None
@@ -87,6 +89,7 @@ _STEP_COLUMNS = (
     S.c.waiting_for,
     S.c.next_attempt_at,
     S.c.outputs,
+    S.c.params,
     S.c.error,
     S.c.created_at,
     S.c.started_at,
@@ -103,6 +106,7 @@ def _step_summary(row: Any) -> StepSummary:
     values["status"] = StepStatus(values["status"])
     values["attempt_count"] = values.pop("attempts")
     values["outputs"] = values["outputs"] or {}
+    values["params"] = values["params"] or {}
     values["log_path"] = getattr(row, "log_path", None)
     return StepSummary(**values)
 

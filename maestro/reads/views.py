@@ -35,6 +35,7 @@ class RunView(RunDetail):
                     "status": s.status.value,
                     "attempts": s.attempt_count,
                     "outputs": s.outputs,
+                    **({"params": s.params} if s.params else {}),
                     "error": s.error,
                 }
                 for s in self.steps
