@@ -89,7 +89,8 @@ def test_step_params_shadow_run_params_in_the_step_and_reach_downstream(
                   next: {type: int, value: "{{ params.n + 1 }}"}
                   twice: {type: int, value: "{{ params.next * 2 }}"}
                 when: "params.region == 'us'"
-                shell: {command: "echo seen={{ params.region }}-{{ params.next }} > $MAESTRO_OUTPUT"}
+                shell:
+                  command: "echo seen={{ params.region }}-{{ params.next }} > $MAESTRO_OUTPUT"
               - id: use
                 type: shell
                 depends_on: [make]
