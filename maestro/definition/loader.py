@@ -262,11 +262,17 @@ class _ExpressionChecker:
                 self.expression(entry["if"], (*loc, "depends_on", k, "if"))
         settings = step.get("foreach")
         if isinstance(settings, dict) and "items" in settings:
-            items = settings["items"]
-            if isinstance(items, list):  # a literal list: its strings are templates
-                self.templates(items, (*loc, "foreach", "items"))
-            else:
-                self.expression(items, (*loc, "foreach", "items"))
+            self._items(settings["items"], (*loc, "foreach", "items"))
+        matrix = settings.get("matrix") if isinstance(settings, dict) else None
+        if isinstance(matrix, dict):
+            for name, source in matrix.items():
+                self._items(source, (*loc, "foreach", "matrix", name))
+
+    def _items(self, items: Any, loc: Loc) -> None:
+        if isinstance(items, list):  # a literal list: its strings are templates
+            self.templates(items, loc)
+        else:
+            self.expression(items, loc)
 
     def document(self, data: dict[str, Any]) -> None:
         params = data.get("params")

@@ -213,20 +213,35 @@ def _check_items_kind(value: Any) -> Any:
     return value
 
 
+ItemsSource = Annotated[
+    NonBlank | Annotated[list[Any], Field(max_length=MAX_FOREACH_ITEMS)],
+    BeforeValidator(_check_items_kind),
+]
+
+
 class ForeachSettings(_Model):
-    """An inner DAG run once per item of ``items``, with the item bound to ``as``."""
+    """An inner DAG run once per item of ``items`` (bound to ``as``), or once per combination
+    of the ``matrix``'s named lists (each name bound; Maestro's ``loop_params``)."""
 
     model_config = ConfigDict(populate_by_name=True)
 
     #: an expression giving a list, or a literal YAML list (whose strings may hold templates)
-    items: Annotated[
-        NonBlank | Annotated[list[Any], Field(max_length=MAX_FOREACH_ITEMS)],
-        BeforeValidator(_check_items_kind),
-    ]
+    items: ItemsSource | None = None
+    #: name → list (or an expression giving one): the cross product is iterated, the first
+    #: name varying slowest
+    matrix: dict[Identifier, ItemsSource] | None = Field(default=None, min_length=1)
     as_: Identifier = Field(default="item", alias="as")
     concurrency: int = Field(default=1, ge=1, le=500)
+    #: iteration n + concurrency starts only once iteration n has ended (Maestro's window)
+    strict_ordering: bool = False
     fail_fast: bool = False
     steps: list[Step] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _items_or_matrix(self) -> ForeachSettings:
+        if (self.items is None) == (self.matrix is None):
+            raise ValueError("give exactly one of 'items' or 'matrix'")
+        return self
 
 
 def _check_version(value: Any) -> Any:

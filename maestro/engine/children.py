@@ -13,13 +13,15 @@ memory between units.
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from maestro import expressions
 from maestro.definition import Step, StepType
@@ -28,7 +30,7 @@ from maestro.engine.compiled import CompiledWorkflow, VersionCache
 from maestro.engine.followups import Fail, StartRuns, StepOutcome, StepStopped, Succeed, Wait
 from maestro.engine.runs import create_run
 from maestro.errors import ExpressionError, MaestroError, NotFound, ParamError
-from maestro.states import RUN_ACTIVE, RunStatus, StepStatus, WaitingFor
+from maestro.states import RUN_ACTIVE, RUN_TERMINAL, RunStatus, StepStatus, WaitingFor
 from maestro.store import runs as run_rows
 from maestro.store import steps as step_rows
 from maestro.store import tables
@@ -90,20 +92,44 @@ def _wait_for_children(parent: Parent, step: StepRow, total: int, started: int) 
 
 
 def _items(parent: Parent, spec: Step) -> list[Any]:
+    """The items (``items``), or one ``{name: value}`` per combination of the ``matrix``."""
     assert spec.foreach is not None
-    source = spec.foreach.items
+    if spec.foreach.matrix is None:
+        assert spec.foreach.items is not None
+        return _list_of(parent, spec.foreach.items, "foreach.items")
+    lists = {
+        name: _list_of(parent, source, f"foreach.matrix.{name}")
+        for name, source in spec.foreach.matrix.items()
+    }
+    total = math.prod(len(values) for values in lists.values())
+    if total > MAX_ITEMS:
+        sizes = " × ".join(f"{len(v)} {name}" for name, v in lists.items())
+        raise StepFailed(f"foreach.matrix gives {total} iterations ({sizes}); at most {MAX_ITEMS}")
+    names = list(lists)
+    return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*lists.values())]
+
+
+def _list_of(parent: Parent, source: str | list[Any], where: str) -> list[Any]:
     try:
         if isinstance(source, list):  # a literal YAML list
             items = expressions.render(source, dict(parent.context))
         else:
             items = expressions.evaluate(source, dict(parent.context))
     except ExpressionError as exc:
-        raise StepFailed(f"foreach.items: {exc}") from exc
+        raise StepFailed(f"{where}: {exc}") from exc
     if not isinstance(items, list | tuple):
-        raise StepFailed(f"foreach.items must give a list, not {type(items).__name__}")
+        raise StepFailed(f"{where} must give a list, not {type(items).__name__}")
     if len(items) > MAX_ITEMS:
-        raise StepFailed(f"foreach.items gave {len(items)} items; at most {MAX_ITEMS}")
+        raise StepFailed(f"{where} gave {len(items)} items; at most {MAX_ITEMS}")
     return list(items)
+
+
+def _iteration_scope(spec: Step, item: Any, index: int, outer: dict[str, Any]) -> dict[str, Any]:
+    """What an iteration adds to the expression scope (``context.expression_context``)."""
+    assert spec.foreach is not None
+    if spec.foreach.matrix is not None:  # each matrix name bound; ``item`` shows them all
+        return {"vars": item, "item": item, "index": index, "outer": outer}
+    return {"var": spec.foreach.as_, "item": item, "index": index, "outer": outer}
 
 
 def _start_foreach(parent: Parent, step: StepRow, spec: Step) -> StepOutcome:
@@ -117,6 +143,7 @@ def _start_foreach(parent: Parent, step: StepRow, spec: Step) -> StepOutcome:
     outer = dict((run.scope or {}).get("outer", {}))
     if run.scope and "var" in run.scope:
         outer[run.scope["var"]] = run.scope["item"]
+    outer.update((run.scope or {}).get("vars", {}))
     iterations = run_rows.insert_runs(
         u.conn,
         [
@@ -134,10 +161,7 @@ def _start_foreach(parent: Parent, step: StepRow, spec: Step) -> StepOutcome:
                 "iteration": i,
                 "body": body.body,
                 "scope": {
-                    "var": spec.foreach.as_,
-                    "item": item,
-                    "index": i,
-                    "outer": outer,
+                    **_iteration_scope(spec, item, i, outer),
                     "signal": (run.scope or {}).get("signal", {}),
                 },
                 "max_active_steps": run.max_active_steps,
@@ -344,9 +368,29 @@ def child_ended(
         else:
             outcome = Succeed(outputs)
     else:
-        _start_next(u, step.id, 1)
+        _start_next(u, step.id, _may_start(u, step.id, spec))
         return None
     return parent, compiled, step, outcome
+
+
+def _may_start(u: Unit, step_run_id: int, spec: Step) -> int:
+    """How many more iterations may start now that one ended: one — or, with
+    ``strict_ordering``, as many as keep every started iteration within ``concurrency`` of the
+    oldest one not ended (Maestro's window: iteration n + concurrency waits for n)."""
+    if spec.foreach is None or not spec.foreach.strict_ordering:
+        return 1
+    started = int(
+        u.conn.execute(select(S.c.children_started).where(S.c.id == step_run_id)).scalar() or 0
+    )
+    oldest = u.conn.execute(
+        select(func.min(R.c.iteration)).where(
+            R.c.parent_step_run_id == step_run_id,
+            R.c.iteration < started,
+            R.c.status.not_in([s.value for s in RUN_TERMINAL]),
+        )
+    ).scalar()
+    limit = (started if oldest is None else oldest) + spec.foreach.concurrency
+    return max(0, limit - started)
 
 
 def _mirror_child(u: Unit, child: RunRow, status: RunStatus) -> StepOutcome:

@@ -73,10 +73,12 @@ def expression_context(conn: Connection, run: RunRow) -> dict[str, Any]:
         "steps": StepsView(conn, run.id, _enclosing_runs(conn, run)),
         "signal": (run.scope or {}).get("signal", {}),
     }
-    if run.scope and "var" in run.scope:  # a foreach iteration: its item, and its index
-        context[run.scope["var"]] = run.scope["item"]
+    if run.scope and "index" in run.scope:  # a foreach iteration: its item(s), its index
+        context.update(run.scope.get("outer", {}))  # enclosing iterations' names, shadowed
+        if "var" in run.scope:
+            context[run.scope["var"]] = run.scope["item"]
+        context.update(run.scope.get("vars", {}))  # a matrix iteration's names
         context["index"] = run.scope["index"]
-        context.update(run.scope.get("outer", {}))
     return context
 
 

@@ -1,0 +1,151 @@
+"""foreach over a ``matrix`` (Maestro's loop_params) and ``strict_ordering``, through the store
+(SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from maestro.errors import DefinitionError
+from maestro.store import tables
+from tests.engine.harness import Harness
+
+
+def test_a_matrix_iterates_the_cross_product_with_each_name_in_scope(
+    harness: Harness, tmp_path: Path
+) -> None:
+    marks = tmp_path / "marks"
+    view = harness.drain(
+        harness.start(f"""
+        id: matrix
+        owner: t
+        params: {{letters: {{type: list, default: [a, b]}}}}
+        steps:
+          - id: grid
+            type: foreach
+            foreach:
+              matrix: {{i: "{{{{ range(1, 4) | list }}}}", j: "params.letters"}}
+              concurrency: 4
+              steps:
+                - id: cell
+                  type: shell
+                  shell:
+                    command: >
+                      echo {{{{ index }}}}:{{{{ i }}}}{{{{ j }}}} >> {marks};
+                      echo cell={{{{ i }}}}{{{{ j }}}} > $MAESTRO_OUTPUT
+        """)
+    )
+    assert view.status == "SUCCEEDED"
+    assert sorted(marks.read_text().split()) == [
+        "0:1a", "1:1b", "2:2a", "3:2b", "4:3a", "5:3b",  # the first name varies slowest
+    ]  # fmt: skip
+    grid = next(s for s in view.steps if s.step_id == "grid")
+    assert grid.outputs["count"] == 6
+    assert [o["cell"]["cell"] for o in grid.outputs["outputs"]] == [
+        "1a", "1b", "2a", "2b", "3a", "3b",
+    ]  # fmt: skip
+
+
+def test_nested_loops_see_the_outer_names_and_their_own_item_first(
+    harness: Harness, tmp_path: Path
+) -> None:
+    """An inner foreach's ``item`` is its own, not the enclosing iteration's of the same name;
+    the outer matrix names stay in scope."""
+    marks = tmp_path / "marks"
+    view = harness.drain(
+        harness.start(f"""
+        id: nested
+        owner: t
+        steps:
+          - id: outer
+            type: foreach
+            foreach:
+              matrix: {{x: [1, 2]}}
+              steps:
+                - id: inner
+                  type: foreach
+                  foreach:
+                    items: "['p', 'q']"
+                    steps:
+                      - id: leaf
+                        type: shell
+                        shell: {{command: "echo {{{{ x }}}}{{{{ item }}}} >> {marks}"}}
+        """)
+    )
+    assert view.status == "SUCCEEDED"
+    assert sorted(marks.read_text().split()) == ["1p", "1q", "2p", "2q"]
+
+
+def test_strict_ordering_starts_iteration_n_plus_concurrency_after_n_ended(
+    harness: Harness,
+) -> None:
+    run_id = harness.start("""
+        id: strict
+        owner: t
+        steps:
+          - id: fan
+            type: foreach
+            foreach:
+              items: "range(6) | list"
+              concurrency: 2
+              strict_ordering: true
+              steps:  # even iterations take two steps, odd ones one: they end out of order
+                - {id: a, type: noop}
+                - {id: b, type: noop, depends_on: [a], when: "index % 2 == 0"}
+        """)
+    runs = tables.runs
+    seen: list[tuple[int, ...]] = []
+    while True:
+        with harness.db.read() as conn:
+            rows = conn.execute(
+                select(runs.c.iteration, runs.c.status).where(runs.c.parent_run_id == run_id)
+            ).all()
+        unfinished = [i for i, st in rows if st in ("RUNNING", "PAUSED")]
+        started = [i for i, st in rows if st != "QUEUED"]
+        if unfinished:
+            # nothing started beyond the oldest unfinished iteration's window
+            assert max(started) < min(unfinished) + 2, rows
+            seen.append(tuple(sorted(unfinished)))
+        if not harness.step_once():
+            break
+    assert harness.drain(run_id).status == "SUCCEEDED"
+    assert seen  # the window was observed while iterations ran
+
+
+def test_a_matrix_too_large_fails_the_step_naming_the_sizes(harness: Harness) -> None:
+    view = harness.drain(
+        harness.start("""
+        id: huge
+        owner: t
+        steps:
+          - id: grid
+            type: foreach
+            foreach:
+              matrix: {a: "range(200) | list", b: "range(200) | list"}
+              steps: [{id: s, type: noop}]
+        """)
+    )
+    grid = next(s for s in view.steps if s.step_id == "grid")
+    assert grid.status.value == "FAILED"
+    assert "40000 iterations (200 a × 200 b)" in (grid.error or "")
+
+
+@pytest.mark.parametrize(
+    ("foreach", "where"),
+    [
+        ('{items: "[1]", matrix: {a: [1]}, steps: [{id: s, type: noop}]}', "steps[0].foreach"),
+        ("{steps: [{id: s, type: noop}]}", "steps[0].foreach"),
+        ('{matrix: {a: "1 +"}, steps: [{id: s, type: noop}]}', "steps[0].foreach.matrix.a"),
+        ("{matrix: {a: 3}, steps: [{id: s, type: noop}]}", "steps[0].foreach.matrix.a"),
+    ],
+)
+def test_bad_matrices_are_refused_at_submit_naming_the_place(
+    harness: Harness, foreach: str, where: str
+) -> None:
+    with pytest.raises(DefinitionError) as caught:
+        harness.submit(
+            f"id: bad\nowner: t\nsteps: [{{id: f, type: foreach, foreach: {foreach}}}]\n"
+        )
+    assert any(str(p).startswith(where) for p in caught.value.problems), caught.value.problems
