@@ -42,6 +42,7 @@ class StepType(StrEnum):
     notebook = "notebook"  # runs a Jupyter notebook with papermill
     foreach = "foreach"  # runs an inner DAG once per item
     subworkflow = "subworkflow"  # starts a run of another workflow
+    while_ = "while"  # runs an inner DAG while a condition holds
 
 
 class TriggerRule(StrEnum):

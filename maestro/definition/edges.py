@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import ConfigDict, Field
 
-from maestro.definition.basics import NonBlank, StepId, _Model
+from maestro.definition.basics import NonBlank, _Model
 
 
 class Edge(_Model):
@@ -18,7 +18,7 @@ class Edge(_Model):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
-    step: StepId
+    step: NonBlank  # an unknown id is the DAG check's to name
     if_: NonBlank | None = Field(default=None, alias="if")
 
 

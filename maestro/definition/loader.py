@@ -98,9 +98,22 @@ def _merge_step(raw: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]
     return step
 
 
+#: step types whose settings hold an inner DAG under ``steps``
+BODY_TYPES = ("foreach", "while")
+_BODY_KEYS = frozenset(BODY_TYPES)
+
+
+def _body_key(step: dict[str, Any]) -> str | None:
+    """``foreach`` or ``while`` for a step of that type (its settings key), else None."""
+    kind = step.get("type")
+    return kind if kind in BODY_TYPES else None
+
+
 def _foreach_body(step: dict[str, Any]) -> list[Any] | None:
-    settings = step.get("foreach")
-    if step.get("type") == "foreach" and isinstance(settings, dict):
+    """The inner DAG of a foreach or while step, as written."""
+    key = _body_key(step)
+    settings = step.get(key) if key else None
+    if isinstance(settings, dict):
         body = settings.get("steps")
         if isinstance(body, list):
             return body
@@ -118,14 +131,15 @@ def _merge_level(
             continue
         step = _merge_step(raw, defaults)
         body = _foreach_body(step)
-        if body is not None:
-            body_loc = (*loc, i, "foreach", "steps")
+        key = _body_key(step)
+        if body is not None and key is not None:
+            body_loc = (*loc, i, key, "steps")
             if depth >= MAX_FOREACH_DEPTH:
-                msg = f"foreach is nested more than {MAX_FOREACH_DEPTH} levels deep"
+                msg = f"{key} is nested more than {MAX_FOREACH_DEPTH} levels deep"
                 problems.append(Problem(body_loc, msg))
             else:
                 inner = _merge_level(body, defaults, body_loc, depth + 1, problems)
-                step["foreach"] = {**step["foreach"], "steps": inner}
+                step[key] = {**step[key], "steps": inner}
         merged.append(step)
     return merged
 
@@ -153,7 +167,7 @@ def _levels(steps: Any, loc: Loc, depth: int = 0) -> Iterator[tuple[list[Any], L
     for i, step in enumerate(steps):
         body = _foreach_body(step) if isinstance(step, dict) else None
         if body is not None:
-            yield from _levels(body, (*loc, i, "foreach", "steps"), depth + 1)
+            yield from _levels(body, (*loc, i, _body_key(step) or "foreach", "steps"), depth + 1)
 
 
 def _node(index: int, step: Any) -> Node | None:
@@ -249,7 +263,7 @@ class _ExpressionChecker:
             self._run(self.check_expression, whole["expr"] if whole else value, loc)
 
     def step(self, step: dict[str, Any], loc: Loc) -> None:
-        for key in (*sorted(SETTINGS_KEYS - {"foreach"}), "env", "emit", "wait_for", "alerts"):
+        for key in (*sorted(SETTINGS_KEYS - _BODY_KEYS), "env", "emit", "wait_for", "alerts"):
             if key in step:
                 self.templates(step[key], (*loc, key))
         if "when" in step:
@@ -260,13 +274,26 @@ class _ExpressionChecker:
         for k, entry in enumerate(deps if isinstance(deps, list) else []):
             if isinstance(entry, dict) and "if" in entry:
                 self.expression(entry["if"], (*loc, "depends_on", k, "if"))
-        settings = step.get("foreach")
-        if isinstance(settings, dict) and "items" in settings:
-            self._items(settings["items"], (*loc, "foreach", "items"))
-        matrix = settings.get("matrix") if isinstance(settings, dict) else None
+        self._foreach(step.get("foreach"), (*loc, "foreach"))
+        self._while(step.get("while"), (*loc, "while"))
+
+    def _foreach(self, settings: Any, loc: Loc) -> None:
+        if not isinstance(settings, dict):
+            return
+        if "items" in settings:
+            self._items(settings["items"], (*loc, "items"))
+        matrix = settings.get("matrix")
         if isinstance(matrix, dict):
             for name, source in matrix.items():
-                self._items(source, (*loc, "foreach", "matrix", name))
+                self._items(source, (*loc, "matrix", name))
+
+    def _while(self, loop: Any, loc: Loc) -> None:
+        if not isinstance(loop, dict):
+            return
+        if "condition" in loop:
+            self.expression(loop["condition"], (*loc, "condition"))
+        for part in ("loop", "update"):
+            self.templates(loop.get(part), (*loc, part))
 
     def _items(self, items: Any, loc: Loc) -> None:
         if isinstance(items, list):  # a literal list: its strings are templates

@@ -244,6 +244,21 @@ class ForeachSettings(_Model):
         return self
 
 
+class WhileSettings(_Model):
+    """An inner DAG run again and again while ``condition`` holds (Maestro's while step).
+
+    ``loop`` gives the loop variables' first values (rendered when the step starts); before
+    each iteration ``condition`` is evaluated with them in scope; after one, ``update`` is
+    rendered with them and the iteration's ``steps.<id>`` in scope and gives their next values.
+    """
+
+    condition: NonBlank
+    loop: dict[Identifier, Any] = Field(default_factory=dict)
+    update: dict[Identifier, Any] = Field(default_factory=dict)
+    max_iterations: int = Field(default=1000, ge=1, le=MAX_FOREACH_ITEMS)
+    steps: list[Step] = Field(min_length=1)
+
+
 def _check_version(value: Any) -> Any:
     if value in ("active", "latest"):
         return value
@@ -277,6 +292,7 @@ SETTINGS_MODELS: dict[StepType, type[_Model]] = {
     StepType.notebook: NotebookSettings,
     StepType.foreach: ForeachSettings,
     StepType.subworkflow: SubworkflowSettings,
+    StepType.while_: WhileSettings,
 }
 SETTINGS_KEYS = frozenset(t.value for t in SETTINGS_MODELS)
 
@@ -286,6 +302,11 @@ PROCESS_TYPES = frozenset(
 )
 #: step types that go to the ``spark`` worker queue unless told otherwise
 SPARK_QUEUE_TYPES = frozenset({StepType.spark, StepType.stream})
+
+
+def _attr(key: str) -> str:
+    """The attribute of a settings key (``while`` is a Python keyword)."""
+    return "while_" if key == "while" else key
 
 
 def _entry_kind(value: Any) -> str:
@@ -298,7 +319,7 @@ def _param_kind(value: Any) -> str:
 
 #: a ``depends_on`` entry: an id, or ``{step, if}``
 DependsOnEntry = Annotated[
-    Annotated[StepId, Tag("id")] | Annotated[Edge, Tag("edge")], Discriminator(_entry_kind)
+    Annotated[str, Tag("id")] | Annotated[Edge, Tag("edge")], Discriminator(_entry_kind)
 ]
 #: a step param: ``{type, value}``, or its value as written (a template, or any value)
 StepParam = Annotated[
@@ -349,6 +370,7 @@ class Step(_Model):
     notebook: NotebookSettings | None = None
     foreach: ForeachSettings | None = None
     subworkflow: SubworkflowSettings | None = None
+    while_: WhileSettings | None = Field(default=None, alias="while")
     #: alerts on this step's own events (spec/alerts.md)
     alerts: StepAlerts = Field(default_factory=list)
 
@@ -375,7 +397,7 @@ class Step(_Model):
     @model_validator(mode="after")
     def _settings_match_type(self) -> Step:
         for key in sorted(SETTINGS_KEYS):
-            if key != self.type.value and getattr(self, key) is not None:
+            if key != self.type.value and getattr(self, _attr(key)) is not None:
                 raise ValueError(
                     f"a step of type '{self.type}' does not take '{key}' settings "
                     f"(put its settings under '{self.type}')"
@@ -401,8 +423,14 @@ class Step(_Model):
         """The settings model of the step's type (None for noop)."""
         if self.type not in SETTINGS_MODELS:
             return None
-        value = getattr(self, self.type.value)
+        value = getattr(self, _attr(self.type.value))
         return value if isinstance(value, BaseModel) else None
+
+    @property
+    def body(self) -> list[Step] | None:
+        """The inner DAG of a foreach or while step."""
+        inner = self.foreach or self.while_
+        return list(inner.steps) if inner is not None else None
 
     @property
     def effective_queue(self) -> str:
@@ -413,3 +441,4 @@ class Step(_Model):
 
 
 ForeachSettings.model_rebuild()
+WhileSettings.model_rebuild()

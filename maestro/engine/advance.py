@@ -16,7 +16,7 @@ from typing import Any
 from maestro import expressions
 from maestro.definition import OnFailure, Step, StepType
 from maestro.dispatch import Dispatch
-from maestro.engine import children, edges, signal_waits, step_params
+from maestro.engine import children, edges, iterations, signal_waits, step_params
 from maestro.engine.compiled import CompiledWorkflow, VersionCache
 from maestro.engine.context import expression_context
 from maestro.engine.decisions import Readiness, UpstreamCounts, run_outcome, trigger_rule_outcome
@@ -260,9 +260,9 @@ class RunAdvance:
                 return
         if spec.wait_for and not signal_waits.register_waits(self.u, self.run, step, spec):
             return  # WAITING until its signals arrive
-        if spec.type in (StepType.foreach, StepType.subworkflow):
+        if spec.type in (StepType.foreach, StepType.subworkflow, StepType.while_):
             # runs other runs; never reaches a worker
-            parent = children.Parent(self.u, self.run, self.compiled, scope)
+            parent = iterations.Parent(self.u, self.run, self.compiled, scope)
             self.conclude(step, StepStatus.PENDING, children.start(parent, step, spec))
             return
         self._to_queue.append(step)

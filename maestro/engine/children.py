@@ -16,9 +16,8 @@ from __future__ import annotations
 import itertools
 import math
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
@@ -26,16 +25,18 @@ from sqlalchemy import func, select
 from maestro import expressions
 from maestro.definition import Step, StepType
 from maestro.definition.models import MAX_FOREACH_ITEMS
+from maestro.engine import while_loop
 from maestro.engine.compiled import CompiledWorkflow, VersionCache
-from maestro.engine.followups import Fail, StartRuns, StepOutcome, StepStopped, Succeed, Wait
+from maestro.engine.followups import Fail, StartRuns, StepOutcome, StepStopped, Succeed
+from maestro.engine.iterations import Parent, iteration_row, outer_names, wait_for_children
 from maestro.engine.runs import create_run
 from maestro.errors import ExpressionError, MaestroError, NotFound, ParamError
-from maestro.states import RUN_ACTIVE, RUN_TERMINAL, RunStatus, StepStatus, WaitingFor
+from maestro.states import RUN_ACTIVE, RUN_TERMINAL, RunStatus, StepStatus
 from maestro.store import runs as run_rows
 from maestro.store import steps as step_rows
 from maestro.store import tables
 from maestro.store.records import STEP_COLUMNS, RunRow, StepRow, load_run
-from maestro.store.transitions import created, transition
+from maestro.store.transitions import created
 from maestro.store.unit import Unit
 from maestro.wording import plural
 
@@ -47,45 +48,16 @@ class StepFailed(MaestroError):
     """The step cannot start its child runs."""
 
 
-WAITING_FOR_CHILDREN = WaitingFor.children
-
-
-@dataclass(frozen=True)
-class Parent:
-    """What a child run's parent step needs to be decided: the run, its workflow, the step."""
-
-    u: Unit
-    run: RunRow
-    compiled: CompiledWorkflow
-    context: Mapping[str, Any]
-
-
 def start(parent: Parent, step: StepRow, spec: Step) -> StepOutcome:
     """The step may run: create its child runs (or end it at once if there is none)."""
     try:
         if spec.type is StepType.foreach:
             return _start_foreach(parent, step, spec)
+        if spec.type is StepType.while_:
+            return while_loop.start(parent, step, spec)
         return _start_subworkflow(parent, step, spec)
     except (ExpressionError, ParamError, NotFound, StepFailed) as exc:
         return Fail(str(exc))
-
-
-def _wait_for_children(parent: Parent, step: StepRow, total: int, started: int) -> Wait:
-    transition(
-        parent.u,
-        "step",
-        step.id,
-        StepStatus.WAITING,
-        StepStatus.PENDING,
-        run_id=parent.run.id,
-        values={
-            "waiting_for": WAITING_FOR_CHILDREN,
-            "children_total": total,
-            "children_started": started,
-            "started_at": parent.u.now,
-        },
-    )
-    return Wait()
 
 
 # -- foreach ----------------------------------------------------------------------------------
@@ -140,33 +112,11 @@ def _start_foreach(parent: Parent, step: StepRow, spec: Step) -> StepOutcome:
     u, run = parent.u, parent.run
     body = parent.compiled.body_of(step.step_id)
     root = run_rows.root_of(u.conn, run.id)
-    outer = dict((run.scope or {}).get("outer", {}))
-    if run.scope and "var" in run.scope:
-        outer[run.scope["var"]] = run.scope["item"]
-    outer.update((run.scope or {}).get("vars", {}))
+    outer = outer_names(run)
     iterations = run_rows.insert_runs(
         u.conn,
         [
-            {
-                "workflow_id": run.workflow_id,
-                "number": i,
-                "version": run.version,
-                "status": RunStatus.QUEUED.value,
-                "params": run.params,
-                "trigger": run.trigger,
-                "logical_date": run.logical_date,
-                "parent_run_id": run.id,
-                "root_run_id": root,
-                "parent_step_run_id": step.id,
-                "iteration": i,
-                "body": body.body,
-                "scope": {
-                    **_iteration_scope(spec, item, i, outer),
-                    "signal": (run.scope or {}).get("signal", {}),
-                },
-                "max_active_steps": run.max_active_steps,
-                "created_at": u.now,
-            }
+            iteration_row(parent, step, body.body, root, i, _iteration_scope(spec, item, i, outer))
             for i, item in enumerate(items)
         ],
     )
@@ -180,7 +130,7 @@ def _start_foreach(parent: Parent, step: StepRow, spec: Step) -> StepOutcome:
         action="foreach",
         message=f"{plural(len(items), 'iteration')}, {spec.foreach.concurrency} at a time",
     )
-    waiting = _wait_for_children(parent, step, total=len(items), started=0)
+    waiting = wait_for_children(parent, step, total=len(items), started=0)
     _start_next(u, step.id, spec.foreach.concurrency)
     return waiting
 
@@ -261,7 +211,7 @@ def _start_subworkflow(parent: Parent, step: StepRow, spec: Step) -> StepOutcome
         )
     u.followups.append(StartRuns((child_id,), actor=starter))
     if settings.wait:
-        return _wait_for_children(parent, step, total=1, started=1)
+        return wait_for_children(parent, step, total=1, started=1)
     return Succeed({"run_id": child_id, "workflow_id": settings.workflow})
 
 
@@ -356,6 +306,13 @@ def child_ended(
     outcome: StepOutcome
     if spec.type is StepType.subworkflow:
         outcome = _mirror_child(u, child, status)
+    elif spec.type is StepType.while_:
+        ended = while_loop.iteration_ended(
+            Parent(u, parent, compiled, {}), step, spec, child, status
+        )
+        if ended is None:
+            return None
+        outcome = ended
     elif failed and spec.foreach is not None and spec.foreach.fail_fast:
         outcome = Fail(f"iteration {child.iteration} ended {status} (fail_fast)")
         u.followups.append(StepStopped(step.id))

@@ -122,11 +122,11 @@ class VersionCache:
             found = self._bodies.get((parent.workflow_id, parent.version, path))
         if found is not None:
             return found
-        settings = parent.steps[step_id].foreach
-        assert settings is not None, f"step {step_id!r} is not a foreach"
+        inner = parent.steps[step_id].body
+        assert inner is not None, f"step {step_id!r} is not a foreach or while"
         # an iteration is no run of the workflow: the workflow's alerts are not the body's
         definition = parent.definition.model_copy(
-            update={"steps": list(settings.steps), "outputs": {}, "triggers": [], "alerts": []}
+            update={"steps": inner, "outputs": {}, "triggers": [], "alerts": []}
         )
         compiled = CompiledWorkflow.build(
             parent.workflow_id, parent.version, definition, body=path, cache=self

@@ -31,8 +31,6 @@ class StepSummary:
     waiting_for: str | None
     next_attempt_at: datetime | None
     outputs: dict[str, Any]
-    #: step params as rendered when the step was about to run (empty: none)
-    params: dict[str, Any]
     error: str | None
     created_at: datetime
     started_at: datetime | None
@@ -42,6 +40,8 @@ class StepSummary:
     children_started: int
     children_done: int
     children_failed: int
+    #: step params as rendered when the step was about to run (empty: none)
+    params: dict[str, Any] = field(default_factory=dict)
     #: the log of its current (latest) attempt, where the run's steps are read whole
     log_path: str | None = None
 

@@ -141,6 +141,13 @@ def children_started(conn: Connection, step_run_id: int, started: int) -> None:
     conn.execute(update(S).where(S.c.id == step_run_id).values(children_started=started))
 
 
+def set_children(conn: Connection, step_run_id: int, count: int) -> None:
+    """A while step's iterations so far (created and started: one at a time)."""
+    conn.execute(
+        update(S).where(S.c.id == step_run_id).values(children_total=count, children_started=count)
+    )
+
+
 def children_ended(conn: Connection, step_run_id: int, done: int, failed: int) -> None:
     conn.execute(
         update(S).where(S.c.id == step_run_id).values(children_done=done, children_failed=failed)

@@ -368,7 +368,7 @@ def test_other_type_keys_are_refused_naming_both() -> None:
 def test_unknown_step_type_suggests() -> None:
     assert _problems(_doc({"id": "a", "type": "shel"})) == [
         "steps[0].type: invalid value 'shel': expected one of noop, sleep, shell, python, "
-        "spark, sql, stream, http, notebook, foreach, subworkflow — did you mean 'shell'?"
+        "spark, sql, stream, http, notebook, foreach, subworkflow, while — did you mean 'shell'?"
     ]
 
 
@@ -420,6 +420,16 @@ def test_every_step_type_parses() -> None:
             "type": "subworkflow",
             "subworkflow": {"workflow": "o", "version": "latest"},
         },
+        {
+            "id": "loop",
+            "type": "while",
+            "while": {
+                "condition": "i < 3",
+                "loop": {"i": 0},
+                "update": {"i": "{{ i + 1 }}"},
+                "steps": [{"id": "b", "type": "noop"}],
+            },
+        },
     ]
     d = parse_definition(_doc(*steps))
     by_id = {s.id: s for s in d.steps}
@@ -438,6 +448,9 @@ def test_every_step_type_parses() -> None:
     notebook = by_id["nb-1"].notebook
     assert notebook is not None and notebook.kernel == "python3"
     assert notebook.timeout == timedelta(hours=1)
+    loop = by_id["loop"].while_
+    assert loop is not None and loop.max_iterations == 1000 and loop.loop == {"i": 0}
+    assert by_id["loop"].settings is loop and by_id["loop"].body is not None
     assert {s.type for s in d.steps} == set(StepType) - {StepType.foreach}
 
 
