@@ -149,3 +149,39 @@ def test_bad_matrices_are_refused_at_submit_naming_the_place(
             f"id: bad\nowner: t\nsteps: [{{id: f, type: foreach, foreach: {foreach}}}]\n"
         )
     assert any(str(p).startswith(where) for p in caught.value.problems), caught.value.problems
+
+
+def test_maestros_large_foreach_shape_completes(harness: Harness) -> None:
+    """Maestro's sample-large-foreach-wf: 366 dates × 3 letters = 1,098 iterations at
+    concurrency 100, each a step with a step param and a second step (Maestro's is a Sleep;
+    a noop here: the harness's fake clock makes sleeps slow to drain). On SQLite only (~20 s;
+    the suite's time budget): the store's part is the same SQL as the small tests above."""
+    if harness.db.engine.dialect.name != "sqlite":
+        pytest.skip("run once, on SQLite")
+    run_id = harness.start("""
+        id: large
+        owner: t
+        params: {letters: {type: list, default: [a, b, c]}}
+        steps:
+          - id: job1
+            type: foreach
+            foreach:
+              matrix: {i: "range(20200101, 20200101 + 366) | list", j: "params.letters"}
+              concurrency: 100
+              steps:
+                - {id: job2, type: noop, params: {param2: "{{ i ~ j }}"}}
+                - {id: job.2, type: noop, depends_on: [job2]}
+        """)
+    view = harness.drain(run_id, max_rounds=100_000)
+    assert view.status == "SUCCEEDED"
+    job1 = next(s for s in view.steps if s.step_id == "job1")
+    assert job1.outputs["count"] == 1098 and job1.children_total == 1098
+    assert job1.outputs["outputs"][-1] == {"job2": {}, "job.2": {}}
+    with harness.db.read() as conn:
+        last = conn.execute(
+            select(tables.step_runs.c.params)
+            .select_from(tables.step_runs.join(tables.runs))
+            .where(tables.runs.c.parent_run_id == run_id, tables.runs.c.iteration == 1097)
+            .where(tables.step_runs.c.step_id == "job2")
+        ).scalar_one()
+    assert last == {"param2": "20200466c"}
