@@ -65,6 +65,10 @@ class RunDetailPublic(RunPublic):
     children: list[int] = Field(
         description="Runs started by this run's steps (foreach iterations, subworkflows)."
     )
+    iteration_values: dict[str, Any] | None = Field(
+        default=None,
+        description="A foreach iteration's values by name (its `as` name or each matrix name).",
+    )
 
 
 @from_shape(reads.StepSummary, exclude=("log_path",))

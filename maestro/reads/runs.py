@@ -52,6 +52,8 @@ class RunDetail(RunSummary):
     started_by: str | None = None
     #: who ended it: the actor of the change to its final status ("system" when it ran out)
     ended_by: str | None = None
+    #: a foreach iteration's values: ``{name: value}`` (its ``as`` name, or each matrix name)
+    iteration_values: dict[str, Any] | None = None
 
 
 _SUMMARY_COLUMNS = (
@@ -156,7 +158,9 @@ def run_history(
 
 def run_detail(conn: Connection, run_id: int) -> RunDetail:
     row = conn.execute(
-        select(*_SUMMARY_COLUMNS, R.c.params, R.c.outputs, R.c.steps_total).where(R.c.id == run_id)
+        select(*_SUMMARY_COLUMNS, R.c.params, R.c.outputs, R.c.steps_total, R.c.scope).where(
+            R.c.id == run_id
+        )
     ).first()
     if row is None:
         raise NotFound(f"run {run_id} does not exist")
@@ -180,7 +184,16 @@ def run_detail(conn: Connection, run_id: int) -> RunDetail:
         children=list(children),
         started_by=started_by,
         ended_by=ended_by,
+        iteration_values=_iteration_values(row.scope),
     )
+
+
+def _iteration_values(scope: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not scope or "index" not in scope:
+        return None
+    if "var" in scope:
+        return {scope["var"]: scope.get("item")}
+    return dict(scope.get("vars", {}))
 
 
 def _actors(

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from maestro.engine import actions
 from maestro.errors import DefinitionError
+from maestro.reads.runs import run_detail
 from maestro.store import tables
 from tests.engine.harness import Harness
 
@@ -185,3 +187,59 @@ def test_maestros_large_foreach_shape_completes(harness: Harness) -> None:
             .where(tables.step_runs.c.step_id == "job2")
         ).scalar_one()
     assert last == {"param2": "20200466c"}
+
+
+def test_a_matrix_foreach_restarts_and_stops_like_an_items_one(
+    harness: Harness, tmp_path: Path
+) -> None:
+    fixed = tmp_path / "fixed"
+    run_id = harness.start(f"""
+        id: mxr
+        owner: t
+        steps:
+          - id: grid
+            type: foreach
+            foreach:
+              matrix: {{i: [1, 2], j: [a, b]}}
+              concurrency: 2
+              steps:
+                - id: cell
+                  type: shell
+                  shell:
+                    command: "test {{{{ i }}}}{{{{ j }}}} != 2b || test -f {fixed}"
+        """)
+    view = harness.drain(run_id)
+    assert view.status == "FAILED"
+    assert {s.step_id: s for s in view.steps}["grid"].error == "1 of 4 iterations did not succeed"
+    fixed.touch()
+    again = actions.restart_run(harness.engine, run_id, "ops")
+    assert harness.drain(again).status == "SUCCEEDED"
+    runs = tables.runs
+    with harness.db.read() as conn:
+        scopes = conn.execute(
+            select(runs.c.scope).where(runs.c.parent_run_id == again).order_by(runs.c.iteration)
+        ).scalars()
+        assert [s["vars"] for s in scopes][3] == {"i": 2, "j": "b"}
+        assert run_detail(conn, again).iteration_values is None  # not an iteration
+
+    slow = harness.start("""
+        id: mxs
+        owner: t
+        steps:
+          - id: grid
+            type: foreach
+            foreach:
+              matrix: {i: [1, 2], j: [a, b, c]}
+              concurrency: 2
+              steps: [{id: w, type: sleep, sleep: {duration: 1h}}]
+        """)
+    with harness.db.read() as conn:
+        first = conn.execute(
+            select(runs.c.id).where(runs.c.parent_run_id == slow, runs.c.iteration == 4)
+        ).scalar_one()
+        assert run_detail(conn, first).iteration_values == {"i": 2, "j": "b"}
+    actions.stop_run(harness.engine, slow, "ops")
+    with harness.db.read() as conn:
+        statuses = conn.execute(select(runs.c.status).where(runs.c.parent_run_id == slow))
+        assert set(statuses.scalars()) == {"STOPPED"}
+    assert harness.statuses(slow) == {"grid": "STOPPED"}

@@ -113,6 +113,7 @@ def test_foreach_iterations_expand_on_the_run_page(client: TestClient, harness: 
     assert child is not None
     child_html = client.get(f"/runs/{child.group(1)}").text
     assert "Iteration 1 of each" in child_html
+    assert '<small class="iteration-values">(n=2)</small>' in child_html  # its values
     assert 'data-step="inner" data-status="SUCCEEDED"' in child_html  # the body's DAG
     assert "Restart from failed" not in child_html  # iterations restart with their parent
 
