@@ -44,7 +44,10 @@ def test_date_helpers_and_joda_calls() -> None:
         "new DateTime(1569018000000).withZone(DateTimeZone.forID('UTC')).monthOfYear().getAsText();"
     )
     assert _value(month) == "September"
-    shifted = "DateTimeFormat.forPattern('yyyyMMdd').parseDateTime('20240301').minusDays(1).toString('yyyyMMdd')"
+    shifted = (
+        "DateTimeFormat.forPattern('yyyyMMdd').parseDateTime('20240301')"
+        ".minusDays(1).toString('yyyyMMdd')"
+    )
     assert _value(shifted) == "20240229"
     assert len(str(_value("UUID.randomUUID().toString()"))) == 36
 
