@@ -336,8 +336,9 @@ def _from_maestro(data: Any, source: str | None) -> Any:
         return data
     translated, report = translate(data, source or "")
     if report.reasons:
-        problems = [Problem((path,), f"not importable from Maestro: {msg}")
-                    for path, msg in report.reasons]
+        problems = [
+            Problem((path,), f"not importable from Maestro: {msg}") for path, msg in report.reasons
+        ]
         raise DefinitionError(problems, source)
     return translated
 
