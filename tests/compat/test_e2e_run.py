@@ -72,6 +72,9 @@ def test_subworkflow_with_the_child_given_by_with(
     assert result["steps"]["call-child"]["status"] == "SUCCEEDED"
 
 
+@pytest.mark.xfail(
+    reason="needs step params, any_taken, matrix, while from s6-dag|s6-loops", strict=False
+)
 @pytest.mark.skipif(
     not os.environ.get("MAESTRO_TEST_MAESTRO_SAMPLES"),
     reason="MAESTRO_TEST_MAESTRO_SAMPLES names no folder of Maestro definitions",
