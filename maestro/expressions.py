@@ -77,6 +77,7 @@ from maestro.expression_limits import (
     _Refused,
     _text_bytes,
 )
+from maestro.expression_maestro import MAESTRO_GLOBALS
 
 #: How many compiled templates and expressions are kept.
 CACHE_SIZE = 4096
@@ -473,6 +474,7 @@ def _environment() -> _Environment:
         finalize=_finalize,
     )
     env.globals["lipsum"] = _lipsum
+    env.globals.update(MAESTRO_GLOBALS)  # Maestro's helpers (maestro.expression_maestro)
     env.filters.update(_OUR_FILTERS)
     for name, func in list(env.filters.items()):
         env.filters[name] = _guard_filter(name, func, _FILTER_PROJECTIONS.get(name))

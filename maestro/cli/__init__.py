@@ -14,6 +14,7 @@ from maestro.cli import (  # noqa: F401  # registers their commands
     client_runs,
     client_signals,
     distributed,
+    import_maestro,
     local,
     logs,
     prune,

@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from maestro.compat.maestro_json import is_maestro, translate
 from maestro.definition.graph import Node, check_nodes
 from maestro.definition.models import (
     DEFAULTABLE_SETTINGS,
@@ -369,8 +370,22 @@ def _validated(merged: dict[str, Any], problems: list[Problem]) -> WorkflowDefin
         return None
 
 
+def _from_maestro(data: Any, source: str | None) -> Any:
+    """A Netflix Maestro JSON definition (a top-level ``workflow`` object) translated to ours;
+    one that is not importable fails naming its JSON paths (docs/maestro.md)."""
+    if not is_maestro(data):
+        return data
+    translated, report = translate(data, source or "")
+    if report.reasons:
+        problems = [
+            Problem((path,), f"not importable from Maestro: {msg}") for path, msg in report.reasons
+        ]
+        raise DefinitionError(problems, source)
+    return translated
+
+
 def _parse(data: Any, source: str | None) -> WorkflowDefinition:
-    data = _normalize(data, source)
+    data = _from_maestro(_normalize(data, source), source)
     if not isinstance(data, dict):
         msg = f"a workflow definition is a mapping at the top level, got {_kind(data)}"
         raise _fail(msg, source)

@@ -1,0 +1,1 @@
+"""Bringing definitions from other orchestrators here."""

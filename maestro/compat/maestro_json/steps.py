@@ -1,0 +1,222 @@
+"""Maestro steps (``{"step"|"foreach"|"while"|"subworkflow": {...}}``) → our steps.
+
+Transitions become ``depends_on`` entries on the successor (conditional ones unless the
+condition is ``true``), so the whole list is translated before edges are added.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from maestro.compat.maestro_json import signals
+from maestro.compat.maestro_json.context import Ctx
+from maestro.compat.maestro_json.params import param_value, step_params
+from maestro.compat.maestro_json.retries import on_failure, retries
+
+CONTAINER = {"KUBERNETES", "TITUS"}
+COMMON = {
+    "id",
+    "name",
+    "description",
+    "type",
+    "transition",
+    "params",
+    "retry_policy",
+    "failure_mode",
+    "timeout",
+    "tags",
+    "signal_dependencies",
+    "signal_outputs",
+    "steps",
+    "sync",
+    "explicit_params",
+    "condition",
+    "concurrency",
+    "strict_ordering",
+    "sub_type",
+}
+
+
+def translate_steps(ctx: Ctx, raw: Any, path: str) -> list[dict[str, Any]]:  # noqa: C901
+    if not isinstance(raw, list) or not raw:
+        ctx.report.refuse(path, "a workflow needs a non-empty list of steps")
+        return []
+    ids = set()
+    for wrapper in raw:
+        if isinstance(wrapper, dict) and len(wrapper) == 1:
+            body = next(iter(wrapper.values()))
+            if isinstance(body, dict) and "id" in body:
+                ids.add(str(body["id"]))
+    inner = ctx.with_scope(step_ids=set(ctx.scope.step_ids) | ids)
+    out: list[dict[str, Any]] = []
+    edges: dict[str, list[Any]] = {}
+    conditional: set[str] = set()
+    for i, wrapper in enumerate(raw):
+        p = f"{path}[{i}]"
+        if not isinstance(wrapper, dict) or len(wrapper) != 1:
+            ctx.report.refuse(
+                p, "a step must be an object with one key: step, foreach, while or subworkflow"
+            )
+            continue
+        kind, body = next(iter(wrapper.items()))
+        p = f"{p}.{kind}"
+        step = _step(inner, kind, body, p)
+        if step is None:
+            continue
+        out.append(step)
+        successors = (body.get("transition") or {}).get("successors") or {}
+        for succ, cond in successors.items():
+            sp = f"{p}.transition.successors.{succ}"
+            if succ not in ids:
+                ctx.report.refuse(sp, f"unknown successor step {succ!r}")
+                continue
+            text = str(cond).strip()
+            if text.lower() in ("true", "true;", "return true;"):
+                edges.setdefault(succ, []).append(step["id"])
+                continue
+            # the condition sees the upstream step's params as bare names (our edge scope)
+            local = set((body.get("params") or {}).keys()) | set(inner.scope.loop_vars)
+            bare = inner.with_scope(loop_vars=local).bare(text, sp)
+            if bare is not None:
+                edges.setdefault(succ, []).append({"step": step["id"], "if": bare})
+                conditional.add(succ)
+    for step in out:
+        if step["id"] in edges:
+            step["depends_on"] = edges[step["id"]]
+        if step["id"] in conditional:
+            step["trigger_rule"] = "any_taken"
+    return out
+
+
+def _step(ctx: Ctx, kind: str, body: Any, p: str) -> dict[str, Any] | None:  # noqa: C901
+    if not isinstance(body, dict) or "id" not in body:
+        ctx.report.refuse(p, "a step needs an 'id'")
+        return None
+    params = dict(body.get("params") or {})
+    # a step's param expressions see the step's own params as bare names
+    ctx = ctx.with_scope(local_params=set(params) - {"loop_params"})
+    step: dict[str, Any] = {"id": str(body["id"])}
+    for key in ("name", "description"):
+        if key in body:
+            step[key] = body[key]
+    for key in body:
+        if key not in COMMON:
+            ctx.report.refuse(f"{p}.{key}", f"unknown step field {key!r}")
+    if "explicit_params" in body:
+        ctx.report.note(
+            f"{p}.explicit_params",
+            "the subworkflow gets exactly the params given here (its own defaults otherwise)",
+        )
+    if body.get("sub_type"):
+        ctx.report.refuse(f"{p}.sub_type", "job templates need a container runtime")
+    kind_l = kind.lower()
+    if kind_l == "step":
+        typ = str(body.get("type", "")).upper()
+        if typ == "NOOP":
+            step["type"] = "noop"
+        elif typ == "JOIN":
+            step["type"] = "noop"
+            step["trigger_rule"] = "any_taken"
+        elif typ == "SLEEP":
+            step["type"] = "sleep"
+            secs = params.pop("sleep_seconds", None)
+            if secs is None:
+                ctx.report.refuse(f"{p}.params", "a Sleep step needs params.sleep_seconds")
+            else:
+                value = param_value(ctx, secs, f"{p}.params.sleep_seconds")
+                step["sleep"] = {
+                    "duration": f"{value}s"
+                    if isinstance(value, int)
+                    else "{{ (" + str(value)[3:-3] + ") ~ 's' }}"
+                }
+        elif typ == "NOTEBOOK":
+            if "kubernetes" in params:
+                ctx.report.refuse(
+                    f"{p}.params.kubernetes",
+                    "a notebook in a Kubernetes container needs a container runtime",
+                )
+            nb = params.pop("notebook", None)
+            params.pop("kubernetes", None)
+            step["type"] = "notebook"
+            if nb is not None:
+                value = param_value(ctx, nb, f"{p}.params.notebook") or {}
+                step["notebook"] = {"path": value.get("input_path")}
+        elif typ in CONTAINER or typ == "KUBERNETES":
+            ctx.report.refuse(f"{p}.type", f"{body.get('type')} steps need a container runtime")
+            return None
+        else:
+            ctx.report.refuse(f"{p}.type", f"step type {body.get('type')!r} is not importable")
+            return None
+    elif kind_l == "subworkflow":
+        step["type"] = "subworkflow"
+        wid = params.pop("subworkflow_id", None)
+        ver = params.pop("subworkflow_version", None)
+        settings: dict[str, Any] = {
+            "workflow": param_value(ctx, wid, f"{p}.params.subworkflow_id") if wid else None,
+            "wait": bool(body.get("sync", True)),
+        }
+        if ver is not None:
+            v = param_value(ctx, ver, f"{p}.params.subworkflow_version")
+            settings["version"] = {"default": "active", "active": "active"}.get(str(v), v)
+        if not settings["workflow"]:
+            ctx.report.refuse(f"{p}.params", "a subworkflow needs params.subworkflow_id")
+        settings["params"] = {k: param_value(ctx, v, f"{p}.params.{k}") for k, v in params.items()}
+        params = {}
+        step["subworkflow"] = settings
+    elif kind_l in ("foreach", "while"):
+        loop = params.pop("loop_params", None)
+        lp = f"{p}.params.loop_params"
+        loop_vars = dict((loop or {}).get("value") or {}) if isinstance(loop, dict) else {}
+        names = set(loop_vars)
+        values = {k: param_value(ctx, v, f"{lp}.value.{k}") for k, v in loop_vars.items()}
+        body_ctx = ctx.with_scope(loop_vars=set(ctx.scope.loop_vars) | names, step_ids=set())
+        inner_steps = translate_steps(body_ctx, body.get("steps"), f"{p}.steps")
+        if kind_l == "foreach":
+            step["type"] = "foreach"
+            settings = {"matrix": values, "steps": inner_steps}
+            if "concurrency" in body:
+                settings["concurrency"] = body["concurrency"]
+            if "strict_ordering" in body:
+                settings["strict_ordering"] = body["strict_ordering"]
+            step["foreach"] = settings
+        else:
+            step["type"] = "while"
+            cond = body_ctx.bare(str(body.get("condition", "")), f"{p}.condition")
+            update = {}
+            for inner in body.get("steps") or []:
+                spec = next(iter(inner.values())) if isinstance(inner, dict) and inner else {}
+                for name in spec.get("params") or {}:
+                    if name in names:
+                        update[name] = "{{ steps['" + str(spec["id"]) + "'].params." + name + " }}"
+            step["while"] = {
+                "condition": cond,
+                "loop": values,
+                "update": update,
+                "steps": inner_steps,
+            }
+            ctx.report.note(
+                p,
+                "the loop variables are updated from the body steps' params of "
+                "the same name (Maestro's while semantics)",
+            )
+    else:
+        ctx.report.refuse(p, f"unknown step kind {kind!r}")
+        return None
+    if params:
+        step["params"] = step_params(ctx, params, f"{p}.params")
+    step["retries"] = retries(ctx, body.get("retry_policy"), f"{p}.retry_policy")
+    if "failure_mode" in body:
+        mode = on_failure(ctx, body["failure_mode"], f"{p}.failure_mode")
+        if mode:
+            step["on_failure"] = mode
+    if "timeout" in body:
+        step["timeout"] = ctx.text(body["timeout"], f"{p}.timeout")
+    if body.get("tags"):
+        ctx.report.note(f"{p}.tags", "step tags are not kept here")
+    if body.get("signal_dependencies"):
+        step["wait_for"] = signals.wait_for(
+            ctx, body["signal_dependencies"], f"{p}.signal_dependencies"
+        )
+    if body.get("signal_outputs"):
+        step["emit"] = signals.emit(ctx, body["signal_outputs"], f"{p}.signal_outputs")
+    return step

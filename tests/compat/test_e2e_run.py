@@ -1,0 +1,99 @@
+"""Import our Maestro-format fixtures and RUN them embedded, asserting Maestro's outcome.
+
+Several need features built on other branches; those are marked xfail (non-strict) until the
+branches are merged (docs/maestro.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from maestro.cli import app
+from maestro.compat.maestro_json import translate
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def _run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *args: str) -> dict[str, Any]:
+    monkeypatch.setenv("MAESTRO_HOME", str(tmp_path / "home"))
+    result = CliRunner().invoke(app, ["run", *args, "--json"])
+    assert result.exit_code in (0, 1), result.output
+    data: dict[str, Any] = json.loads(result.stdout)
+    return data
+
+
+def _statuses(result: dict[str, Any]) -> dict[str, str]:
+    return {sid: step["status"] for sid, step in result["steps"].items()}
+
+
+def test_plain_dag_runs_as_in_maestro(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    result = _run(tmp_path, monkeypatch, str(FIXTURES / "plain-dag.json"))
+    assert result["status"] == "SUCCEEDED"
+    assert set(_statuses(result).values()) == {"SUCCEEDED"}
+
+
+@pytest.mark.xfail(reason="needs step params and conditional edges from s6-dag", strict=False)
+def test_conditional_branches_skip_as_in_maestro(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = _run(tmp_path, monkeypatch, str(FIXTURES / "branching.json"))
+    statuses = _statuses(result)
+    assert statuses["job.4"] == statuses["job.5"] == "SKIPPED"
+    assert statuses["job.6"] == statuses["job.7"] == "SUCCEEDED"
+    assert result["status"] == "SUCCEEDED"
+
+
+@pytest.mark.xfail(reason="needs foreach matrix and while from s6-loops", strict=False)
+def test_loops_iterate_as_in_maestro(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    result = _run(tmp_path, monkeypatch, str(FIXTURES / "loops.json"))
+    assert result["status"] == "SUCCEEDED"
+    # 3 dates (20240304 excluded) x 2 names; the while body runs for k = 1, 2, 3
+    assert result["steps"]["days"]["outputs"]["count"] == 6
+    assert result["steps"]["count-up"]["outputs"]["count"] == 3
+
+
+def test_subworkflow_with_the_child_given_by_with(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = _run(
+        tmp_path,
+        monkeypatch,
+        str(FIXTURES / "parent.json"),
+        "--with",
+        str(FIXTURES / "plain-dag.json"),
+    )
+    assert result["status"] == "SUCCEEDED"
+    assert result["steps"]["call-child"]["status"] == "SUCCEEDED"
+
+
+@pytest.mark.xfail(
+    reason="needs step params, any_taken, matrix, while from s6-dag|s6-loops", strict=False
+)
+@pytest.mark.skipif(
+    not os.environ.get("MAESTRO_TEST_MAESTRO_SAMPLES"),
+    reason="MAESTRO_TEST_MAESTRO_SAMPLES names no folder of Maestro definitions",
+)
+def test_real_maestro_samples(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Import every sample; run each importable one (with all the samples as --with)."""
+    folder = Path(os.environ["MAESTRO_TEST_MAESTRO_SAMPLES"])
+    files = sorted(folder.glob("*.json"))
+    importable = []
+    for path in files:
+        _, report = translate(json.loads(path.read_text()), path.name)
+        if not report.reasons:
+            importable.append(path)
+    assert importable, "no importable sample"
+    failures = {}
+    for path in importable:
+        others = [x for p in importable if p != path for x in ("--with", str(p))]
+        monkeypatch.setenv("MAESTRO_HOME", str(tmp_path / path.stem))
+        result = CliRunner().invoke(app, ["run", str(path), *others, "--json"])
+        if result.exit_code != 0:
+            failures[path.name] = (result.stdout or result.output)[-300:]
+    assert not failures, failures
