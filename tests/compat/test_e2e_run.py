@@ -1,7 +1,4 @@
 """Import our Maestro-format fixtures and RUN them embedded, asserting Maestro's outcome.
-
-Several need features built on other branches; those are marked xfail (non-strict) until the
-branches are merged (docs/maestro.md).
 """
 
 from __future__ import annotations
@@ -38,7 +35,6 @@ def test_plain_dag_runs_as_in_maestro(tmp_path: Path, monkeypatch: pytest.Monkey
     assert set(_statuses(result).values()) == {"SUCCEEDED"}
 
 
-@pytest.mark.xfail(reason="needs step params and conditional edges from s6-dag", strict=False)
 def test_conditional_branches_skip_as_in_maestro(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -49,7 +45,6 @@ def test_conditional_branches_skip_as_in_maestro(
     assert result["status"] == "SUCCEEDED"
 
 
-@pytest.mark.xfail(reason="needs foreach matrix and while from s6-loops", strict=False)
 def test_loops_iterate_as_in_maestro(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     result = _run(tmp_path, monkeypatch, str(FIXTURES / "loops.json"))
     assert result["status"] == "SUCCEEDED"
@@ -72,9 +67,6 @@ def test_subworkflow_with_the_child_given_by_with(
     assert result["steps"]["call-child"]["status"] == "SUCCEEDED"
 
 
-@pytest.mark.xfail(
-    reason="needs step params, any_taken, matrix, while from s6-dag|s6-loops", strict=False
-)
 @pytest.mark.skipif(
     not os.environ.get("MAESTRO_TEST_MAESTRO_SAMPLES"),
     reason="MAESTRO_TEST_MAESTRO_SAMPLES names no folder of Maestro definitions",
