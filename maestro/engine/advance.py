@@ -253,8 +253,14 @@ class RunAdvance:
                     step, StepStatus.PENDING, StepStatus.SKIPPED, error="condition was false"
                 )
                 return
-        if spec.wait_for and not signal_waits.register_waits(self.u, self.run, step, spec):
-            return  # WAITING until its signals arrive
+        if spec.wait_for:
+            try:
+                rendered = signal_waits.render_matches(spec, self.context)
+            except signal_waits.MatchRenderError as exc:
+                self.fail(step, StepStatus.PENDING, StepStatus.FAILED, str(exc))
+                return
+            if not signal_waits.register_waits(self.u, self.run, step, spec, rendered):
+                return  # WAITING until its signals arrive
         if spec.type in (StepType.foreach, StepType.subworkflow):
             # runs other runs; never reaches a worker
             parent = children.Parent(self.u, self.run, self.compiled, self.context)
