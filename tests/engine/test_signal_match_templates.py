@@ -3,9 +3,14 @@ match is what is stored (and shown), and what signals are compared with."""
 
 from __future__ import annotations
 
+import textwrap
+
+import pytest
 from sqlalchemy import select
 
+from maestro.definition import load_definition
 from maestro.engine import signals
+from maestro.errors import DefinitionError
 from maestro.store import tables
 from tests.engine.harness import Harness
 
@@ -52,3 +57,19 @@ def test_a_match_template_that_fails_to_render_fails_the_step_naming_the_field(
     view = harness.drain(run_id)
     assert view.status == "FAILED"
     assert "wait_for[0].match" in (view.steps[0].error or "")
+
+
+def test_a_match_with_two_operators_is_refused_at_submission_with_its_path() -> None:
+    with pytest.raises(DefinitionError) as caught:
+        load_definition(
+            textwrap.dedent("""
+            id: two
+            owner: t
+            steps:
+              - id: gate
+                type: noop
+                wait_for: [{signal: landed, match: {ds: {">=": "a", "<": "b"}}}]
+            """)
+        )
+    assert "wait_for" in str(caught.value)
+    assert "one operator per field" in str(caught.value)
