@@ -158,6 +158,10 @@ MATCH_OPERATORS = ("=", "!=", ">", ">=", "<", "<=")
 def _check_match(value: dict[str, Any]) -> dict[str, Any]:
     """A map of one operator-like key (``=>``, ``==``) must name a known operator."""
     for field, want in value.items():
+        if isinstance(want, dict) and len(want) > 1:
+            ops = [op for op in want if op in MATCH_OPERATORS]
+            if ops:
+                raise ValueError(f"{field}: one operator per field, got {' '.join(map(str, ops))}")
         if isinstance(want, dict) and len(want) == 1:
             (op,) = want
             if isinstance(op, str) and op and set(op) <= set("=!<>") and op not in MATCH_OPERATORS:

@@ -258,14 +258,24 @@ class RunAdvance:
                     step, StepStatus.PENDING, StepStatus.SKIPPED, error="condition was false"
                 )
                 return
-        if spec.wait_for and not signal_waits.register_waits(self.u, self.run, step, spec):
-            return  # WAITING until its signals arrive
+        if spec.wait_for and not self._wait_for_signals(step, spec, scope):
+            return  # WAITING until its signals arrive (or failed: a match did not render)
         if spec.type in (StepType.foreach, StepType.subworkflow, StepType.while_):
             # runs other runs; never reaches a worker
             parent = iterations.Parent(self.u, self.run, self.compiled, scope)
             self.conclude(step, StepStatus.PENDING, children.start(parent, step, spec))
             return
         self._to_queue.append(step)
+
+    def _wait_for_signals(self, step: StepRow, spec: Step, scope: dict[str, Any]) -> bool:
+        """Register the step's waits, their matches rendered in its scope; True when every
+        signal is there already (the step goes on)."""
+        try:
+            rendered = signal_waits.render_matches(spec, scope)
+        except signal_waits.MatchRenderError as exc:
+            self.fail(step, StepStatus.PENDING, StepStatus.FAILED, str(exc))
+            return False
+        return signal_waits.register_waits(self.u, self.run, step, spec, rendered)
 
     def _upstream_counts(self, step: StepRow, spec: Step) -> UpstreamCounts | None:
         """How the upstreams ended — with conditional edges, which were taken (``edges.py``);

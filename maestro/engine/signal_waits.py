@@ -64,13 +64,40 @@ def record(
     return signal_id
 
 
-def register_waits(u: Unit, run: RunRow, step: StepRow, spec: Step) -> bool:
+class MatchRenderError(Exception):
+    """A ``wait_for`` match's template could not be rendered; the message names the field."""
+
+
+def render_matches(spec: Step, context: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Each ``wait_for`` match with its templates rendered in the run's scope (what is stored
+    and shown); raises MatchRenderError naming ``wait_for[i].match``."""
+    rendered = []
+    for position, wait in enumerate(spec.wait_for):
+        try:
+            match = expressions.render(dict(wait.match), dict(context))
+        except ExpressionError as exc:
+            raise MatchRenderError(f"wait_for[{position}].match: {exc}") from exc
+        rendered.append(match if isinstance(match, dict) else dict(wait.match))
+    return rendered
+
+
+def register_waits(
+    u: Unit,
+    run: RunRow,
+    step: StepRow,
+    spec: Step,
+    matches_rendered: Sequence[dict[str, Any]] | None = None,
+) -> bool:
     """Record the step's ``wait_for`` and satisfy each from signals already there; True when
-    every wait is satisfied (the step may go on at once)."""
+    every wait is satisfied (the step may go on at once). ``matches_rendered``: the matches
+    with their templates rendered (``render_matches``); the written ones when None."""
     since = run.started_at or run.created_at
     satisfied = True
     for position, wait in enumerate(spec.wait_for):
-        signal_id = _earliest_match(u, wait.signal, dict(wait.match), since)
+        match = (
+            dict(matches_rendered[position]) if matches_rendered is not None else dict(wait.match)
+        )
+        signal_id = _earliest_match(u, wait.signal, match, since)
         deadline = u.now + wait.timeout if wait.timeout and signal_id is None else None
         signal_rows.insert_wait(
             u.conn,
@@ -78,7 +105,7 @@ def register_waits(u: Unit, run: RunRow, step: StepRow, spec: Step) -> bool:
             run_id=run.id,
             position=position,
             signal_name=wait.signal,
-            match=dict(wait.match),
+            match=match,
             since=since,
             deadline=deadline,
             signal_id=signal_id,

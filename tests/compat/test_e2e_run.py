@@ -1,5 +1,4 @@
-"""Import our Maestro-format fixtures and RUN them embedded, asserting Maestro's outcome.
-"""
+"""Import our Maestro-format fixtures and RUN them embedded, asserting Maestro's outcome."""
 
 from __future__ import annotations
 
