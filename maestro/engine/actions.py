@@ -216,9 +216,9 @@ def _reused_steps(
     if mode == "beginning":
         return {}
     rows = {
-        r.step_id: (StepStatus(r.status), r.outputs or {})
+        r.step_id: (StepStatus(r.status), r.outputs or {}, r.params)
         for r in u.conn.execute(
-            select(S.c.step_id, S.c.status, S.c.outputs).where(S.c.run_id == run.id)
+            select(S.c.step_id, S.c.status, S.c.outputs, S.c.params).where(S.c.run_id == run.id)
         )
     }
     if mode == "step":
@@ -228,7 +228,7 @@ def _reused_steps(
     elif mode == "failed":
         # SKIPPED is no failure: its condition or trigger rule said so (a rerun upstream
         # reruns it anyway, as a descendant)
-        failed = [sid for sid, (status, _) in rows.items() if status in STEP_FAILED]
+        failed = [sid for sid, (status, _, _) in rows.items() if status in STEP_FAILED]
         if not failed:
             raise Conflict(
                 f"run {run.id} is {run.status} with no failed step: restart it from "
@@ -238,7 +238,9 @@ def _reused_steps(
     else:
         raise Conflict(f"unknown restart mode {mode!r}: use failed, beginning or step")
     return {
-        sid: Reused(status, outputs) for sid, (status, outputs) in rows.items() if sid not in again
+        sid: Reused(status, outputs, params)
+        for sid, (status, outputs, params) in rows.items()
+        if sid not in again
     }
 
 

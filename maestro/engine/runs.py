@@ -119,12 +119,18 @@ class Reused:
 
     status: StepStatus
     outputs: dict[str, Any]
+    #: its step params, as rendered in the earlier run (downstream steps read them)
+    params: dict[str, Any] | None = None
 
     def as_json(self) -> dict[str, Any]:
-        return {"status": self.status.value, "outputs": self.outputs}
+        kept = {"status": self.status.value, "outputs": self.outputs}
+        return {**kept, "params": self.params} if self.params else kept
 
 
 def reused_steps(conn: Connection, run_id: int) -> dict[str, Reused]:
     """The steps a restarted run reuses (none for another run)."""
     stored = conn.execute(select(R.c.reuse).where(R.c.id == run_id)).scalar() or {}
-    return {sid: Reused(StepStatus(r["status"]), r["outputs"]) for sid, r in stored.items()}
+    return {
+        sid: Reused(StepStatus(r["status"]), r["outputs"], r.get("params"))
+        for sid, r in stored.items()
+    }

@@ -89,6 +89,7 @@ def _insert_steps(
                 "position": compiled.positions[step.id],
                 "status": reused.status if reused else StepStatus.PENDING,
                 "outputs": reused.outputs if reused else None,
+                "params": reused.params if reused else None,
                 "ended_at": u.now if reused else None,
                 "priority": step.priority,
                 "pool": step.pool,

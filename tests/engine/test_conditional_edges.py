@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from maestro.engine import actions
 from maestro.errors import DefinitionError
 from maestro.reads.workflows import workflow_detail
 from tests.engine.harness import Harness
@@ -236,3 +239,29 @@ def test_a_definition_with_edges_and_params_round_trips_through_the_store(
     job6 = next(s for s in stored["steps"] if s["id"] == "job.6")
     assert job6["depends_on"][0] == {"step": "job.3", "if": "param2 >= 0"}
     assert job6["trigger_rule"] == "any_taken"
+
+
+def test_a_restart_keeps_a_reused_steps_params_for_its_downstream(
+    harness: Harness, tmp_path: Path
+) -> None:
+    fixed = tmp_path / "fixed"
+    run_id = harness.start(f"""
+        id: restart
+        owner: t
+        steps:
+          - {{id: make, type: noop, params: {{n: {{type: int, value: 41}}}}}}
+          - id: use
+            type: shell
+            depends_on: [{{step: make, if: "n > 40"}}]
+            shell:
+              command: >
+                test -f {fixed} && echo got={{{{ steps.make.params.n + 1 }}}} > $MAESTRO_OUTPUT
+        """)
+    assert harness.drain(run_id).status == "FAILED"
+    fixed.touch()
+    again = actions.restart_run(harness.engine, run_id, "ops")  # from the failed step
+    view = harness.drain(again)
+    assert view.status == "SUCCEEDED"
+    steps = {s.step_id: s for s in view.steps}
+    assert steps["make"].params == {"n": 41}  # reused, with its params
+    assert steps["use"].outputs == {"got": 42}

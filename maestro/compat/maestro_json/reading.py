@@ -47,8 +47,7 @@ def translate(data: dict[str, Any], source: str = "") -> tuple[dict[str, Any], R
     if wf.get("tags"):
         out["tags"] = [_tag(t) for t in wf["tags"]]
     if "timeout" in wf:
-        t = wf["timeout"]
-        out["timeout"] = f"{t}s" if isinstance(t, int) else ctx.text(t, "workflow.timeout")
+        _timeout(ctx, wf["timeout"], out)
     triggers = time_triggers(ctx, wf.get("time_triggers"), "workflow.time_triggers")
     triggers += signal_triggers(ctx, wf.get("signal_triggers"), "workflow.signal_triggers")
     if triggers:
@@ -73,3 +72,12 @@ def translate(data: dict[str, Any], source: str = "") -> tuple[dict[str, Any], R
         "steps without retry_policy get Maestro's defaults (2 retries, fixed 60 s backoff)",
     )
     return out, report
+
+
+def _timeout(ctx: Any, t: Any, out: dict[str, Any]) -> None:
+    if isinstance(t, str) and "$" in t:  # our workflow timeout is no template
+        ctx.report.refuse(
+            "workflow.timeout", f"{t!r}: a templated workflow timeout is not supported here"
+        )
+    else:
+        out["timeout"] = f"{t}s" if isinstance(t, int) else t
