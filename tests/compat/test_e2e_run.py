@@ -70,8 +70,10 @@ def test_subworkflow_with_the_child_given_by_with(
     not os.environ.get("MAESTRO_TEST_MAESTRO_SAMPLES"),
     reason="MAESTRO_TEST_MAESTRO_SAMPLES names no folder of Maestro definitions",
 )
+@pytest.mark.timeout(3600)  # the samples really sleep (one step sleeps 100 s)
 def test_real_maestro_samples(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Import every sample; run each importable one (with all the samples as --with)."""
+    """Import every sample; run each importable one (with all the importable samples as
+    --with, for their subworkflows)."""
     folder = Path(os.environ["MAESTRO_TEST_MAESTRO_SAMPLES"])
     files = sorted(folder.glob("*.json"))
     importable = []
