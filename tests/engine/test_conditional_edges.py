@@ -88,9 +88,9 @@ def test_step_params_shadow_run_params_in_the_step_and_reach_downstream(
               - id: make
                 type: shell
                 params:
+                  twice: {type: int, value: "{{ params.next * 2 }}"}  # needs next: any order
                   region: us
                   next: {type: int, value: "{{ params.n + 1 }}"}
-                  twice: {type: int, value: "{{ params.next * 2 }}"}
                 when: "params.region == 'us'"
                 shell:
                   command: "echo seen={{ params.region }}-{{ params.next }} > $MAESTRO_OUTPUT"
@@ -106,7 +106,7 @@ def test_step_params_shadow_run_params_in_the_step_and_reach_downstream(
     )
     assert view.status == "SUCCEEDED"
     steps = {s.step_id: s for s in view.steps}
-    assert steps["make"].params == {"region": "us", "next": 3, "twice": 6}
+    assert steps["make"].params == {"twice": 6, "region": "us", "next": 3}
     assert steps["make"].outputs == {"seen": "us-3"}
     assert steps["use"].outputs == {"got": "6-eu"}  # the run's own region downstream
     assert view.as_json()["steps"]["make"]["params"]["twice"] == 6
