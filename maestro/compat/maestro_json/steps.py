@@ -119,15 +119,15 @@ def _step(ctx: Ctx, kind: str, body: Any, p: str) -> dict[str, Any] | None:  # n
             step["trigger_rule"] = "any_taken"
         elif typ == "SLEEP":
             step["type"] = "sleep"
-            secs = params.pop("sleep_seconds", None)
+            # sleep_seconds stays a step param too (Maestro's steps and conditions read it)
+            secs = params.get("sleep_seconds")
             if secs is None:
                 ctx.report.refuse(f"{p}.params", "a Sleep step needs params.sleep_seconds")
             else:
                 value = param_value(ctx, secs, f"{p}.params.sleep_seconds")
+                literal = isinstance(value, int) and not isinstance(value, bool)
                 step["sleep"] = {
-                    "duration": f"{value}s"
-                    if isinstance(value, int)
-                    else "{{ (" + str(value)[3:-3] + ") ~ 's' }}"
+                    "duration": f"{value}s" if literal else "{{ params.sleep_seconds }}"
                 }
         elif typ == "NOTEBOOK":
             if "kubernetes" in params:
