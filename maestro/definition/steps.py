@@ -278,6 +278,9 @@ class SubworkflowSettings(_Model):
     )
     params: dict[str, Any] = Field(default_factory=dict)
     wait: bool = True
+    #: params the child workflow does not declare are passed as untyped run params of the
+    #: child (Maestro's behaviour) instead of refusing the child run
+    pass_undeclared: bool = False
 
 
 #: the settings model of each step type that has settings

@@ -201,6 +201,7 @@ def _start_subworkflow(parent: Parent, step: StepRow, spec: Step) -> StepOutcome
             logical_date=run.logical_date,
             parent_run_id=run.id,
             parent_step_run_id=step.id,
+            pass_undeclared=settings.pass_undeclared,
         )
         u.add_event(
             run_id=run.id,

@@ -44,6 +44,7 @@ def create_run(
     backfill_id: int | None = None,
     signal: Mapping[str, Any] | None = None,
     reuse: Mapping[str, Reused] | None = None,
+    pass_undeclared: bool = False,
 ) -> int:
     """Insert a QUEUED run of ``workflow_id`` (its active version unless told) and return its id.
 
@@ -76,11 +77,17 @@ def create_run(
         "steps": {},
         "signal": dict(signal or {}),
     }
+    given = dict(params or {})
+    undeclared = {}  # passed as given, untyped (a subworkflow step's ``pass_undeclared``)
+    if pass_undeclared:
+        declared = compiled.definition.params
+        undeclared = {k: given.pop(k) for k in list(given) if k not in declared}
     resolved = resolve_params(
         compiled.definition.params,
-        [trigger_params or {}, params or {}],
+        [trigger_params or {}, given],
         lambda value: expressions.render(value, scope),
     )
+    resolved = {**undeclared, **resolved}
     run_rows.count_run(u.conn, workflow_id, number)
     run_id = run_rows.insert_run(
         u.conn,

@@ -97,6 +97,7 @@ def test_subworkflow_triggers_and_signals() -> None:
         "wait": True,
         "version": "latest",
         "params": {},
+        "pass_undeclared": True,  # Maestro passes undeclared params to the child
     }
     defn, report = translate(_load("triggered.json"))
     assert defn["triggers"][:2] == [

@@ -356,3 +356,34 @@ def test_every_foreach_iteration_starts_its_history_with_a_queued_event(
         ]
     assert len(children) == 3
     assert [tuple(f) for f in firsts] == [("run", None, "QUEUED")] * 3
+
+
+def test_a_subworkflow_passes_undeclared_params_only_when_told(harness: Harness) -> None:
+    """Maestro passes params a child does not declare as run params of the child
+    (``pass_undeclared``, set by the Maestro import); by default the child is refused."""
+    harness.submit(CHILD)
+    run_id = harness.start("""
+        id: parent
+        owner: t
+        steps:
+          - id: strict
+            type: subworkflow
+            subworkflow: {workflow: child, params: {x: 21, extra: {foo: bar}}}
+          - id: lenient
+            type: subworkflow
+            subworkflow:
+              {workflow: child, params: {x: 21, extra: {foo: bar}}, pass_undeclared: true}
+        """)
+    view = harness.drain(run_id)
+    steps = {s.step_id: s for s in view.steps}
+    assert steps["strict"].status.value == "FAILED"
+    assert "unknown param 'extra'" in (steps["strict"].error or "")
+    assert steps["lenient"].status.value == "SUCCEEDED"
+    assert steps["lenient"].outputs == {"doubled": 42}
+    with harness.db.read() as conn:
+        child = conn.execute(
+            select(tables.runs.c.params).where(
+                tables.runs.c.parent_run_id == run_id, tables.runs.c.status == "SUCCEEDED"
+            )
+        ).scalar_one()
+    assert child == {"x": 21, "extra": {"foo": "bar"}}  # declared ones typed, the rest as given

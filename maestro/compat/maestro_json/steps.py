@@ -154,6 +154,8 @@ def _step(ctx: Ctx, kind: str, body: Any, p: str) -> dict[str, Any] | None:  # n
         settings: dict[str, Any] = {
             "workflow": param_value(ctx, wid, f"{p}.params.subworkflow_id") if wid else None,
             "wait": bool(body.get("sync", True)),
+            # Maestro passes params the child does not declare as run params of the child
+            "pass_undeclared": True,
         }
         if ver is not None:
             v = param_value(ctx, ver, f"{p}.params.subworkflow_version")
