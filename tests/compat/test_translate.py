@@ -150,3 +150,36 @@ def test_never_guessed_each_refusal_names_its_path(change: Any, path: str) -> No
     _, report = translate(data)
     assert report.result == "not importable"
     assert [p for p, _ in report.reasons] == [f"workflow.steps[3].step{path}"]
+
+
+def test_a_notebook_step_maps_its_path_and_reports_every_other_key() -> None:
+    data = {
+        "workflow": {
+            "id": "nb",
+            "steps": [
+                {
+                    "step": {
+                        "id": "run-nb",
+                        "type": "Notebook",
+                        "params": {
+                            "notebook": {
+                                "type": "MAP",
+                                "value": {
+                                    "input_path": {"type": "STRING", "value": "etl.ipynb"},
+                                    "output_path": {"type": "STRING", "value": "s3://out.ipynb"},
+                                },
+                            }
+                        },
+                    }
+                },
+                {"step": {"id": "bare-nb", "type": "Notebook"}},
+            ],
+        }
+    }
+    defn, report = translate(data)
+    assert defn["steps"][0]["notebook"] == {"path": "etl.ipynb"}
+    assert any(
+        path == "workflow.steps[0].step.params.notebook.output_path" and "not translated" in msg
+        for path, msg in report.notes
+    ), report.notes
+    assert any(path == "workflow.steps[1].step.params.notebook" for path, _ in report.reasons)

@@ -138,9 +138,7 @@ def _step(ctx: Ctx, kind: str, body: Any, p: str) -> dict[str, Any] | None:  # n
             nb = params.pop("notebook", None)
             params.pop("kubernetes", None)
             step["type"] = "notebook"
-            if nb is not None:
-                value = param_value(ctx, nb, f"{p}.params.notebook") or {}
-                step["notebook"] = {"path": value.get("input_path")}
+            _notebook(ctx, step, nb, f"{p}.params.notebook")
         elif typ in CONTAINER or typ == "KUBERNETES":
             ctx.report.refuse(f"{p}.type", f"{body.get('type')} steps need a container runtime")
             return None
@@ -230,3 +228,18 @@ def _step(ctx: Ctx, kind: str, body: Any, p: str) -> dict[str, Any] | None:  # n
     if body.get("signal_outputs"):
         step["emit"] = signals.emit(ctx, body["signal_outputs"], f"{p}.signal_outputs")
     return step
+
+
+def _notebook(ctx: Any, step: dict[str, Any], nb: Any, path: str) -> None:
+    """``params.notebook`` → ``notebook.path``; every other key is reported, never dropped."""
+    value = param_value(ctx, nb, path) if nb is not None else None
+    if not isinstance(value, dict) or not value.get("input_path"):
+        ctx.report.refuse(path, "a Notebook step needs params.notebook with an input_path")
+        return
+    step["notebook"] = {"path": value["input_path"]}
+    for key in sorted(set(value) - {"input_path"}):
+        ctx.report.note(
+            f"{path}.{key}",
+            f"not translated: {key!r} has no equivalent here (papermill runs input_path; "
+            "parameters go under notebook.parameters)",
+        )
