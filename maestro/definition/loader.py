@@ -264,7 +264,8 @@ class _ExpressionChecker:
             self._run(self.check_expression, whole["expr"] if whole else value, loc)
 
     def step(self, step: dict[str, Any], loc: Loc) -> None:
-        for key in (*sorted(SETTINGS_KEYS - _BODY_KEYS), "env", "emit", "wait_for", "alerts"):
+        keys = (*sorted(SETTINGS_KEYS - _BODY_KEYS), "env", "emit", "wait_for", "alerts")
+        for key in (*keys, "timeout"):
             if key in step:
                 self.templates(step[key], (*loc, key))
         if "when" in step:

@@ -47,7 +47,7 @@ from maestro.definition.basics import (
     _check_workflow_id,
     _Model,
 )
-from maestro.definition.steps import SETTINGS_MODELS, RetryPolicy, Step
+from maestro.definition.steps import SETTINGS_MODELS, PositiveTemplatedDuration, RetryPolicy, Step
 
 # ---------------------------------------------------------------------------------------------
 # params, triggers, run strategy
@@ -216,7 +216,7 @@ class StepDefaults(_Model):
     trigger_rule: TriggerRule | None = None
     on_failure: OnFailure | None = None
     retries: RetryPolicy | None = None
-    timeout: PositiveDuration | None = None
+    timeout: PositiveTemplatedDuration | None = None
     queue: NonBlank | None = None
     pool: NonBlank | None = None
     priority: int | None = Field(default=None, ge=-(2**31), le=2**31 - 1)

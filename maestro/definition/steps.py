@@ -347,7 +347,8 @@ class Step(_Model):
     when: NonBlank | None = None
     on_failure: OnFailure = OnFailure.finish_running
     retries: RetryPolicy = Field(default_factory=RetryPolicy)
-    timeout: PositiveDuration | None = None
+    #: a duration, or a template rendered when an attempt starts (``engine/attempts.py``)
+    timeout: PositiveTemplatedDuration | None = None
     queue: NonBlank | None = None
     pool: NonBlank | None = None
     priority: int = Field(default=0, ge=-(2**31), le=2**31 - 1)

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from maestro import expressions, metrics
+from maestro.definition import Step
+from maestro.definition.durations import format_duration, parse_duration
 from maestro.dispatch import CONNECTIONS_VAR
 from maestro.engine import step_params, tracing
 from maestro.engine.advance import RunAdvance
@@ -89,11 +91,12 @@ def _claim(eng: Engine, attempt_id: int, worker: str) -> ClaimedAttempt | None:
             step.step_id
         ]
         log_path = eng.settings.logs_dir / str(run.id) / step.step_id / f"{attempt.number}.log"
+        timeout, timeout_error = _timeout(u, run, step, spec)
         values = {
             "worker": worker,
             "started_at": u.now,
             "heartbeat_at": u.now,
-            "timeout_at": u.now + spec.timeout if spec.timeout else None,
+            "timeout_at": u.now + timeout if timeout else None,
             "log_path": str(log_path),
         }
         if not transition(
@@ -130,6 +133,7 @@ def _claim(eng: Engine, attempt_id: int, worker: str) -> ClaimedAttempt | None:
             env = {k: str(v) for k, v in expressions.render(dict(spec.env), context).items()}
         except ExpressionError as exc:
             settings, env, render_error = raw_settings, {}, str(exc)
+        render_error = render_error or timeout_error
         env.pop(CONNECTIONS_VAR, None)  # the step's connections are its `connections` key
         env.update(_maestro_env(run, step, attempt.number))
         if eng.spans is not None:  # TRACEPARENT: the step's own spans join the run's trace
@@ -145,7 +149,7 @@ def _claim(eng: Engine, attempt_id: int, worker: str) -> ClaimedAttempt | None:
             workflow_id=run.workflow_id,
             settings=settings,
             env=env,
-            timeout=spec.timeout,
+            timeout=timeout,
             log_path=log_path,
             render_error=render_error,
             queue=attempt.queue,
@@ -155,6 +159,25 @@ def _claim(eng: Engine, attempt_id: int, worker: str) -> ClaimedAttempt | None:
             if attempt.number > 1
             else None,
         )
+
+
+def _timeout(
+    u: Unit, run: RunRow, step: StepRow, spec: Step
+) -> tuple[timedelta | None, str | None]:
+    """The step's timeout — a template (``"{{ params.t }}"``) rendered now, in the step's scope;
+    a render that fails or gives no positive duration fails the attempt permanently."""
+    if not isinstance(spec.timeout, str):
+        return spec.timeout, None
+    try:
+        context = expression_context(u.conn, run)
+        if spec.params:
+            context = step_params.with_params(context, context["steps"][step.step_id]["params"])
+        value = parse_duration(expressions.render(spec.timeout, context))
+    except (ExpressionError, ValueError) as exc:
+        return None, f"timeout: {exc}"
+    if value <= timedelta(0):
+        return None, f"timeout: {format_duration(value)} is not longer than 0s"
+    return value, None
 
 
 def _maestro_env(run: RunRow, step: StepRow, number: int) -> dict[str, str]:

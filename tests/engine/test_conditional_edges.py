@@ -265,3 +265,32 @@ def test_a_restart_keeps_a_reused_steps_params_for_its_downstream(
     steps = {s.step_id: s for s in view.steps}
     assert steps["make"].params == {"n": 41}  # reused, with its params
     assert steps["use"].outputs == {"got": 42}
+
+
+def test_a_step_timeout_may_be_a_template_rendered_in_the_steps_scope(harness: Harness) -> None:
+    """``timeout`` renders when the attempt starts, with the step's params (Maestro's
+    templated timeouts); a render that gives no duration fails the step permanently."""
+    view = harness.drain(
+        harness.start(
+            """
+            id: ttl
+            owner: t
+            params: {limit: {default: "1 second"}}
+            steps:
+              - id: slow
+                type: shell
+                params: {t: "{{ params.limit }}"}
+                timeout: "{{ params.t }}"
+                shell: {command: "exec sleep 30"}
+              - id: bad
+                type: noop
+                timeout: "{{ 'soon' }}"
+                retries: {limit: 3}
+            """
+        )
+    )
+    steps = {s.step_id: s for s in view.steps}
+    assert steps["slow"].status.value == "TIMED_OUT"
+    assert steps["slow"].error == "timed out after 1s"
+    assert steps["bad"].status.value == "FAILED" and steps["bad"].attempt_count == 1
+    assert (steps["bad"].error or "").startswith("timeout: ")

@@ -484,10 +484,11 @@ def test_http_and_notebook_settings_are_checked(step: dict[str, Any], expected: 
     assert len(problems) == 1 and problems[0].startswith(expected), problems
 
 
-def test_a_templated_step_timeout_is_refused_saying_why() -> None:
-    step = {"id": "s", "type": "noop", "timeout": "{{ params.t }}"}
-    assert _problems(_doc(step)) == [
-        "steps[0].timeout: a template is not accepted here ('{{ params.t }}'): this duration is "
+def test_a_templated_workflow_timeout_is_refused_saying_why_a_steps_is_kept() -> None:
+    doc = _doc({"id": "s", "type": "noop", "timeout": "{{ params.t }}"})
+    assert parse_definition(doc).steps[0].timeout == "{{ params.t }}"  # rendered at its start
+    assert _problems({**doc, "timeout": "{{ params.t }}"}) == [
+        "timeout: a template is not accepted here ('{{ params.t }}'): this duration is "
         "read before anything is rendered; write a duration such as 30s or '20 minutes'"
     ]
 

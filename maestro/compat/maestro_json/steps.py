@@ -209,16 +209,11 @@ def _step(ctx: Ctx, kind: str, body: Any, p: str) -> dict[str, Any] | None:  # n
         mode = on_failure(ctx, body["failure_mode"], f"{p}.failure_mode")
         if mode:
             step["on_failure"] = mode
-    if "timeout" in body:
+    if "timeout" in body:  # a template (``${t}``) renders when the attempt starts
         timeout = body["timeout"]
-        if isinstance(timeout, str) and "$" in timeout:  # our step timeout is no template
-            ctx.report.refuse(
-                f"{p}.timeout",
-                f"{timeout!r}: a templated step timeout is not supported here (a step's "
-                "timeout is read before anything is rendered)",
-            )
-        else:
-            step["timeout"] = f"{timeout}s" if isinstance(timeout, int) else timeout
+        step["timeout"] = (
+            f"{timeout}s" if isinstance(timeout, int) else ctx.text(timeout, f"{p}.timeout")
+        )
     if body.get("tags"):
         ctx.report.note(f"{p}.tags", "step tags are not kept here")
     if body.get("signal_dependencies"):
