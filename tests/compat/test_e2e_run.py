@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -90,3 +92,63 @@ def test_real_maestro_samples(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
         if result.exit_code != 0:
             failures[path.name] = (result.stdout or result.output)[-300:]
     assert not failures, failures
+
+
+def test_an_http_step_calls_a_real_server_as_in_maestro(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Maestro's Http step (params.http: url, method, headers, body) against a real local
+    server: a 2xx succeeds (Maestro's default state_expr) with the JSON body as outputs; a 500
+    fails the step."""
+    seen: list[tuple[str, str, str]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_PUT(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"] or 0)).decode()
+            seen.append((self.command, self.path, body))
+            code = 500 if self.path == "/broken" else 200
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(b'{"ok": true}')
+
+        def log_message(self, *args: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+
+    def step(step_id: str, path: str) -> dict[str, Any]:
+        request = {
+            "url": {"type": "STRING", "value": base + path},
+            "method": {"type": "STRING", "value": "PUT"},
+            "body": {"type": "STRING", "value": "${payload}"},
+        }
+        return {
+            "step": {
+                "id": step_id,
+                "type": "Http",
+                "params": {"http": {"type": "MAP", "value": request}},
+                "retry_policy": {"error_retry_limit": 0},
+            }
+        }
+
+    definition = {
+        "workflow": {
+            "id": "http-wf",
+            "params": {"payload": {"type": "STRING", "value": "hello"}},
+            "steps": [step("call", "/ok"), step("broken", "/broken")],
+        }
+    }
+    source = tmp_path / "http-wf.json"
+    source.write_text(json.dumps(definition))
+    try:
+        result = _run(tmp_path, monkeypatch, str(source))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result["steps"]["call"]["status"] == "SUCCEEDED"
+    assert result["steps"]["call"]["outputs"]["body"] == {"ok": True}
+    assert result["steps"]["broken"]["status"] == "FAILED"
+    assert ("PUT", "/ok", "hello") in seen

@@ -129,6 +129,9 @@ def _step(ctx: Ctx, kind: str, body: Any, p: str) -> dict[str, Any] | None:  # n
                 step["sleep"] = {
                     "duration": f"{value}s" if literal else "{{ params.sleep_seconds }}"
                 }
+        elif typ == "HTTP":
+            step["type"] = "http"
+            _http(ctx, step, params, f"{p}.params")
         elif typ == "NOTEBOOK":
             if "kubernetes" in params:
                 ctx.report.refuse(
@@ -238,3 +241,51 @@ def _notebook(ctx: Any, step: dict[str, Any], nb: Any, path: str) -> None:
             f"not translated: {key!r} has no equivalent here (papermill runs input_path; "
             "parameters go under notebook.parameters)",
         )
+
+
+#: Maestro's default ``state_expr``: 2xx is success (4xx fatal, the rest a user error)
+_HTTP_OK = list(range(200, 300))
+_HTTP_KEYS = {"url", "method", "headers", "body"}
+
+
+def _http(ctx: Any, step: dict[str, Any], params: dict[str, Any], path: str) -> None:
+    """``params.http`` (url, method, headers, body) → our http settings; success is a 2xx
+    status, Maestro's default ``state_expr``. A ``state_expr`` of the definition's own (an SEL
+    script deciding the state) is not importable. ``status_code`` / ``response_body`` are
+    Maestro's outputs (ours: ``status``, ``body``)."""
+    http = params.pop("http", None)
+    value = param_value(ctx, http, f"{path}.http") if http is not None else None
+    if not isinstance(value, dict) or not value.get("url"):
+        ctx.report.refuse(f"{path}.http", "an Http step needs params.http with a url")
+        return
+    for key in sorted(set(value) - _HTTP_KEYS):
+        ctx.report.refuse(f"{path}.http.{key}", f"unknown Http request field {key!r}")
+    settings: dict[str, Any] = {"method": str(value.get("method") or "GET"), "url": value["url"]}
+    headers = value.get("headers")
+    settings["headers"] = (
+        dict(headers)
+        if isinstance(headers, dict)
+        else {
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+        }
+    )
+    if value.get("body") is not None:
+        settings["body"] = value["body"]
+    settings["expect_status"] = _HTTP_OK
+    step["http"] = settings
+    if "state_expr" in params:
+        params.pop("state_expr")
+        ctx.report.refuse(
+            f"{path}.state_expr",
+            "a custom state_expr (an SEL script deciding the step's state from the response) "
+            "has no equivalent: our http step succeeds on expect_status (2xx here)",
+        )
+    for name in ("status_code", "response_body"):
+        if name in params:
+            params.pop(name)
+            ctx.report.note(
+                f"{path}.{name}",
+                f"Maestro's output {name!r} is ours "
+                f"{'status' if name == 'status_code' else 'body'} (outputs)",
+            )
