@@ -88,13 +88,34 @@ def translate_steps(ctx: Ctx, raw: Any, path: str) -> list[dict[str, Any]]:  # n
     return out
 
 
-def _step(ctx: Ctx, kind: str, body: Any, p: str) -> dict[str, Any] | None:  # noqa: C901
+def _step(ctx: Ctx, kind: str, body: Any, p: str) -> dict[str, Any] | None:
     if not isinstance(body, dict) or "id" not in body:
         ctx.report.refuse(p, "a step needs an 'id'")
         return None
     params = dict(body.get("params") or {})
     # a step's param expressions see the step's own params as bare names
     ctx = ctx.with_scope(local_params=set(params) - {"loop_params"})
+    step = _named(ctx, body, p)
+    kind_l = kind.lower()
+    if kind_l == "step":
+        if not _typed(ctx, step, body, params, p):
+            return None
+    elif kind_l == "subworkflow":
+        _subworkflow(ctx, step, body, params, p)
+        params = {}  # all passed to the child
+    elif kind_l in ("foreach", "while"):
+        _loop(ctx, step, body, params, p, kind_l)
+    else:
+        ctx.report.refuse(p, f"unknown step kind {kind!r}")
+        return None
+    if params:
+        step["params"] = step_params(ctx, params, f"{p}.params")
+    _scheduling(ctx, step, body, p)
+    return step
+
+
+def _named(ctx: Ctx, body: dict[str, Any], p: str) -> dict[str, Any]:
+    """The step's id and names; its unknown fields and what is not kept, reported."""
     step: dict[str, Any] = {"id": str(body["id"])}
     for key in ("name", "description"):
         if key in body:
@@ -109,104 +130,11 @@ def _step(ctx: Ctx, kind: str, body: Any, p: str) -> dict[str, Any] | None:  # n
         )
     if body.get("sub_type"):
         ctx.report.refuse(f"{p}.sub_type", "job templates need a container runtime")
-    kind_l = kind.lower()
-    if kind_l == "step":
-        typ = str(body.get("type", "")).upper()
-        if typ == "NOOP":
-            step["type"] = "noop"
-        elif typ == "JOIN":
-            step["type"] = "noop"
-            step["trigger_rule"] = "any_taken"
-        elif typ == "SLEEP":
-            step["type"] = "sleep"
-            # sleep_seconds stays a step param too (Maestro's steps and conditions read it)
-            secs = params.get("sleep_seconds")
-            if secs is None:
-                ctx.report.refuse(f"{p}.params", "a Sleep step needs params.sleep_seconds")
-            else:
-                value = param_value(ctx, secs, f"{p}.params.sleep_seconds")
-                literal = isinstance(value, int) and not isinstance(value, bool)
-                step["sleep"] = {
-                    "duration": f"{value}s" if literal else "{{ params.sleep_seconds }}"
-                }
-        elif typ == "HTTP":
-            step["type"] = "http"
-            _http(ctx, step, params, f"{p}.params")
-        elif typ == "NOTEBOOK":
-            if "kubernetes" in params:
-                ctx.report.refuse(
-                    f"{p}.params.kubernetes",
-                    "a notebook in a Kubernetes container needs a container runtime",
-                )
-            nb = params.pop("notebook", None)
-            params.pop("kubernetes", None)
-            step["type"] = "notebook"
-            _notebook(ctx, step, nb, f"{p}.params.notebook")
-        elif typ in CONTAINER or typ == "KUBERNETES":
-            ctx.report.refuse(f"{p}.type", f"{body.get('type')} steps need a container runtime")
-            return None
-        else:
-            ctx.report.refuse(f"{p}.type", f"step type {body.get('type')!r} is not importable")
-            return None
-    elif kind_l == "subworkflow":
-        step["type"] = "subworkflow"
-        wid = params.pop("subworkflow_id", None)
-        ver = params.pop("subworkflow_version", None)
-        settings: dict[str, Any] = {
-            "workflow": param_value(ctx, wid, f"{p}.params.subworkflow_id") if wid else None,
-            "wait": bool(body.get("sync", True)),
-            # Maestro passes params the child does not declare as run params of the child
-            "pass_undeclared": True,
-        }
-        if ver is not None:
-            v = param_value(ctx, ver, f"{p}.params.subworkflow_version")
-            settings["version"] = {"default": "active", "active": "active"}.get(str(v), v)
-        if not settings["workflow"]:
-            ctx.report.refuse(f"{p}.params", "a subworkflow needs params.subworkflow_id")
-        settings["params"] = {k: param_value(ctx, v, f"{p}.params.{k}") for k, v in params.items()}
-        params = {}
-        step["subworkflow"] = settings
-    elif kind_l in ("foreach", "while"):
-        loop = params.pop("loop_params", None)
-        lp = f"{p}.params.loop_params"
-        loop_vars = dict((loop or {}).get("value") or {}) if isinstance(loop, dict) else {}
-        names = set(loop_vars)
-        values = {k: param_value(ctx, v, f"{lp}.value.{k}") for k, v in loop_vars.items()}
-        body_ctx = ctx.with_scope(loop_vars=set(ctx.scope.loop_vars) | names, step_ids=set())
-        inner_steps = translate_steps(body_ctx, body.get("steps"), f"{p}.steps")
-        if kind_l == "foreach":
-            step["type"] = "foreach"
-            settings = {"matrix": values, "steps": inner_steps}
-            if "concurrency" in body:
-                settings["concurrency"] = body["concurrency"]
-            if "strict_ordering" in body:
-                settings["strict_ordering"] = body["strict_ordering"]
-            step["foreach"] = settings
-        else:
-            step["type"] = "while"
-            cond = body_ctx.bare(str(body.get("condition", "")), f"{p}.condition")
-            update = {}
-            for inner in body.get("steps") or []:
-                spec = next(iter(inner.values())) if isinstance(inner, dict) and inner else {}
-                for name in spec.get("params") or {}:
-                    if name in names:
-                        update[name] = "{{ steps['" + str(spec["id"]) + "'].params." + name + " }}"
-            step["while"] = {
-                "condition": cond,
-                "loop": values,
-                "update": update,
-                "steps": inner_steps,
-            }
-            ctx.report.note(
-                p,
-                "the loop variables are updated from the body steps' params of "
-                "the same name (Maestro's while semantics)",
-            )
-    else:
-        ctx.report.refuse(p, f"unknown step kind {kind!r}")
-        return None
-    if params:
-        step["params"] = step_params(ctx, params, f"{p}.params")
+    return step
+
+
+def _scheduling(ctx: Ctx, step: dict[str, Any], body: dict[str, Any], p: str) -> None:
+    """Retries, failure mode, timeout, tags and signals of any kind of step."""
     step["retries"] = retries(ctx, body.get("retry_policy"), f"{p}.retry_policy")
     if "failure_mode" in body:
         mode = on_failure(ctx, body["failure_mode"], f"{p}.failure_mode")
@@ -225,7 +153,6 @@ def _step(ctx: Ctx, kind: str, body: Any, p: str) -> dict[str, Any] | None:  # n
         )
     if body.get("signal_outputs"):
         step["emit"] = signals.emit(ctx, body["signal_outputs"], f"{p}.signal_outputs")
-    return step
 
 
 def _notebook(ctx: Any, step: dict[str, Any], nb: Any, path: str) -> None:
@@ -289,3 +216,109 @@ def _http(ctx: Any, step: dict[str, Any], params: dict[str, Any], path: str) -> 
                 f"Maestro's output {name!r} is ours "
                 f"{'status' if name == 'status_code' else 'body'} (outputs)",
             )
+
+
+def _typed(
+    ctx: Ctx, step: dict[str, Any], body: dict[str, Any], params: dict[str, Any], p: str
+) -> bool:
+    """A ``step`` of a Maestro type; False when it is not importable."""
+    typ = str(body.get("type", "")).upper()
+    if typ == "NOOP":
+        step["type"] = "noop"
+    elif typ == "JOIN":
+        step["type"] = "noop"
+        step["trigger_rule"] = "any_taken"
+    elif typ == "SLEEP":
+        step["type"] = "sleep"
+        # sleep_seconds stays a step param too (Maestro's steps and conditions read it)
+        secs = params.get("sleep_seconds")
+        if secs is None:
+            ctx.report.refuse(f"{p}.params", "a Sleep step needs params.sleep_seconds")
+        else:
+            value = param_value(ctx, secs, f"{p}.params.sleep_seconds")
+            literal = isinstance(value, int) and not isinstance(value, bool)
+            step["sleep"] = {"duration": f"{value}s" if literal else "{{ params.sleep_seconds }}"}
+    elif typ == "HTTP":
+        step["type"] = "http"
+        _http(ctx, step, params, f"{p}.params")
+    elif typ == "NOTEBOOK":
+        if "kubernetes" in params:
+            ctx.report.refuse(
+                f"{p}.params.kubernetes",
+                "a notebook in a Kubernetes container needs a container runtime",
+            )
+        nb = params.pop("notebook", None)
+        params.pop("kubernetes", None)
+        step["type"] = "notebook"
+        _notebook(ctx, step, nb, f"{p}.params.notebook")
+    elif typ in CONTAINER or typ == "KUBERNETES":
+        ctx.report.refuse(f"{p}.type", f"{body.get('type')} steps need a container runtime")
+        return False
+    else:
+        ctx.report.refuse(f"{p}.type", f"step type {body.get('type')!r} is not importable")
+        return False
+    return True
+
+
+def _subworkflow(
+    ctx: Ctx, step: dict[str, Any], body: dict[str, Any], params: dict[str, Any], p: str
+) -> None:
+    """A ``subworkflow``: every param but the id and version is passed to the child."""
+    step["type"] = "subworkflow"
+    wid = params.pop("subworkflow_id", None)
+    ver = params.pop("subworkflow_version", None)
+    settings: dict[str, Any] = {
+        "workflow": param_value(ctx, wid, f"{p}.params.subworkflow_id") if wid else None,
+        "wait": bool(body.get("sync", True)),
+        # Maestro passes params the child does not declare as run params of the child
+        "pass_undeclared": True,
+    }
+    if ver is not None:
+        v = param_value(ctx, ver, f"{p}.params.subworkflow_version")
+        settings["version"] = {"default": "active", "active": "active"}.get(str(v), v)
+    if not settings["workflow"]:
+        ctx.report.refuse(f"{p}.params", "a subworkflow needs params.subworkflow_id")
+    settings["params"] = {k: param_value(ctx, v, f"{p}.params.{k}") for k, v in params.items()}
+    params = {}
+    step["subworkflow"] = settings
+
+
+def _loop(
+    ctx: Ctx, step: dict[str, Any], body: dict[str, Any], params: dict[str, Any], p: str, kind: str
+) -> None:
+    """A ``foreach`` (its loop_params → ``matrix``) or a ``while``."""
+    loop = params.pop("loop_params", None)
+    lp = f"{p}.params.loop_params"
+    loop_vars = dict((loop or {}).get("value") or {}) if isinstance(loop, dict) else {}
+    names = set(loop_vars)
+    values = {k: param_value(ctx, v, f"{lp}.value.{k}") for k, v in loop_vars.items()}
+    body_ctx = ctx.with_scope(loop_vars=set(ctx.scope.loop_vars) | names, step_ids=set())
+    inner_steps = translate_steps(body_ctx, body.get("steps"), f"{p}.steps")
+    if kind == "foreach":
+        step["type"] = "foreach"
+        settings = {"matrix": values, "steps": inner_steps}
+        if "concurrency" in body:
+            settings["concurrency"] = body["concurrency"]
+        if "strict_ordering" in body:
+            settings["strict_ordering"] = body["strict_ordering"]
+        step["foreach"] = settings
+    else:
+        step["type"] = "while"
+        cond = body_ctx.bare(str(body.get("condition", "")), f"{p}.condition")
+        update = {}
+        for inner in body.get("steps") or []:
+            spec = next(iter(inner.values())) if isinstance(inner, dict) and inner else {}
+            for name in spec.get("params") or {}:
+                if name in names:
+                    update[name] = "{{ steps['" + str(spec["id"]) + "'].params." + name + " }}"
+        step["while"] = {
+            "condition": cond,
+            "loop": values,
+            "update": update,
+            "steps": inner_steps,
+        }
+        ctx.report.note(
+            p,
+            "the loop variables are updated from the body steps' params of "
+            "the same name (Maestro's while semantics)",
+        )
