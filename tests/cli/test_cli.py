@@ -46,6 +46,7 @@ EXPECTED_OUTPUTS = {
     "signals.yaml": {"waited": "SUCCEEDED"},
     "maestro_style.yaml": {"total": 29, "mean": 7.25},
     "alerts.yaml": {"load_attempts": 2},
+    "branches_and_loops.yaml": {"branch": "big", "cells": 6, "doubled_until": 64, "rounds": 6},
 }
 #: other workflows an example needs in the store (the ones its subworkflow steps start)
 EXTRA_ARGS = {"subworkflow.yaml": ["--with", str(EXAMPLES / "subflows" / "publish_table.yaml")]}
