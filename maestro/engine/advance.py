@@ -41,11 +41,12 @@ from maestro.states import (
     StepStatus,
     WaitingFor,
 )
+from maestro.store import handoff
 from maestro.store import pools as pool_rows
 from maestro.store import steps as step_rows
 from maestro.store.counters import RunCounters
 from maestro.store.records import RunRow, StepRow, load_run
-from maestro.store.transitions import created, transition, transition_many
+from maestro.store.transitions import transition
 from maestro.store.unit import Unit
 from maestro.wording import failure_summary, plural
 
@@ -91,6 +92,16 @@ class RunAdvance:
             return False
         self._drain()
         return True
+
+    def ended(self, step: StepRow, expected: StepStatus, to: StepStatus) -> None:
+        """A step the store already moved to ``to`` (terminal), its event recorded, in this
+        unit (``maestro.store.handoff``): follow the consequences through the DAG."""
+        self._after_end(step, expected, to)
+        self._drain()
+
+    def know_counters(self, counters: RunCounters) -> None:
+        """The run's counters as a statement of this unit already read them (no read)."""
+        self._counters = counters
 
     def fail(
         self,
@@ -340,6 +351,12 @@ class RunAdvance:
             message=error,
         ):
             return False
+        self._after_end(step, expected, to, propagate=propagate)
+        return True
+
+    def _after_end(
+        self, step: StepRow, expected: StepStatus, to: StepStatus, *, propagate: bool = True
+    ) -> None:
         self._context = None  # a finished step's outputs are now visible to expressions
         counters = self.counters
         if expected in STEP_ACTIVE:
@@ -354,17 +371,19 @@ class RunAdvance:
             signal_waits.emit(self.u, self.run.id, owner, self.context, spec)
         if propagate:
             self._notify_successors(step.step_id, to)
-        return True
 
     def _notify_successors(self, step_id: str, status: StepStatus) -> None:
-        failed = status in STEP_FAILED
-        skipped = status is StepStatus.SKIPPED
-        for succ in self.compiled.successors[step_id]:
-            succ_row = step_rows.upstream_ended(
-                self.u.conn, self.run.id, succ, failed=failed, skipped=skipped
-            )
-            if succ_row is None:
-                continue
+        successors = self.compiled.successors[step_id]
+        if not successors:
+            return
+        rows = step_rows.upstreams_ended(  # one statement, every successor
+            self.u.conn,
+            self.run.id,
+            successors,
+            failed=status in STEP_FAILED,
+            skipped=status is StepStatus.SKIPPED,
+        )
+        for succ_row in rows:
             if succ_row.up_done == succ_row.up_total and succ_row.status is StepStatus.PENDING:
                 self._ready.append(succ_row)
 
@@ -439,41 +458,15 @@ class RunAdvance:
     ) -> None:
         """One QUEUED attempt per step, inserted together; the steps become QUEUED."""
         specs = [self.compiled.steps[step.step_id] for step in steps]
-        rows = [
-            {
-                "step_run_id": step.id,
-                "run_id": self.run.id,
-                "number": step.attempts + 1,
-                "status": AttemptStatus.QUEUED.value,
-                "queue": spec.effective_queue,
-                "created_at": self.u.now,
-                "dispatched_at": self.u.now,
-            }
+        wanted = [
+            handoff.ToQueue(step.id, step.attempts + 1, spec.effective_queue)
             for step, spec in zip(steps, specs, strict=True)
         ]
-        ids = step_rows.insert_attempts(self.u.conn, rows)
-        changes = []
-        for step, spec, attempt_id in zip(steps, specs, ids, strict=True):
-            created(
-                self.u,
-                "attempt",
-                attempt_id,
-                AttemptStatus.QUEUED,
-                run_id=self.run.id,
-                step_run_id=step.id,
-            )
-            values = {
-                "attempts": step.attempts + 1,
-                "current_attempt_id": attempt_id,
-                "waiting_for": None,
-                "next_attempt_at": None,
-            }
-            changes.append((step.id, values))
+        # one statement on PostgreSQL: the attempts, the steps QUEUED on them, their events
+        ids = handoff.queue_attempts(self.u, self.run.id, wanted, expected, action)
+        for spec, attempt_id in zip(specs, ids, strict=True):
             dispatch = Dispatch(AttemptId(attempt_id), spec.effective_queue, spec.priority)
             self.u.dispatches.append(dispatch)
-        transition_many(
-            self.u, "step", changes, StepStatus.QUEUED, expected, run_id=self.run.id, action=action
-        )
 
     def _stop_step(
         self, step: StepRow, active_to: StepStatus, action: str, message: str | None

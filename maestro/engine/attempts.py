@@ -21,10 +21,10 @@ from maestro.engine.context import expression_context
 from maestro.engine.core import Engine
 from maestro.engine.decisions import decide_failure
 from maestro.errors import ExpressionError
-from maestro.states import RUN_ACTIVE, AttemptStatus, StepStatus
+from maestro.states import AttemptStatus, StepStatus
 from maestro.store import attempts as attempt_rows
-from maestro.store import tables
-from maestro.store.records import RunRow, StepRow, load_attempt_full
+from maestro.store import handoff, tables
+from maestro.store.records import RunRow, StepRow
 from maestro.store.transitions import transition
 from maestro.store.unit import Unit
 
@@ -77,50 +77,19 @@ def claim(eng: Engine, attempt_id: int, worker: str) -> ClaimedAttempt | None:
 
 def _claim(eng: Engine, attempt_id: int, worker: str) -> ClaimedAttempt | None:
     with eng.unit(actor=worker) as u:
-        loaded = load_attempt_full(u.conn, attempt_id)
+        # one statement on PostgreSQL: the attempt and its step RUNNING, their events, and
+        # the rows as they were (nothing moves if the attempt is no longer the step's to run)
+        loaded = handoff.claim(u, attempt_id, worker, eng.settings.logs_dir)
         if loaded is None:
             return None
-        attempt, step, run = loaded
-        if (
-            attempt.status is not AttemptStatus.QUEUED
-            or step.current_attempt_id != attempt_id
-            or run.status not in RUN_ACTIVE
-        ):
-            return None
+        attempt, step, run = loaded.attempt, loaded.step, loaded.run
         spec = eng.versions.for_run(u.conn, run.workflow_id, run.version, run.body).steps[
             step.step_id
         ]
         log_path = eng.settings.logs_dir / str(run.id) / step.step_id / f"{attempt.number}.log"
         timeout, timeout_error = _timeout(u, run, step, spec)
-        values = {
-            "worker": worker,
-            "started_at": u.now,
-            "heartbeat_at": u.now,
-            "timeout_at": u.now + timeout if timeout else None,
-            "log_path": str(log_path),
-        }
-        if not transition(
-            u,
-            "attempt",
-            attempt_id,
-            AttemptStatus.RUNNING,
-            AttemptStatus.QUEUED,
-            run_id=run.id,
-            step_run_id=step.id,
-            values=values,
-        ):
-            return None
-        # a step's start is the start of its first attempt
-        step_values = {"started_at": u.now} if step.attempts == 1 else {}
-        transition(
-            u,
-            "step",
-            step.id,
-            StepStatus.RUNNING,
-            StepStatus.QUEUED,
-            run_id=run.id,
-            values=step_values,
-        )
+        if timeout:  # a statement more only for a step with a timeout
+            handoff.set_timeout(u, attempt_id, u.now + timeout)
         settings_model = spec.settings
         raw_settings = settings_model.model_dump(by_alias=True) if settings_model else {}
         render_error = None
@@ -217,30 +186,29 @@ def report(eng: Engine, attempt_id: int, result: AttemptResult, worker: str = "s
 
 def end_attempt(u: Unit, eng: Engine, attempt_id: int, result: AttemptResult) -> bool:
     """RUNNING → ``result.status`` and its consequences for the step and the run."""
-    loaded = load_attempt_full(u.conn, attempt_id)
-    if loaded is None:
-        return False
-    _attempt, step, run = loaded
-    values = {"ended_at": u.now, "error": result.error, "exit_code": result.exit_code}
-    if not transition(
+    success = result.status is AttemptStatus.SUCCEEDED
+    # one statement on PostgreSQL: the attempt ends (and on success its step with it, when
+    # the step is RUNNING on this attempt), their events, and the rows as they were
+    loaded = handoff.end_attempt(
         u,
-        "attempt",
         attempt_id,
         result.status,
-        AttemptStatus.RUNNING,
-        run_id=run.id,
-        step_run_id=step.id,
-        values=values,
-        message=result.error,
-    ):
+        error=result.error,
+        exit_code=result.exit_code,
+        step_outputs=result.outputs if success else None,
+    )
+    if loaded is None:
         return False
+    step, run = loaded.step, loaded.run
     if step.current_attempt_id != attempt_id or step.status is not StepStatus.RUNNING:
         return True
     advance = RunAdvance(
         u, run, eng.versions.for_run(u.conn, run.workflow_id, run.version, run.body)
     )
-    if result.status is AttemptStatus.SUCCEEDED:
-        advance.finish(step, StepStatus.RUNNING, StepStatus.SUCCEEDED, outputs=result.outputs)
+    advance.know_counters(loaded.counters)
+    if success:
+        if loaded.step_moved:
+            advance.ended(step, StepStatus.RUNNING, StepStatus.SUCCEEDED)
     else:
         _after_failure(u, advance, step, result)
     return True

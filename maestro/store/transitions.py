@@ -294,3 +294,9 @@ def _check_allowed(
         if action and entity == "step" and to in _ACTION_RULES.get(str(source), ()):
             continue
         raise InvalidTransition(f"{entity} status {source} → {to} is not allowed")
+
+
+def check_allowed(entity: Entity, expected: Status, to: Status) -> None:
+    """Raise ``InvalidTransition`` unless the state tables allow ``expected`` → ``to`` (for
+    the fused statements of ``maestro.store.handoff``, which move rows themselves)."""
+    _check_allowed(entity, [expected], to, None)

@@ -61,18 +61,31 @@ class Unit:
     runs: dict[int, Any] = field(default_factory=dict)
 
     def add_event(self, **row: Any) -> None:
+        self.events.append(self._complete(row))
+
+    def record_change(self, **row: Any) -> None:
+        """A status change whose event row a fused statement of the store already wrote
+        (``maestro.store.handoff``): kept in ``changes`` only."""
+        self._complete(row)
+
+    def _complete(self, row: dict[str, Any]) -> dict[str, Any]:
         row.setdefault("actor", self.actor)
         row.setdefault("at", self.now)
         for key in _OPTIONAL_EVENT_KEYS:
             row.setdefault(key, None)
-        self.events.append(row)
         if row["to_status"] is not None and row.get("entity") in ("run", "step", "attempt"):
             self.changes.append(row)
+        return row
 
-    def flush(self) -> None:
+    def flush_events(self) -> None:
+        """Write the buffered event rows now (a statement that writes events of its own
+        comes next, and the order of the events is the order of the changes)."""
         if self.events:
             self.conn.execute(insert(tables.events), self.events)
             self.events.clear()
+
+    def flush(self) -> None:
+        self.flush_events()
         if self.wake_scheduler:
             notify(self.conn)
 

@@ -131,29 +131,63 @@ def test_every_status_change_is_an_event(harness: Harness) -> None:
     ]
 
 
-def _statements_to_finish_one_step(harness: Harness, width: int) -> int:
-    steps = "\n".join(f"  - {{id: s{i}, type: noop}}" for i in range(width))
-    run_id = harness.start(f"id: w{width}\nowner: t\nmax_active_steps: 1000\nsteps:\n{steps}\n")
+def _cost_of_first_step(harness: Harness, steps_yaml: str, name: str) -> tuple[int, int]:
+    """(statements, transactions) of the first step's claim and report, in this thread."""
+    run_id = harness.start(f"id: {name}\nowner: t\nmax_active_steps: 1000\nsteps:\n{steps_yaml}\n")
     first = harness.dispatcher.pending.pop(0)
-    count = 0
+    statements = commits = 0
 
     me = threading.get_ident()
 
     def count_statement(*_args: object) -> None:
-        nonlocal count
+        nonlocal statements
         if threading.get_ident() == me:  # not the heartbeat thread's statements
-            count += 1
+            statements += 1
+
+    def count_commit(*_args: object) -> None:
+        nonlocal commits
+        if threading.get_ident() == me:
+            commits += 1
 
     event.listen(harness.db.engine, "before_cursor_execute", count_statement)
+    event.listen(harness.db.engine, "commit", count_commit)
     try:
         harness.executor.execute(first.attempt_id)
     finally:
         event.remove(harness.db.engine, "before_cursor_execute", count_statement)
+        event.remove(harness.db.engine, "commit", count_commit)
     harness.drain(run_id)
-    return count
+    assert harness.view(run_id).status == "SUCCEEDED"
+    return statements, commits
+
+
+def _statements_to_finish_one_step(harness: Harness, width: int) -> int:
+    steps = "\n".join(f"  - {{id: s{i}, type: noop}}" for i in range(width))
+    return _cost_of_first_step(harness, steps, f"w{width}")[0]
 
 
 def test_finishing_a_step_costs_the_same_in_a_small_and_a_large_run(harness: Harness) -> None:
     small = _statements_to_finish_one_step(harness, 5)
     large = _statements_to_finish_one_step(harness, 500)
     assert small == large
+
+
+#: a handoff — claim the upstream attempt, report it SUCCEEDED, queue the successor — on
+#: PostgreSQL: the claim is one statement, the report four (the attempt and step ended with
+#: their events; the successor's counters; its attempt queued with its events; the run's
+#: counters). SQLite has no data-modifying CTEs: one statement per table touched, and a
+#: BEGIN IMMEDIATE per transaction (docs/architecture.md, "The hot path at the floor").
+HANDOFF_STATEMENTS = {"postgresql": 5, "sqlite": 14}
+
+
+@pytest.mark.parametrize("length", [5, 500])
+def test_a_handoff_costs_the_same_few_statements_in_two_transactions(
+    harness: Harness, length: int
+) -> None:
+    chain = "\n".join(
+        f"  - {{id: s{i}, type: noop" + (f", depends_on: [s{i - 1}]}}" if i else "}")
+        for i in range(length)
+    )
+    statements, transactions = _cost_of_first_step(harness, chain, f"chain{length}")
+    assert transactions == 2
+    assert statements == HANDOFF_STATEMENTS[harness.db.engine.dialect.name]

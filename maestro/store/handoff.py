@@ -1,0 +1,679 @@
+"""The statements of a step handoff, fused: a worker's claim, the end of its attempt, and the
+queueing of the successors that became ready (issue "The hot path at the floor").
+
+On PostgreSQL each of these is one statement: data-modifying CTEs move the attempt and the
+step together, write their events, and return the rows the engine decides on (the step and
+run as they were before the statement, and the run's counters), so a claim is one round trip
+and a report four (end, successors' counters, queue, run counters). SQLite has no
+data-modifying CTEs; there each part is its own statement, as the functions of
+``maestro.store.transitions`` do it (an in-process call, not a round trip), and the events
+are written in one batch before commit.
+
+Every change is the same as the one ``transitions.transition`` would make — a conditional
+UPDATE that moves nothing when the row was not in the expected status — and every status
+change still gets its event row and its entry in ``Unit.changes``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    String,
+    bindparam,
+    case,
+    cast,
+    func,
+    insert,
+    literal,
+    null,
+    select,
+    true,
+    union_all,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+
+from maestro.errors import ConcurrentChange
+from maestro.states import RUN_ACTIVE, AttemptStatus, RunStatus, StepStatus
+from maestro.store import tables
+from maestro.store.counters import RunCounters
+from maestro.store.records import (
+    ATTEMPT_COLUMNS,
+    RUN_COLUMNS,
+    STEP_COLUMNS,
+    AttemptRow,
+    RunRow,
+    StepRow,
+)
+from maestro.store.transitions import check_allowed, created, transition, transition_many
+from maestro.store.unit import Unit
+
+R, S, A, E = tables.runs, tables.step_runs, tables.attempts, tables.events
+_ACTIVE_RUN = [s.value for s in RUN_ACTIVE]
+_COUNTER_COLUMNS = (
+    R.c.status.label("counted_status"),
+    R.c.active_steps,
+    R.c.steps_unfinished,
+    R.c.steps_waiting,
+)
+_EVENT_COLUMNS = ["run_id", "step_run_id", "attempt_id", "entity", "from_status", "to_status"]
+_EVENT_COLUMNS += ["actor", "message", "at"]
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """An attempt with its step and run as they were when the unit first touched them, the
+    run's counters then, and whether the step was moved with the attempt."""
+
+    attempt: AttemptRow
+    step: StepRow
+    run: RunRow
+    counters: RunCounters
+    step_moved: bool = False
+
+
+def _now() -> Any:
+    return bindparam("p_now", type_=A.c.started_at.type)
+
+
+def _events(*parts: Any) -> Any:
+    return insert(E).from_select(_EVENT_COLUMNS, union_all(*parts) if len(parts) > 1 else parts[0])
+
+
+def _counters(row: Any) -> RunCounters:
+    return RunCounters(
+        row.run_id,
+        RunStatus(row.counted_status),
+        row.active_steps,
+        row.max_active_steps,
+        row.steps_unfinished,
+        row.steps_waiting,
+    )
+
+
+# -- claim: QUEUED → RUNNING, attempt and step ------------------------------------------------
+
+
+def _claim_statement() -> Any:
+    now = _now()
+    log_path = (
+        bindparam("p_logs", type_=String)
+        + "/"
+        + cast(S.c.run_id, String)
+        + "/"
+        + S.c.step_id
+        + "/"
+        + cast(A.c.number, String)
+        + ".log"
+    )
+    moved = (
+        update(A)
+        .where(
+            A.c.id == bindparam("p_id"),
+            A.c.status == AttemptStatus.QUEUED.value,
+            S.c.id == A.c.step_run_id,
+            S.c.current_attempt_id == A.c.id,
+            R.c.id == S.c.run_id,
+            R.c.status.in_(_ACTIVE_RUN),
+        )
+        .values(
+            status=AttemptStatus.RUNNING.value,
+            worker=bindparam("p_worker"),
+            started_at=now,
+            heartbeat_at=now,
+            log_path=log_path,
+        )
+        .returning(*ATTEMPT_COLUMNS, *STEP_COLUMNS, *RUN_COLUMNS[1:], *_COUNTER_COLUMNS)
+        .cte("a")
+    )
+    step = (
+        update(S)
+        .where(S.c.id == moved.c.step_run_id, S.c.status == StepStatus.QUEUED.value)
+        .values(
+            status=StepStatus.RUNNING.value,
+            # a step's start is the start of its first attempt
+            started_at=case((S.c.attempts == 1, now), else_=S.c.started_at),
+        )
+        .returning(S.c.id)
+        .cte("s")
+    )
+    actor = bindparam("p_actor", type_=String)
+    events = _events(
+        select(
+            moved.c.run_id,
+            moved.c.step_run_id,
+            moved.c.attempt_id,
+            literal("attempt"),
+            literal(AttemptStatus.QUEUED.value),
+            literal(AttemptStatus.RUNNING.value),
+            actor,
+            null(),
+            now,
+        ),
+        select(
+            moved.c.run_id,
+            step.c.id,
+            null(),
+            literal("step"),
+            literal(StepStatus.QUEUED.value),
+            literal(StepStatus.RUNNING.value),
+            actor,
+            null(),
+            now,
+        ).select_from(step.join(moved, true())),
+    ).cte("e")
+    return (
+        select(moved, step.c.id.is_not(None).label("step_moved"))
+        .select_from(moved.outerjoin(step, true()))
+        .add_cte(events)
+    )
+
+
+_CLAIM = _claim_statement()
+
+
+def claim(u: Unit, attempt_id: int, worker: str, logs_dir: Path) -> Loaded | None:
+    """QUEUED → RUNNING, the attempt and its step, if the attempt is still its step's current
+    one and the run is active; None when there is nothing to run (nothing changed).
+
+    The attempt's log is ``logs_dir/<run>/<step>/<number>.log``."""
+    if u.conn.dialect.name != "postgresql":
+        return _claim_separately(u, attempt_id, worker, logs_dir)
+    u.flush_events()  # the events before these keep their order
+    row = u.conn.execute(
+        _CLAIM,
+        {
+            "p_id": attempt_id,
+            "p_worker": worker,
+            "p_now": u.now,
+            "p_logs": str(logs_dir),
+            "p_actor": u.actor,
+        },
+    ).first()
+    if row is None:
+        return None
+    loaded = _loaded(row, AttemptStatus.QUEUED, StepStatus.QUEUED)
+    u.record_change(
+        run_id=loaded.run.id,
+        step_run_id=loaded.step.id,
+        attempt_id=attempt_id,
+        entity="attempt",
+        from_status=AttemptStatus.QUEUED.value,
+        to_status=AttemptStatus.RUNNING.value,
+    )
+    if row.step_moved:
+        u.record_change(
+            run_id=loaded.run.id,
+            step_run_id=loaded.step.id,
+            entity="step",
+            from_status=StepStatus.QUEUED.value,
+            to_status=StepStatus.RUNNING.value,
+        )
+    return loaded
+
+
+def _claim_separately(u: Unit, attempt_id: int, worker: str, logs_dir: Path) -> Loaded | None:
+    loaded = _load(u, attempt_id)
+    if loaded is None:
+        return None
+    attempt, step, run, counters = loaded
+    if (
+        attempt.status is not AttemptStatus.QUEUED
+        or step.current_attempt_id != attempt_id
+        or run.status not in RUN_ACTIVE
+    ):
+        return None
+    values = {
+        "worker": worker,
+        "started_at": u.now,
+        "heartbeat_at": u.now,
+        "log_path": str(logs_dir / str(run.id) / step.step_id / f"{attempt.number}.log"),
+    }
+    if not transition(
+        u,
+        "attempt",
+        attempt_id,
+        AttemptStatus.RUNNING,
+        AttemptStatus.QUEUED,
+        run_id=run.id,
+        step_run_id=step.id,
+        values=values,
+    ):
+        return None
+    moved = transition(
+        u,
+        "step",
+        step.id,
+        StepStatus.RUNNING,
+        StepStatus.QUEUED,
+        run_id=run.id,
+        values={"started_at": u.now} if step.attempts == 1 else {},
+    )
+    return Loaded(attempt, step, run, counters, moved)
+
+
+_TIMEOUT = (
+    update(A)
+    .where(A.c.id == bindparam("p_id"))
+    .values(timeout_at=bindparam("p_at", type_=A.c.timeout_at.type))
+)
+
+
+def set_timeout(u: Unit, attempt_id: int, at: datetime) -> None:
+    """When the scheduler declares a claimed attempt timed out (if its worker does not)."""
+    u.conn.execute(_TIMEOUT, {"p_id": attempt_id, "p_at": at})
+
+
+# -- the end of an attempt (RUNNING → its result), and of its step on success -----------------
+
+
+def _end_statement(succeed_step: bool) -> Any:
+    now = _now()
+    moved = (
+        update(A)
+        .where(
+            A.c.id == bindparam("p_id"),
+            A.c.status == AttemptStatus.RUNNING.value,
+            S.c.id == A.c.step_run_id,
+            R.c.id == S.c.run_id,
+        )
+        .values(
+            status=bindparam("p_to", type_=String),
+            ended_at=now,
+            error=bindparam("p_error", type_=A.c.error.type),
+            exit_code=bindparam("p_exit", type_=A.c.exit_code.type),
+        )
+        .returning(*ATTEMPT_COLUMNS, *STEP_COLUMNS, *RUN_COLUMNS[1:], *_COUNTER_COLUMNS)
+        .cte("a")
+    )
+    actor = bindparam("p_actor", type_=String)
+    attempt_event = select(
+        moved.c.run_id,
+        moved.c.step_run_id,
+        moved.c.attempt_id,
+        literal("attempt"),
+        literal(AttemptStatus.RUNNING.value),
+        bindparam("p_to", type_=String),
+        actor,
+        bindparam("p_error", type_=E.c.message.type),
+        now,
+    )
+    if not succeed_step:
+        return select(moved, literal(False).label("step_moved")).add_cte(
+            _events(attempt_event).cte("e")
+        )
+    step = (
+        update(S)
+        .where(
+            S.c.id == moved.c.step_run_id,
+            S.c.current_attempt_id == moved.c.attempt_id,
+            S.c.status == StepStatus.RUNNING.value,
+        )
+        .values(
+            status=StepStatus.SUCCEEDED.value,
+            ended_at=now,
+            next_attempt_at=None,
+            waiting_for=None,
+            outputs=bindparam("p_outputs", type_=S.c.outputs.type),
+            error=None,  # a success clears the error of earlier attempts
+        )
+        .returning(S.c.id)
+        .cte("s")
+    )
+    step_event = select(
+        moved.c.run_id,
+        step.c.id,
+        null(),
+        literal("step"),
+        literal(StepStatus.RUNNING.value),
+        literal(StepStatus.SUCCEEDED.value),
+        actor,
+        null(),
+        now,
+    ).select_from(step.join(moved, true()))
+    return (
+        select(moved, step.c.id.is_not(None).label("step_moved"))
+        .select_from(moved.outerjoin(step, true()))
+        .add_cte(_events(attempt_event, step_event).cte("e"))
+    )
+
+
+_END = _end_statement(succeed_step=False)
+_END_AND_SUCCEED = _end_statement(succeed_step=True)
+
+
+def end_attempt(
+    u: Unit,
+    attempt_id: int,
+    to: AttemptStatus,
+    *,
+    error: str | None,
+    exit_code: int | None,
+    step_outputs: dict[str, Any] | None = None,
+) -> Loaded | None:
+    """RUNNING → ``to``; None when the attempt was not RUNNING (nothing changed).
+
+    ``step_outputs`` (for a success): the step, if it is RUNNING on this attempt, moves to
+    SUCCEEDED with these outputs in the same statement (``Loaded.step_moved``); what follows
+    from its end is the caller's (``RunAdvance.ended``)."""
+    if u.conn.dialect.name != "postgresql":
+        return _end_separately(u, attempt_id, to, error, exit_code, step_outputs)
+    check_allowed("attempt", AttemptStatus.RUNNING, to)
+    u.flush_events()
+    statement = _END if step_outputs is None else _END_AND_SUCCEED
+    params: dict[str, Any] = {
+        "p_id": attempt_id,
+        "p_to": to.value,
+        "p_now": u.now,
+        "p_error": error,
+        "p_exit": exit_code,
+        "p_actor": u.actor,
+    }
+    if step_outputs is not None:
+        params["p_outputs"] = step_outputs
+    row = u.conn.execute(statement, params).first()
+    if row is None:
+        return None
+    loaded = _loaded(row, AttemptStatus.RUNNING, None)
+    u.record_change(
+        run_id=loaded.run.id,
+        step_run_id=loaded.step.id,
+        attempt_id=attempt_id,
+        entity="attempt",
+        from_status=AttemptStatus.RUNNING.value,
+        to_status=to.value,
+        message=error,
+    )
+    if row.step_moved:
+        u.record_change(
+            run_id=loaded.run.id,
+            step_run_id=loaded.step.id,
+            entity="step",
+            from_status=StepStatus.RUNNING.value,
+            to_status=StepStatus.SUCCEEDED.value,
+        )
+    return loaded
+
+
+def _end_separately(
+    u: Unit,
+    attempt_id: int,
+    to: AttemptStatus,
+    error: str | None,
+    exit_code: int | None,
+    step_outputs: dict[str, Any] | None,
+) -> Loaded | None:
+    loaded = _load(u, attempt_id)
+    if loaded is None:
+        return None
+    attempt, step, run, counters = loaded
+    if not transition(
+        u,
+        "attempt",
+        attempt_id,
+        to,
+        AttemptStatus.RUNNING,
+        run_id=run.id,
+        step_run_id=step.id,
+        values={"ended_at": u.now, "error": error, "exit_code": exit_code},
+        message=error,
+    ):
+        return None
+    moved = False
+    if (
+        step_outputs is not None
+        and step.current_attempt_id == attempt_id
+        and step.status is StepStatus.RUNNING
+    ):
+        moved = transition(
+            u,
+            "step",
+            step.id,
+            StepStatus.SUCCEEDED,
+            StepStatus.RUNNING,
+            run_id=run.id,
+            values={
+                "ended_at": u.now,
+                "next_attempt_at": None,
+                "waiting_for": None,
+                "outputs": step_outputs,
+                "error": None,
+            },
+        )
+    return Loaded(attempt, step, run, counters, moved)
+
+
+_LOAD = (
+    select(*ATTEMPT_COLUMNS, *STEP_COLUMNS, *RUN_COLUMNS[1:], *_COUNTER_COLUMNS)
+    .select_from(A.join(S, S.c.id == A.c.step_run_id).join(R, R.c.id == S.c.run_id))
+    .where(A.c.id == bindparam("p_id"))
+)
+
+
+def _load(u: Unit, attempt_id: int) -> tuple[AttemptRow, StepRow, RunRow, RunCounters] | None:
+    """The attempt with its step, its run and the run's counters, in one query."""
+    row = u.conn.execute(_LOAD, {"p_id": attempt_id}).first()
+    if row is None:
+        return None
+    return AttemptRow.of(row), StepRow.of(row), RunRow.of(row), _counters(row)
+
+
+def _loaded(row: Any, attempt_was: AttemptStatus, step_was: StepStatus | None) -> Loaded:
+    """The rows as they were before the statement (RETURNING gives the attempt as moved)."""
+    attempt = AttemptRow.of(row)
+    attempt = AttemptRow(
+        attempt.id,
+        attempt.number,
+        attempt_was,
+        attempt.queue,
+        attempt.log_path,
+        attempt.started_at,
+        attempt.created_at,
+    )
+    step = StepRow.of(row)
+    return Loaded(attempt, step, RunRow.of(row), _counters(row), bool(row.step_moved))
+
+
+# -- queueing ready steps: a QUEUED attempt each, the steps QUEUED -----------------------------
+
+
+def _queue_statement() -> Any:
+    now = _now()
+    wanted = (
+        func.unnest(
+            bindparam("p_steps", type_=ARRAY(BigInteger)),
+            bindparam("p_numbers", type_=ARRAY(Integer)),
+            bindparam("p_queues", type_=ARRAY(String)),
+            bindparam("p_order", type_=ARRAY(Integer)),
+        )
+        .table_valued("step_run_id", "number", "queue", "ord")
+        .render_derived(name="w")
+    )
+    run_id = bindparam("p_run", type_=BigInteger)
+    made = (
+        insert(A)
+        .from_select(
+            ["step_run_id", "run_id", "number", "status", "queue", "created_at", "dispatched_at"],
+            select(
+                wanted.c.step_run_id,
+                run_id,
+                wanted.c.number,
+                literal(AttemptStatus.QUEUED.value),
+                wanted.c.queue,
+                now,
+                now,
+            ).order_by(wanted.c.ord),
+        )
+        .returning(A.c.id, A.c.step_run_id, A.c.number)
+        .cte("a")
+    )
+    steps = (
+        update(S)
+        .where(S.c.id == made.c.step_run_id, S.c.status == bindparam("p_expected", type_=String))
+        .values(
+            status=StepStatus.QUEUED.value,
+            attempts=made.c.number,
+            current_attempt_id=made.c.id,
+            waiting_for=None,
+            next_attempt_at=None,
+        )
+        .returning(S.c.id)
+        .cte("s")
+    )
+    actor = bindparam("p_actor", type_=String)
+    action = bindparam("p_action", type_=String)
+    ordered = made.join(wanted, wanted.c.step_run_id == made.c.step_run_id)
+    attempt_events = (
+        select(
+            run_id,
+            made.c.step_run_id,
+            made.c.id,
+            literal("attempt"),
+            null(),
+            literal(AttemptStatus.QUEUED.value),
+            actor,
+            null(),
+            now,
+            null(),
+        )
+        .select_from(ordered)
+        .order_by(wanted.c.ord)
+    )
+    step_events = (
+        select(
+            run_id,
+            steps.c.id,
+            null(),
+            literal("step"),
+            bindparam("p_expected", type_=String),
+            literal(StepStatus.QUEUED.value),
+            actor,
+            null(),
+            now,
+            action,
+        )
+        .select_from(steps.join(wanted, wanted.c.step_run_id == steps.c.id))
+        .order_by(wanted.c.ord)
+    )
+    events = (
+        insert(E)
+        .from_select([*_EVENT_COLUMNS, "action"], union_all(attempt_events, step_events))
+        .cte("e")
+    )
+    return (
+        select(made.c.id, made.c.step_run_id, steps.c.id.is_not(None).label("step_moved"))
+        .select_from(made.outerjoin(steps, steps.c.id == made.c.step_run_id))
+        .add_cte(events)
+    )
+
+
+_QUEUE = _queue_statement()
+
+
+@dataclass(frozen=True)
+class ToQueue:
+    step_run_id: int
+    number: int
+    queue: str
+
+
+def queue_attempts(
+    u: Unit,
+    run_id: int,
+    wanted: Sequence[ToQueue],
+    expected: StepStatus,
+    action: str | None = None,
+) -> list[int]:
+    """A QUEUED attempt for each step (all in ``expected``, owned by this unit), the steps
+    QUEUED on them; the attempts' ids in ``wanted``'s order. A step that was not in
+    ``expected`` raises ``ConcurrentChange`` (the unit rolls back)."""
+    if u.conn.dialect.name != "postgresql":
+        return _queue_separately(u, run_id, wanted, expected, action)
+    u.flush_events()
+    rows = u.conn.execute(
+        _QUEUE,
+        {
+            "p_steps": [w.step_run_id for w in wanted],
+            "p_numbers": [w.number for w in wanted],
+            "p_queues": [w.queue for w in wanted],
+            "p_order": list(range(len(wanted))),
+            "p_run": run_id,
+            "p_now": u.now,
+            "p_expected": expected.value,
+            "p_actor": u.actor,
+            "p_action": action,
+        },
+    ).all()
+    if len(rows) != len(wanted) or not all(r.step_moved for r in rows):
+        moved = sum(1 for r in rows if r.step_moved)
+        raise ConcurrentChange(f"{len(wanted) - moved} of {len(wanted)} steps were not {expected}")
+    ids = {r.step_run_id: r.id for r in rows}
+    result = [ids[w.step_run_id] for w in wanted]
+    for w, attempt_id in zip(wanted, result, strict=True):
+        u.record_change(
+            run_id=run_id,
+            step_run_id=w.step_run_id,
+            attempt_id=attempt_id,
+            entity="attempt",
+            to_status=AttemptStatus.QUEUED.value,
+        )
+    for w in wanted:
+        u.record_change(
+            run_id=run_id,
+            step_run_id=w.step_run_id,
+            entity="step",
+            from_status=expected.value,
+            to_status=StepStatus.QUEUED.value,
+            action=action,
+        )
+    return result
+
+
+def _queue_separately(
+    u: Unit,
+    run_id: int,
+    wanted: Sequence[ToQueue],
+    expected: StepStatus,
+    action: str | None,
+) -> list[int]:
+    rows = [
+        {
+            "step_run_id": w.step_run_id,
+            "run_id": run_id,
+            "number": w.number,
+            "status": AttemptStatus.QUEUED.value,
+            "queue": w.queue,
+            "created_at": u.now,
+            "dispatched_at": u.now,
+        }
+        for w in wanted
+    ]
+    if len(rows) == 1:
+        ids = [u.conn.execute(_INSERT_ATTEMPT, rows[0]).scalar_one()]
+    else:
+        ids = list(u.conn.execute(_INSERT_ATTEMPTS, rows).scalars())
+    changes = []
+    for w, attempt_id in zip(wanted, ids, strict=True):
+        created(
+            u, "attempt", attempt_id, AttemptStatus.QUEUED, run_id=run_id, step_run_id=w.step_run_id
+        )
+        values = {
+            "attempts": w.number,
+            "current_attempt_id": attempt_id,
+            "waiting_for": None,
+            "next_attempt_at": None,
+        }
+        changes.append((w.step_run_id, values))
+    transition_many(u, "step", changes, StepStatus.QUEUED, expected, run_id=run_id, action=action)
+    return ids
+
+
+_INSERT_ATTEMPT = insert(A).returning(A.c.id)
+_INSERT_ATTEMPTS = insert(A).returning(A.c.id, sort_by_parameter_order=True)
