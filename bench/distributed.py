@@ -1,12 +1,16 @@
 """Distributed-mode benchmarks: PostgreSQL + Redis + one ``maestro scheduler`` + one
-``maestro worker`` process.
+``maestro worker`` process (prefork x 2 by default: the machine's two cores), then a second
+worker, then the raw Celery floor (``bench/celery_floor.py``) on the same Redis server, pool
+and concurrency.
 
     MAESTRO_TEST_DATABASE_URL=postgresql+psycopg://… python -m bench.distributed
 
 (`make bench-distributed` starts a throwaway PostgreSQL first.) A fresh database is created
 next to the given one; a Redis server is started on loopback. Prints one JSON document:
 step handoff on a 100-step chain (downstream attempt claimed − upstream attempt ended), run
-start latency (run created → first step RUNNING), fan-out of 1,000 no-op steps (steps/s).
+start latency (run created → first step RUNNING), fan-out of 1,000 no-op steps (steps/s) with
+one worker and with two, the floor's chain hop and chord throughput, and ``targets``: the
+ratios of issue "The hot path at the floor" next to their targets.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bench import scratch
+from bench.celery_floor import Floor
 from bench.embedded import chain, fanout, percentile
 from maestro.definition import parse_definition
 from maestro.engine.runs import create_run
@@ -76,6 +81,7 @@ def run_start_ms(cluster: Cluster) -> float:
 
 
 def fanout_rate(cluster: Cluster, n: int) -> float:
+    """Steps per second of a fan-out of n no-ops, from the run's own start and end."""
     run_id = _run(cluster, fanout(n))
     r = tables.runs
     with cluster.engine.db.read() as conn:
@@ -83,14 +89,81 @@ def fanout_rate(cluster: Cluster, n: int) -> float:
     return n / (row.ended_at - row.started_at).total_seconds()
 
 
+def _warm(cluster: Cluster) -> None:
+    _run(cluster, chain(3))  # the workers consume
+
+
+def _targets(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """The issue's ratios next to their targets (each measured in this invocation)."""
+    rows: list[dict[str, Any]] = []
+
+    def target(name: str, value: float | None, bound: float, at_most: bool) -> None:
+        if value is None:
+            return
+        met = value <= bound if at_most else value >= bound
+        sign = "<=" if at_most else ">="
+        rows.append(
+            {"name": name, "value": round(value, 3), "target": f"{sign} {bound}", "met": met}
+        )
+
+    floor = result.get("floor") or {}
+    ours = {r["scenario"]: r for r in result["results"]}
+    hop = floor.get("chain_hop_ms_p50")
+    rate = floor.get("fanout_tasks_per_second_median")
+    target(
+        "handoff p50 / raw Celery hop p50",
+        ours["chain-100"]["handoff_ms_p50"] / hop if hop else None,
+        1.3,
+        at_most=True,
+    )
+    target(
+        "fan-out steps/s / raw Celery chord tasks/s",
+        ours["fanout-1000"]["steps_per_second_median"] / rate if rate else None,
+        1.5,
+        at_most=False,
+    )
+    two = ours.get("fanout-1000-two-workers")
+    target(
+        "fan-out, two workers / one",
+        two["steps_per_second_median"] / ours["fanout-1000"]["steps_per_second_median"]
+        if two
+        else None,
+        1.7,
+        at_most=False,
+    )
+    target("run start -> first step RUNNING p50 (ms)", ours["run-start"]["ms_p50"], 5.0, True)
+    return rows
+
+
+def _floor(redis_url: str, pool: str, concurrency: int, repeat: int, width: int) -> dict[str, Any]:
+    with Floor(redis_url, pool, concurrency) as floor:
+        hops = [h for _ in range(repeat) for h in floor.chain_hops(100)]
+        rates = [floor.fanout_rate(width) for _ in range(repeat)]
+    return {
+        "system": "celery (raw, no bookkeeping)",
+        "pool": pool,
+        "concurrency": concurrency,
+        "chain_hop_ms_p50": round(percentile(hops, 0.5), 3),
+        "chain_hop_ms_p99": round(percentile(hops, 0.99), 3),
+        "hop_samples": len(hops),
+        "fanout_tasks": width + 2,
+        "fanout_tasks_per_second_median": round(statistics.median(rates), 1),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--pool", choices=["threads", "prefork"], default="threads")
+    parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--pool", choices=["threads", "prefork"], default="prefork")
+    parser.add_argument("--width", type=int, default=1000, help="fan-out width")
+    parser.add_argument("--no-floor", action="store_true", help="skip the raw Celery floor")
+    parser.add_argument("--one-worker", action="store_true", help="skip the two-worker fan-out")
     args = parser.parse_args()
     base = os.environ.get("MAESTRO_BENCH_DATABASE_URL") or os.environ["MAESTRO_TEST_DATABASE_URL"]
     name, url = scratch.create_database(base)
+    results: list[dict[str, Any]] = []
+    floor: dict[str, Any] | None = None
     with tempfile.TemporaryDirectory() as tmp:
         redis_server = RedisServer(Path(tmp))
         redis_server.start()
@@ -100,46 +173,65 @@ def main() -> None:
         try:
             cluster.scheduler()
             cluster.worker(concurrency=args.concurrency, pool=args.pool)
-            _run(cluster, chain(3))  # warm up: the worker is consuming
+            _warm(cluster)
             handoffs = [h for _ in range(args.repeat) for h in chain_handoffs(cluster, 100)]
             starts = [run_start_ms(cluster) for _ in range(20 * args.repeat)]
-            rates = [fanout_rate(cluster, 1000) for _ in range(args.repeat)]
+            rates = [fanout_rate(cluster, args.width) for _ in range(args.repeat)]
+            results += [
+                {
+                    "scenario": "chain-100",
+                    "handoff_ms_p50": round(percentile(handoffs, 0.5), 3),
+                    "handoff_ms_p99": round(percentile(handoffs, 0.99), 3),
+                    "samples": len(handoffs),
+                },
+                {
+                    "scenario": "run-start",
+                    "ms_p50": round(statistics.median(starts), 3),
+                    "ms_p99": round(percentile(starts, 0.99), 3),
+                    "samples": len(starts),
+                },
+                {
+                    "scenario": "fanout-1000",
+                    "steps": args.width,
+                    "steps_per_second_median": round(statistics.median(rates), 1),
+                },
+            ]
+            if not args.one_worker:
+                cluster.worker("worker2", concurrency=args.concurrency, pool=args.pool)
+                for _ in range(3):
+                    _warm(cluster)
+                two = [fanout_rate(cluster, args.width) for _ in range(args.repeat)]
+                results.append(
+                    {
+                        "scenario": "fanout-1000-two-workers",
+                        "steps": args.width,
+                        "steps_per_second_median": round(statistics.median(two), 1),
+                    }
+                )
         finally:
             cluster.close()
-            redis_server.stop()
             scratch.drop_database(base, name)
-    print(
-        json.dumps(
-            {
-                "benchmark": "distributed",
-                "machine": {
-                    "cpus": os.cpu_count(),
-                    "python": platform.python_version(),
-                    "platform": platform.platform(),
-                },
-                "worker": {"pool": args.pool, "concurrency": args.concurrency},
-                "results": [
-                    {
-                        "scenario": "chain-100",
-                        "handoff_ms_p50": round(percentile(handoffs, 0.5), 3),
-                        "handoff_ms_p99": round(percentile(handoffs, 0.99), 3),
-                        "samples": len(handoffs),
-                    },
-                    {
-                        "scenario": "run-start",
-                        "ms_p50": round(statistics.median(starts), 3),
-                        "ms_p99": round(percentile(starts, 0.99), 3),
-                        "samples": len(starts),
-                    },
-                    {
-                        "scenario": "fanout-1000",
-                        "steps_per_second_median": round(statistics.median(rates), 1),
-                    },
-                ],
-            },
-            indent=2,
-        )
-    )
+        try:
+            if not args.no_floor:  # after ours: the two never share the CPUs
+                floor = _floor(
+                    redis_server.url, args.pool, args.concurrency, args.repeat, args.width
+                )
+        finally:
+            redis_server.stop()
+    doc: dict[str, Any] = {
+        "benchmark": "distributed",
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "load_average_1m": round(os.getloadavg()[0], 2),
+        },
+        "worker": {"pool": args.pool, "concurrency": args.concurrency},
+        "results": results,
+        "floor": floor,
+    }
+    doc["targets"] = _targets(doc)
+    print(json.dumps(doc, indent=2))
 
 
 if __name__ == "__main__":
