@@ -63,6 +63,9 @@ class RunAdvance:
     _ready: deque[StepRow] = field(default_factory=deque)
     #: steps that may run, queued together at the end of a drain (one INSERT for a fan-out)
     _to_queue: list[StepRow] = field(default_factory=list)
+    #: steps handed to workers, written at the end of the drain with the run's counters (one
+    #: statement on PostgreSQL), and their dispatches' queue and priority
+    _queued: list[tuple[handoff.ToQueue, str, int]] = field(default_factory=list)
     _context: dict[str, Any] | None = None
     _counters: RunCounters | None = None
     _ended: bool = False
@@ -208,6 +211,8 @@ class RunAdvance:
             return False
         self._ended = True
         run_ended(self.u, self.run, to)
+        if self._queued:  # the steps handed on in this unit are QUEUED: they stop as such
+            self._write(counters_too=False)
         for row in step_rows.of_run(self.u.conn, self.run.id, statuses=step_rows.NON_TERMINAL):
             self._stop_step(row, active_steps_to, action or "run_ended", message)
         step_rows.clear_run_counters(self.u.conn, self.run.id)
@@ -232,11 +237,12 @@ class RunAdvance:
             else:
                 self._fill_slots()
                 break
-        if self._ended or self._counters is None or not self._counters.changed:
+        if self._ended:
             return
-        self.u.flush()  # the events first: the run row's lock is taken by the next statement
-        self._counters.write(self.u.conn)
-        if self._counters.unfinished == 0:
+        if not self._queued and (self._counters is None or not self._counters.changed):
+            return
+        self._write()
+        if self._counters is not None and self._counters.unfinished == 0:
             self._complete_run()
 
     def _decide(self, step: StepRow) -> None:
@@ -456,17 +462,28 @@ class RunAdvance:
     def _create_attempts(
         self, steps: list[StepRow], expected: StepStatus, action: str | None = None
     ) -> None:
-        """One QUEUED attempt per step, inserted together; the steps become QUEUED."""
-        specs = [self.compiled.steps[step.step_id] for step in steps]
-        wanted = [
-            handoff.ToQueue(step.id, step.attempts + 1, spec.effective_queue)
-            for step, spec in zip(steps, specs, strict=True)
-        ]
-        # one statement on PostgreSQL: the attempts, the steps QUEUED on them, their events
-        ids = handoff.queue_attempts(self.u, self.run.id, wanted, expected, action)
-        for spec, attempt_id in zip(specs, ids, strict=True):
-            dispatch = Dispatch(AttemptId(attempt_id), spec.effective_queue, spec.priority)
-            self.u.dispatches.append(dispatch)
+        """One QUEUED attempt per step; the steps become QUEUED — written with the run's
+        counters at the end of the drain (``_write``)."""
+        for step in steps:
+            spec = self.compiled.steps[step.step_id]
+            wanted = handoff.ToQueue(
+                step.id, step.attempts + 1, spec.effective_queue, expected, action
+            )
+            self._queued.append((wanted, spec.effective_queue, spec.priority))
+
+    def _write(self, *, counters_too: bool = True) -> None:
+        """The steps handed to workers and the run's counters, together: one statement on
+        PostgreSQL (their attempts, the steps QUEUED, the events, the counters)."""
+        queued, self._queued = self._queued, []
+        counters = self._counters if counters_too else None
+        if not queued:
+            self.u.flush()  # the events first: the run row's lock is taken by the next statement
+            if counters is not None:
+                counters.write(self.u.conn)
+            return
+        ids = handoff.queue_attempts(self.u, self.run.id, [q[0] for q in queued], counters)
+        for (_wanted, queue, priority), attempt_id in zip(queued, ids, strict=True):
+            self.u.dispatches.append(Dispatch(AttemptId(attempt_id), queue, priority))
 
     def _stop_step(
         self, step: StepRow, active_to: StepStatus, action: str, message: str | None

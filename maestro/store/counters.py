@@ -26,7 +26,8 @@ _SNAPSHOT = select(
     R.c.status, R.c.active_steps, R.c.max_active_steps, R.c.steps_unfinished, R.c.steps_waiting
 ).where(R.c.id == bindparam("p_run"))
 
-_APPLY = (
+#: the unit's changes, written back (conditional: the slots it took must still be free)
+APPLY = (
     update(R)
     .where(
         R.c.id == bindparam("p_run"),
@@ -88,16 +89,21 @@ class RunCounters:
         """Apply this unit's changes; afterwards the snapshot is the row as written."""
         if not self.changed:
             return
-        row: Any = conn.execute(
-            _APPLY,
-            {
-                "p_run": self.run_id,
-                "p_active": self.d_active,
-                "p_unfinished": self.d_unfinished,
-                "p_failed": self.d_failed,
-                "p_waiting": self.d_waiting,
-            },
-        ).first()
+        self.written(conn.execute(APPLY, self.params()).first())
+
+    def params(self) -> dict[str, Any]:
+        """The parameters of :data:`APPLY` for this unit's changes."""
+        return {
+            "p_run": self.run_id,
+            "p_active": self.d_active,
+            "p_unfinished": self.d_unfinished,
+            "p_failed": self.d_failed,
+            "p_waiting": self.d_waiting,
+        }
+
+    def written(self, row: Any) -> None:
+        """What :data:`APPLY` returned (None: it matched nothing): the snapshot is now the
+        row as written, and nothing is left to write."""
         if row is None:
             raise ConcurrentChange(f"run {self.run_id} changed under this unit of work")
         self.status = RunStatus(row.status)

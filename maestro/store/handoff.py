@@ -43,7 +43,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from maestro.errors import ConcurrentChange
 from maestro.states import RUN_ACTIVE, AttemptStatus, RunStatus, StepStatus
 from maestro.store import tables
-from maestro.store.counters import RunCounters
+from maestro.store.counters import APPLY, RunCounters
 from maestro.store.records import (
     ATTEMPT_COLUMNS,
     RUN_COLUMNS,
@@ -481,42 +481,60 @@ def _loaded(row: Any, attempt_was: AttemptStatus, step_was: StepStatus | None) -
     return Loaded(attempt, step, RunRow.of(row), _counters(row), bool(row.step_moved))
 
 
-# -- queueing ready steps: a QUEUED attempt each, the steps QUEUED -----------------------------
+# -- queueing ready steps: a QUEUED attempt each, the steps QUEUED; the run's counters ----------
 
 
-def _queue_statement() -> Any:
+@dataclass(frozen=True)
+class ToQueue:
+    """A step to hand to a worker: its attempt's number and queue, the status it leaves."""
+
+    step_run_id: int
+    number: int
+    queue: str
+    expected: StepStatus
+    action: str | None = None
+
+
+def _queue_statement(counted: bool) -> Any:
     now = _now()
     wanted = (
         func.unnest(
             bindparam("p_steps", type_=ARRAY(BigInteger)),
             bindparam("p_numbers", type_=ARRAY(Integer)),
             bindparam("p_queues", type_=ARRAY(String)),
+            bindparam("p_expected", type_=ARRAY(String)),
+            bindparam("p_actions", type_=ARRAY(String)),
             bindparam("p_order", type_=ARRAY(Integer)),
         )
-        .table_valued("step_run_id", "number", "queue", "ord")
+        .table_valued("step_run_id", "number", "queue", "expected", "action", "ord")
         .render_derived(name="w")
     )
+    wanted_rows = select(wanted).cte("w")
     run_id = bindparam("p_run", type_=BigInteger)
     made = (
         insert(A)
         .from_select(
             ["step_run_id", "run_id", "number", "status", "queue", "created_at", "dispatched_at"],
             select(
-                wanted.c.step_run_id,
+                wanted_rows.c.step_run_id,
                 run_id,
-                wanted.c.number,
+                wanted_rows.c.number,
                 literal(AttemptStatus.QUEUED.value),
-                wanted.c.queue,
+                wanted_rows.c.queue,
                 now,
                 now,
-            ).order_by(wanted.c.ord),
+            ).order_by(wanted_rows.c.ord),
         )
         .returning(A.c.id, A.c.step_run_id, A.c.number)
         .cte("a")
     )
     steps = (
         update(S)
-        .where(S.c.id == made.c.step_run_id, S.c.status == bindparam("p_expected", type_=String))
+        .where(
+            S.c.id == made.c.step_run_id,
+            made.c.step_run_id == wanted_rows.c.step_run_id,
+            S.c.status == wanted_rows.c.expected,
+        )
         .values(
             status=StepStatus.QUEUED.value,
             attempts=made.c.number,
@@ -524,12 +542,10 @@ def _queue_statement() -> Any:
             waiting_for=None,
             next_attempt_at=None,
         )
-        .returning(S.c.id)
+        .returning(S.c.id, wanted_rows.c.expected, wanted_rows.c.action, wanted_rows.c.ord)
         .cte("s")
     )
     actor = bindparam("p_actor", type_=String)
-    action = bindparam("p_action", type_=String)
-    ordered = made.join(wanted, wanted.c.step_run_id == made.c.step_run_id)
     attempt_events = (
         select(
             run_id,
@@ -543,79 +559,80 @@ def _queue_statement() -> Any:
             now,
             null(),
         )
-        .select_from(ordered)
-        .order_by(wanted.c.ord)
+        .select_from(made.join(wanted_rows, wanted_rows.c.step_run_id == made.c.step_run_id))
+        .order_by(wanted_rows.c.ord)
     )
-    step_events = (
-        select(
-            run_id,
-            steps.c.id,
-            null(),
-            literal("step"),
-            bindparam("p_expected", type_=String),
-            literal(StepStatus.QUEUED.value),
-            actor,
-            null(),
-            now,
-            action,
-        )
-        .select_from(steps.join(wanted, wanted.c.step_run_id == steps.c.id))
-        .order_by(wanted.c.ord)
-    )
+    step_events = select(
+        run_id,
+        steps.c.id,
+        null(),
+        literal("step"),
+        steps.c.expected,
+        literal(StepStatus.QUEUED.value),
+        actor,
+        null(),
+        now,
+        steps.c.action,
+    ).order_by(steps.c.ord)
     events = (
         insert(E)
         .from_select([*_EVENT_COLUMNS, "action"], union_all(attempt_events, step_events))
         .cte("e")
     )
-    return (
-        select(made.c.id, made.c.step_run_id, steps.c.id.is_not(None).label("step_moved"))
-        .select_from(made.outerjoin(steps, steps.c.id == made.c.step_run_id))
-        .add_cte(events)
-    )
+    query = select(made.c.id, made.c.step_run_id, steps.c.id.is_not(None).label("step_moved"))
+    joined = made.outerjoin(steps, steps.c.id == made.c.step_run_id)
+    if counted:  # the run's counters in the same statement (RunCounters.write)
+        count = APPLY.cte("c")
+        query = query.add_columns(
+            count.c.status, count.c.active_steps, count.c.steps_unfinished, count.c.steps_waiting
+        )
+        joined = joined.outerjoin(count, true())
+    return query.select_from(joined).add_cte(events)
 
 
-_QUEUE = _queue_statement()
-
-
-@dataclass(frozen=True)
-class ToQueue:
-    step_run_id: int
-    number: int
-    queue: str
+_QUEUE = _queue_statement(counted=False)
+_QUEUE_COUNTED = _queue_statement(counted=True)
 
 
 def queue_attempts(
-    u: Unit,
-    run_id: int,
-    wanted: Sequence[ToQueue],
-    expected: StepStatus,
-    action: str | None = None,
+    u: Unit, run_id: int, wanted: Sequence[ToQueue], counters: RunCounters | None = None
 ) -> list[int]:
-    """A QUEUED attempt for each step (all in ``expected``, owned by this unit), the steps
-    QUEUED on them; the attempts' ids in ``wanted``'s order. A step that was not in
-    ``expected`` raises ``ConcurrentChange`` (the unit rolls back)."""
+    """A QUEUED attempt for each step (each in its ``expected`` status, owned by this unit),
+    the steps QUEUED on them; the attempts' ids in ``wanted``'s order. With ``counters``, the
+    run's counters are written too (``RunCounters.write``), in the same statement on
+    PostgreSQL. A step that was not in its ``expected`` status raises ``ConcurrentChange``
+    (the unit rolls back)."""
     if u.conn.dialect.name != "postgresql":
-        return _queue_separately(u, run_id, wanted, expected, action)
-    u.flush_events()
-    rows = u.conn.execute(
-        _QUEUE,
-        {
-            "p_steps": [w.step_run_id for w in wanted],
-            "p_numbers": [w.number for w in wanted],
-            "p_queues": [w.queue for w in wanted],
-            "p_order": list(range(len(wanted))),
-            "p_run": run_id,
-            "p_now": u.now,
-            "p_expected": expected.value,
-            "p_actor": u.actor,
-            "p_action": action,
-        },
-    ).all()
+        ids = _queue_separately(u, run_id, wanted)
+        u.flush_events()  # in one batch with the earlier ones, before the run row's lock
+        if counters is not None:
+            counters.write(u.conn)
+        return ids
+    counted = counters is not None and counters.changed
+    u.flush_events()  # the events before these keep their order
+    params: dict[str, Any] = {
+        "p_steps": [w.step_run_id for w in wanted],
+        "p_numbers": [w.number for w in wanted],
+        "p_queues": [w.queue for w in wanted],
+        "p_expected": [w.expected.value for w in wanted],
+        "p_actions": [w.action for w in wanted],
+        "p_order": list(range(len(wanted))),
+        "p_run": run_id,
+        "p_now": u.now,
+        "p_actor": u.actor,
+    }
+    if counted:
+        assert counters is not None
+        params.update(counters.params())
+    rows = u.conn.execute(_QUEUE_COUNTED if counted else _QUEUE, params).all()
     if len(rows) != len(wanted) or not all(r.step_moved for r in rows):
         moved = sum(1 for r in rows if r.step_moved)
-        raise ConcurrentChange(f"{len(wanted) - moved} of {len(wanted)} steps were not {expected}")
-    ids = {r.step_run_id: r.id for r in rows}
-    result = [ids[w.step_run_id] for w in wanted]
+        raise ConcurrentChange(f"{len(wanted) - moved} of {len(wanted)} steps were not queueable")
+    if counted:
+        assert counters is not None
+        counters.written(rows[0] if rows[0].status is not None else None)
+    made = {r.step_run_id: r.id for r in rows}
+    result = [made[w.step_run_id] for w in wanted]
     for w, attempt_id in zip(wanted, result, strict=True):
         u.record_change(
             run_id=run_id,
@@ -629,20 +646,14 @@ def queue_attempts(
             run_id=run_id,
             step_run_id=w.step_run_id,
             entity="step",
-            from_status=expected.value,
+            from_status=w.expected.value,
             to_status=StepStatus.QUEUED.value,
-            action=action,
+            action=w.action,
         )
     return result
 
 
-def _queue_separately(
-    u: Unit,
-    run_id: int,
-    wanted: Sequence[ToQueue],
-    expected: StepStatus,
-    action: str | None,
-) -> list[int]:
+def _queue_separately(u: Unit, run_id: int, wanted: Sequence[ToQueue]) -> list[int]:
     rows = [
         {
             "step_run_id": w.step_run_id,
@@ -659,19 +670,24 @@ def _queue_separately(
         ids = [u.conn.execute(_INSERT_ATTEMPT, rows[0]).scalar_one()]
     else:
         ids = list(u.conn.execute(_INSERT_ATTEMPTS, rows).scalars())
-    changes = []
     for w, attempt_id in zip(wanted, ids, strict=True):
         created(
             u, "attempt", attempt_id, AttemptStatus.QUEUED, run_id=run_id, step_run_id=w.step_run_id
         )
+    # the steps in runs of the same (expected, action): one statement each
+    groups: dict[tuple[StepStatus, str | None], list[tuple[int, dict[str, Any]]]] = {}
+    for w, attempt_id in zip(wanted, ids, strict=True):
         values = {
             "attempts": w.number,
             "current_attempt_id": attempt_id,
             "waiting_for": None,
             "next_attempt_at": None,
         }
-        changes.append((w.step_run_id, values))
-    transition_many(u, "step", changes, StepStatus.QUEUED, expected, run_id=run_id, action=action)
+        groups.setdefault((w.expected, w.action), []).append((w.step_run_id, values))
+    for (expected, action), changes in groups.items():
+        transition_many(
+            u, "step", changes, StepStatus.QUEUED, expected, run_id=run_id, action=action
+        )
     return ids
 
 

@@ -173,11 +173,11 @@ def test_finishing_a_step_costs_the_same_in_a_small_and_a_large_run(harness: Har
 
 
 #: a handoff — claim the upstream attempt, report it SUCCEEDED, queue the successor — on
-#: PostgreSQL: the claim is one statement, the report four (the attempt and step ended with
-#: their events; the successor's counters; its attempt queued with its events; the run's
-#: counters). SQLite has no data-modifying CTEs: one statement per table touched, and a
-#: BEGIN IMMEDIATE per transaction (docs/architecture.md, "The hot path at the floor").
-HANDOFF_STATEMENTS = {"postgresql": 5, "sqlite": 14}
+#: PostgreSQL: the claim is one statement, the report three (the attempt and step ended with
+#: their events and the run's counters read; the successor's upstream counters; its attempt
+#: queued with its events and the run's counters written). SQLite has no data-modifying
+#: CTEs: a statement per table touched, and a BEGIN IMMEDIATE per transaction.
+HANDOFF_STATEMENTS = {"postgresql": 4, "sqlite": 14}
 
 
 @pytest.mark.parametrize("length", [5, 500])
