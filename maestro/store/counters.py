@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection, bindparam, or_, select, update
 
 from maestro.errors import ConcurrentChange
 from maestro.states import RUN_ACTIVE, RunStatus
@@ -31,7 +31,8 @@ APPLY = (
     update(R)
     .where(
         R.c.id == bindparam("p_run"),
-        R.c.status.in_([s.value for s in RUN_ACTIVE]),
+        # one comparison per status, not an IN list (expanded at every execution)
+        or_(*(R.c.status == s.value for s in sorted(RUN_ACTIVE))),
         # slots taken by this unit must still be free (a release never needs checking)
         (bindparam("p_active") <= 0)
         | (R.c.active_steps + bindparam("p_active") <= R.c.max_active_steps),

@@ -33,6 +33,7 @@ from sqlalchemy import (
     insert,
     literal,
     null,
+    or_,
     select,
     true,
     union_all,
@@ -56,7 +57,7 @@ from maestro.store.transitions import check_allowed, created, transition, transi
 from maestro.store.unit import Unit
 
 R, S, A, E = tables.runs, tables.step_runs, tables.attempts, tables.events
-_ACTIVE_RUN = [s.value for s in RUN_ACTIVE]
+_ACTIVE_RUN = sorted(s.value for s in RUN_ACTIVE)
 _COUNTER_COLUMNS = (
     R.c.status.label("counted_status"),
     R.c.active_steps,
@@ -121,7 +122,7 @@ def _claim_statement() -> Any:
             S.c.id == A.c.step_run_id,
             S.c.current_attempt_id == A.c.id,
             R.c.id == S.c.run_id,
-            R.c.status.in_(_ACTIVE_RUN),
+            or_(*(R.c.status == status for status in _ACTIVE_RUN)),
         )
         .values(
             status=AttemptStatus.RUNNING.value,
