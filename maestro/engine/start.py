@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 from sqlalchemy import select
 
@@ -13,6 +14,7 @@ from maestro.engine.runs import Reused, reused_steps
 from maestro.states import STEP_FAILED, RunStatus, StepStatus
 from maestro.store import steps as step_rows
 from maestro.store import tables
+from maestro.store.counters import RunCounters
 from maestro.store.records import STEP_COLUMNS, RunRow, StepRow, load_run
 from maestro.store.transitions import created_steps, transition
 from maestro.store.unit import Unit
@@ -30,11 +32,12 @@ def start_run(u: Unit, versions: VersionCache, run_id: int) -> bool:
     reuse = reused_steps(u.conn, run_id) if run.restarted_from is not None else {}
     compiled = versions.for_run(u.conn, run.workflow_id, run.version, run.body)
     total = len(compiled.steps)
+    unfinished = total - len(reuse)
     values = {
         "started_at": u.now,
         "timeout_at": u.now + compiled.definition.timeout,
         "steps_total": total,
-        "steps_unfinished": total - len(reuse),
+        "steps_unfinished": unfinished,
         "steps_failed": sum(1 for r in reuse.values() if r.status in STEP_FAILED),
     }
     if not transition(
@@ -43,7 +46,7 @@ def start_run(u: Unit, versions: VersionCache, run_id: int) -> bool:
         return False
     alerting.arm_overdue(u, compiled.definition, run_id, run.workflow_id)
     _insert_steps(u, run, compiled, reuse)
-    run = load_run(u.conn, run_id)
+    run = replace(run, status=RunStatus.RUNNING, started_at=u.now)  # as written above
     rows = (
         [
             StepRow.of(r)
@@ -63,8 +66,19 @@ def start_run(u: Unit, versions: VersionCache, run_id: int) -> bool:
     )
     ready = [r for r in rows if r.status is StepStatus.PENDING and r.up_done == r.up_total]
     advance = RunAdvance(u, run, compiled)
+    # the run's counters are the ones written above (its row is this unit's until commit)
+    advance.know_counters(
+        RunCounters(
+            run_id,
+            RunStatus.RUNNING,
+            0,
+            run.max_active_steps,
+            unfinished,
+            0,
+        )
+    )
     advance.evaluate(ready)
-    if not ready and values["steps_unfinished"] == 0:
+    if not ready and unfinished == 0:
         advance.complete_if_done()
     u.wake_scheduler = True  # the run's timeout is a new timer
     return True
