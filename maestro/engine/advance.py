@@ -547,7 +547,6 @@ class RunAdvance:
         ):
             self._ended = True
             run_ended(self.u, self.run, outcome)
-            self.u.wake_scheduler = True
 
     def _workflow_outputs(self) -> dict[str, Any]:
         result: dict[str, Any] = {}

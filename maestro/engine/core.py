@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 
 from maestro import lineage as lineage_switch
 from maestro import metrics, traces
@@ -58,7 +59,8 @@ class Engine:
         wake, signals) after."""
         sink, spans = self.spans, None
         lineage_sink, events = self.lineage, None
-        with unit_of_work(self.db, self.clock, actor) as u:
+        horizon = timedelta(seconds=self.settings.poll_interval)
+        with unit_of_work(self.db, self.clock, actor, horizon) as u:
             yield u
             settle(u, self.versions)
             if sink is not None:

@@ -18,8 +18,10 @@ from maestro.store.unit import Unit
 
 def run_ended(u: Unit, run: RunRow, status: RunStatus) -> None:
     """``run`` has just moved to the terminal ``status`` in this unit of work."""
-    # The scheduler admits queued runs of this workflow on its next pass.
-    u.wake_scheduler = True
+    # The scheduler admits queued runs of this workflow on its next pass (a child run —
+    # an iteration, a subworkflow — is started by its parent step, never admitted).
+    if run.parent_run_id is None:
+        u.wake_scheduler = True
     strategies.on_run_ended(u, run, status)
     if run.parent_step_run_id is not None:
         u.followups.append(ChildRunEnded(run, status))

@@ -33,9 +33,10 @@ def start_run(u: Unit, versions: VersionCache, run_id: int) -> bool:
     compiled = versions.for_run(u.conn, run.workflow_id, run.version, run.body)
     total = len(compiled.steps)
     unfinished = total - len(reuse)
+    timeout_at = u.now + compiled.definition.timeout
     values = {
         "started_at": u.now,
-        "timeout_at": u.now + compiled.definition.timeout,
+        "timeout_at": timeout_at,
         "steps_total": total,
         "steps_unfinished": unfinished,
         "steps_failed": sum(1 for r in reuse.values() if r.status in STEP_FAILED),
@@ -80,7 +81,7 @@ def start_run(u: Unit, versions: VersionCache, run_id: int) -> bool:
     advance.evaluate(ready)
     if not ready and unfinished == 0:
         advance.complete_if_done()
-    u.wake_scheduler = True  # the run's timeout is a new timer
+    u.timer(timeout_at)  # the run's timeout is a new timer
     return True
 
 

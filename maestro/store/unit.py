@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, insert
@@ -47,6 +47,9 @@ class Unit:
     cancels: list[int] = field(default_factory=list)
     #: set when the scheduler should run a pass soon (a timer moved earlier, a run ended…)
     wake_scheduler: bool = False
+    #: how long a scheduler may sleep between passes (its poll interval): a new timer due
+    #: later than this is found by a regular pass and needs no wake-up (``timer``)
+    timer_horizon: timedelta = timedelta(0)
     #: signals recorded in this unit, whose consequences are applied after commit
     signals: list[int] = field(default_factory=list)
     #: consequences for other runs, applied by the engine before commit
@@ -59,6 +62,13 @@ class Unit:
     #: runs this unit advanced, with their compiled DAG (run id → (RunRow, CompiledWorkflow)),
     #: so that what reads the changes afterwards need not load them again
     runs: dict[int, Any] = field(default_factory=dict)
+
+    def timer(self, at: datetime) -> None:
+        """A new timer falls due at ``at``: wake the scheduler only if it could otherwise sleep
+        past it. Waking it for every new run's timeout cost a whole scheduler pass per run —
+        a third of the embedded process's time in a foreach of no-op bodies."""
+        if at - self.now < self.timer_horizon:
+            self.wake_scheduler = True
 
     def add_event(self, **row: Any) -> None:
         self.events.append(self._complete(row))
@@ -91,9 +101,11 @@ class Unit:
 
 
 @contextmanager
-def unit_of_work(db: Database, clock: Clock, actor: str = "system") -> Iterator[Unit]:
+def unit_of_work(
+    db: Database, clock: Clock, actor: str = "system", timer_horizon: timedelta = timedelta(0)
+) -> Iterator[Unit]:
     """Open a write transaction as a Unit; events are flushed before the commit."""
     with db.tx() as conn:
-        unit = Unit(conn=conn, now=clock.now(), actor=actor)
+        unit = Unit(conn=conn, now=clock.now(), actor=actor, timer_horizon=timer_horizon)
         yield unit
         unit.flush()
