@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from maestro import expressions
 from maestro.definition import Step, StepType
@@ -135,26 +135,32 @@ def _start_foreach(parent: Parent, step: StepRow, spec: Step) -> StepOutcome:
     return waiting
 
 
+_STARTED = (
+    select(S.c.children_started, S.c.children_total)
+    .where(S.c.id == bindparam("p_step"))
+    .with_for_update()
+)
+_ITERATIONS = (
+    select(R.c.id)
+    .where(
+        R.c.parent_step_run_id == bindparam("p_step"),
+        R.c.iteration >= bindparam("p_first"),
+        R.c.iteration < bindparam("p_last"),
+    )
+    .order_by(R.c.iteration)
+)
+
+
 def _start_next(u: Unit, step_run_id: int, count: int) -> None:
     """Start the next ``count`` iterations that have not started, in item order."""
-    row = u.conn.execute(
-        select(S.c.children_started, S.c.children_total)
-        .where(S.c.id == step_run_id)
-        .with_for_update()
-    ).one()
+    row = u.conn.execute(_STARTED, {"p_step": step_run_id}).one()
     first, last = row.children_started, min(row.children_total, row.children_started + count)
     if first >= last:
         return
     # counted first: a child that ends at once (all its steps skipped) starts the next itself
     step_rows.children_started(u.conn, step_run_id, last)
     ids = (
-        u.conn.execute(
-            select(R.c.id)
-            .where(
-                R.c.parent_step_run_id == step_run_id, R.c.iteration >= first, R.c.iteration < last
-            )
-            .order_by(R.c.iteration)
-        )
+        u.conn.execute(_ITERATIONS, {"p_step": step_run_id, "p_first": first, "p_last": last})
         .scalars()
         .all()
     )
@@ -280,6 +286,13 @@ def _workflow_chain(u: Unit, run: RunRow) -> list[str]:
 # -- a child ended ------------------------------------------------------------------------------
 
 
+_PARENT_STEP = (
+    select(*STEP_COLUMNS, S.c.children_total, S.c.children_done, S.c.children_failed)
+    .where(S.c.id == bindparam("p_step"))
+    .with_for_update()
+)
+
+
 def child_ended(
     u: Unit, versions: VersionCache, child: RunRow, status: RunStatus
 ) -> tuple[RunRow, CompiledWorkflow, StepRow, StepOutcome] | None:
@@ -287,11 +300,7 @@ def child_ended(
     step and the step's outcome when it is time to end it (None: the step goes on)."""
     if child.parent_step_run_id is None or child.parent_run_id is None:
         return None
-    row = u.conn.execute(
-        select(*STEP_COLUMNS, S.c.children_total, S.c.children_done, S.c.children_failed)
-        .where(S.c.id == child.parent_step_run_id)
-        .with_for_update()
-    ).first()
+    row = u.conn.execute(_PARENT_STEP, {"p_step": child.parent_step_run_id}).first()
     if row is None or row.step_status != StepStatus.WAITING.value:
         return None  # the parent step already ended (stopped, fail_fast)
     failed = status is not RunStatus.SUCCEEDED

@@ -6,35 +6,49 @@ for it, so rendering never loads the whole run.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from maestro.store import tables
 from maestro.store.records import RunRow
 
 S, R = tables.step_runs, tables.runs
 
+#: built once (the scope of every step that renders anything reads through these)
+_STEP = select(S.c.status, S.c.outputs, S.c.params).where(
+    S.c.run_id == bindparam("p_run"), S.c.step_id == bindparam("p_step")
+)
+_PARENT = select(R.c.parent_run_id, R.c.body).where(R.c.id == bindparam("p_run"))
+
 
 class StepsView(Mapping[str, Mapping[str, Any]]):
     """``steps.<id>`` → ``{"status", "outputs", "params"}`` of a step of the run — or, inside a
     foreach iteration, of the enclosing DAGs' runs — read on demand."""
 
-    def __init__(self, conn: Connection, run_id: int, parents: tuple[int, ...] = ()) -> None:
+    def __init__(
+        self,
+        conn: Connection,
+        run_id: int,
+        parents: tuple[int, ...] | Callable[[], tuple[int, ...]] = (),
+    ) -> None:
+        """``parents``: the enclosing runs, or how to find them when first needed."""
         self._conn = conn
         self._run_id = run_id
         self._parents = parents
         self._cache: dict[str, Mapping[str, Any]] = {}
 
+    def _runs(self) -> Iterator[int]:
+        yield self._run_id
+        if callable(self._parents):
+            self._parents = self._parents()
+        yield from self._parents
+
     def __getitem__(self, step_id: str) -> Mapping[str, Any]:
         if step_id not in self._cache:
-            for run_id in (self._run_id, *self._parents):
-                row = self._conn.execute(
-                    select(S.c.status, S.c.outputs, S.c.params).where(
-                        S.c.run_id == run_id, S.c.step_id == step_id
-                    )
-                ).first()
+            for run_id in self._runs():
+                row = self._conn.execute(_STEP, {"p_run": run_id, "p_step": step_id}).first()
                 if row is not None:
                     break
             else:
@@ -70,7 +84,8 @@ def expression_context(conn: Connection, run: RunRow) -> dict[str, Any]:
     context: dict[str, Any] = {
         "params": run.params,
         "run": run_scope(run),
-        "steps": StepsView(conn, run.id, _enclosing_runs(conn, run)),
+        # the enclosing runs are looked up only if an expression reads a step not of this run
+        "steps": StepsView(conn, run.id, lambda: _enclosing_runs(conn, run)),
         "signal": (run.scope or {}).get("signal", {}),
     }
     if run.scope and "index" in run.scope:  # a foreach iteration: its item(s), its index
@@ -90,6 +105,6 @@ def _enclosing_runs(conn: Connection, run: RunRow) -> tuple[int, ...]:
     current: int | None = run.parent_run_id
     while current is not None:
         chain.append(current)
-        row = conn.execute(select(R.c.parent_run_id, R.c.body).where(R.c.id == current)).first()
+        row = conn.execute(_PARENT, {"p_run": current}).first()
         current = row.parent_run_id if row is not None and row.body is not None else None
     return tuple(chain)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from maestro.engine import alerting
 from maestro.engine.advance import RunAdvance
@@ -20,6 +20,14 @@ from maestro.store.transitions import created_steps, transition
 from maestro.store.unit import Unit
 
 S = tables.step_runs
+
+
+_ALL_STEPS = select(*STEP_COLUMNS).where(S.c.run_id == bindparam("p_run")).order_by(S.c.position)
+_ROOT_STEPS = (
+    select(*STEP_COLUMNS)
+    .where(S.c.run_id == bindparam("p_run"), S.c.up_total == 0)
+    .order_by(S.c.position)
+)
 
 
 def start_run(u: Unit, versions: VersionCache, run_id: int) -> bool:
@@ -48,23 +56,9 @@ def start_run(u: Unit, versions: VersionCache, run_id: int) -> bool:
     alerting.arm_overdue(u, compiled.definition, run_id, run.workflow_id)
     _insert_steps(u, run, compiled, reuse)
     run = replace(run, status=RunStatus.RUNNING, started_at=u.now)  # as written above
-    rows = (
-        [
-            StepRow.of(r)
-            for r in u.conn.execute(
-                select(*STEP_COLUMNS).where(S.c.run_id == run_id).order_by(S.c.position)
-            )
-        ]
-        if reuse
-        else [
-            StepRow.of(r)
-            for r in u.conn.execute(
-                select(*STEP_COLUMNS)
-                .where(S.c.run_id == run_id, S.c.up_total == 0)
-                .order_by(S.c.position)
-            )
-        ]
-    )
+    # a restart's reused steps may have made any step ready; otherwise only the roots are
+    query = _ALL_STEPS if reuse else _ROOT_STEPS
+    rows = [StepRow.of(r) for r in u.conn.execute(query, {"p_run": run_id})]
     ready = [r for r in rows if r.status is StepStatus.PENDING and r.up_done == r.up_total]
     advance = RunAdvance(u, run, compiled)
     # the run's counters are the ones written above (its row is this unit's until commit)

@@ -166,15 +166,19 @@ ATTEMPT_COLUMNS = (
 )
 
 
+_LOAD_RUN = select(*RUN_COLUMNS).where(R.c.id == bindparam("p_run"))
+_LOAD_STEP = select(*STEP_COLUMNS).where(S.c.id == bindparam("p_step"))
+
+
 def load_run(conn: Connection, run_id: int) -> RunRow:
-    row = conn.execute(select(*RUN_COLUMNS).where(R.c.id == run_id)).first()
+    row = conn.execute(_LOAD_RUN, {"p_run": run_id}).first()
     if row is None:
         raise NotFound(f"run {run_id} does not exist")
     return RunRow.of(row)
 
 
 def load_step(conn: Connection, step_run_id: int) -> StepRow:
-    row = conn.execute(select(*STEP_COLUMNS).where(S.c.id == step_run_id)).first()
+    row = conn.execute(_LOAD_STEP, {"p_step": step_run_id}).first()
     if row is None:
         raise NotFound(f"step run {step_run_id} does not exist")
     return StepRow.of(row)

@@ -166,8 +166,18 @@ def set_outputs(conn: Connection, step_run_id: int, outputs: dict[str, Any]) -> 
     conn.execute(update(S).where(S.c.id == step_run_id).values(outputs=outputs))
 
 
+_CHILDREN_STARTED = (
+    update(S).where(S.c.id == bindparam("p_step")).values(children_started=bindparam("p_n"))
+)
+_CHILDREN_ENDED = (
+    update(S)
+    .where(S.c.id == bindparam("p_step"))
+    .values(children_done=bindparam("p_done"), children_failed=bindparam("p_failed"))
+)
+
+
 def children_started(conn: Connection, step_run_id: int, started: int) -> None:
-    conn.execute(update(S).where(S.c.id == step_run_id).values(children_started=started))
+    conn.execute(_CHILDREN_STARTED, {"p_step": step_run_id, "p_n": started})
 
 
 def set_children(conn: Connection, step_run_id: int, count: int) -> None:
@@ -178,9 +188,7 @@ def set_children(conn: Connection, step_run_id: int, count: int) -> None:
 
 
 def children_ended(conn: Connection, step_run_id: int, done: int, failed: int) -> None:
-    conn.execute(
-        update(S).where(S.c.id == step_run_id).values(children_done=done, children_failed=failed)
-    )
+    conn.execute(_CHILDREN_ENDED, {"p_step": step_run_id, "p_done": done, "p_failed": failed})
 
 
 def set_params(conn: Connection, step_run_id: int, values: Mapping[str, Any]) -> None:
