@@ -40,6 +40,23 @@ class Dispatcher(Protocol):
         """
 
 
+class Follow(Protocol):
+    """How a worker that has just finished an attempt picks the next one it runs itself,
+    claimed in the same transaction as the report (``maestro.engine.attempts.report``): no
+    message, no wait for a free worker, one commit for both transitions.
+
+    ``take`` chooses among the attempts the report is about to dispatch (removing the one it
+    takes from ``dispatches``), or from elsewhere — a local queue — and returns it, or None
+    to take nothing. ``give_back`` is called if the report's transaction rolled back after a
+    ``take`` from elsewhere (one taken from ``dispatches`` rolled back with it)."""
+
+    def take(self, dispatches: list[Dispatch]) -> tuple[Dispatch, bool] | None:
+        """(the attempt, True when it came from ``dispatches``), or None."""
+
+    def give_back(self, taken: Dispatch) -> None:
+        """Hand an attempt taken from elsewhere back (its claim rolled back)."""
+
+
 def waiting(dispatcher: Dispatcher, queue: str) -> int | None:
     """Messages waiting in ``queue`` at the broker, when the dispatcher can tell (its optional
     ``depth``), else None. The scheduler re-sends unclaimed attempts only when their messages

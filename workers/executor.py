@@ -16,11 +16,13 @@ import traceback
 from pathlib import Path
 from typing import BinaryIO, cast
 
+from maestro.dispatch import Follow
 from maestro.engine.attempts import (
     AttemptResult,
     ClaimedAttempt,
     claim,
     report,
+    report_and_follow,
     set_external_id,
 )
 from maestro.engine.core import Engine
@@ -45,35 +47,50 @@ class AttemptExecutor:
         self.pid = os.getpid()
         self.worker = worker_name or eng.settings.worker_name or default_worker_name()
         self.heartbeats = Heartbeater(eng)
+        #: how this executor picks the attempt it runs next when it reports one (claimed in
+        #: the report's transaction); None: it only runs what it is sent
+        self.follow: Follow | None = None
 
     def execute(self, attempt_id: int) -> None:
-        """Run one attempt if it is still ours to run; never raises."""
+        """Run one attempt if it is still ours to run — and then the attempts its reports
+        follow on to (``follow``); never raises."""
+        current = attempt_id
         try:
             claimed = retrying(lambda: claim(self.eng, attempt_id, self.worker), what="claim")
-            if claimed is None:
-                return
-            with trace_context(claimed.env.get("TRACEPARENT")):
-                self._execute(claimed)
+            while claimed is not None:
+                current = claimed.attempt_id
+                with trace_context(claimed.env.get("TRACEPARENT")):
+                    claimed = self._execute(claimed)
         except Exception:
-            logger.exception("attempt execution failed", extra={"attempt_id": attempt_id})
+            logger.exception("attempt execution failed", extra={"attempt_id": current})
 
-    def _execute(self, claimed: ClaimedAttempt) -> None:
+    def _execute(self, claimed: ClaimedAttempt) -> ClaimedAttempt | None:
+        """Run a claimed attempt and report it; the attempt claimed with the report, if any."""
         attempt_id = claimed.attempt_id
         ids = {"run_id": claimed.run_id, "step_id": claimed.step_id, "attempt_id": attempt_id}
         logger.debug("attempt started", extra=ids)
         try:
             result = self._run(claimed)
-            if result is not None:
-                # The work is done: keep trying to record it through a database restart,
-                # heartbeating meanwhile so that it is not declared LOST.
-                retrying(
-                    lambda: report(self.eng, attempt_id, result, worker=self.worker),
-                    deadline=max(600.0, 4 * self.eng.settings.heartbeat_timeout),
-                    what="report",
-                )
-                logger.debug("attempt ended", extra={**ids, "status": result.status.value})
+            if result is None:
+                return None
+            # The work is done: keep trying to record it through a database restart,
+            # heartbeating meanwhile so that it is not declared LOST.
+            following = retrying(
+                lambda: self._report(attempt_id, result),
+                deadline=max(600.0, 4 * self.eng.settings.heartbeat_timeout),
+                what="report",
+            )
+            logger.debug("attempt ended", extra={**ids, "status": result.status.value})
+            return following
         finally:
             self.heartbeats.unwatch(attempt_id)
+
+    def _report(self, attempt_id: int, result: AttemptResult) -> ClaimedAttempt | None:
+        follow = self.follow
+        if follow is None or result.status is AttemptStatus.LOST:  # LOST: shutting down
+            report(self.eng, attempt_id, result, worker=self.worker)
+            return None
+        return report_and_follow(self.eng, attempt_id, result, self.worker, follow)[1]
 
     def cancel(self, attempt_id: int) -> None:
         self.heartbeats.cancel(attempt_id)

@@ -14,7 +14,7 @@ from typing import Any
 from maestro import expressions, metrics
 from maestro.definition import Step
 from maestro.definition.durations import format_duration, parse_duration
-from maestro.dispatch import CONNECTIONS_VAR
+from maestro.dispatch import CONNECTIONS_VAR, Dispatch, Follow
 from maestro.engine import step_params, tracing
 from maestro.engine.advance import RunAdvance
 from maestro.engine.context import expression_context
@@ -69,65 +69,64 @@ def claim(eng: Engine, attempt_id: int, worker: str) -> ClaimedAttempt | None:
 
     ``None`` means there is nothing to run: a duplicate delivery, or the run ended meanwhile.
     """
-    claimed = _claim(eng, attempt_id, worker)
+    with eng.unit(actor=worker) as u:
+        claimed = claim_in(u, eng, attempt_id, worker)
     if claimed is not None:  # committed: the step is handed off
         metrics.observe_handoff(claimed.queue, claimed.waited)
     return claimed
 
 
-def _claim(eng: Engine, attempt_id: int, worker: str) -> ClaimedAttempt | None:
-    with eng.unit(actor=worker) as u:
-        # one statement on PostgreSQL: the attempt and its step RUNNING, their events, and
-        # the rows as they were (nothing moves if the attempt is no longer the step's to run)
-        loaded = handoff.claim(u, attempt_id, worker, eng.settings.logs_dir)
-        if loaded is None:
-            return None
-        attempt, step, run = loaded.attempt, loaded.step, loaded.run
-        spec = eng.versions.for_run(u.conn, run.workflow_id, run.version, run.body).steps[
-            step.step_id
-        ]
-        log_path = eng.settings.logs_dir / str(run.id) / step.step_id / f"{attempt.number}.log"
-        timeout, timeout_error = _timeout(u, run, step, spec)
-        if timeout:  # a statement more only for a step with a timeout
-            handoff.set_timeout(u, attempt_id, u.now + timeout)
-        settings_model = spec.settings
-        raw_settings = settings_model.model_dump(by_alias=True) if settings_model else {}
-        render_error = None
-        try:
-            context = expression_context(u.conn, run)
-            if spec.params:  # the step's own params shadow the run's (engine/step_params.py)
-                own = context["steps"][step.step_id]["params"]
-                context = step_params.with_params(context, own)
-            settings = expressions.render(raw_settings, context)
-            env = {k: str(v) for k, v in expressions.render(dict(spec.env), context).items()}
-        except ExpressionError as exc:
-            settings, env, render_error = raw_settings, {}, str(exc)
-        render_error = render_error or timeout_error
-        env.pop(CONNECTIONS_VAR, None)  # the step's connections are its `connections` key
-        env.update(_maestro_env(run, step, attempt.number))
-        if eng.spans is not None:  # TRACEPARENT: the step's own spans join the run's trace
-            env.update(tracing.step_environment(u.conn, run, attempt_id, eng.spans))
-        if spec.connections:
-            env[CONNECTIONS_VAR] = ",".join(spec.connections)
-        return ClaimedAttempt(
-            attempt_id=attempt_id,
-            number=attempt.number,
-            run_id=run.id,
-            step_id=step.step_id,
-            step_type=spec.type.value,
-            workflow_id=run.workflow_id,
-            settings=settings,
-            env=env,
-            timeout=timeout,
-            log_path=log_path,
-            render_error=render_error,
-            queue=attempt.queue,
-            waited=(u.now - attempt.created_at).total_seconds(),
-            # a first attempt has nothing to fence: no statement on the hot path
-            fence_id=attempt_rows.lost_external_id(u.conn, step.id, attempt.number - 1)
-            if attempt.number > 1
-            else None,
-        )
+def claim_in(u: Unit, eng: Engine, attempt_id: int, worker: str) -> ClaimedAttempt | None:
+    """``claim`` in the caller's unit of work (a report that follows on: ``report``)."""
+    # one statement on PostgreSQL: the attempt and its step RUNNING, their events, and
+    # the rows as they were (nothing moves if the attempt is no longer the step's to run)
+    loaded = handoff.claim(u, attempt_id, worker, eng.settings.logs_dir)
+    if loaded is None:
+        return None
+    attempt, step, run = loaded.attempt, loaded.step, loaded.run
+    spec = eng.versions.for_run(u.conn, run.workflow_id, run.version, run.body).steps[step.step_id]
+    log_path = eng.settings.logs_dir / str(run.id) / step.step_id / f"{attempt.number}.log"
+    timeout, timeout_error = _timeout(u, run, step, spec)
+    if timeout:  # a statement more only for a step with a timeout
+        handoff.set_timeout(u, attempt_id, u.now + timeout)
+    settings_model = spec.settings
+    raw_settings = settings_model.model_dump(by_alias=True) if settings_model else {}
+    render_error = None
+    try:
+        context = expression_context(u.conn, run)
+        if spec.params:  # the step's own params shadow the run's (engine/step_params.py)
+            own = context["steps"][step.step_id]["params"]
+            context = step_params.with_params(context, own)
+        settings = expressions.render(raw_settings, context)
+        env = {k: str(v) for k, v in expressions.render(dict(spec.env), context).items()}
+    except ExpressionError as exc:
+        settings, env, render_error = raw_settings, {}, str(exc)
+    render_error = render_error or timeout_error
+    env.pop(CONNECTIONS_VAR, None)  # the step's connections are its `connections` key
+    env.update(_maestro_env(run, step, attempt.number))
+    if eng.spans is not None:  # TRACEPARENT: the step's own spans join the run's trace
+        env.update(tracing.step_environment(u.conn, run, attempt_id, eng.spans))
+    if spec.connections:
+        env[CONNECTIONS_VAR] = ",".join(spec.connections)
+    return ClaimedAttempt(
+        attempt_id=attempt_id,
+        number=attempt.number,
+        run_id=run.id,
+        step_id=step.step_id,
+        step_type=spec.type.value,
+        workflow_id=run.workflow_id,
+        settings=settings,
+        env=env,
+        timeout=timeout,
+        log_path=log_path,
+        render_error=render_error,
+        queue=attempt.queue,
+        waited=(u.now - attempt.created_at).total_seconds(),
+        # a first attempt has nothing to fence: no statement on the hot path
+        fence_id=attempt_rows.lost_external_id(u.conn, step.id, attempt.number - 1)
+        if attempt.number > 1
+        else None,
+    )
 
 
 def _timeout(
@@ -182,6 +181,44 @@ def report(eng: Engine, attempt_id: int, result: AttemptResult, worker: str = "s
     """Record how an attempt ended and move the run forward; ``False`` if it was already over."""
     with eng.unit(actor=worker) as u:
         return end_attempt(u, eng, attempt_id, result)
+
+
+def report_and_follow(
+    eng: Engine, attempt_id: int, result: AttemptResult, worker: str, follow: Follow
+) -> tuple[bool, ClaimedAttempt | None]:
+    """``report``, and in the same transaction claim the attempt ``follow`` picks — one of the
+    successors this report made ready, or another waiting for this worker — so that the
+    worker runs it next without a message or a second commit. The claim is stamped with the
+    clock when it is made (after the report's work), not with the report's time.
+
+    Returns what ``report`` returns and the claimed attempt (None: none was taken)."""
+    taken: list[Dispatch] = []  # from elsewhere than this unit: handed back if it rolls back
+    claimed: list[ClaimedAttempt] = []
+
+    def follow_on(u: Unit) -> None:
+        picked = follow.take(u.dispatches)
+        if picked is None:
+            return
+        chosen, own = picked
+        if not own:
+            taken.append(chosen)
+        u.now = eng.clock.now()  # the claim's own time: the handoff it records is real
+        found = claim_in(u, eng, chosen.attempt_id, worker)
+        if found is not None:
+            claimed.append(found)
+
+    try:
+        with eng.unit(actor=worker) as u:
+            ended = end_attempt(u, eng, attempt_id, result)
+            u.before_commit.append(lambda: follow_on(u))
+    except BaseException:
+        for chosen in taken:
+            follow.give_back(chosen)
+        raise
+    if not claimed:
+        return ended, None
+    metrics.observe_handoff(claimed[0].queue, claimed[0].waited)
+    return ended, claimed[0]
 
 
 def end_attempt(u: Unit, eng: Engine, attempt_id: int, result: AttemptResult) -> bool:

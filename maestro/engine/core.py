@@ -63,6 +63,8 @@ class Engine:
         with unit_of_work(self.db, self.clock, actor, horizon) as u:
             yield u
             settle(u, self.versions)
+            for hook in u.before_commit:
+                hook()
             if sink is not None:
                 spans = tracing.collect(u)  # before alerting takes the changes
             if lineage_sink is not None:

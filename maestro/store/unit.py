@@ -9,7 +9,7 @@ worker can never see an attempt that might still roll back.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -62,6 +62,9 @@ class Unit:
     #: runs this unit advanced, with their compiled DAG (run id → (RunRow, CompiledWorkflow)),
     #: so that what reads the changes afterwards need not load them again
     runs: dict[int, Any] = field(default_factory=dict)
+    #: called once the follow-ups are settled, before what reads the changes: the last
+    #: writes of the unit (a worker claiming its next attempt, ``engine.attempts.report``)
+    before_commit: list[Callable[[], None]] = field(default_factory=list)
 
     def timer(self, at: datetime) -> None:
         """A new timer falls due at ``at``: wake the scheduler only if it could otherwise sleep

@@ -109,8 +109,11 @@ def test_a_step_that_ends_normally_keeps_what_it_left_in_the_background(tmp_path
     while not mark.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert mark.exists()
-    wardens = subprocess.run(
-        ["pgrep", "-f", "maestro-warden"], capture_output=True, text=True, check=False
+    wardens = subprocess.run(  # this process's wardens only: other suites may run beside it
+        ["pgrep", "-P", str(os.getpid()), "-f", "maestro-warden"],
+        capture_output=True,
+        text=True,
+        check=False,
     ).stdout.split()
     assert [p for p in wardens if not is_gone(int(p))] == []
 
