@@ -29,9 +29,24 @@ class InlineDispatcher:
         self.pending: list[Dispatch] = []
         self.cancelled: list[int] = []
         self.executor: AttemptExecutor | None = None
+        #: attempts an executor followed on to (claimed with the report of the one before)
+        self.followed: list[int] = []
 
     def send(self, dispatches: Sequence[Dispatch]) -> None:
         self.pending.extend(dispatches)
+
+    def take(self, dispatches: list[Dispatch]) -> tuple[Dispatch, bool] | None:
+        """A reporting executor follows on to the first of its report's dispatches of the
+        highest priority (``maestro.dispatch.Follow``), as the embedded dispatcher does."""
+        if not dispatches:
+            return None
+        best = max(range(len(dispatches)), key=lambda i: dispatches[i].priority)
+        chosen = dispatches.pop(best)
+        self.followed.append(chosen.attempt_id)
+        return chosen, True
+
+    def give_back(self, taken: Dispatch) -> None:
+        raise AssertionError("the harness follows only on its report's own dispatches")
 
     def cancel(self, attempt_ids: Sequence[int]) -> None:
         self.cancelled.extend(attempt_ids)
@@ -41,13 +56,16 @@ class InlineDispatcher:
 
 
 class Harness:
-    def __init__(self, db_url: str, home: Path, **settings: Any) -> None:
+    def __init__(self, db_url: str, home: Path, *, follow: bool = True, **settings: Any) -> None:
+        """``follow``: the executor claims a successor with its report, as workers do."""
         self.clock = FakeClock()
         self.settings = load_settings(home=home, project_dir=home, database_url=db_url, **settings)
         self.db = Database(db_url)
         self.dispatcher = InlineDispatcher()
         self.engine = Engine(self.db, self.settings, clock=self.clock, dispatcher=self.dispatcher)
         self.executor = AttemptExecutor(self.engine, "test-worker")
+        if follow:
+            self.executor.follow = self.dispatcher
         self.dispatcher.executor = self.executor
         self.scheduler = Scheduler(self.engine)
         self.executed: list[int] = []

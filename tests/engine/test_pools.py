@@ -36,6 +36,7 @@ def _fan(name: str, n: int, pool: str, extra: str = "") -> str:
 def test_a_pool_admits_as_many_steps_as_it_has_slots_highest_priority_first(
     harness: Harness,
 ) -> None:
+    harness.executor.follow = None  # the order the steps are queued in, one dispatch each
     pools.set_slots(harness.engine, "warehouse", 2, "admin")
     first = harness.start(_fan("p1", 3, "warehouse"))
     second = harness.start(_fan("p2", 3, "warehouse"))

@@ -59,6 +59,7 @@ def test_unknown_and_ill_typed_params_are_refused_and_nothing_is_written(
 def test_max_active_steps_bounds_concurrency_and_priority_orders_the_wait(
     harness: Harness,
 ) -> None:
+    harness.executor.follow = None  # the order the steps are queued in, one dispatch each
     run_id = harness.start(
         """
         id: slots
@@ -133,6 +134,7 @@ def test_every_status_change_is_an_event(harness: Harness) -> None:
 
 def _cost_of_first_step(harness: Harness, steps_yaml: str, name: str) -> tuple[int, int]:
     """(statements, transactions) of the first step's claim and report, in this thread."""
+    harness.executor.follow = None  # a claim and a report, each on its own
     run_id = harness.start(f"id: {name}\nowner: t\nmax_active_steps: 1000\nsteps:\n{steps_yaml}\n")
     first = harness.dispatcher.pending.pop(0)
     statements = commits = 0
@@ -191,3 +193,50 @@ def test_a_handoff_costs_the_same_few_statements_in_two_transactions(
     statements, transactions = _cost_of_first_step(harness, chain, f"chain{length}")
     assert transactions == 2
     assert statements == HANDOFF_STATEMENTS[harness.db.engine.dialect.name]
+
+
+#: a followed handoff — a worker reports a step and, in the same transaction, claims the
+#: successor its report made ready (``maestro.dispatch.Follow``): the report's statements and
+#: the claim's, less a BEGIN on SQLite, in one transaction instead of two
+FOLLOWED_HANDOFF_STATEMENTS = {"postgresql": 4, "sqlite": 13}
+
+
+@pytest.mark.parametrize("length", [5, 500])
+def test_a_followed_handoff_is_one_transaction_of_the_same_few_statements(
+    harness: Harness, length: int
+) -> None:
+    chain = "\n".join(
+        f"  - {{id: s{i}, type: noop" + (f", depends_on: [s{i - 1}]}}" if i else "}")
+        for i in range(length)
+    )
+    run_id = harness.start(f"id: followed{length}\nowner: t\nsteps:\n{chain}\n")
+    first = harness.dispatcher.pending.pop(0)
+    per_transaction: list[int] = []
+    current = 0
+    me = threading.get_ident()
+
+    def count_statement(*_args: object) -> None:
+        nonlocal current
+        if threading.get_ident() == me:  # not the heartbeat thread's statements
+            current += 1
+
+    def count_commit(*_args: object) -> None:
+        nonlocal current
+        if threading.get_ident() == me:
+            per_transaction.append(current)
+            current = 0
+
+    event.listen(harness.db.engine, "before_cursor_execute", count_statement)
+    event.listen(harness.db.engine, "commit", count_commit)
+    try:
+        harness.executor.execute(first.attempt_id)  # the whole chain, on this thread
+    finally:
+        event.remove(harness.db.engine, "before_cursor_execute", count_statement)
+        event.remove(harness.db.engine, "commit", count_commit)
+    assert harness.view(run_id).status == "SUCCEEDED"
+    assert harness.dispatcher.pending == []  # no successor was sent: each was followed
+    assert len(harness.dispatcher.followed) == length - 1
+    # the first claim; a report with the next claim per handoff; the last report
+    assert len(per_transaction) == length + 1
+    handoffs = per_transaction[1:-1]
+    assert set(handoffs) == {FOLLOWED_HANDOFF_STATEMENTS[harness.db.engine.dialect.name]}
