@@ -40,6 +40,37 @@ PUBLISH_RETRY = {
 
 _executors: list[AttemptExecutor] = []
 
+#: how long a task may follow on to successors (``QueueFollow``) from the attempt it was sent
+FOLLOW_SECONDS = 10.0
+
+
+class QueueFollow:
+    """How a worker follows on (``maestro.dispatch.Follow``): a step's report claims one of
+    the successors it made ready — in a queue this worker consumes — and the same task runs
+    it next: no broker hop, one transaction for both transitions. The others are sent as
+    usual. Nothing is taken once the worker drains (``stop``), and a task follows for at
+    most ``FOLLOW_SECONDS`` (``AttemptExecutor.follow_for``): a draining prefork worker's
+    children, which do not hear the drain, stop taking successors by then."""
+
+    def __init__(self, queues: Sequence[str]) -> None:
+        self.queues = frozenset(queues)
+        self.stopped = threading.Event()
+
+    def take(self, dispatches: list[Dispatch]) -> tuple[Dispatch, bool] | None:
+        if self.stopped.is_set():
+            return None
+        mine = [i for i, d in enumerate(dispatches) if d.queue in self.queues]
+        if not mine:
+            return None
+        best = max(mine, key=lambda i: dispatches[i].priority)
+        return dispatches.pop(best), True
+
+    def give_back(self, taken: Dispatch) -> None:
+        """Never called: it takes only from the report's own dispatches."""
+
+    def stop(self) -> None:
+        self.stopped.set()
+
 
 def create_celery_app(settings: Settings) -> Celery:
     app = Celery("maestro", broker=settings.broker_url, set_as_current=False)
@@ -101,18 +132,26 @@ class CeleryDispatcher:
             )
 
 
-def register_worker(app: Celery, make_executor: Callable[[], AttemptExecutor]) -> None:
+def register_worker(
+    app: Celery, make_executor: Callable[[], AttemptExecutor], queues: Sequence[str] = ()
+) -> None:
     """Bind the task (a one-line wrapper around the shared executor) in a worker.
 
     The executor — its engine, database pool and heartbeat thread — is made on first use in
     each process, so that a prefork pool's children never share connections with the parent.
+    ``queues``: those the worker consumes; its executors follow on to successors in them
+    (``QueueFollow``; none given: they do not follow).
     """
     lock = threading.Lock()
 
     def executor() -> AttemptExecutor:
         with lock:
             if not _executors or _executors[0].pid != os.getpid():
-                _executors[:] = [make_executor()]
+                made = make_executor()
+                if queues:
+                    made.follow = QueueFollow(queues)
+                    made.follow_for = FOLLOW_SECONDS
+                _executors[:] = [made]
             return _executors[0]
 
     @app.task(name=TASK_NAME, ignore_result=True)  # type: ignore[untyped-decorator]
@@ -171,6 +210,9 @@ def enable_drain(drain_timeout: float) -> None:
             signals += 1
             first = signals == 1
         running = _running_here()
+        for executor in _executors:  # a threads pool's: no successor is taken from now on
+            if isinstance(executor.follow, QueueFollow):
+                executor.follow.stop()
         if first:
             logger.warning(
                 "%s: draining %d running step(s) for up to %gs (a second signal stops them now)",

@@ -50,22 +50,29 @@ class AttemptExecutor:
         #: how this executor picks the attempt it runs next when it reports one (claimed in
         #: the report's transaction); None: it only runs what it is sent
         self.follow: Follow | None = None
+        #: follow on for at most this many seconds from the attempt it was sent (None: no
+        #: limit) — a Celery task that follows a long chain stays one task, and a draining
+        #: prefork worker must not keep taking successors for long
+        self.follow_for: float | None = None
 
     def execute(self, attempt_id: int) -> None:
         """Run one attempt if it is still ours to run — and then the attempts its reports
         follow on to (``follow``); never raises."""
         current = attempt_id
+        until = None if self.follow_for is None else time.monotonic() + self.follow_for
         try:
             claimed = retrying(lambda: claim(self.eng, attempt_id, self.worker), what="claim")
             while claimed is not None:
                 current = claimed.attempt_id
+                follow = until is None or time.monotonic() < until
                 with trace_context(claimed.env.get("TRACEPARENT")):
-                    claimed = self._execute(claimed)
+                    claimed = self._execute(claimed, follow)
         except Exception:
             logger.exception("attempt execution failed", extra={"attempt_id": current})
 
-    def _execute(self, claimed: ClaimedAttempt) -> ClaimedAttempt | None:
-        """Run a claimed attempt and report it; the attempt claimed with the report, if any."""
+    def _execute(self, claimed: ClaimedAttempt, follow: bool = True) -> ClaimedAttempt | None:
+        """Run a claimed attempt and report it; the attempt claimed with the report, if any
+        (``follow``: may the report claim one)."""
         attempt_id = claimed.attempt_id
         ids = {"run_id": claimed.run_id, "step_id": claimed.step_id, "attempt_id": attempt_id}
         logger.debug("attempt started", extra=ids)
@@ -76,7 +83,7 @@ class AttemptExecutor:
             # The work is done: keep trying to record it through a database restart,
             # heartbeating meanwhile so that it is not declared LOST.
             following = retrying(
-                lambda: self._report(attempt_id, result),
+                lambda: self._report(attempt_id, result, follow),
                 deadline=max(600.0, 4 * self.eng.settings.heartbeat_timeout),
                 what="report",
             )
@@ -85,12 +92,14 @@ class AttemptExecutor:
         finally:
             self.heartbeats.unwatch(attempt_id)
 
-    def _report(self, attempt_id: int, result: AttemptResult) -> ClaimedAttempt | None:
-        follow = self.follow
-        if follow is None or result.status is AttemptStatus.LOST:  # LOST: shutting down
+    def _report(
+        self, attempt_id: int, result: AttemptResult, follow: bool = True
+    ) -> ClaimedAttempt | None:
+        policy = self.follow if follow else None
+        if policy is None or result.status is AttemptStatus.LOST:  # LOST: shutting down
             report(self.eng, attempt_id, result, worker=self.worker)
             return None
-        return report_and_follow(self.eng, attempt_id, result, self.worker, follow)[1]
+        return report_and_follow(self.eng, attempt_id, result, self.worker, policy)[1]
 
     def cancel(self, attempt_id: int) -> None:
         self.heartbeats.cancel(attempt_id)

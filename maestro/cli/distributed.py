@@ -189,7 +189,7 @@ def worker(
         db = Database(settings.effective_database_url)
         return AttemptExecutor(Engine(db, settings, dispatcher=CeleryDispatcher(celery)))
 
-    register_worker(celery, make_executor)
+    register_worker(celery, make_executor, [q.strip() for q in queues.split(",") if q.strip()])
     enable_drain(drain)
     # threads: ours (Celery's, plus what a cold shutdown needs). Celery's command line takes
     # only pool names, and uses the worker_pool setting when it is given its default, prefork.
