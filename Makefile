@@ -29,8 +29,9 @@ format:
 	ruff check --fix .
 	ruff format .
 
-bench:  ## embedded benchmarks; JSON on stdout
+bench:  ## embedded benchmarks (handoff, fan-out, then foreach at 1k/10k/25k); JSON on stdout
 	python3 -m bench.embedded
+	python3 -m bench.foreach
 
 bench-distributed:  ## PostgreSQL + Redis + scheduler + worker processes; JSON on stdout
 	bash -c 'source scripts/pg.sh && python3 -m bench.distributed'

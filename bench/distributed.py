@@ -9,8 +9,9 @@ and concurrency.
 next to the given one; a Redis server is started on loopback. Prints one JSON document:
 step handoff on a 100-step chain (downstream attempt claimed − upstream attempt ended), run
 start latency (run created → first step RUNNING), fan-out of 1,000 no-op steps (steps/s) with
-one worker and with two, the floor's chain hop and chord throughput, and ``targets``: the
-ratios of issue "The hot path at the floor" next to their targets.
+one worker and with two, a foreach of 10,000 no-op bodies (iterations/s, one worker), the
+floor's chain hop and chord throughput, and ``targets``: the ratios of issue "The hot path at
+the floor" next to their targets.
 """
 
 from __future__ import annotations
@@ -89,6 +90,33 @@ def fanout_rate(cluster: Cluster, n: int) -> float:
     return n / (row.ended_at - row.started_at).total_seconds()
 
 
+def foreach_rate(cluster: Cluster, items: int) -> float:
+    """Iterations per second of a foreach of ``items`` no-op bodies (concurrency 64), from
+    the run's own start and end."""
+    run_id = _run(
+        cluster,
+        {
+            "id": f"foreach-{items}",
+            "owner": "bench",
+            "steps": [
+                {
+                    "id": "fan",
+                    "type": "foreach",
+                    "foreach": {
+                        "items": f"range({items}) | list",
+                        "concurrency": 64,
+                        "steps": [{"id": "body", "type": "noop"}],
+                    },
+                }
+            ],
+        },
+    )
+    r = tables.runs
+    with cluster.engine.db.read() as conn:
+        row = conn.execute(select(r.c.started_at, r.c.ended_at).where(r.c.id == run_id)).one()
+    return float(items / (row.ended_at - row.started_at).total_seconds())
+
+
 def _warm(cluster: Cluster) -> None:
     _run(cluster, chain(3))  # the workers consume
 
@@ -132,6 +160,8 @@ def _targets(result: dict[str, Any]) -> list[dict[str, Any]]:
         at_most=False,
     )
     target("run start -> first step RUNNING p50 (ms)", ours["run-start"]["ms_p50"], 5.0, True)
+    each = ours.get("foreach")
+    target("foreach iterations/s", each["iterations_per_second"] if each else None, 300, False)
     return rows
 
 
@@ -159,6 +189,9 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=1000, help="fan-out width")
     parser.add_argument("--no-floor", action="store_true", help="skip the raw Celery floor")
     parser.add_argument("--one-worker", action="store_true", help="skip the two-worker fan-out")
+    parser.add_argument(
+        "--foreach", type=int, default=10_000, help="foreach size (0: skip); one worker"
+    )
     args = parser.parse_args()
     base = os.environ.get("MAESTRO_BENCH_DATABASE_URL") or os.environ["MAESTRO_TEST_DATABASE_URL"]
     name, url = scratch.create_database(base)
@@ -196,6 +229,14 @@ def main() -> None:
                     "steps_per_second_median": round(statistics.median(rates), 1),
                 },
             ]
+            if args.foreach:
+                results.append(
+                    {
+                        "scenario": "foreach",
+                        "items": args.foreach,
+                        "iterations_per_second": round(foreach_rate(cluster, args.foreach), 1),
+                    }
+                )
             if not args.one_worker:
                 cluster.worker("worker2", concurrency=args.concurrency, pool=args.pool)
                 for _ in range(3):
