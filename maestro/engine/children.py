@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, select, update
 
 from maestro import expressions
 from maestro.definition import Step, StepType
@@ -286,10 +286,15 @@ def _workflow_chain(u: Unit, run: RunRow) -> list[str]:
 # -- a child ended ------------------------------------------------------------------------------
 
 
-_PARENT_STEP = (
-    select(*STEP_COLUMNS, S.c.children_total, S.c.children_done, S.c.children_failed)
-    .where(S.c.id == bindparam("p_step"))
-    .with_for_update()
+#: a child's end counted in its parent step, if that one still waits for its children
+_COUNT_CHILD_END = (
+    update(S)
+    .where(S.c.id == bindparam("p_step"), S.c.status == StepStatus.WAITING.value)
+    .values(
+        children_done=S.c.children_done + 1,
+        children_failed=S.c.children_failed + bindparam("p_failed"),
+    )
+    .returning(*STEP_COLUMNS, S.c.children_total, S.c.children_done, S.c.children_failed)
 )
 
 
@@ -300,13 +305,13 @@ def child_ended(
     step and the step's outcome when it is time to end it (None: the step goes on)."""
     if child.parent_step_run_id is None or child.parent_run_id is None:
         return None
-    row = u.conn.execute(_PARENT_STEP, {"p_step": child.parent_step_run_id}).first()
-    if row is None or row.step_status != StepStatus.WAITING.value:
-        return None  # the parent step already ended (stopped, fail_fast)
     failed = status is not RunStatus.SUCCEEDED
-    done = row.children_done + 1
-    failures = row.children_failed + int(failed)
-    step_rows.children_ended(u.conn, row.step_run_id, done, failures)
+    row = u.conn.execute(
+        _COUNT_CHILD_END, {"p_step": child.parent_step_run_id, "p_failed": int(failed)}
+    ).first()
+    if row is None:
+        return None  # the parent step already ended (stopped, fail_fast)
+    done, failures = row.children_done, row.children_failed
     step = StepRow.of(row)
     parent = load_run(u.conn, child.parent_run_id)
     if parent.status not in RUN_ACTIVE:

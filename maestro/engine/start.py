@@ -23,11 +23,6 @@ S = tables.step_runs
 
 
 _ALL_STEPS = select(*STEP_COLUMNS).where(S.c.run_id == bindparam("p_run")).order_by(S.c.position)
-_ROOT_STEPS = (
-    select(*STEP_COLUMNS)
-    .where(S.c.run_id == bindparam("p_run"), S.c.up_total == 0)
-    .order_by(S.c.position)
-)
 
 
 def start_run(u: Unit, versions: VersionCache, run_id: int) -> bool:
@@ -54,11 +49,13 @@ def start_run(u: Unit, versions: VersionCache, run_id: int) -> bool:
     ):
         return False
     alerting.arm_overdue(u, compiled.definition, run_id, run.workflow_id)
-    _insert_steps(u, run, compiled, reuse)
     run = replace(run, status=RunStatus.RUNNING, started_at=u.now)  # as written above
-    # a restart's reused steps may have made any step ready; otherwise only the roots are
-    query = _ALL_STEPS if reuse else _ROOT_STEPS
-    rows = [StepRow.of(r) for r in u.conn.execute(query, {"p_run": run_id})]
+    if reuse:
+        _insert_steps(u, run, compiled, reuse)
+        # a restart's reused steps may have made any step ready
+        rows = [StepRow.of(r) for r in u.conn.execute(_ALL_STEPS, {"p_run": run_id})]
+    else:
+        rows = _new_steps(u, run, compiled)
     ready = [r for r in rows if r.status is StepStatus.PENDING and r.up_done == r.up_total]
     advance = RunAdvance(u, run, compiled)
     # the run's counters are the ones written above (its row is this unit's until commit)
@@ -79,11 +76,74 @@ def start_run(u: Unit, versions: VersionCache, run_id: int) -> bool:
     return True
 
 
+#: up to this many steps, a new run's first events are written from Python with the unit's
+#: other events (no statement of their own); a larger run writes them in one INSERT … SELECT
+_EVENTS_FROM_PYTHON = 64
+
+
+def _new_steps(u: Unit, run: RunRow, compiled: CompiledWorkflow) -> list[StepRow]:
+    """A new run's step rows, all PENDING, in one statement that returns their ids; their
+    creation events; the root steps (no upstream) as rows, without reading them back."""
+    steps = sorted(compiled.definition.steps, key=lambda step: compiled.positions[step.id])
+    rows = [
+        {
+            "run_id": run.id,
+            "step_id": step.id,
+            "step_type": step.type.value,
+            "position": compiled.positions[step.id],
+            "status": StepStatus.PENDING,
+            "outputs": None,
+            "params": None,
+            "ended_at": None,
+            "priority": step.priority,
+            "pool": step.pool,
+            "up_total": len(dict.fromkeys(step.upstreams)),
+            "up_done": 0,
+            "up_failed": 0,
+            "up_skipped": 0,
+            "attempts": 0,
+            "platform_failures": 0,
+            "created_at": u.now,
+        }
+        for step in steps
+    ]
+    ids = step_rows.insert_steps_returning(u.conn, rows)
+    if len(rows) > _EVENTS_FROM_PYTHON:
+        created_steps(u, run.id)
+    else:
+        for step_run_id in ids:
+            u.add_event(
+                run_id=run.id,
+                step_run_id=step_run_id,
+                entity="step",
+                to_status=StepStatus.PENDING.value,
+                record=False,
+            )
+    return [
+        StepRow(
+            id=step_run_id,
+            run_id=run.id,
+            step_id=step.id,
+            status=StepStatus.PENDING,
+            attempts=0,
+            platform_failures=0,
+            current_attempt_id=None,
+            priority=step.priority,
+            up_total=0,
+            up_done=0,
+            up_failed=0,
+            up_skipped=0,
+        )
+        for step_run_id, step in zip(ids, steps, strict=True)
+        if not step.upstreams
+    ]
+
+
 def _insert_steps(
     u: Unit, run: RunRow, compiled: CompiledWorkflow, reuse: Mapping[str, Reused]
 ) -> None:
-    """One row per step, in one statement, each with its creation event: PENDING, or the
-    status a restart reuses."""
+    """A restart's step rows, in one statement, each with its creation event: PENDING, or
+    the status the restart reuses."""
     run_id = run.id
     rows = []
     for step in compiled.definition.steps:

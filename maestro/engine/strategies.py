@@ -162,6 +162,8 @@ def refused_at_creation(
 
 def on_run_ended(u: Unit, run: RunRow, status: RunStatus) -> None:
     """``run`` has just ended with ``status`` in this unit of work."""
+    if run.parent_run_id is not None:
+        return  # a child run (an iteration, a subworkflow): no backfill, no run strategy
     lane = u.conn.execute(select(R.c.backfill_id, R.c.parent_run_id).where(R.c.id == run.id)).one()
     if lane.backfill_id is not None:
         _finish_backfill_if_done(u, lane.backfill_id)

@@ -161,6 +161,16 @@ def insert_steps(conn: Connection, rows: list[dict[str, Any]]) -> None:
     conn.execute(insert(S), rows)
 
 
+_INSERT_RETURNING = insert(S).returning(S.c.id, sort_by_parameter_order=True)
+
+
+def insert_steps_returning(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
+    """``insert_steps``, returning the rows' ids in the order given."""
+    if len(rows) == 1:
+        return [conn.execute(_INSERT_RETURNING, rows[0]).scalar_one()]
+    return list(conn.execute(_INSERT_RETURNING, rows).scalars())
+
+
 def set_outputs(conn: Connection, step_run_id: int, outputs: dict[str, Any]) -> None:
     """Outputs of a step that is still WAITING (a foreach's, written before it fails)."""
     conn.execute(update(S).where(S.c.id == step_run_id).values(outputs=outputs))
@@ -168,11 +178,6 @@ def set_outputs(conn: Connection, step_run_id: int, outputs: dict[str, Any]) -> 
 
 _CHILDREN_STARTED = (
     update(S).where(S.c.id == bindparam("p_step")).values(children_started=bindparam("p_n"))
-)
-_CHILDREN_ENDED = (
-    update(S)
-    .where(S.c.id == bindparam("p_step"))
-    .values(children_done=bindparam("p_done"), children_failed=bindparam("p_failed"))
 )
 
 
@@ -185,10 +190,6 @@ def set_children(conn: Connection, step_run_id: int, count: int) -> None:
     conn.execute(
         update(S).where(S.c.id == step_run_id).values(children_total=count, children_started=count)
     )
-
-
-def children_ended(conn: Connection, step_run_id: int, done: int, failed: int) -> None:
-    conn.execute(_CHILDREN_ENDED, {"p_step": step_run_id, "p_done": done, "p_failed": failed})
 
 
 def set_params(conn: Connection, step_run_id: int, values: Mapping[str, Any]) -> None:

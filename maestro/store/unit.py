@@ -73,20 +73,27 @@ class Unit:
         if at - self.now < self.timer_horizon:
             self.wake_scheduler = True
 
-    def add_event(self, **row: Any) -> None:
-        self.events.append(self._complete(row))
+    def add_event(self, *, record: bool = True, **row: Any) -> None:
+        """An event row, written with the others before commit; a status change is also
+        kept in ``changes`` unless ``record`` is False (a row's first status, which alerts
+        and spans do not follow)."""
+        self.events.append(self._complete(row, record))
 
     def record_change(self, **row: Any) -> None:
         """A status change whose event row a fused statement of the store already wrote
         (``maestro.store.handoff``): kept in ``changes`` only."""
         self._complete(row)
 
-    def _complete(self, row: dict[str, Any]) -> dict[str, Any]:
+    def _complete(self, row: dict[str, Any], record: bool = True) -> dict[str, Any]:
         row.setdefault("actor", self.actor)
         row.setdefault("at", self.now)
         for key in _OPTIONAL_EVENT_KEYS:
             row.setdefault(key, None)
-        if row["to_status"] is not None and row.get("entity") in ("run", "step", "attempt"):
+        if (
+            record
+            and row["to_status"] is not None
+            and row.get("entity") in ("run", "step", "attempt")
+        ):
             self.changes.append(row)
         return row
 
