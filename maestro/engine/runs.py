@@ -54,14 +54,14 @@ def create_run(
     once (starting it then does nothing). ``reuse`` (restarts): steps that start out with
     an earlier run's status and outputs, whenever the run strategy starts the run.
     """
-    wf = u.conn.execute(
-        select(W.c.active_version, W.c.run_counter).where(W.c.id == workflow_id).with_for_update()
-    ).first()
+    # the workflow's run counter moves (and its row is locked) in one statement: a run that
+    # cannot be created rolls it back with the rest of the unit
+    wf = run_rows.next_run_number(u.conn, workflow_id)
     if wf is None:
         raise NotFound(f"workflow {workflow_id!r} does not exist")
     version = version or wf.active_version
     compiled = versions.get(u.conn, workflow_id, version)
-    number = wf.run_counter + 1
+    number = wf.run_counter
     logical = logical_date or u.now
     scope = {
         "run": {
@@ -88,7 +88,6 @@ def create_run(
         lambda value: expressions.render(value, scope),
     )
     resolved = {**undeclared, **resolved}
-    run_rows.count_run(u.conn, workflow_id, number)
     run_id = run_rows.insert_run(
         u.conn,
         workflow_id=workflow_id,

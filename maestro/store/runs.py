@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from maestro.store import tables
 
@@ -25,9 +25,19 @@ def insert_runs(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
     )
 
 
-def count_run(conn: Connection, workflow_id: str, number: int) -> None:
-    """The workflow's run counter is now ``number`` (the new run's per-workflow number)."""
-    conn.execute(update(W).where(W.c.id == workflow_id).values(run_counter=number))
+_NEXT_RUN_NUMBER = (
+    update(W)
+    .where(W.c.id == bindparam("p_workflow"))
+    .values(run_counter=W.c.run_counter + 1)
+    .returning(W.c.active_version, W.c.run_counter)
+)
+
+
+def next_run_number(conn: Connection, workflow_id: str) -> Any:
+    """Count a new run of the workflow: its row (``active_version``, ``run_counter`` — the new
+    run's number), or None when there is no such workflow. The row stays locked until the
+    unit ends, so numbers are given in order."""
+    return conn.execute(_NEXT_RUN_NUMBER, {"p_workflow": workflow_id}).first()
 
 
 def root_of(conn: Connection, run_id: int) -> int:
