@@ -30,6 +30,7 @@ from sqlalchemy import select
 from bench import scratch
 from bench.celery_floor import Floor
 from bench.embedded import chain, fanout, percentile
+from bench.foreach import foreach_doc
 from maestro.definition import parse_definition
 from maestro.engine.runs import create_run
 from maestro.engine.start import start_run
@@ -93,24 +94,7 @@ def fanout_rate(cluster: Cluster, n: int) -> float:
 def foreach_rate(cluster: Cluster, items: int) -> float:
     """Iterations per second of a foreach of ``items`` no-op bodies (concurrency 64), from
     the run's own start and end."""
-    run_id = _run(
-        cluster,
-        {
-            "id": f"foreach-{items}",
-            "owner": "bench",
-            "steps": [
-                {
-                    "id": "fan",
-                    "type": "foreach",
-                    "foreach": {
-                        "items": f"range({items}) | list",
-                        "concurrency": 64,
-                        "steps": [{"id": "body", "type": "noop"}],
-                    },
-                }
-            ],
-        },
-    )
+    run_id = _run(cluster, foreach_doc(items))
     r = tables.runs
     with cluster.engine.db.read() as conn:
         row = conn.execute(select(r.c.started_at, r.c.ended_at).where(r.c.id == run_id)).one()

@@ -25,18 +25,9 @@ from typing import Any
 from sqlalchemy import select
 
 
-def one(items: int) -> dict[str, Any]:
-    """Run one foreach of ``items`` no-op bodies in this process; report time and memory."""
-    from maestro.cli import embedded
-    from maestro.definition import parse_definition
-    from maestro.engine.runs import create_run
-    from maestro.engine.start import start_run
-    from maestro.engine.workflows import submit
-    from maestro.settings import load_settings
-    from maestro.states import RUN_TERMINAL
-    from maestro.store import tables
-
-    doc = {
+def foreach_doc(items: int) -> dict[str, Any]:
+    """A workflow of one foreach over ``items`` no-op bodies, 64 at a time."""
+    return {
         "id": f"foreach-{items}",
         "owner": "bench",
         "steps": [
@@ -51,6 +42,20 @@ def one(items: int) -> dict[str, Any]:
             }
         ],
     }
+
+
+def one(items: int) -> dict[str, Any]:
+    """Run one foreach of ``items`` no-op bodies in this process; report time and memory."""
+    from maestro.cli import embedded
+    from maestro.definition import parse_definition
+    from maestro.engine.runs import create_run
+    from maestro.engine.start import start_run
+    from maestro.engine.workflows import submit
+    from maestro.settings import load_settings
+    from maestro.states import RUN_TERMINAL
+    from maestro.store import tables
+
+    doc = foreach_doc(items)
     with tempfile.TemporaryDirectory() as home:
         settings = load_settings(home=Path(home), database_url="")
         scope: set[int] = set()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import pytest
@@ -137,30 +139,39 @@ def _cost_of_first_step(harness: Harness, steps_yaml: str, name: str) -> tuple[i
     harness.executor.follow = None  # a claim and a report, each on its own
     run_id = harness.start(f"id: {name}\nowner: t\nmax_active_steps: 1000\nsteps:\n{steps_yaml}\n")
     first = harness.dispatcher.pending.pop(0)
-    statements = commits = 0
+    with statements_per_transaction(harness) as per_transaction:
+        harness.executor.execute(first.attempt_id)
+    harness.drain(run_id)
+    assert harness.view(run_id).status == "SUCCEEDED"
+    return sum(per_transaction), len(per_transaction)
 
+
+@contextmanager
+def statements_per_transaction(harness: Harness) -> Iterator[list[int]]:
+    """The statements of each transaction committed in this thread meanwhile (not the
+    heartbeat thread's), in order."""
+    per_transaction: list[int] = []
+    current = 0
     me = threading.get_ident()
 
     def count_statement(*_args: object) -> None:
-        nonlocal statements
-        if threading.get_ident() == me:  # not the heartbeat thread's statements
-            statements += 1
+        nonlocal current
+        if threading.get_ident() == me:
+            current += 1
 
     def count_commit(*_args: object) -> None:
-        nonlocal commits
+        nonlocal current
         if threading.get_ident() == me:
-            commits += 1
+            per_transaction.append(current)
+            current = 0
 
     event.listen(harness.db.engine, "before_cursor_execute", count_statement)
     event.listen(harness.db.engine, "commit", count_commit)
     try:
-        harness.executor.execute(first.attempt_id)
+        yield per_transaction
     finally:
         event.remove(harness.db.engine, "before_cursor_execute", count_statement)
         event.remove(harness.db.engine, "commit", count_commit)
-    harness.drain(run_id)
-    assert harness.view(run_id).status == "SUCCEEDED"
-    return statements, commits
 
 
 def _statements_to_finish_one_step(harness: Harness, width: int) -> int:
@@ -211,28 +222,8 @@ def test_a_followed_handoff_is_one_transaction_of_the_same_few_statements(
     )
     run_id = harness.start(f"id: followed{length}\nowner: t\nsteps:\n{chain}\n")
     first = harness.dispatcher.pending.pop(0)
-    per_transaction: list[int] = []
-    current = 0
-    me = threading.get_ident()
-
-    def count_statement(*_args: object) -> None:
-        nonlocal current
-        if threading.get_ident() == me:  # not the heartbeat thread's statements
-            current += 1
-
-    def count_commit(*_args: object) -> None:
-        nonlocal current
-        if threading.get_ident() == me:
-            per_transaction.append(current)
-            current = 0
-
-    event.listen(harness.db.engine, "before_cursor_execute", count_statement)
-    event.listen(harness.db.engine, "commit", count_commit)
-    try:
+    with statements_per_transaction(harness) as per_transaction:
         harness.executor.execute(first.attempt_id)  # the whole chain, on this thread
-    finally:
-        event.remove(harness.db.engine, "before_cursor_execute", count_statement)
-        event.remove(harness.db.engine, "commit", count_commit)
     assert harness.view(run_id).status == "SUCCEEDED"
     assert harness.dispatcher.pending == []  # no successor was sent: each was followed
     assert len(harness.dispatcher.followed) == length - 1
