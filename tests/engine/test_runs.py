@@ -185,6 +185,14 @@ def test_finishing_a_step_costs_the_same_in_a_small_and_a_large_run(harness: Har
     assert small == large
 
 
+def _chain(length: int) -> str:
+    """The steps (YAML lines) of a chain of ``length`` no-op steps."""
+    return "\n".join(
+        f"  - {{id: s{i}, type: noop" + (f", depends_on: [s{i - 1}]}}" if i else "}")
+        for i in range(length)
+    )
+
+
 #: a handoff — claim the upstream attempt, report it SUCCEEDED, queue the successor — on
 #: PostgreSQL: the claim is one statement, the report three (the attempt and step ended with
 #: their events and the run's counters read; the successor's upstream counters; its attempt
@@ -197,11 +205,7 @@ HANDOFF_STATEMENTS = {"postgresql": 4, "sqlite": 14}
 def test_a_handoff_costs_the_same_few_statements_in_two_transactions(
     harness: Harness, length: int
 ) -> None:
-    chain = "\n".join(
-        f"  - {{id: s{i}, type: noop" + (f", depends_on: [s{i - 1}]}}" if i else "}")
-        for i in range(length)
-    )
-    statements, transactions = _cost_of_first_step(harness, chain, f"chain{length}")
+    statements, transactions = _cost_of_first_step(harness, _chain(length), f"chain{length}")
     assert transactions == 2
     assert statements == HANDOFF_STATEMENTS[harness.db.engine.dialect.name]
 
@@ -216,11 +220,7 @@ FOLLOWED_HANDOFF_STATEMENTS = {"postgresql": 4, "sqlite": 13}
 def test_a_followed_handoff_is_one_transaction_of_the_same_few_statements(
     harness: Harness, length: int
 ) -> None:
-    chain = "\n".join(
-        f"  - {{id: s{i}, type: noop" + (f", depends_on: [s{i - 1}]}}" if i else "}")
-        for i in range(length)
-    )
-    run_id = harness.start(f"id: followed{length}\nowner: t\nsteps:\n{chain}\n")
+    run_id = harness.start(f"id: followed{length}\nowner: t\nsteps:\n{_chain(length)}\n")
     first = harness.dispatcher.pending.pop(0)
     with statements_per_transaction(harness) as per_transaction:
         harness.executor.execute(first.attempt_id)  # the whole chain, on this thread
