@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, func, select
 
 from maestro import expressions
 from maestro.definition import Step, StepType
@@ -35,7 +35,7 @@ from maestro.states import RUN_ACTIVE, RUN_TERMINAL, RunStatus, StepStatus
 from maestro.store import runs as run_rows
 from maestro.store import steps as step_rows
 from maestro.store import tables
-from maestro.store.records import STEP_COLUMNS, RunRow, StepRow, load_run
+from maestro.store.records import RunRow, StepRow, load_run
 from maestro.store.transitions import created
 from maestro.store.unit import Unit
 from maestro.wording import plural
@@ -286,18 +286,6 @@ def _workflow_chain(u: Unit, run: RunRow) -> list[str]:
 # -- a child ended ------------------------------------------------------------------------------
 
 
-#: a child's end counted in its parent step, if that one still waits for its children
-_COUNT_CHILD_END = (
-    update(S)
-    .where(S.c.id == bindparam("p_step"), S.c.status == StepStatus.WAITING.value)
-    .values(
-        children_done=S.c.children_done + 1,
-        children_failed=S.c.children_failed + bindparam("p_failed"),
-    )
-    .returning(*STEP_COLUMNS, S.c.children_total, S.c.children_done, S.c.children_failed)
-)
-
-
 def child_ended(
     u: Unit, versions: VersionCache, child: RunRow, status: RunStatus
 ) -> tuple[RunRow, CompiledWorkflow, StepRow, StepOutcome] | None:
@@ -306,9 +294,7 @@ def child_ended(
     if child.parent_step_run_id is None or child.parent_run_id is None:
         return None
     failed = status is not RunStatus.SUCCEEDED
-    row = u.conn.execute(
-        _COUNT_CHILD_END, {"p_step": child.parent_step_run_id, "p_failed": int(failed)}
-    ).first()
+    row = step_rows.count_child_end(u.conn, child.parent_step_run_id, failed)
     if row is None:
         return None  # the parent step already ended (stopped, fail_fast)
     done, failures = row.children_done, row.children_failed

@@ -181,6 +181,24 @@ _CHILDREN_STARTED = (
 )
 
 
+#: a child's end counted in its parent step, if that one still waits for its children
+_COUNT_CHILD_END = (
+    update(S)
+    .where(S.c.id == bindparam("p_step"), S.c.status == StepStatus.WAITING.value)
+    .values(
+        children_done=S.c.children_done + 1,
+        children_failed=S.c.children_failed + bindparam("p_failed"),
+    )
+    .returning(*STEP_COLUMNS, S.c.children_total, S.c.children_done, S.c.children_failed)
+)
+
+
+def count_child_end(conn: Connection, step_run_id: int, failed: bool) -> Any:
+    """Count a child run's end in its parent step: the step's row (``STEP_COLUMNS`` and its
+    children counters, as counted), or None when the step no longer waits for children."""
+    return conn.execute(_COUNT_CHILD_END, {"p_step": step_run_id, "p_failed": int(failed)}).first()
+
+
 def children_started(conn: Connection, step_run_id: int, started: int) -> None:
     conn.execute(_CHILDREN_STARTED, {"p_step": step_run_id, "p_n": started})
 

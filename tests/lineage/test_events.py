@@ -109,6 +109,7 @@ def test_a_failed_step_fails_its_run_with_the_error(lineaged: Lineaged) -> None:
 
 def test_a_stopped_run_aborts(lineaged: Lineaged) -> None:
     h = lineaged.harness
+    h.executor.follow = None  # `second` must stay QUEUED after `first`'s report
     run_id = h.start(
         """
         id: halted

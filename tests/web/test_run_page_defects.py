@@ -134,6 +134,7 @@ def test_a_reused_step_shows_the_attempt_it_reused_with_its_log(
 def test_the_timeline_covers_foreach_and_subworkflow_steps(
     client: TestClient, harness: Harness
 ) -> None:
+    harness.executor.follow = None  # one attempt per step_once, the clock moved between
     harness.submit("id: child\nowner: o\nsteps: [{id: c, type: noop}]\n")
     run_id = harness.start(
         "id: fe\nowner: o\nsteps:\n  - {id: first, type: noop}\n"
