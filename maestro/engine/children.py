@@ -42,6 +42,8 @@ from maestro.wording import plural
 
 R, S, W, E = tables.runs, tables.step_runs, tables.workflows, tables.events
 MAX_ITEMS = MAX_FOREACH_ITEMS
+#: iterations created per statement
+_CHUNK = 1000
 
 
 class StepFailed(MaestroError):
@@ -113,16 +115,20 @@ def _start_foreach(parent: Parent, step: StepRow, spec: Step) -> StepOutcome:
     body = parent.compiled.body_of(step.step_id)
     root = run_rows.root_of(u.conn, run.id)
     outer = outer_names(run)
-    iterations = run_rows.insert_runs(
-        u.conn,
-        [
+    # in chunks, each chunk's events written at once: a 25,000-item foreach holds no 25,000
+    # rows and events in memory (nothing follows an iteration's creation: not recorded)
+    for first in range(0, len(items), _CHUNK):
+        chunk = items[first : first + _CHUNK]
+        rows = [
             iteration_row(parent, step, body.body, root, i, _iteration_scope(spec, item, i, outer))
-            for i, item in enumerate(items)
-        ],
-    )
-    for i, child_id in enumerate(iterations):
-        message = f"iteration {i} of {step.step_id!r} in run {run.id}"
-        created(u, "run", child_id, RunStatus.QUEUED, run_id=child_id, message=message)
+            for i, item in enumerate(chunk, start=first)
+        ]
+        for i, child_id in enumerate(run_rows.insert_runs(u.conn, rows), start=first):
+            message = f"iteration {i} of {step.step_id!r} in run {run.id}"
+            created(
+                u, "run", child_id, RunStatus.QUEUED, run_id=child_id, message=message, record=False
+            )
+        u.flush_events()
     u.add_event(
         run_id=run.id,
         step_run_id=step.id,

@@ -104,10 +104,13 @@ def created(
     step_run_id: int | None = None,
     action: str | None = None,
     message: str | None = None,
+    record: bool = True,
 ) -> None:
     """Record a row's first status: the event that starts its history (a run, a foreach
-    iteration, an attempt, a backfill), as ``transition`` records every later one."""
+    iteration, an attempt, a backfill), as ``transition`` records every later one.
+    ``record``: keep it in ``Unit.changes`` too (see ``Unit.add_event``)."""
     u.add_event(
+        record=record,
         run_id=run_id,
         step_run_id=step_run_id if entity != "step" else row_id,
         attempt_id=row_id if entity == "attempt" else None,
