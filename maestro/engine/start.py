@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
+from typing import Any
 
 from sqlalchemy import bindparam, select
 
+from maestro.definition import Step
 from maestro.engine import alerting
 from maestro.engine.advance import RunAdvance
 from maestro.engine.compiled import CompiledWorkflow, VersionCache
@@ -85,28 +87,7 @@ def _new_steps(u: Unit, run: RunRow, compiled: CompiledWorkflow) -> list[StepRow
     """A new run's step rows, all PENDING, in one statement that returns their ids; their
     creation events; the root steps (no upstream) as rows, without reading them back."""
     steps = sorted(compiled.definition.steps, key=lambda step: compiled.positions[step.id])
-    rows = [
-        {
-            "run_id": run.id,
-            "step_id": step.id,
-            "step_type": step.type.value,
-            "position": compiled.positions[step.id],
-            "status": StepStatus.PENDING,
-            "outputs": None,
-            "params": None,
-            "ended_at": None,
-            "priority": step.priority,
-            "pool": step.pool,
-            "up_total": len(dict.fromkeys(step.upstreams)),
-            "up_done": 0,
-            "up_failed": 0,
-            "up_skipped": 0,
-            "attempts": 0,
-            "platform_failures": 0,
-            "created_at": u.now,
-        }
-        for step in steps
-    ]
+    rows = [_step_row(u, run.id, compiled, step, {}) for step in steps]
     ids = step_rows.insert_steps_returning(u.conn, rows)
     if len(rows) > _EVENTS_FROM_PYTHON:
         created_steps(u, run.id)
@@ -144,32 +125,35 @@ def _insert_steps(
 ) -> None:
     """A restart's step rows, in one statement, each with its creation event: PENDING, or
     the status the restart reuses."""
-    run_id = run.id
-    rows = []
-    for step in compiled.definition.steps:
-        upstreams = [reuse.get(up) for up in dict.fromkeys(step.upstreams)]
-        done = [r.status for r in upstreams if r is not None]
-        reused = reuse.get(step.id)
-        rows.append(
-            {
-                "run_id": run_id,
-                "step_id": step.id,
-                "step_type": step.type.value,
-                "position": compiled.positions[step.id],
-                "status": reused.status if reused else StepStatus.PENDING,
-                "outputs": reused.outputs if reused else None,
-                "params": reused.params if reused else None,
-                "ended_at": u.now if reused else None,
-                "priority": step.priority,
-                "pool": step.pool,
-                "up_total": len(upstreams),
-                "up_done": len(done),
-                "up_failed": sum(1 for status in done if status in STEP_FAILED),
-                "up_skipped": sum(1 for status in done if status is StepStatus.SKIPPED),
-                "attempts": 0,
-                "platform_failures": 0,
-                "created_at": u.now,
-            }
-        )
+    rows = [_step_row(u, run.id, compiled, step, reuse) for step in compiled.definition.steps]
     step_rows.insert_steps(u.conn, rows)
-    created_steps(u, run_id, reused_from=run.restarted_from if reuse else None)
+    created_steps(u, run.id, reused_from=run.restarted_from if reuse else None)
+
+
+def _step_row(
+    u: Unit, run_id: int, compiled: CompiledWorkflow, step: Step, reuse: Mapping[str, Reused]
+) -> dict[str, Any]:
+    """A step's row as a run starts: PENDING with its upstream counters, or the status and
+    result a restart reuses (``reuse``: step id → the earlier run's, empty for a new run)."""
+    upstreams = [reuse.get(up) for up in dict.fromkeys(step.upstreams)]
+    done = [r.status for r in upstreams if r is not None]
+    reused = reuse.get(step.id)
+    return {
+        "run_id": run_id,
+        "step_id": step.id,
+        "step_type": step.type.value,
+        "position": compiled.positions[step.id],
+        "status": reused.status if reused else StepStatus.PENDING,
+        "outputs": reused.outputs if reused else None,
+        "params": reused.params if reused else None,
+        "ended_at": u.now if reused else None,
+        "priority": step.priority,
+        "pool": step.pool,
+        "up_total": len(upstreams),
+        "up_done": len(done),
+        "up_failed": sum(1 for status in done if status in STEP_FAILED),
+        "up_skipped": sum(1 for status in done if status is StepStatus.SKIPPED),
+        "attempts": 0,
+        "platform_failures": 0,
+        "created_at": u.now,
+    }

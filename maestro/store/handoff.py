@@ -88,6 +88,34 @@ def _events(*parts: Any) -> Any:
     return insert(E).from_select(_EVENT_COLUMNS, union_all(*parts) if len(parts) > 1 else parts[0])
 
 
+def _step_event(
+    moved: Any, step: Any, was: StepStatus, to: StepStatus, actor: Any, now: Any
+) -> Any:
+    """The event row of the step a statement moved (``step``: its CTE, no row if it did not
+    move) along with the attempt (``moved``: the attempt's CTE)."""
+    return select(
+        moved.c.run_id,
+        step.c.id,
+        null(),
+        literal("step"),
+        literal(was.value),
+        literal(to.value),
+        actor,
+        null(),
+        now,
+    ).select_from(step.join(moved, true()))
+
+
+def _with_step(moved: Any, step: Any, events: Any) -> Any:
+    """The moved attempt's row (with its step and run as they were) and whether its step
+    moved too, the events written by the same statement."""
+    return (
+        select(moved, step.c.id.is_not(None).label("step_moved"))
+        .select_from(moved.outerjoin(step, true()))
+        .add_cte(events.cte("e"))
+    )
+
+
 def _counters(row: Any) -> RunCounters:
     return RunCounters(
         row.run_id,
@@ -158,23 +186,9 @@ def _claim_statement() -> Any:
             null(),
             now,
         ),
-        select(
-            moved.c.run_id,
-            step.c.id,
-            null(),
-            literal("step"),
-            literal(StepStatus.QUEUED.value),
-            literal(StepStatus.RUNNING.value),
-            actor,
-            null(),
-            now,
-        ).select_from(step.join(moved, true())),
-    ).cte("e")
-    return (
-        select(moved, step.c.id.is_not(None).label("step_moved"))
-        .select_from(moved.outerjoin(step, true()))
-        .add_cte(events)
+        _step_event(moved, step, StepStatus.QUEUED, StepStatus.RUNNING, actor, now),
     )
+    return _with_step(moved, step, events)
 
 
 _CLAIM = _claim_statement()
@@ -328,22 +342,8 @@ def _end_statement(succeed_step: bool) -> Any:
         .returning(S.c.id)
         .cte("s")
     )
-    step_event = select(
-        moved.c.run_id,
-        step.c.id,
-        null(),
-        literal("step"),
-        literal(StepStatus.RUNNING.value),
-        literal(StepStatus.SUCCEEDED.value),
-        actor,
-        null(),
-        now,
-    ).select_from(step.join(moved, true()))
-    return (
-        select(moved, step.c.id.is_not(None).label("step_moved"))
-        .select_from(moved.outerjoin(step, true()))
-        .add_cte(_events(attempt_event, step_event).cte("e"))
-    )
+    step_event = _step_event(moved, step, StepStatus.RUNNING, StepStatus.SUCCEEDED, actor, now)
+    return _with_step(moved, step, _events(attempt_event, step_event))
 
 
 _END = _end_statement(succeed_step=False)
