@@ -15,6 +15,7 @@ anyway, and the attempts ended from the unit's status changes after it commits.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import weakref
@@ -80,7 +81,14 @@ SCHEDULER_FAILURES = Counter(
 
 
 def observe_handoff(queue: str, seconds: float) -> None:
-    HANDOFF.labels(queue).observe(max(0.0, seconds))
+    _labelled(HANDOFF, queue).observe(max(0.0, seconds))
+
+
+@functools.cache
+def _labelled(metric: Any, value: str) -> Any:
+    """``metric.labels(value)``, looked up once (the lookup, a lock and the labels' checks,
+    was 3 % of a no-op step's time)."""
+    return metric.labels(value)
 
 
 def count_attempt_ends(changes: Iterable[dict[str, Any]]) -> list[str]:
@@ -95,7 +103,7 @@ def count_attempt_ends(changes: Iterable[dict[str, Any]]) -> list[str]:
 def attempts_ended(statuses: Iterable[str]) -> None:
     """Count what :func:`count_attempt_ends` found, once the unit committed."""
     for status in statuses:
-        ATTEMPTS_ENDED.labels(status).inc()
+        _labelled(ATTEMPTS_ENDED, status).inc()
 
 
 # -- connection pools -------------------------------------------------------------------

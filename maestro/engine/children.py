@@ -32,9 +32,9 @@ from maestro.engine.iterations import Parent, iteration_row, outer_names, wait_f
 from maestro.engine.runs import create_run
 from maestro.errors import ExpressionError, MaestroError, NotFound, ParamError
 from maestro.states import RUN_ACTIVE, RUN_TERMINAL, RunStatus, StepStatus
+from maestro.store import direct, tables
 from maestro.store import runs as run_rows
 from maestro.store import steps as step_rows
-from maestro.store import tables
 from maestro.store.records import RunRow, StepRow, load_run
 from maestro.store.transitions import created
 from maestro.store.unit import Unit
@@ -159,14 +159,16 @@ _ITERATIONS = (
 
 def _start_next(u: Unit, step_run_id: int, count: int) -> None:
     """Start the next ``count`` iterations that have not started, in item order."""
-    row = u.conn.execute(_STARTED, {"p_step": step_run_id}).one()
+    row = direct.execute(u.conn, _STARTED, {"p_step": step_run_id}).one()
     first, last = row.children_started, min(row.children_total, row.children_started + count)
     if first >= last:
         return
     # counted first: a child that ends at once (all its steps skipped) starts the next itself
     step_rows.children_started(u.conn, step_run_id, last)
     ids = (
-        u.conn.execute(_ITERATIONS, {"p_step": step_run_id, "p_first": first, "p_last": last})
+        direct.execute(
+            u.conn, _ITERATIONS, {"p_step": step_run_id, "p_first": first, "p_last": last}
+        )
         .scalars()
         .all()
     )

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, select
 
-from maestro.store import tables
+from maestro.store import direct, tables
 from maestro.store.records import RunRow
 
 S, R = tables.step_runs, tables.runs
@@ -48,7 +48,9 @@ class StepsView(Mapping[str, Mapping[str, Any]]):
     def __getitem__(self, step_id: str) -> Mapping[str, Any]:
         if step_id not in self._cache:
             for run_id in self._runs():
-                row = self._conn.execute(_STEP, {"p_run": run_id, "p_step": step_id}).first()
+                row = direct.execute(
+                    self._conn, _STEP, {"p_run": run_id, "p_step": step_id}
+                ).first()
                 if row is not None:
                     break
             else:
@@ -105,6 +107,6 @@ def _enclosing_runs(conn: Connection, run: RunRow) -> tuple[int, ...]:
     current: int | None = run.parent_run_id
     while current is not None:
         chain.append(current)
-        row = conn.execute(_PARENT, {"p_run": current}).first()
+        row = direct.execute(conn, _PARENT, {"p_run": current}).first()
         current = row.parent_run_id if row is not None and row.body is not None else None
     return tuple(chain)

@@ -14,8 +14,8 @@ from maestro.engine.advance import RunAdvance
 from maestro.engine.compiled import CompiledWorkflow, VersionCache
 from maestro.engine.runs import Reused, reused_steps
 from maestro.states import STEP_FAILED, RunStatus, StepStatus
+from maestro.store import direct, tables
 from maestro.store import steps as step_rows
-from maestro.store import tables
 from maestro.store.counters import RunCounters
 from maestro.store.records import STEP_COLUMNS, RunRow, StepRow, load_run
 from maestro.store.transitions import created_steps, transition
@@ -55,7 +55,7 @@ def start_run(u: Unit, versions: VersionCache, run_id: int) -> bool:
     if reuse:
         _insert_steps(u, run, compiled, reuse)
         # a restart's reused steps may have made any step ready
-        rows = [StepRow.of(r) for r in u.conn.execute(_ALL_STEPS, {"p_run": run_id})]
+        rows = [StepRow.of(r) for r in direct.execute(u.conn, _ALL_STEPS, {"p_run": run_id})]
     else:
         rows = _new_steps(u, run, compiled)
     ready = [r for r in rows if r.status is StepStatus.PENDING and r.up_done == r.up_total]

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, bindparam, or_, select, update
 
 from maestro.errors import ConcurrentChange
 from maestro.states import RUN_ACTIVE, RunStatus
-from maestro.store import tables
+from maestro.store import direct, tables
 
 R = tables.runs
 
@@ -62,7 +62,7 @@ class RunCounters:
 
     @classmethod
     def read(cls, conn: Connection, run_id: int) -> RunCounters:
-        row: Any = conn.execute(_SNAPSHOT, {"p_run": run_id}).one()
+        row: Any = direct.execute(conn, _SNAPSHOT, {"p_run": run_id}).one()
         return cls(
             run_id,
             RunStatus(row.status),
@@ -90,7 +90,7 @@ class RunCounters:
         """Apply this unit's changes; afterwards the snapshot is the row as written."""
         if not self.changed:
             return
-        self.written(conn.execute(APPLY, self.params()).first())
+        self.written(direct.execute(conn, APPLY, self.params()).first())
 
     def params(self) -> dict[str, Any]:
         """The parameters of :data:`APPLY` for this unit's changes."""

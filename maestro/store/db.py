@@ -8,6 +8,7 @@ crash of the process; ``FULL`` also survives power loss, at an fsync per commit.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import QueuePool
 
 from maestro import metrics
+from maestro.store import direct
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -42,6 +44,9 @@ class Database:
         parsed = make_url(url)
         self.dialect = parsed.get_backend_name()
         self._write_lock: threading.Lock | None = None
+        #: SQLite: the connection of the process's write transactions (``tx``)
+        self._writer: Connection | None = None
+        self._writer_pid = 0
         if self.dialect == "sqlite":
             self.engine = _sqlite_engine(url, sqlite_synchronous, echo)
             self._write_lock = threading.Lock()
@@ -61,14 +66,33 @@ class Database:
 
         On SQLite, writers of this process queue on a lock of their own first: SQLite's busy
         handler sleeps for milliseconds between retries, which would dominate the hot path
-        when several worker threads finish steps at once.
+        when several worker threads finish steps at once. Holding that lock, they share one
+        connection, kept open: checking one out of the pool and resetting it on return was a
+        tenth of an embedded no-op step.
         """
         if self._write_lock is None:
             with self.engine.begin() as conn:
                 yield conn
             return
-        with self._write_lock, self.engine.begin() as conn:
-            yield conn
+        with self._write_lock:
+            conn = self._writer_connection()
+            try:
+                with conn.begin():
+                    yield conn
+            except BaseException:
+                self._close_writer()  # whatever failed, the next unit starts on a fresh one
+                raise
+
+    def _writer_connection(self) -> Connection:
+        if self._writer is None or self._writer_pid != os.getpid():
+            self._writer = self.engine.connect()  # a forked child opens its own
+            self._writer_pid = os.getpid()
+        return self._writer
+
+    def _close_writer(self) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None and self._writer_pid == os.getpid():
+            writer.close()
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -78,6 +102,9 @@ class Database:
             yield conn
 
     def dispose(self) -> None:
+        if self._write_lock is not None:
+            with self._write_lock:
+                self._close_writer()
         self.engine.dispose()
 
 
@@ -109,6 +136,6 @@ def _sqlite_engine(url: str, synchronous: str, echo: bool) -> Engine:
     def _on_begin(conn: Connection) -> None:
         # Readers take no lock in WAL mode; writers take the write lock before their first read.
         read_only = conn.get_execution_options().get("maestro_read_only", False)
-        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        direct.driver_sql(conn, "BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine

@@ -43,7 +43,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from maestro.errors import ConcurrentChange
 from maestro.states import RUN_ACTIVE, AttemptStatus, RunStatus, StepStatus
-from maestro.store import tables
+from maestro.store import direct, tables
 from maestro.store.counters import APPLY, RunCounters
 from maestro.store.records import (
     ATTEMPT_COLUMNS,
@@ -283,7 +283,7 @@ _TIMEOUT = (
 
 def set_timeout(u: Unit, attempt_id: int, at: datetime) -> None:
     """When the scheduler declares a claimed attempt timed out (if its worker does not)."""
-    u.conn.execute(_TIMEOUT, {"p_id": attempt_id, "p_at": at})
+    direct.execute(u.conn, _TIMEOUT, {"p_id": attempt_id, "p_at": at})
 
 
 # -- the end of an attempt (RUNNING → its result), and of its step on success -----------------
@@ -460,7 +460,7 @@ _LOAD = (
 
 def _load(u: Unit, attempt_id: int) -> tuple[AttemptRow, StepRow, RunRow, RunCounters] | None:
     """The attempt with its step, its run and the run's counters, in one query."""
-    row = u.conn.execute(_LOAD, {"p_id": attempt_id}).first()
+    row = direct.execute(u.conn, _LOAD, {"p_id": attempt_id}).first()
     if row is None:
         return None
     return AttemptRow.of(row), StepRow.of(row), RunRow.of(row), _counters(row)
@@ -668,7 +668,7 @@ def _queue_separately(u: Unit, run_id: int, wanted: Sequence[ToQueue]) -> list[i
         for w in wanted
     ]
     if len(rows) == 1:
-        ids = [u.conn.execute(_INSERT_ATTEMPT, rows[0]).scalar_one()]
+        ids = [direct.execute(u.conn, _INSERT_ATTEMPT, rows[0]).scalar_one()]
     else:
         ids = list(u.conn.execute(_INSERT_ATTEMPTS, rows).scalars())
     for w, attempt_id in zip(wanted, ids, strict=True):

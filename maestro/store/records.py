@@ -10,7 +10,7 @@ from sqlalchemy import Connection, bindparam, select
 
 from maestro.errors import NotFound
 from maestro.states import AttemptStatus, RunStatus, StepStatus
-from maestro.store import tables
+from maestro.store import direct, tables
 
 R, S, A = tables.runs, tables.step_runs, tables.attempts
 
@@ -171,14 +171,14 @@ _LOAD_STEP = select(*STEP_COLUMNS).where(S.c.id == bindparam("p_step"))
 
 
 def load_run(conn: Connection, run_id: int) -> RunRow:
-    row = conn.execute(_LOAD_RUN, {"p_run": run_id}).first()
+    row = direct.execute(conn, _LOAD_RUN, {"p_run": run_id}).first()
     if row is None:
         raise NotFound(f"run {run_id} does not exist")
     return RunRow.of(row)
 
 
 def load_step(conn: Connection, step_run_id: int) -> StepRow:
-    row = conn.execute(_LOAD_STEP, {"p_step": step_run_id}).first()
+    row = direct.execute(conn, _LOAD_STEP, {"p_step": step_run_id}).first()
     if row is None:
         raise NotFound(f"step run {step_run_id} does not exist")
     return StepRow.of(row)
@@ -195,7 +195,7 @@ def load_attempt_full(
     conn: Connection, attempt_id: int
 ) -> tuple[AttemptRow, StepRow, RunRow] | None:
     """The attempt with its step and run, in one query (the hot path's only read)."""
-    row = conn.execute(_ATTEMPT_FULL, {"attempt_id": attempt_id}).first()
+    row = direct.execute(conn, _ATTEMPT_FULL, {"attempt_id": attempt_id}).first()
     if row is None:
         return None
     return AttemptRow.of(row), StepRow.of(row), RunRow.of(row)

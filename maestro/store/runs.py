@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
-from maestro.store import tables
+from maestro.store import direct, tables
 
 R, W = tables.runs, tables.workflows
 
@@ -37,10 +37,13 @@ def next_run_number(conn: Connection, workflow_id: str) -> Any:
     """Count a new run of the workflow: its row (``active_version``, ``run_counter`` — the new
     run's number), or None when there is no such workflow. The row stays locked until the
     unit ends, so numbers are given in order."""
-    return conn.execute(_NEXT_RUN_NUMBER, {"p_workflow": workflow_id}).first()
+    return direct.execute(conn, _NEXT_RUN_NUMBER, {"p_workflow": workflow_id}).first()
+
+
+_ROOT = select(R.c.root_run_id).where(R.c.id == bindparam("p_run"))
 
 
 def root_of(conn: Connection, run_id: int) -> int:
     """The top-level run of ``run_id``'s tree (itself when it has no parent)."""
-    root = conn.execute(select(R.c.root_run_id).where(R.c.id == run_id)).scalar()
+    root = direct.execute(conn, _ROOT, {"p_run": run_id}).scalar()
     return int(root) if root is not None else run_id

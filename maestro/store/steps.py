@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, insert, select, update
 
 from maestro.states import STEP_TERMINAL, StepStatus, WaitingFor
-from maestro.store import tables
+from maestro.store import direct, tables
 from maestro.store.records import STEP_COLUMNS, StepRow
 from maestro.store.tables import status_is
 
@@ -67,7 +67,7 @@ def upstream_ended(
         "p_failed": int(failed),
         "p_skipped": int(skipped),
     }
-    row = conn.execute(_NOTIFY_SUCCESSOR, params).first()
+    row = direct.execute(conn, _NOTIFY_SUCCESSOR, params).first()
     return StepRow.of(row) if row is not None else None
 
 
@@ -105,7 +105,7 @@ def set_upstream_counts(
 def next_waiting_for_slot(conn: Connection, run_id: int, limit: int) -> list[StepRow]:
     """The run's steps waiting for a slot (or for the run to resume), highest priority
     first, locked (a concurrent unit skips them)."""
-    rows = conn.execute(_NEXT_WAITING, {"p_run": run_id, "p_limit": limit}).all()
+    rows = direct.execute(conn, _NEXT_WAITING, {"p_run": run_id, "p_limit": limit}).all()
     return [StepRow.of(r) for r in rows]
 
 
@@ -139,7 +139,7 @@ def statuses(conn: Connection, run_id: int, step_ids: Collection[str]) -> dict[s
 def insert_attempts(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
     """QUEUED attempt rows (one statement for a fan-out); their ids in the rows' order."""
     if len(rows) == 1:
-        return [conn.execute(_INSERT_ATTEMPT, rows[0]).scalar_one()]
+        return [direct.execute(conn, _INSERT_ATTEMPT, rows[0]).scalar_one()]
     return list(conn.execute(_INSERT_ATTEMPTS, rows).scalars())
 
 
@@ -152,8 +152,11 @@ def clear_run_counters(conn: Connection, run_id: int) -> None:
     )
 
 
+_FAILED = select(R.c.steps_failed).where(R.c.id == bindparam("p_run"))
+
+
 def failed_count(conn: Connection, run_id: int) -> int:
-    return int(conn.execute(select(R.c.steps_failed).where(R.c.id == run_id)).scalar_one())
+    return int(direct.execute(conn, _FAILED, {"p_run": run_id}).scalar_one())
 
 
 def insert_steps(conn: Connection, rows: list[dict[str, Any]]) -> None:
@@ -167,7 +170,7 @@ _INSERT_RETURNING = insert(S).returning(S.c.id, sort_by_parameter_order=True)
 def insert_steps_returning(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
     """``insert_steps``, returning the rows' ids in the order given."""
     if len(rows) == 1:
-        return [conn.execute(_INSERT_RETURNING, rows[0]).scalar_one()]
+        return [direct.execute(conn, _INSERT_RETURNING, rows[0]).scalar_one()]
     return list(conn.execute(_INSERT_RETURNING, rows).scalars())
 
 
@@ -196,11 +199,13 @@ _COUNT_CHILD_END = (
 def count_child_end(conn: Connection, step_run_id: int, failed: bool) -> Any:
     """Count a child run's end in its parent step: the step's row (``STEP_COLUMNS`` and its
     children counters, as counted), or None when the step no longer waits for children."""
-    return conn.execute(_COUNT_CHILD_END, {"p_step": step_run_id, "p_failed": int(failed)}).first()
+    return direct.execute(
+        conn, _COUNT_CHILD_END, {"p_step": step_run_id, "p_failed": int(failed)}
+    ).first()
 
 
 def children_started(conn: Connection, step_run_id: int, started: int) -> None:
-    conn.execute(_CHILDREN_STARTED, {"p_step": step_run_id, "p_n": started})
+    direct.execute(conn, _CHILDREN_STARTED, {"p_step": step_run_id, "p_n": started})
 
 
 def set_children(conn: Connection, step_run_id: int, count: int) -> None:

@@ -28,7 +28,7 @@ from maestro.states import (
     RunStatus,
     StepStatus,
 )
-from maestro.store import tables
+from maestro.store import direct, tables
 from maestro.store.unit import Unit
 
 Entity = Literal["run", "step", "attempt", "backfill"]
@@ -64,16 +64,14 @@ def transition(
 ) -> bool:
     """Move ``entity`` ``row_id`` to ``to`` if it is in ``expected``; record the event.
     ``run_id``: the run the row belongs to (None for a backfill)."""
-    table = _TABLES[entity]
     candidates = [expected] if isinstance(expected, StrEnum) else list(expected)
     _check_allowed(entity, candidates, to, action)
     if len(candidates) == 1:
         current: str | None = candidates[0]
-        result = u.conn.execute(*_update_statement(entity, row_id, current, to, values or {}))
-        if result.rowcount != 1:
+        if _update(u, entity, row_id, current, to, values or {}) != 1:
             return False
     else:
-        current = _move_from_any(u, table, row_id, candidates, to, values or {})
+        current = _move_from_any(u, entity, row_id, candidates, to, values or {})
         if current is None:
             return False
     if entity == "step":
@@ -153,7 +151,8 @@ def created_steps(u: Unit, run_id: int, *, reused_from: int | None = None) -> No
     status a restart reused from run ``reused_from`` (those rows already have an end)."""
     u.flush()  # the events before these keep their order
     message = f"result reused from run {reused_from}" if reused_from is not None else None
-    u.conn.execute(
+    direct.execute(
+        u.conn,
         _CREATED_STEPS,
         {"p_run": run_id, "p_actor": u.actor, "p_message": message, "p_now": u.now},
     )
@@ -161,7 +160,7 @@ def created_steps(u: Unit, run_id: int, *, reused_from: int | None = None) -> No
 
 def _move_from_any(
     u: Unit,
-    table: Table,
+    entity: Entity,
     row_id: int,
     candidates: Sequence[Status],
     to: Status,
@@ -174,16 +173,12 @@ def _move_from_any(
     in the UPDATE's FROM (a row another transaction is changing is waited for, then re-read).
     SQLite cannot return a FROM column, but has one writer at a time: read, then update."""
     sources = [str(c) for c in candidates]
+    table = _TABLES[entity]
     if u.conn.dialect.name == "sqlite":
-        current = u.conn.execute(select(table.c.status).where(table.c.id == row_id)).scalar()
+        current = direct.execute(u.conn, _status_of(entity), {"p_id": row_id}).scalar()
         if current not in sources:
             return None
-        moved = u.conn.execute(
-            update(table)
-            .where(table.c.id == row_id, table.c.status == current)
-            .values(status=to, **values)
-        )
-        return str(current) if moved.rowcount == 1 else None
+        return str(current) if _update(u, entity, row_id, current, to, values) == 1 else None
     old = (
         select(table.c.id, table.c.status.label("old_status"))
         .where(table.c.id == row_id)
@@ -244,7 +239,7 @@ def transition_many(
         )
     if not params:
         return
-    moved = u.conn.execute(_cached_update(entity, keys), params).rowcount
+    moved = direct.execute(u.conn, _cached_update(entity, keys), params).rowcount
     if moved != len(params):
         raise ConcurrentChange(
             f"{len(params) - moved} of {len(params)} {entity} rows were not {expected}"
@@ -260,6 +255,22 @@ def transition_many(
             action=action,
             message=message,
         )
+
+
+def _update(
+    u: Unit, entity: Entity, row_id: int, current: str | None, to: Status, values: Mapping[str, Any]
+) -> int:
+    """Run the conditional UPDATE; the number of rows it moved (0 or 1)."""
+    statement, params = _update_statement(entity, row_id, current, to, values)
+    if params:  # the cached statement: run directly
+        return direct.execute(u.conn, statement, params).rowcount
+    return u.conn.execute(statement).rowcount
+
+
+@functools.cache
+def _status_of(entity: Entity) -> Any:
+    table = _TABLES[entity]
+    return select(table.c.status).where(table.c.id == bindparam("p_id"))
 
 
 def _update_statement(

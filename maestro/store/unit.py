@@ -19,10 +19,11 @@ from sqlalchemy import Connection, insert
 
 from maestro.clock import Clock
 from maestro.dispatch import Dispatch
-from maestro.store import tables
+from maestro.store import direct, tables
 from maestro.store.db import Database
 from maestro.store.notify import notify
 
+_INSERT_EVENTS = insert(tables.events)
 _OPTIONAL_EVENT_KEYS = (
     "run_id",
     "step_run_id",
@@ -101,7 +102,7 @@ class Unit:
         """Write the buffered event rows now (a statement that writes events of its own
         comes next, and the order of the events is the order of the changes)."""
         if self.events:
-            self.conn.execute(insert(tables.events), self.events)
+            direct.execute(self.conn, _INSERT_EVENTS, self.events)
             self.events.clear()
 
     def flush(self) -> None:
