@@ -35,7 +35,7 @@ from maestro.states import RUN_ACTIVE, RUN_TERMINAL, RunStatus, StepStatus
 from maestro.store import direct, tables
 from maestro.store import runs as run_rows
 from maestro.store import steps as step_rows
-from maestro.store.records import RunRow, StepRow, load_run
+from maestro.store.records import RUN_COLUMNS, RunRow, StepRow, load_run
 from maestro.store.transitions import created
 from maestro.store.unit import Unit
 from maestro.wording import plural
@@ -147,7 +147,7 @@ _STARTED = (
     .with_for_update()
 )
 _ITERATIONS = (
-    select(R.c.id)
+    select(*RUN_COLUMNS)
     .where(
         R.c.parent_step_run_id == bindparam("p_step"),
         R.c.iteration >= bindparam("p_first"),
@@ -157,22 +157,23 @@ _ITERATIONS = (
 )
 
 
-def _start_next(u: Unit, step_run_id: int, count: int) -> None:
-    """Start the next ``count`` iterations that have not started, in item order."""
-    row = direct.execute(u.conn, _STARTED, {"p_step": step_run_id}).one()
-    first, last = row.children_started, min(row.children_total, row.children_started + count)
+def _start_next(
+    u: Unit, step_run_id: int, count: int, counted: tuple[int, int] | None = None
+) -> None:
+    """Start the next ``count`` iterations that have not started, in item order.
+    ``counted``: the step's (children_started, children_total) as this unit locked them."""
+    if counted is None:
+        row = direct.execute(u.conn, _STARTED, {"p_step": step_run_id}).one()
+        counted = (row.children_started, row.children_total)
+    first, last = counted[0], min(counted[1], counted[0] + count)
     if first >= last:
         return
     # counted first: a child that ends at once (all its steps skipped) starts the next itself
     step_rows.children_started(u.conn, step_run_id, last)
-    ids = (
-        direct.execute(
-            u.conn, _ITERATIONS, {"p_step": step_run_id, "p_first": first, "p_last": last}
-        )
-        .scalars()
-        .all()
-    )
-    u.followups.append(StartRuns(tuple(ids)))
+    params = {"p_step": step_run_id, "p_first": first, "p_last": last}
+    runs = tuple(RunRow.of(r) for r in direct.execute(u.conn, _ITERATIONS, params))
+    # their rows as read here: starting them reads none again
+    u.followups.append(StartRuns(tuple(r.id for r in runs), rows=runs))
 
 
 def _foreach_outputs(u: Unit, step_run_id: int, count: int) -> dict[str, Any]:
@@ -334,7 +335,8 @@ def child_ended(
         else:
             outcome = Succeed(outputs)
     else:
-        _start_next(u, step.id, _may_start(u, step.id, spec))
+        counted = (row.children_started, row.children_total)
+        _start_next(u, step.id, _may_start(u, step.id, spec), counted)
         return None
     return parent, compiled, step, outcome
 

@@ -72,6 +72,8 @@ class StartRuns:
 
     run_ids: tuple[int, ...]
     actor: str | None = None
+    #: their rows, when read in this unit (each start then reads none again); else empty
+    rows: tuple[RunRow, ...] = ()
 
 
 Followup = PoolSlotFreed | ChildRunEnded | StepStopped | StartRuns

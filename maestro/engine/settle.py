@@ -44,11 +44,11 @@ def apply(u: Unit, versions: VersionCache, item: Followup) -> None:
                 RunAdvance(u, child, compiled).end_run(
                     RunStatus.STOPPED, "its parent step ended", action="stop"
                 )
-        case StartRuns(run_ids, actor):
+        case StartRuns(run_ids, actor, rows):
             caller, u.actor = u.actor, actor or u.actor
             try:
-                for run_id in run_ids:
-                    start_run(u, versions, run_id)
+                for i, run_id in enumerate(run_ids):
+                    start_run(u, versions, run_id, rows[i] if rows else None)
             finally:
                 u.actor = caller
 

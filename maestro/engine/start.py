@@ -27,13 +27,15 @@ S = tables.step_runs
 _ALL_STEPS = select(*STEP_COLUMNS).where(S.c.run_id == bindparam("p_run")).order_by(S.c.position)
 
 
-def start_run(u: Unit, versions: VersionCache, run_id: int) -> bool:
-    """QUEUED → RUNNING: create the step rows and hand the ready steps to workers.
+def start_run(u: Unit, versions: VersionCache, run_id: int, run: RunRow | None = None) -> bool:
+    """QUEUED → RUNNING: create the step rows and hand the ready steps to workers. ``run``:
+    its row, if this unit read it already.
 
     A restart's reused steps (kept on the run by ``create_run``) start out with the earlier
     run's status and outputs.
     """
-    run = load_run(u.conn, run_id)
+    if run is None:
+        run = load_run(u.conn, run_id)
     reuse = reused_steps(u.conn, run_id) if run.restarted_from is not None else {}
     compiled = versions.for_run(u.conn, run.workflow_id, run.version, run.body)
     total = len(compiled.steps)

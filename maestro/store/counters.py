@@ -43,7 +43,9 @@ APPLY = (
         steps_failed=R.c.steps_failed + bindparam("p_failed"),
         steps_waiting=R.c.steps_waiting + bindparam("p_waiting"),
     )
-    .returning(R.c.status, R.c.active_steps, R.c.steps_unfinished, R.c.steps_waiting)
+    .returning(
+        R.c.status, R.c.active_steps, R.c.steps_unfinished, R.c.steps_waiting, R.c.steps_failed
+    )
 )
 
 
@@ -55,6 +57,9 @@ class RunCounters:
     max_active: int
     unfinished: int
     waiting: int
+    #: the run's failed steps as this unit wrote them (None: not written by ``APPLY``, whose
+    #: UPDATE also holds the row: its status stays as returned until the unit ends)
+    failed: int | None = None
     d_active: int = 0
     d_unfinished: int = 0
     d_failed: int = 0
@@ -113,6 +118,7 @@ class RunCounters:
             row.steps_unfinished,
             row.steps_waiting,
         )
+        self.failed = getattr(row, "steps_failed", None)
         self.d_active = self.d_unfinished = self.d_failed = self.d_waiting = 0
 
     def discard(self) -> None:

@@ -192,7 +192,13 @@ _COUNT_CHILD_END = (
         children_done=S.c.children_done + 1,
         children_failed=S.c.children_failed + bindparam("p_failed"),
     )
-    .returning(*STEP_COLUMNS, S.c.children_total, S.c.children_done, S.c.children_failed)
+    .returning(
+        *STEP_COLUMNS,
+        S.c.children_total,
+        S.c.children_started,
+        S.c.children_done,
+        S.c.children_failed,
+    )
 )
 
 
