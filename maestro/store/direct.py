@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, DateTime
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, MultipleResultsFound, NoResultFound
 from sqlalchemy.sql import Executable
@@ -175,17 +175,38 @@ def _bind(prepared: _Prepared, params: Mapping[str, Any]) -> list[Any]:
     if prepared.defaults:
         params = {**prepared.defaults, **params}
     return [
-        params[name] if process is None or params[name] is None else process(params[name])
+        value if process is None or value is None else process(value)
         for name, process in prepared.binds
+        for value in (params[name],)
     ]
 
 
 def _convert(prepared: _Prepared, raw: Sequence[Any]) -> Any:
     assert prepared.row is not None
-    return prepared.row._make(
-        value if process is None else process(value)
-        for value, process in zip(raw, prepared.results, strict=True)
+    return tuple.__new__(
+        prepared.row,
+        [
+            value if process is None or value is None else process(value)
+            for value, process in zip(raw, prepared.results, strict=True)
+        ],
     )
+
+
+def _same_value_once(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``process``, remembering its last value: a unit writes its one ``now`` into many rows
+    and columns, and formatting a datetime for SQLite is 5 % of a no-op step. (The pair is
+    one object, read and replaced whole: threads sharing it never see a mixed one.)"""
+    last: list[tuple[Any, Any]] = [(object(), None)]
+
+    def run(value: Any) -> Any:
+        seen, out = last[0]
+        if value is seen:
+            return out
+        out = process(value)
+        last[0] = (value, out)
+        return out
+
+    return run
 
 
 def _prepared(dialect: Dialect, statement: Executable, keys: tuple[str, ...]) -> _Prepared | None:
@@ -221,7 +242,10 @@ def _prepare(dialect: Dialect, statement: Executable, keys: tuple[str, ...]) -> 
             return None
         if not bind.required and name not in defaults:
             defaults[name] = bind.value
-        binds.append((name, bind.type.dialect_impl(dialect).bind_processor(dialect)))
+        process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+        if process is not None and isinstance(getattr(bind.type, "impl", bind.type), DateTime):
+            process = _same_value_once(process)
+        binds.append((name, process))
     columns = compiled._result_columns
     if not columns:
         return _Prepared(statement, sql, defaults, tuple(binds), None, ())
