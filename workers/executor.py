@@ -47,6 +47,8 @@ class AttemptExecutor:
         self.pid = os.getpid()
         self.worker = worker_name or eng.settings.worker_name or default_worker_name()
         self.heartbeats = Heartbeater(eng)
+        self._work_root = eng.settings.home / "work"
+        self._checkpoints = eng.settings.home / "checkpoints"
         #: how this executor picks the attempt it runs next when it reports one (claimed in
         #: the report's transaction); None: it only runs what it is sent
         self.follow: Follow | None = None
@@ -137,7 +139,7 @@ class AttemptExecutor:
                 return AttemptResult(AttemptStatus.FAILED, error=message, permanent=True)
             timeout = claimed.timeout.total_seconds() if claimed.timeout else None
             watch = self.heartbeats.watch(claimed.attempt_id, timeout)
-            work_dir = self.eng.settings.home / "work" / str(claimed.attempt_id)
+            work_dir = self._work_root / str(claimed.attempt_id)
             try:
                 outcome = self._call(runtime, self._context(claimed, watch, work_dir, log), log)
             finally:
@@ -166,7 +168,7 @@ class AttemptExecutor:
             set_external_id=lambda ext: set_external_id(self.eng, claimed.attempt_id, ext),
             spark_master=self.eng.settings.spark_master,
             connections_file=self.eng.settings.connections_file,
-            checkpoints_dir=self.eng.settings.home / "checkpoints",
+            checkpoints_dir=self._checkpoints,
             log_path=claimed.log_path,
             fence_id=claimed.fence_id,
         )

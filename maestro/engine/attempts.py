@@ -85,7 +85,7 @@ def claim_in(u: Unit, eng: Engine, attempt_id: int, worker: str) -> ClaimedAttem
         return None
     attempt, step, run = loaded.attempt, loaded.step, loaded.run
     spec = eng.versions.for_run(u.conn, run.workflow_id, run.version, run.body).steps[step.step_id]
-    log_path = eng.settings.logs_dir / str(run.id) / step.step_id / f"{attempt.number}.log"
+    log_path = Path(f"{eng.settings.logs_dir}/{run.id}/{step.step_id}/{attempt.number}.log")
     timeout, timeout_error = _timeout(u, run, step, spec)
     if timeout:  # a statement more only for a step with a timeout
         handoff.set_timeout(u, attempt_id, u.now + timeout)
