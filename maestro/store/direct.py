@@ -107,29 +107,37 @@ class _Prepared:
     statement: Executable
     sql: str
     defaults: dict[str, Any]
-    #: (name, bind processor) in the order of the statement's ``?``
+    #: (name, bind processor) in the order of the statement's ``?`` (SQLite), or of ``named``
     binds: tuple[tuple[str, Processor], ...]
     row: type[Any] | None
     results: tuple[Processor, ...]
+    #: PostgreSQL (``%(name)s``): the names the driver gets, in the order of ``binds``
+    named: tuple[str, ...] | None = None
 
 
-#: (id of the statement, column keys of an executemany) → its prepared form; the statement is
-#: kept in the entry, so an id cannot be reused while the entry lives
-_PREPARED: dict[tuple[int, tuple[str, ...]], _Prepared | None] = {}
+#: (id of the statement, dialect, keys of the parameters) → its prepared form; the statement
+#: is kept in the entry, so an id cannot be reused while the entry lives
+_PREPARED: dict[tuple[int, str, tuple[str, ...]], _Prepared | None] = {}
 _MAX_PREPARED = 2048
 
 
 def execute(conn: Connection, statement: Executable, params: Params = None) -> Rows:
     """Run ``statement`` (built once: a constant, or cached by shape) with ``params`` (one
     mapping, or a list of them for an ``executemany``) in ``conn``'s transaction."""
-    if conn.dialect.name != "sqlite" or not conn.in_transaction() or params == []:
-        return conn.execute(statement, params)
+    dialect = conn.dialect
     many = isinstance(params, list)
+    if (
+        dialect.name not in _DIRECT
+        or (many and dialect.name != "sqlite")
+        or params == []
+        or not conn.in_transaction()
+    ):
+        return conn.execute(statement, params)
     rows_params: Sequence[Mapping[str, Any]] = (
         params if isinstance(params, list) else [params or {}]  # type: ignore[list-item]
     )
     keys = tuple(sorted(rows_params[0]))  # what an INSERT or UPDATE without values() sets
-    prepared = _prepared(conn.dialect, statement, keys)
+    prepared = _prepared(dialect, statement, keys)
     if prepared is None or (many and prepared.row is not None):
         return conn.execute(statement, params)
     values = [_bind(prepared, p) for p in rows_params]
@@ -147,12 +155,31 @@ def execute(conn: Connection, statement: Executable, params: Params = None) -> R
         fetched = cursor.fetchall()
         rowcount = cursor.rowcount if cursor.rowcount >= 0 else len(fetched)
         return DirectResult([_convert(prepared, r) for r in fetched], rowcount)
-    except conn.dialect.loaded_dbapi.Error as exc:
-        raise DBAPIError.instance(
-            prepared.sql, parameters, exc, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect
-        ) from exc
+    except dialect.loaded_dbapi.Error as exc:
+        raise _error(conn, cursor, prepared.sql, parameters, exc) from exc
     finally:
         cursor.close()
+
+
+#: the dialects whose driver ``execute`` runs against: sqlite3's and psycopg's
+_DIRECT = frozenset({"sqlite", "postgresql"})
+
+
+def _error(conn: Connection, cursor: Any, sql: str, parameters: Any, exc: Exception) -> Exception:
+    """The driver's error as SQLAlchemy raises it; a connection lost with it is invalidated
+    (the pool opens a new one for the retried unit), as SQLAlchemy does."""
+    dialect = conn.dialect
+    lost = dialect.is_disconnect(exc, conn.connection.dbapi_connection, cursor)  # type: ignore[arg-type]
+    if lost:
+        conn.invalidate(exc)
+    return DBAPIError.instance(
+        sql,
+        parameters,
+        exc,
+        dialect.loaded_dbapi.Error,
+        connection_invalidated=lost,
+        dialect=dialect,
+    )
 
 
 def driver_sql(conn: Connection, sql: str) -> None:
@@ -164,21 +191,22 @@ def driver_sql(conn: Connection, sql: str) -> None:
     try:
         cursor.execute(sql)
     except conn.dialect.loaded_dbapi.Error as exc:
-        raise DBAPIError.instance(
-            sql, (), exc, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect
-        ) from exc
+        raise _error(conn, cursor, sql, (), exc) from exc
     finally:
         cursor.close()
 
 
-def _bind(prepared: _Prepared, params: Mapping[str, Any]) -> list[Any]:
+def _bind(prepared: _Prepared, params: Mapping[str, Any]) -> list[Any] | dict[str, Any]:
     if prepared.defaults:
         params = {**prepared.defaults, **params}
-    return [
+    values = [
         value if process is None or value is None else process(value)
         for name, process in prepared.binds
         for value in (params[name],)
     ]
+    if prepared.named is None:
+        return values
+    return dict(zip(prepared.named, values, strict=True))
 
 
 def _convert(prepared: _Prepared, raw: Sequence[Any]) -> Any:
@@ -210,7 +238,7 @@ def _same_value_once(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
 
 
 def _prepared(dialect: Dialect, statement: Executable, keys: tuple[str, ...]) -> _Prepared | None:
-    key = (id(statement), keys)
+    key = (id(statement), dialect.name, keys)
     if key in _PREPARED:
         entry = _PREPARED[key]
         if entry is None or entry.statement is statement:
@@ -225,9 +253,21 @@ def _prepared(dialect: Dialect, statement: Executable, keys: tuple[str, ...]) ->
 def _prepare(dialect: Dialect, statement: Executable, keys: tuple[str, ...]) -> _Prepared | None:
     compiled: Any = statement.compile(dialect=dialect, column_keys=list(keys) or None)  # type: ignore[attr-defined]
     sql: str = compiled.string
-    if "POSTCOMPILE" in sql or compiled.positiontup is None:
+    if "POSTCOMPILE" in sql:
         return None
-    names = tuple(compiled.positiontup)
+    named: tuple[str, ...] | None = None
+    if compiled.positiontup is not None:  # sqlite3: ``?`` in this order
+        names = tuple(compiled.positiontup)
+    elif dialect.paramstyle == "pyformat":  # psycopg: ``%(name)s``
+        escaped = compiled.escaped_bind_names
+        pairs = [
+            (name, escaped.get(name, name))
+            for name in compiled.binds
+            if f"%({escaped.get(name, name)})s" in sql
+        ]
+        names, named = tuple(n for n, _ in pairs), tuple(e for _, e in pairs)
+    else:
+        return None
     defaults: dict[str, Any] = {}
     for column in (*compiled.insert_prefetch, *compiled.update_prefetch):
         # a column's Python-side default (``default=0``): a constant, or not run here
@@ -248,7 +288,7 @@ def _prepare(dialect: Dialect, statement: Executable, keys: tuple[str, ...]) -> 
         binds.append((name, process))
     columns = compiled._result_columns
     if not columns:
-        return _Prepared(statement, sql, defaults, tuple(binds), None, ())
+        return _Prepared(statement, sql, defaults, tuple(binds), None, (), named)
     fields = tuple(c.keyname for c in columns)
     if len(set(fields)) != len(fields) or not all(
         f.isidentifier() and not keyword.iskeyword(f) and not f.startswith("_") for f in fields
@@ -256,4 +296,4 @@ def _prepare(dialect: Dialect, statement: Executable, keys: tuple[str, ...]) -> 
         return None
     row = _row_class(fields)
     results = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
-    return _Prepared(statement, sql, defaults, tuple(binds), row, results)
+    return _Prepared(statement, sql, defaults, tuple(binds), row, results, named)

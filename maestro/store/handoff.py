@@ -202,7 +202,8 @@ def claim(u: Unit, attempt_id: int, worker: str, logs_dir: Path) -> Loaded | Non
     if u.conn.dialect.name != "postgresql":
         return _claim_separately(u, attempt_id, worker, logs_dir)
     u.flush_events()  # the events before these keep their order
-    row = u.conn.execute(
+    row = direct.execute(
+        u.conn,
         _CLAIM,
         {
             "p_id": attempt_id,
@@ -380,7 +381,7 @@ def end_attempt(
     }
     if step_outputs is not None:
         params["p_outputs"] = step_outputs
-    row = u.conn.execute(statement, params).first()
+    row = direct.execute(u.conn, statement, params).first()
     if row is None:
         return None
     loaded = _loaded(row, AttemptStatus.RUNNING, None)
@@ -626,7 +627,7 @@ def queue_attempts(
     if counted:
         assert counters is not None
         params.update(counters.params())
-    rows = u.conn.execute(_QUEUE_COUNTED if counted else _QUEUE, params).all()
+    rows = direct.execute(u.conn, _QUEUE_COUNTED if counted else _QUEUE, params).all()
     if len(rows) != len(wanted) or not all(r.step_moved for r in rows):
         moved = sum(1 for r in rows if r.step_moved)
         raise ConcurrentChange(f"{len(wanted) - moved} of {len(wanted)} steps were not queueable")

@@ -86,7 +86,8 @@ def upstreams_ended(
         "p_skipped": int(skipped),
     }
     order = {step_id: i for i, step_id in enumerate(step_ids)}
-    rows = sorted(conn.execute(_NOTIFY_SUCCESSORS, params), key=lambda r: order[r.step_id])
+    found = direct.execute(conn, _NOTIFY_SUCCESSORS, params)
+    rows = sorted(found, key=lambda r: order[r.step_id])
     return [StepRow.of(r) for r in rows]
 
 
