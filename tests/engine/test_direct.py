@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Connection, bindparam, event, insert, select, update
@@ -12,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from maestro.store import direct, tables
 from maestro.store.db import Database
+from maestro.store.migrate import upgrade
 
 W, R = tables.workflows, tables.runs
 AT = datetime(2026, 3, 4, 5, 6, 7, 890123, tzinfo=UTC)
@@ -112,3 +114,34 @@ def test_errors_are_sqlalchemy_errors_and_listeners_see_each_statement(db: Datab
     assert seen[-2:] == ["INSERT", "INSERT"]
     with db.read() as conn:  # the failed unit rolled back
         assert conn.execute(select(R.c.id)).first() is None
+
+
+def test_sqlite_write_units_share_one_connection_and_a_failed_one_starts_the_next_afresh(
+    tmp_path: Path,
+) -> None:
+    database = Database(f"sqlite:///{tmp_path / 'm.db'}")
+    upgrade(database)
+    try:
+        with database.tx() as conn:
+            first = conn
+        with database.tx() as conn:
+            assert conn is first  # kept, not checked out of the pool again
+        with pytest.raises(RuntimeError), database.tx() as conn:
+            conn.execute(
+                insert(W).values(
+                    id="w",
+                    name="w",
+                    owner="o",
+                    tags=[],
+                    created_at=AT,
+                    updated_at=AT,
+                    active_version=1,
+                    latest_version=1,
+                )
+            )
+            raise RuntimeError("the unit fails after its first write")
+        with database.tx() as conn:  # checked out anew, and the failed unit left nothing
+            assert conn is not first
+            assert conn.execute(select(W.c.id)).first() is None
+    finally:
+        database.dispose()
