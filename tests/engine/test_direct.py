@@ -27,6 +27,16 @@ _BUMP = (
     .where(R.c.workflow_id == bindparam("p_workflow"), R.c.status == "QUEUED")
     .values(steps_unfinished=R.c.steps_unfinished + bindparam("p_n"))
 )
+_NEW_WORKFLOW = insert(W).values(
+    id="w",
+    name="w",
+    owner="o",
+    tags=[],
+    created_at=AT,
+    updated_at=AT,
+    active_version=1,
+    latest_version=1,
+)
 _IN = select(R.c.id).where(R.c.id.in_(bindparam("p_ids", expanding=True))).order_by(R.c.id)
 
 
@@ -34,18 +44,7 @@ _IN = select(R.c.id).where(R.c.id.in_(bindparam("p_ids", expanding=True))).order
 def db(db_url: str) -> Iterator[Database]:
     database = Database(db_url)
     with database.tx() as conn:
-        conn.execute(
-            insert(W).values(
-                id="w",
-                name="w",
-                owner="o",
-                tags=[],
-                created_at=AT,
-                updated_at=AT,
-                active_version=1,
-                latest_version=1,
-            )
-        )
+        conn.execute(_NEW_WORKFLOW)
     yield database
     database.dispose()
 
@@ -127,18 +126,7 @@ def test_sqlite_write_units_share_one_connection_and_a_failed_one_starts_the_nex
         with database.tx() as conn:
             assert conn is first  # kept, not checked out of the pool again
         with pytest.raises(RuntimeError), database.tx() as conn:
-            conn.execute(
-                insert(W).values(
-                    id="w",
-                    name="w",
-                    owner="o",
-                    tags=[],
-                    created_at=AT,
-                    updated_at=AT,
-                    active_version=1,
-                    latest_version=1,
-                )
-            )
+            conn.execute(_NEW_WORKFLOW)
             raise RuntimeError("the unit fails after its first write")
         with database.tx() as conn:  # checked out anew, and the failed unit left nothing
             assert conn is not first
