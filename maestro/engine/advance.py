@@ -544,14 +544,14 @@ class RunAdvance:
             self.u.followups.append(StepStopped(step.id))  # its child runs stop too
 
     def _complete_run(self) -> None:
-        # the counters were just written: their RETURNING gave the failed count and the status
         counted = self._counters
-        fresh = counted is not None and not counted.changed and counted.failed is not None
-        if fresh:
-            assert counted is not None and counted.failed is not None
-            failed = counted.failed
+        expected: RunStatus | tuple[RunStatus, ...]
+        if counted is not None and not counted.changed and counted.failed is not None:
+            # the counters were just written: their RETURNING gave the failed count, and the
+            # run's status as written (the UPDATE holds the row until the unit ends)
+            failed, expected = counted.failed, counted.status
         else:
-            failed = step_rows.failed_count(self.u.conn, self.run.id)
+            failed, expected = step_rows.failed_count(self.u.conn, self.run.id), tuple(RUN_ACTIVE)
         outcome = run_outcome(failed)
         outputs: dict[str, Any] | None = None
         error: str | None = None
@@ -566,8 +566,6 @@ class RunAdvance:
             summary = failure_summary((r.step_id, r.status) for r in ordered)
             error = summary or f"{plural(failed, 'step')} failed"
         values: dict[str, Any] = {"ended_at": self.u.now, "outputs": outputs, "error": error}
-        # the status as written (the row is this unit's now): one conditional UPDATE
-        expected = counted.status if fresh and counted is not None else tuple(RUN_ACTIVE)
         if transition(
             self.u,
             "run",
