@@ -122,6 +122,9 @@ class _Prepared:
 #: is kept in the entry, so an id cannot be reused while the entry lives
 _PREPARED: dict[tuple[int, str, tuple[str, ...]], _Prepared | None] = {}
 _MAX_PREPARED = 2048
+#: statements ``execute`` could not prepare and handed to SQLAlchemy (at most once per
+#: statement and dialect): a hot path's statement here has lost its speed (the tests say so)
+unprepared: list[tuple[str, Executable]] = []
 
 
 def execute(conn: Connection, statement: Executable, params: Params = None) -> Rows:
@@ -250,6 +253,8 @@ def _prepared(dialect: Dialect, statement: Executable, keys: tuple[str, ...]) ->
         _PREPARED.clear()
     made = _prepare(dialect, statement, keys)
     _PREPARED[key] = made
+    if made is None and len(unprepared) < 100:
+        unprepared.append((dialect.name, statement))
     return made
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, literal_column, select, update
 
 from maestro.states import STEP_TERMINAL, StepStatus, WaitingFor
 from maestro.store import direct, tables
@@ -46,7 +46,8 @@ _NEXT_WAITING = (
     .where(
         S.c.run_id == bindparam("p_run"),
         status_is(S.c.status, StepStatus.WAITING),
-        S.c.waiting_for.in_(SLOT_WAITS),
+        # inlined: an expanding IN would be compiled at every call (and skip direct execution)
+        S.c.waiting_for.in_([literal_column(f"'{w.value}'") for w in SLOT_WAITS]),
     )
     .order_by(S.c.priority.desc(), S.c.position)
     .limit(bindparam("p_limit"))

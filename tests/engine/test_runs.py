@@ -12,7 +12,7 @@ from sqlalchemy import event, select
 
 from maestro.engine.runs import create_run
 from maestro.errors import ParamError
-from maestro.store import tables
+from maestro.store import direct, tables
 from tests.engine.harness import Harness
 
 PARAMS = """
@@ -231,3 +231,30 @@ def test_a_followed_handoff_is_one_transaction_of_the_same_few_statements(
     assert len(per_transaction) == length + 1
     handoffs = per_transaction[1:-1]
     assert set(handoffs) == {FOLLOWED_HANDOFF_STATEMENTS[harness.db.engine.dialect.name]}
+
+
+def test_the_hot_paths_statements_all_run_on_the_drivers_cursor(harness: Harness) -> None:
+    """No statement of a chain, a fan-out waiting for slots or a foreach falls back to
+    SQLAlchemy's execution (an expanding ``IN`` in one did, and cost a fifth of a step)."""
+    del direct.unprepared[:]
+    fan_out = "\n".join(f"  - {{id: s{i}, type: noop}}" for i in range(6))
+    foreach = """
+        id: loop
+        owner: t
+        steps:
+          - id: each
+            type: foreach
+            foreach:
+              items: "range(4) | list"
+              concurrency: 2
+              steps:
+                - {id: body, type: noop}
+        """
+    for text in (
+        f"id: chain\nowner: t\nsteps:\n{_chain(4)}\n",
+        f"id: slots\nowner: t\nmax_active_steps: 2\nsteps:\n{fan_out}\n",
+        foreach,
+    ):
+        run_id = harness.start(text)
+        assert harness.drain(run_id).status == "SUCCEEDED"
+    assert [str(statement) for _, statement in direct.unprepared] == []
