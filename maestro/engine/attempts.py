@@ -69,8 +69,7 @@ def claim(eng: Engine, attempt_id: int, worker: str) -> ClaimedAttempt | None:
 
     ``None`` means there is nothing to run: a duplicate delivery, or the run ended meanwhile.
     """
-    with eng.unit(actor=worker) as u:
-        claimed = claim_in(u, eng, attempt_id, worker)
+    claimed = eng.run_unit(lambda u: claim_in(u, eng, attempt_id, worker), actor=worker)
     if claimed is not None:  # committed: the step is handed off
         metrics.observe_handoff(claimed.queue, claimed.waited)
     return claimed
@@ -179,8 +178,7 @@ def set_external_id(eng: Engine, attempt_id: int, external_id: str) -> None:
 
 def report(eng: Engine, attempt_id: int, result: AttemptResult, worker: str = "system") -> bool:
     """Record how an attempt ended and move the run forward; ``False`` if it was already over."""
-    with eng.unit(actor=worker) as u:
-        return end_attempt(u, eng, attempt_id, result)
+    return eng.run_unit(lambda u: end_attempt(u, eng, attempt_id, result), actor=worker)
 
 
 def report_and_follow(
@@ -207,10 +205,12 @@ def report_and_follow(
         if found is not None:
             claimed.append(found)
 
+    def work(u: Unit) -> bool:
+        u.before_commit.append(lambda: follow_on(u))
+        return end_attempt(u, eng, attempt_id, result)
+
     try:
-        with eng.unit(actor=worker) as u:
-            ended = end_attempt(u, eng, attempt_id, result)
-            u.before_commit.append(lambda: follow_on(u))
+        ended = eng.run_unit(work, actor=worker)
     except BaseException:
         for chosen in taken:
             follow.give_back(chosen)

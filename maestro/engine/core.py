@@ -9,6 +9,9 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from typing import TypeVar
+
+from sqlalchemy import Connection
 
 from maestro import lineage as lineage_switch
 from maestro import metrics, traces
@@ -19,9 +22,11 @@ from maestro.engine.compiled import VersionCache
 from maestro.engine.settle import settle
 from maestro.settings import Settings
 from maestro.store.db import Database
+from maestro.store.group_commit import GroupCommit
 from maestro.store.unit import Unit, unit_of_work
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class Engine:
@@ -47,6 +52,8 @@ class Engine:
         #: where the OpenLineage events of started and ended runs and steps go; None: off
         self.lineage = lineage_sink if lineage_sink is not None else lineage_switch.sink()
         self._wake_listeners: list[Callable[[], None]] = []
+        #: the worker threads' units share transactions on SQLite (``run_unit``)
+        self.group = GroupCommit(db)
 
     def on_wake(self, listener: Callable[[], None]) -> None:
         """Call ``listener`` whenever a commit asks the scheduler for a pass."""
@@ -57,26 +64,55 @@ class Engine:
         """A unit of work; its follow-ups for other runs are applied before it commits, its
         side effects (spans and lineage events of what it started or ended, dispatch, cancel,
         wake, signals) after."""
+        with unit_of_work(self.db, self.clock, actor, self._horizon) as u:
+            yield u
+            after = self._before_commit(u)
+        after()
+
+    def run_unit(self, work: Callable[[Unit], T], actor: str = "system") -> T:
+        """``work`` in a unit of work, as ``unit`` runs it — on SQLite in a transaction it may
+        share with other threads' units (``maestro.store.group_commit``): the worker threads'
+        reports take this way."""
+
+        def in_transaction(conn: Connection) -> tuple[T, Callable[[], None]]:
+            u = Unit(conn=conn, now=self.clock.now(), actor=actor, timer_horizon=self._horizon)
+            result = work(u)
+            after = self._before_commit(u)
+            u.flush()
+            return result, after
+
+        result, after = self.group.run(in_transaction)
+        after()
+        return result
+
+    @property
+    def _horizon(self) -> timedelta:
+        return timedelta(seconds=self.settings.poll_interval)
+
+    def _before_commit(self, u: Unit) -> Callable[[], None]:
+        """The end of a unit's transaction (follow-ups, hooks, what reads its changes);
+        returns what is done once it committed."""
+        settle(u, self.versions)
+        for hook in u.before_commit:
+            hook()
         sink, spans = self.spans, None
         lineage_sink, events = self.lineage, None
-        horizon = timedelta(seconds=self.settings.poll_interval)
-        with unit_of_work(self.db, self.clock, actor, horizon) as u:
-            yield u
-            settle(u, self.versions)
-            for hook in u.before_commit:
-                hook()
-            if sink is not None:
-                spans = tracing.collect(u)  # before alerting takes the changes
-            if lineage_sink is not None:
-                events = lineage.collect(u, self.versions, self.settings)
-            ended = metrics.count_attempt_ends(u.changes)
-            alerting.record(u, self.versions, self.settings)
-        if sink is not None and spans:
-            sink.export(spans)
-        if lineage_sink is not None and events:
-            lineage_sink.emit(events)
-        metrics.attempts_ended(ended)
-        self.after_commit(u)
+        if sink is not None:
+            spans = tracing.collect(u)  # before alerting takes the changes
+        if lineage_sink is not None:
+            events = lineage.collect(u, self.versions, self.settings)
+        ended = metrics.count_attempt_ends(u.changes)
+        alerting.record(u, self.versions, self.settings)
+
+        def after() -> None:
+            if sink is not None and spans:
+                sink.export(spans)
+            if lineage_sink is not None and events:
+                lineage_sink.emit(events)
+            metrics.attempts_ended(ended)
+            self.after_commit(u)
+
+        return after
 
     def apply_signal(self, signal_id: int) -> tuple[list[int], list[int]]:
         """Apply a recorded signal in a unit of its own: (runs started, steps released)."""
