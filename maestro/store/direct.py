@@ -226,9 +226,23 @@ def _convert(prepared: _Prepared, raw: Sequence[Any]) -> Any:
     )
 
 
+#: (dialect, type) → the type's bind processor, one for every statement binding the type
+_DATETIME_PROCESSORS: dict[tuple[str, str], Processor] = {}
+
+
+def _datetime_processor(dialect: Dialect, type_: Any) -> Processor:
+    """A datetime type's bind processor, shared by all statements (``_same_value_once``): a
+    unit binds its one ``now`` in most of its statements."""
+    key = (dialect.name, repr(type_))
+    if key not in _DATETIME_PROCESSORS:
+        process = type_.dialect_impl(dialect).bind_processor(dialect)
+        _DATETIME_PROCESSORS[key] = None if process is None else _same_value_once(process)
+    return _DATETIME_PROCESSORS[key]
+
+
 def _same_value_once(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
     """``process``, remembering its last value: a unit writes its one ``now`` into many rows
-    and columns, and formatting a datetime for SQLite is 5 % of a no-op step. (The pair is
+    and columns, and formatting a datetime for SQLite was 5 % of a no-op step. (The pair is
     one object, read and replaced whole: threads sharing it never see a mixed one.)"""
     last: list[tuple[Any, Any]] = [(object(), None)]
 
@@ -290,9 +304,10 @@ def _prepare(dialect: Dialect, statement: Executable, keys: tuple[str, ...]) -> 
             return None
         if not bind.required and name not in defaults:
             defaults[name] = bind.value
-        process = bind.type.dialect_impl(dialect).bind_processor(dialect)
-        if process is not None and isinstance(getattr(bind.type, "impl", bind.type), DateTime):
-            process = _same_value_once(process)
+        if isinstance(getattr(bind.type, "impl", bind.type), DateTime):
+            process = _datetime_processor(dialect, bind.type)
+        else:
+            process = bind.type.dialect_impl(dialect).bind_processor(dialect)
         binds.append((name, process))
     columns = compiled._result_columns
     if not columns:
