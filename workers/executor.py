@@ -47,7 +47,8 @@ class AttemptExecutor:
         self.pid = os.getpid()
         self.worker = worker_name or eng.settings.worker_name or default_worker_name()
         self.heartbeats = Heartbeater(eng)
-        self._work_root = eng.settings.home / "work"
+        # strings: path joins were a few per cent of a no-op step
+        self._work_root = str(eng.settings.home / "work")
         self._checkpoints = eng.settings.home / "checkpoints"
         #: how this executor picks the attempt it runs next when it reports one (claimed in
         #: the report's transaction); None: it only runs what it is sent
@@ -139,19 +140,20 @@ class AttemptExecutor:
                 return AttemptResult(AttemptStatus.FAILED, error=message, permanent=True)
             timeout = claimed.timeout.total_seconds() if claimed.timeout else None
             watch = self.heartbeats.watch(claimed.attempt_id, timeout)
-            work_dir = self._work_root / str(claimed.attempt_id)
+            work = f"{self._work_root}/{claimed.attempt_id}"
+            work_dir = Path(work)
             try:
                 outcome = self._call(runtime, self._context(claimed, watch, work_dir, log), log)
             finally:
-                if work_dir.exists():
-                    shutil.rmtree(work_dir, ignore_errors=True)
+                if os.path.exists(work):
+                    shutil.rmtree(work, ignore_errors=True)
         return _result(outcome, watch, claimed)
 
     def _context(
         self, claimed: ClaimedAttempt, watch: Watch, work_dir: Path, log: BinaryIO
     ) -> RuntimeContext:
         env = dict(claimed.env)
-        env["MAESTRO_OUTPUT"] = str(work_dir / "output")
+        env["MAESTRO_OUTPUT"] = f"{work_dir}/output"
         return RuntimeContext(
             attempt_id=claimed.attempt_id,
             run_id=claimed.run_id,

@@ -79,12 +79,13 @@ def claim_in(u: Unit, eng: Engine, attempt_id: int, worker: str) -> ClaimedAttem
     """``claim`` in the caller's unit of work (a report that follows on: ``report``)."""
     # one statement on PostgreSQL: the attempt and its step RUNNING, their events, and
     # the rows as they were (nothing moves if the attempt is no longer the step's to run)
-    loaded = handoff.claim(u, attempt_id, worker, eng.settings.logs_dir)
+    logs_dir = eng.settings.logs_dir
+    loaded = handoff.claim(u, attempt_id, worker, logs_dir)
     if loaded is None:
         return None
     attempt, step, run = loaded.attempt, loaded.step, loaded.run
     spec = eng.versions.for_run(u.conn, run.workflow_id, run.version, run.body).steps[step.step_id]
-    log_path = Path(f"{eng.settings.logs_dir}/{run.id}/{step.step_id}/{attempt.number}.log")
+    log_path = Path(f"{logs_dir}/{run.id}/{step.step_id}/{attempt.number}.log")
     timeout, timeout_error = _timeout(u, run, step, spec)
     if timeout:  # a statement more only for a step with a timeout
         handoff.set_timeout(u, attempt_id, u.now + timeout)
