@@ -88,7 +88,7 @@ def create_run(
         lambda value: expressions.render(value, scope),
     )
     resolved = {**undeclared, **resolved}
-    run_id = run_rows.insert_run(
+    row = run_rows.insert_run(
         u.conn,
         workflow_id=workflow_id,
         number=number,
@@ -109,6 +109,7 @@ def create_run(
         scope={"signal": dict(signal)} if signal else None,
         reuse={sid: r.as_json() for sid, r in reuse.items()} if reuse else None,
     )
+    run_id = row.id
     created(u, "run", run_id, RunStatus.QUEUED, run_id=run_id, message=f"trigger: {trigger}")
     alerting.arm_deadlines(u, compiled.definition, run_id, workflow_id, logical)
     if backfill_id is None and parent_run_id is None:
@@ -116,6 +117,8 @@ def create_run(
         refused = refused_at_creation(u.conn, strategy, workflow_id, run_id)
         if refused:
             stop_unstarted(u, run_id, refused, action="run_strategy")
+            return run_id
+    u.new_runs[run_id] = row
     return run_id
 
 

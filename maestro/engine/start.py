@@ -35,7 +35,7 @@ def start_run(u: Unit, versions: VersionCache, run_id: int, run: RunRow | None =
     run's status and outputs.
     """
     if run is None:
-        run = load_run(u.conn, run_id)
+        run = u.new_runs.pop(run_id, None) or load_run(u.conn, run_id)
     reuse = reused_steps(u.conn, run_id) if run.restarted_from is not None else {}
     compiled = versions.for_run(u.conn, run.workflow_id, run.version, run.body)
     total = len(compiled.steps)

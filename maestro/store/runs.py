@@ -9,13 +9,17 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, insert, select, update
 
 from maestro.store import direct, tables
+from maestro.store.records import RUN_COLUMNS, RunRow
 
 R, W = tables.runs, tables.workflows
 
+#: built once (``direct`` compiles it once per set of columns given)
+_INSERT_RUN = insert(R).returning(*RUN_COLUMNS)
 
-def insert_run(conn: Connection, **values: Any) -> int:
-    run_id: int = conn.execute(insert(R).values(**values).returning(R.c.id)).scalar_one()
-    return run_id
+
+def insert_run(conn: Connection, **values: Any) -> RunRow:
+    """A new run; its row as inserted (starting it in the same unit reads it from here)."""
+    return RunRow.of(direct.execute(conn, _INSERT_RUN, values).one())
 
 
 def insert_runs(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:

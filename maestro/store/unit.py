@@ -63,6 +63,8 @@ class Unit:
     #: runs this unit advanced, with their compiled DAG (run id → (RunRow, CompiledWorkflow)),
     #: so that what reads the changes afterwards need not load them again
     runs: dict[int, Any] = field(default_factory=dict)
+    #: runs this unit created, as inserted (``RunRow``): starting one reads no row again
+    new_runs: dict[int, Any] = field(default_factory=dict)
     #: called once the follow-ups are settled, before what reads the changes: the last
     #: writes of the unit (a worker claiming its next attempt, ``engine.attempts.report``)
     before_commit: list[Callable[[], None]] = field(default_factory=list)

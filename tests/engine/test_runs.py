@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import event, select
 
 from maestro.engine.runs import create_run
+from maestro.engine.start import start_run
 from maestro.errors import ParamError
 from maestro.store import direct, tables
 from tests.engine.harness import Harness
@@ -258,3 +259,24 @@ def test_the_hot_paths_statements_all_run_on_the_drivers_cursor(harness: Harness
         run_id = harness.start(text)
         assert harness.drain(run_id).status == "SUCCEEDED"
     assert [str(statement) for _, statement in direct.unprepared] == []
+
+
+def test_a_run_started_in_the_unit_that_created_it_is_not_read_again(harness: Harness) -> None:
+    """The INSERT returns the run's row, and ``start_run`` takes it from there."""
+    workflow_id = harness.submit("id: once\nowner: t\nsteps: [{id: a, type: noop}]\n")
+    seen: list[str] = []
+
+    def listen(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        seen.append(statement)
+
+    event.listen(harness.db.engine, "before_cursor_execute", listen)
+    try:
+        with harness.engine.unit() as u:
+            run_id = create_run(u, harness.engine.versions, workflow_id)
+            assert run_id in u.new_runs
+            assert start_run(u, harness.engine.versions, run_id)
+    finally:
+        event.remove(harness.db.engine, "before_cursor_execute", listen)
+    reads = [s for s in seen if s.lstrip().upper().startswith("SELECT") and "FROM runs" in s]
+    assert reads == []
+    assert harness.drain(run_id).status == "SUCCEEDED"
