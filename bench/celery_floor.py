@@ -5,7 +5,8 @@ path at the floor"; the same workloads as ``../shared/peers/floor.sh``).
 - hop: a ``celery.chain`` of N tasks, each stamping ``time.time()`` in its body; the hop is
   the next body's stamp minus the previous one's (Celery records no start times of its own);
 - fan-out: ``chain(start, group(N no-ops), join)`` (a chord, results in Redis); tasks/s from the
-  client's send to the join's result.
+  client's send to the join's result — with Celery's default reservation of messages ahead,
+  or, like a Maestro worker's default, without.
 
 ``Floor`` starts ``celery worker`` on this module in a subprocess, on its own Redis databases
 and queue, so no Maestro worker ever takes its tasks.
@@ -38,6 +39,9 @@ app = Celery(
     set_as_current=False,
 )
 app.conf.update(task_default_queue=QUEUE, worker_hijack_root_logger=False)
+NO_PREFETCH_VAR = "MAESTRO_FLOOR_NO_PREFETCH"
+if os.environ.get(NO_PREFETCH_VAR):  # as a Maestro worker by default: a message per free slot
+    app.conf.update(worker_prefetch_multiplier=1, worker_disable_prefetch=True)
 
 
 @app.task(name="floor.step")  # type: ignore[untyped-decorator]
@@ -69,13 +73,16 @@ def _database(url: str, number: int) -> str:
 
 class Floor:
     """A raw Celery worker (``pool`` × ``concurrency``) on the Redis server of ``redis_url``
-    (databases 2 and 3), and the client calls that measure it."""
+    (databases 2 and 3), and the client calls that measure it. ``prefetch``: Celery's
+    default (each process reserves 4 messages ahead); False: a message only per free slot,
+    as a Maestro worker takes them unless started with ``--prefetch``."""
 
-    def __init__(self, redis_url: str, pool: str, concurrency: int) -> None:
+    def __init__(self, redis_url: str, pool: str, concurrency: int, prefetch: bool = True) -> None:
         self.broker = _database(redis_url, 2)
         self.backend = _database(redis_url, 3)
         self.pool = pool
         self.concurrency = concurrency
+        self.prefetch = prefetch
         self._stamps = tempfile.TemporaryDirectory(prefix="maestro-floor-")
         self._worker: subprocess.Popen[bytes] | None = None
 
@@ -85,6 +92,7 @@ class Floor:
             "MAESTRO_FLOOR_BROKER": self.broker,
             "MAESTRO_FLOOR_BACKEND": self.backend,
             STAMPS_VAR: self._stamps.name,
+            NO_PREFETCH_VAR: "" if self.prefetch else "1",
         }
         os.environ[STAMPS_VAR] = self._stamps.name
         app.conf.update(broker_url=self.broker, result_backend=self.backend)

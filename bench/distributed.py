@@ -146,6 +146,23 @@ def _targets(result: dict[str, Any]) -> list[dict[str, Any]]:
         1.5,
         at_most=False,
     )
+    # like for like: both reserving messages ahead, or neither
+    reserving, unreserved = (
+        ours.get("fanout-1000-prefetch"),
+        floor.get("fanout_no_prefetch_tasks_per_second_median"),
+    )
+    target(
+        "fan-out, both reserving ahead: ours --prefetch / raw Celery's default",
+        reserving["steps_per_second_median"] / rate if reserving and rate else None,
+        1.5,
+        at_most=False,
+    )
+    target(
+        "fan-out, neither reserving ahead: ours / raw Celery without prefetch",
+        ours["fanout-1000"]["steps_per_second_median"] / unreserved if unreserved else None,
+        1.5,
+        at_most=False,
+    )
     two = ours.get("fanout-1000-two-workers")
     target(
         "fan-out, two workers / one",
@@ -165,6 +182,8 @@ def _floor(redis_url: str, pool: str, concurrency: int, repeat: int, width: int)
     with Floor(redis_url, pool, concurrency) as floor:
         hops = [h for _ in range(repeat) for h in floor.chain_hops(100)]
         rates = [floor.fanout_rate(width) for _ in range(repeat)]
+    with Floor(redis_url, pool, concurrency, prefetch=False) as floor:
+        unreserved = [floor.fanout_rate(width) for _ in range(repeat)]
     return {
         "system": "celery (raw, no bookkeeping)",
         "pool": pool,
@@ -174,6 +193,7 @@ def _floor(redis_url: str, pool: str, concurrency: int, repeat: int, width: int)
         "hop_samples": len(hops),
         "fanout_tasks": width + 2,
         "fanout_tasks_per_second_median": round(statistics.median(rates), 1),
+        "fanout_no_prefetch_tasks_per_second_median": round(statistics.median(unreserved), 1),
     }
 
 
@@ -185,6 +205,9 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=1000, help="fan-out width")
     parser.add_argument("--no-floor", action="store_true", help="skip the raw Celery floor")
     parser.add_argument("--one-worker", action="store_true", help="skip the two-worker fan-out")
+    parser.add_argument(
+        "--no-prefetch", action="store_true", help="skip the fan-out of a --prefetch worker"
+    )
     parser.add_argument(
         "--foreach", type=int, default=10_000, help="foreach size (0: skip); one worker"
     )
@@ -201,7 +224,7 @@ def main() -> None:
         cluster = Cluster(url, redis_server.url, home)
         try:
             cluster.scheduler()
-            cluster.worker(concurrency=args.concurrency, pool=args.pool)
+            workers = [cluster.worker(concurrency=args.concurrency, pool=args.pool)]
             _warm(cluster)
             handoffs = [h for _ in range(args.repeat) for h in chain_handoffs(cluster, 100)]
             starts = [run_start_ms(cluster) for _ in range(20 * args.repeat)]
@@ -236,7 +259,9 @@ def main() -> None:
                     }
                 )
             if not args.one_worker:
-                cluster.worker("worker2", concurrency=args.concurrency, pool=args.pool)
+                workers.append(
+                    cluster.worker("worker2", concurrency=args.concurrency, pool=args.pool)
+                )
                 for _ in range(3):
                     _warm(cluster)
                 analyze(cluster)
@@ -246,6 +271,24 @@ def main() -> None:
                         "scenario": "fanout-1000-two-workers",
                         "steps": args.width,
                         "steps_per_second_median": round(statistics.median(two), 1),
+                    }
+                )
+            if not args.no_prefetch:
+                # one worker that reserves messages ahead, as raw Celery does by default
+                for proc in workers:
+                    proc.terminate()
+                    proc.wait(30)
+                cluster.worker(
+                    "worker-prefetch", "default", args.concurrency, args.pool, "--prefetch"
+                )
+                _warm(cluster)
+                analyze(cluster)
+                reserving = [fanout_rate(cluster, args.width) for _ in range(args.repeat)]
+                results.append(
+                    {
+                        "scenario": "fanout-1000-prefetch",
+                        "steps": args.width,
+                        "steps_per_second_median": round(statistics.median(reserving), 1),
                     }
                 )
         finally:
