@@ -90,6 +90,11 @@ class VersionCache:
         #: one loader per version at a time: the other threads wait for its result
         self._loading: dict[tuple[str, int], threading.Lock] = {}
         self._bodies: dict[tuple[str, int, str], CompiledWorkflow] = {}
+        #: the rows of runs whose children are ending (``engine.children``), by run id, as read
+        #: once: a run's row never changes after it started but for its status. Kept here, with
+        #: the engine's other caches of what does not change, so that it never outlives its
+        #: database (ids are per database)
+        self.parent_runs: dict[int, Any] = {}
 
     def put(self, workflow_id: str, version: int, definition: WorkflowDefinition) -> None:
         """Remember a version just submitted, sparing the first run a re-parse."""

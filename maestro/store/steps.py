@@ -200,13 +200,16 @@ _COUNT_CHILD_END = (
         S.c.children_started,
         S.c.children_done,
         S.c.children_failed,
+        # the parent run's status as it is now (the rest of its row never changes)
+        select(R.c.status).where(R.c.id == S.c.run_id).scalar_subquery().label("parent_status"),
     )
 )
 
 
 def count_child_end(conn: Connection, step_run_id: int, failed: bool) -> Any:
     """Count a child run's end in its parent step: the step's row (``STEP_COLUMNS`` and its
-    children counters, as counted), or None when the step no longer waits for children."""
+    children counters, as counted) and its run's status (``parent_status``), or None when the
+    step no longer waits for children."""
     return direct.execute(
         conn, _COUNT_CHILD_END, {"p_step": step_run_id, "p_failed": int(failed)}
     ).first()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from maestro.engine import actions
 from maestro.engine.runs import create_run
@@ -387,3 +387,27 @@ def test_a_subworkflow_passes_undeclared_params_only_when_told(harness: Harness)
             )
         ).scalar_one()
     assert child == {"x": 21, "extra": {"foo": "bar"}}  # declared ones typed, the rest as given
+
+
+def test_an_iteration_end_sees_the_parent_runs_status_as_it_is_now(harness: Harness) -> None:
+    """The parent run's row is read once per process (it never changes but for its status);
+    its status comes fresh with every child's end: an ended parent starts no iteration."""
+    harness.executor.follow = None  # one iteration per step_once
+    run_id = harness.start("""
+        id: fresh_parent
+        owner: t
+        steps:
+          - id: each
+            type: foreach
+            foreach: {items: "range(3) | list", concurrency: 1, steps: [{id: s, type: noop}]}
+        """)
+    runs = tables.runs
+    harness.step_once()  # iteration 0 ends (its parent row read), iteration 1 starts
+    with harness.db.tx() as conn:  # the parent ends elsewhere, its children left as they are
+        conn.execute(update(runs).where(runs.c.id == run_id).values(status="FAILED"))
+    harness.step_once()  # iteration 1 ends
+    with harness.db.read() as conn:
+        statuses = conn.execute(
+            select(runs.c.status).where(runs.c.parent_run_id == run_id).order_by(runs.c.iteration)
+        ).scalars()
+        assert list(statuses) == ["SUCCEEDED", "SUCCEEDED", "QUEUED"]
