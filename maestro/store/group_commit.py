@@ -34,11 +34,12 @@ T = TypeVar("T")
 
 
 class _Work(Generic[T]):
-    __slots__ = ("context", "done", "error", "result", "wake", "work")
+    __slots__ = ("context", "done", "error", "result", "thread", "wake", "work")
 
     def __init__(self, work: Callable[[Connection], T]) -> None:
         self.work = work
         self.context = contextvars.copy_context()
+        self.thread = threading.get_ident()
         self.done = False
         self.result: T | None = None
         self.error: BaseException | None = None
@@ -63,6 +64,7 @@ class GroupCommit:
         #: work handed over while a thread writes, oldest first
         self._handed: list[_Work[Any]] = []
         self._writing = False
+        self._writer = 0  # the ident of the thread that writes (or is woken to write) now
         #: how many transactions committed the work of how many (the tests read it)
         self.transactions = 0
         self.works = 0
@@ -76,11 +78,16 @@ class GroupCommit:
         if not self._shared:
             with self._db.tx() as conn:
                 return work(conn)
+        if self._writer == threading.get_ident():
+            # a work that runs a work: it would wait for itself for ever
+            raise RuntimeError("GroupCommit.run called from inside a work it runs")
         mine = _Work(work)
         with self._mutex:
             waits = self._writing
             if waits:
                 self._handed.append(mine)
+            else:
+                self._writer = mine.thread
             self._writing = True
         if waits:
             mine.wake.acquire()  # sleeps without the GIL; only its own wake-up wakes it
@@ -96,6 +103,7 @@ class GroupCommit:
             with self._mutex:
                 following = self._handed.pop(0) if self._handed else None
                 self._writing = following is not None
+                self._writer = following.thread if following is not None else 0
             if following is not None:
                 following.wake.release()
             for one in batch[1:]:

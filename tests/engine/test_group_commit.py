@@ -170,3 +170,18 @@ def test_work_alone_is_a_transaction_of_its_own_on_both_stores(db: Database) -> 
     with pytest.raises(IntegrityError):
         group.run(lambda conn: (_add(conn, "b"), _add(conn, "a")))
     assert _stored(db) == ["a"]
+
+
+def test_a_work_that_runs_a_work_is_refused_not_left_waiting_for_itself(
+    sqlite_db: Database,
+) -> None:
+    group = GroupCommit(sqlite_db)
+
+    def nested(conn: Connection) -> None:
+        _add(conn, "a")
+        group.run(lambda inner: _add(inner, "b"))
+
+    with pytest.raises(RuntimeError, match="inside a work"):
+        group.run(nested)
+    assert _stored(sqlite_db) == []  # the outer work rolled back
+    assert group.run(lambda conn: _add(conn, "c") or "c") == "c"
