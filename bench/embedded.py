@@ -23,8 +23,7 @@ from sqlalchemy import select
 
 from maestro.cli import embedded
 from maestro.definition import parse_definition
-from maestro.engine.runs import create_run
-from maestro.engine.start import start_run
+from maestro.engine.actions import start_run_now
 from maestro.engine.workflows import submit
 from maestro.settings import load_settings
 from maestro.states import RUN_TERMINAL
@@ -60,9 +59,8 @@ def run_once(doc: dict[str, Any]) -> dict[str, Any]:
                 submitted = submit(u, definition)
             eng.versions.put(definition.id, submitted.version, definition)
             wall = time.perf_counter()
-            with eng.unit() as u:
-                run_id = create_run(u, eng.versions, definition.id)
-                start_run(u, eng.versions, run_id)
+            # started as the REST API, the CLI and the web view start a run
+            run_id = start_run_now(eng, definition.id, "bench").run_id
             scope.add(run_id)
             while True:
                 with eng.db.read() as conn:

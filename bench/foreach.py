@@ -48,8 +48,7 @@ def one(items: int) -> dict[str, Any]:
     """Run one foreach of ``items`` no-op bodies in this process; report time and memory."""
     from maestro.cli import embedded
     from maestro.definition import parse_definition
-    from maestro.engine.runs import create_run
-    from maestro.engine.start import start_run
+    from maestro.engine.actions import start_run_now
     from maestro.engine.workflows import submit
     from maestro.settings import load_settings
     from maestro.states import RUN_TERMINAL
@@ -65,9 +64,8 @@ def one(items: int) -> dict[str, Any]:
             with eng.unit() as u:
                 submit(u, definition)
             started = time.perf_counter()
-            with eng.unit() as u:
-                run_id = create_run(u, eng.versions, definition.id)
-                start_run(u, eng.versions, run_id)
+            # started as the REST API, the CLI and the web view start a run
+            run_id = start_run_now(eng, definition.id, "bench").run_id
             scope.add(run_id)
             while True:
                 with eng.db.read() as conn:

@@ -21,7 +21,7 @@ from maestro.engine.compiled import CompiledWorkflow
 from maestro.engine.core import Engine
 from maestro.engine.reopen import recount_upstreams, reopen_downstream
 from maestro.engine.runs import Reused, create_run
-from maestro.errors import Conflict, InvalidRequest, NotFound
+from maestro.errors import Conflict, NotFound
 from maestro.reads import run_by_idempotency_key
 from maestro.states import (
     RUN_ACTIVE,
@@ -126,19 +126,17 @@ def start_run_now(
     gives back the same run."""
     try:
         with eng.unit(actor=actor) as u:
-            latest = u.conn.execute(
-                select(W.c.latest_version).where(W.c.id == workflow_id).with_for_update()
-            ).scalar()
-            if latest is None:
-                raise NotFound(f"workflow {workflow_id!r} does not exist")
             if idempotency_key is not None:
+                # the workflow's row locked first: one request per key creates the run
+                found = u.conn.execute(
+                    select(W.c.id).where(W.c.id == workflow_id).with_for_update()
+                ).scalar()
+                if found is None:
+                    raise NotFound(f"workflow {workflow_id!r} does not exist")
                 existing = run_by_idempotency_key(u.conn, workflow_id, idempotency_key)
                 if existing is not None:
                     return Started(existing, created=False)
-            if version is not None and version > latest:
-                raise InvalidRequest(
-                    f"workflow {workflow_id!r} has no version {version} (latest: {latest})"
-                )
+            # (no such workflow, or no such version: create_run raises, nothing written)
             run_id = create_run(
                 u,
                 eng.versions,

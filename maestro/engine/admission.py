@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, literal, select, union_all
 
 from maestro.definition.models import RunStrategy, RunStrategyKind
 from maestro.engine.advance import RunAdvance
@@ -30,8 +30,8 @@ from maestro.engine.strategies import (
     regular,
     restart_chain,
 )
-from maestro.states import RUN_ACTIVE, BackfillStatus, RunStatus
-from maestro.store import tables
+from maestro.states import BackfillStatus, RunStatus
+from maestro.store import direct, tables
 from maestro.store.records import load_run
 from maestro.store.tables import status_is
 from maestro.store.unit import Unit
@@ -41,11 +41,23 @@ W, R, B = tables.workflows, tables.runs, tables.backfills
 
 def admit_or_queue(u: Unit, versions: VersionCache, run_id: int) -> bool:
     """Start the QUEUED run ``run_id`` now if its workflow's strategy admits it (older queued
-    runs go first); otherwise it stays QUEUED, or the strategy stops it. True if it started."""
-    run = load_run(u.conn, run_id)
-    admit_workflow(u, versions, run.workflow_id)
-    status = u.conn.execute(select(R.c.status).where(R.c.id == run_id)).scalar()
-    return status in RUN_ACTIVE
+    runs go first); otherwise it stays QUEUED, or the strategy stops it. True if it started.
+
+    A run this unit created (``create_run``) is admitted on the workflow row its creation
+    locked and read (``Unit.counted_workflows``): no statement locks or reads it again, and
+    the workflow's backfills are left to the scheduler (a regular run does not change their
+    lanes)."""
+    new = u.new_runs.get(run_id)
+    counted = u.counted_workflows.get(new.workflow_id) if new is not None else None
+    if new is None or counted is None:
+        started = admit_workflow(u, versions, load_run(u.conn, run_id).workflow_id)
+    else:
+        workflow_id = new.workflow_id
+        strategy = versions.get(u.conn, workflow_id, counted.active_version).definition
+        started = _admit_regular(
+            u, versions, workflow_id, strategy.run_strategy, counted.blocked_by_run_id
+        )
+    return run_id in started
 
 
 def admit_workflow(u: Unit, versions: VersionCache, workflow_id: str) -> list[int]:
@@ -96,23 +108,13 @@ def _admit_regular(
 ) -> list[int]:
     if strategy.kind is not RunStrategyKind.strict_sequential:
         blocked_by = None
-    active = _ids(
-        u.conn,
-        R.c.workflow_id == workflow_id,
-        is_open(R.c.status),
-        R.c.status != RunStatus.QUEUED,
-        regular(),
-    )
-    queued_filter: list[Any] = [
-        R.c.workflow_id == workflow_id,
-        is_open(R.c.status),
-        status_is(R.c.status, RunStatus.QUEUED),
-        regular(),
-    ]
-    if blocked_by is not None:
-        queued_filter.append(R.c.restarted_from.is_not(None))
     capped = strategy.kind not in (RunStrategyKind.first_only, RunStrategyKind.last_only)
-    queued = _ids(u.conn, *queued_filter, limit=strategy.max_concurrency if capped else None)
+    active, queued = _regular_lane(
+        u.conn,
+        workflow_id,
+        restarts_only=blocked_by is not None,
+        limit=strategy.max_concurrency if capped else _UNCAPPED,
+    )
     restarts = (
         frozenset(q for q in queued if blocked_by in restart_chain(u.conn, q))
         if blocked_by is not None
@@ -122,6 +124,44 @@ def _admit_regular(
         strategy, Lane(active, queued), blocked_by=blocked_by, restarts_of_blocker=restarts
     )
     return _apply(u, versions, decision)
+
+
+#: the queued runs of a workflow considered at once by a strategy without a concurrency cap
+_UNCAPPED = 2**31 - 1
+
+
+def _lane_statement(restarts_only: bool) -> Any:
+    """A workflow's active regular runs and its first ``p_limit`` queued ones (only restarts
+    with ``restarts_only``), in one statement: (id, queued)."""
+    workflow = R.c.workflow_id == bindparam("p_workflow")
+    active = select(R.c.id, literal(False).label("queued")).where(
+        workflow, is_open(R.c.status), R.c.status != RunStatus.QUEUED.value, regular()
+    )
+    waiting = [workflow, is_open(R.c.status), status_is(R.c.status, RunStatus.QUEUED), regular()]
+    if restarts_only:
+        waiting.append(R.c.restarted_from.is_not(None))
+    queued = (
+        select(R.c.id, literal(True).label("queued"))
+        .where(*waiting)
+        .order_by(R.c.id)
+        .limit(bindparam("p_limit"))
+        .subquery()
+    )
+    return union_all(active, select(queued.c.id, queued.c.queued))
+
+
+_LANE = {flag: _lane_statement(flag) for flag in (False, True)}
+
+
+def _regular_lane(
+    conn: Connection, workflow_id: str, *, restarts_only: bool, limit: int
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(active, queued) run ids of the workflow's regular lane, each in creation order."""
+    rows = direct.execute(
+        conn, _LANE[restarts_only], {"p_workflow": workflow_id, "p_limit": limit}
+    ).all()
+    active = tuple(sorted(int(r.id) for r in rows if not r.queued))
+    return active, tuple(sorted(int(r.id) for r in rows if r.queued))
 
 
 def _running_backfills(conn: Connection, workflow_id: str) -> list[tuple[int, int | None]]:

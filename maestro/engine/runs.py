@@ -15,7 +15,7 @@ from maestro.engine import alerting
 from maestro.engine.compiled import VersionCache
 from maestro.engine.lifecycle import stop_unstarted
 from maestro.engine.strategies import refused_at_creation
-from maestro.errors import NotFound
+from maestro.errors import InvalidRequest, NotFound
 from maestro.states import RunStatus, StepStatus
 from maestro.store import runs as run_rows
 from maestro.store import tables
@@ -47,6 +47,7 @@ def create_run(
     pass_undeclared: bool = False,
 ) -> int:
     """Insert a QUEUED run of ``workflow_id`` (its active version unless told) and return its id.
+    A version the workflow does not have (yet) raises ``InvalidRequest``.
 
     Params are merged (definition defaults → trigger params → given params) and coerced; an
     unknown or ill-typed param raises ``ParamError`` and nothing is written. Under the
@@ -59,6 +60,11 @@ def create_run(
     wf = run_rows.next_run_number(u.conn, workflow_id)
     if wf is None:
         raise NotFound(f"workflow {workflow_id!r} does not exist")
+    if version is not None and version > wf.latest_version:
+        raise InvalidRequest(
+            f"workflow {workflow_id!r} has no version {version} (latest: {wf.latest_version})"
+        )
+    u.counted_workflows[workflow_id] = wf
     version = version or wf.active_version
     compiled = versions.get(u.conn, workflow_id, version)
     number = wf.run_counter

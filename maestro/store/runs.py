@@ -33,14 +33,15 @@ _NEXT_RUN_NUMBER = (
     update(W)
     .where(W.c.id == bindparam("p_workflow"))
     .values(run_counter=W.c.run_counter + 1)
-    .returning(W.c.active_version, W.c.run_counter)
+    .returning(W.c.active_version, W.c.latest_version, W.c.blocked_by_run_id, W.c.run_counter)
 )
 
 
 def next_run_number(conn: Connection, workflow_id: str) -> Any:
-    """Count a new run of the workflow: its row (``active_version``, ``run_counter`` — the new
-    run's number), or None when there is no such workflow. The row stays locked until the
-    unit ends, so numbers are given in order."""
+    """Count a new run of the workflow: its row (``active_version``, ``latest_version``,
+    ``blocked_by_run_id``, ``run_counter`` — the new run's number), or None when there is no
+    such workflow. The row stays locked until the unit ends, so numbers are given in order
+    (and admitting the new run in the same unit needs no other lock, nor to read it again)."""
     return direct.execute(conn, _NEXT_RUN_NUMBER, {"p_workflow": workflow_id}).first()
 
 

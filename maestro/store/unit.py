@@ -15,15 +15,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection
 
 from maestro.clock import Clock
 from maestro.dispatch import Dispatch
-from maestro.store import direct, tables
 from maestro.store.db import Database
+from maestro.store.event_rows import insert_events
 from maestro.store.notify import notify
 
-_INSERT_EVENTS = insert(tables.events)
 _OPTIONAL_EVENT_KEYS = (
     "run_id",
     "step_run_id",
@@ -65,6 +64,10 @@ class Unit:
     runs: dict[int, Any] = field(default_factory=dict)
     #: runs this unit created, as inserted (``RunRow``): starting one reads no row again
     new_runs: dict[int, Any] = field(default_factory=dict)
+    #: workflows whose row this unit locked by counting a new run (``next_run_number``): id →
+    #: the row as locked (``active_version``, ``blocked_by_run_id``); admitting the new run
+    #: reads it from here instead of locking it again
+    counted_workflows: dict[str, Any] = field(default_factory=dict)
     #: called once the follow-ups are settled, before what reads the changes: the last
     #: writes of the unit (a worker claiming its next attempt, ``engine.attempts.report``)
     before_commit: list[Callable[[], None]] = field(default_factory=list)
@@ -104,7 +107,7 @@ class Unit:
         """Write the buffered event rows now (a statement that writes events of its own
         comes next, and the order of the events is the order of the changes)."""
         if self.events:
-            direct.execute(self.conn, _INSERT_EVENTS, self.events)
+            insert_events(self.conn, self.events)
             self.events.clear()
 
     def flush(self) -> None:

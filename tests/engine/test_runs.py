@@ -234,6 +234,29 @@ def test_a_followed_handoff_is_one_transaction_of_the_same_few_statements(
     assert set(handoffs) == {FOLLOWED_HANDOFF_STATEMENTS[harness.db.engine.dialect.name]}
 
 
+#: a run started by hand (``start_run_now``: the REST API, the CLI, the web view), one root
+#: step, on PostgreSQL: the workflow's run counter (which locks its row and returns what
+#: admission needs), the run's INSERT, the strategy's lane (active and queued runs, one
+#: statement), the run RUNNING, its step rows, the unit's events, the root step queued.
+#: No statement reads back the run or the workflow row; the backfill lanes are the
+#: scheduler's. SQLite: no data-modifying CTEs, and a BEGIN IMMEDIATE.
+RUN_START_STATEMENTS = {"postgresql": 7, "sqlite": 10}
+
+
+def test_a_run_started_by_hand_costs_a_few_statements_in_one_transaction(
+    harness: Harness,
+) -> None:
+    from maestro.engine.actions import start_run_now
+
+    harness.submit("id: byhand\nowner: t\nsteps: [{id: a, type: noop}]\n")
+    harness.drain(start_run_now(harness.engine, "byhand", "alice").run_id)  # warm the caches
+    with statements_per_transaction(harness) as per_transaction:
+        run_id = start_run_now(harness.engine, "byhand", "alice").run_id
+    assert per_transaction == [RUN_START_STATEMENTS[harness.db.engine.dialect.name]]
+    assert [d.attempt_id for d in harness.dispatcher.pending]  # its step went to a worker
+    assert harness.drain(run_id).status == "SUCCEEDED"
+
+
 def test_the_hot_paths_statements_all_run_on_the_drivers_cursor(harness: Harness) -> None:
     """No statement of a chain, a fan-out waiting for slots or a foreach falls back to
     SQLAlchemy's execution (an expanding ``IN`` in one did, and cost a fifth of a step)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -88,6 +89,35 @@ def test_transition_is_conditional_and_writes_one_event(db_with_run: tuple[Datab
         "alice",
         "start",
     )
+    db.dispose()
+
+
+def test_a_units_events_are_written_in_their_order_with_every_field(
+    db_with_run: tuple[Database, int],
+) -> None:
+    """Several buffered events go in one statement (on PostgreSQL, one array per column):
+    each row keeps its fields, nulls included, and the ids follow the order they were added."""
+    db, run_id = db_with_run
+    clock = FakeClock()
+    later = clock.now() + timedelta(seconds=5)
+    wanted = [
+        {"run_id": run_id, "entity": "run", "to_status": "QUEUED", "message": "trigger: x"},
+        {"run_id": run_id, "step_run_id": 7, "entity": "step", "from_status": "PENDING"},
+        {"workflow_id": "w", "entity": "workflow", "action": "pause", "actor": "bob", "at": later},
+        {"run_id": run_id, "attempt_id": 9, "entity": "attempt", "to_status": "QUEUED"},
+    ]
+    with unit_of_work(db, clock, actor="alice") as u:
+        for row in wanted:
+            u.add_event(**row)
+    columns = ("run_id", "step_run_id", "attempt_id", "workflow_id", "entity", "from_status")
+    columns += ("to_status", "action", "actor", "message", "at")
+    with db.read() as conn:
+        rows = conn.execute(select(tables.events).order_by(tables.events.c.id)).all()
+    assert [r.id for r in rows] == sorted({r.id for r in rows})
+    defaults = {c: None for c in columns} | {"actor": "alice", "at": clock.now()}
+    assert [{c: getattr(r, c) for c in columns} for r in rows] == [
+        {**defaults, **w} for w in wanted
+    ]
     db.dispose()
 
 

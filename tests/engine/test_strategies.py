@@ -3,6 +3,8 @@ as pure functions, then several overlapping runs from manual starts and cron tri
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import select
 
@@ -288,10 +290,15 @@ def test_admission_reads_through_indexes_however_long_the_history(harness: Harne
             admit_workflow(u, harness.engine.versions, "wf")
 
     selects = [s for s in _captured_selects(harness, admit) if "FROM runs" in s[0]]
-    assert len(selects) >= 4  # active, queued, backfill lane active and queued
+    assert len(selects) >= 3  # the regular lane (one statement), the backfill lane's two
     plans = _plans(harness, selects)
     for (statement, _), plan in zip(selects, plans, strict=True):
-        full_scan = " SCAN " in f" {plan}" if harness.db.is_sqlite else "Seq Scan" in plan
+        # (SQLite's "SCAN anon_1" reads a subquery's rows, not a table)
+        full_scan = (
+            re.search(r" SCAN (?!anon_)", f" {plan}") is not None
+            if harness.db.is_sqlite
+            else "Seq Scan" in plan
+        )
         assert not full_scan, f"{statement}\n→ {plan}"
     assert "ix_runs_open" in " ".join(plans) and "ix_runs_backfill" in " ".join(plans)
 
