@@ -1,0 +1,81 @@
+"""Sending attempts to Celery on a real Redis: one message per attempt, several sent as one
+batch, one Redis client kept per channel, and a send that cannot reach Redis loses only
+messages (the scheduler re-sends them), never the caller's unit."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from pathlib import Path
+
+import pytest
+import redis
+
+from maestro.dispatch import Dispatch
+from maestro.settings import load_settings
+from tests.support.cluster import RedisServer
+from workers import redis_transport
+from workers.celery_app import TASK_NAME, CeleryDispatcher, create_celery_app
+
+
+def _dispatcher(tmp_path: Path, broker_url: str) -> CeleryDispatcher:
+    settings = load_settings(home=tmp_path, broker_url=broker_url)
+    return CeleryDispatcher(create_celery_app(settings))
+
+
+def _queued(server: RedisServer, queue: str) -> list[tuple[str, list[int]]]:
+    """(task name, args) of each message waiting in ``queue``, oldest first."""
+    client = redis.Redis.from_url(server.url)
+    out = []
+    for raw in reversed(client.lrange(queue, 0, -1)):  # LPUSH: the newest first
+        message = json.loads(raw)
+        args, _kwargs, _embed = json.loads(base64.b64decode(message["body"]))
+        out.append((message["headers"]["task"], args))
+    return out
+
+
+def test_several_attempts_go_as_one_batch_each_its_own_message(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    dispatcher = _dispatcher(tmp_path, redis_server.url)
+    dispatcher.send([Dispatch(1, "default"), Dispatch(2, "spark"), Dispatch(3, "default")])
+    dispatcher.send([Dispatch(4, "default")])
+    assert _queued(redis_server, "default") == [
+        (TASK_NAME, [1]),
+        (TASK_NAME, [3]),
+        (TASK_NAME, [4]),
+    ]
+    assert _queued(redis_server, "spark") == [(TASK_NAME, [2])]
+    assert dispatcher.depth("default") == 3
+
+
+def test_a_redis_broker_keeps_one_client_per_channel(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    app = _dispatcher(tmp_path, redis_server.url).app
+    with app.connection_for_write() as conn:
+        channel = conn.default_channel
+        assert isinstance(channel, redis_transport.Channel)
+        with channel.conn_or_acquire() as first, channel.conn_or_acquire() as second:
+            assert first is second
+        channel._disconnect_pools()  # what kombu does after a connection error
+        with channel.conn_or_acquire() as after:
+            assert after is not first and after.ping()
+
+
+def test_other_brokers_keep_kombus_transports(tmp_path: Path) -> None:
+    app = _dispatcher(tmp_path, "memory://").app
+    with app.connection_for_write() as conn:
+        assert not isinstance(conn.default_channel, redis_transport.Channel)
+
+
+@pytest.mark.parametrize("count", [1, 3])
+def test_a_send_without_redis_warns_and_returns(
+    tmp_path: Path, redis_server: RedisServer, caplog: pytest.LogCaptureFixture, count: int
+) -> None:
+    dispatcher = _dispatcher(tmp_path, redis_server.url)
+    redis_server.stop()
+    with caplog.at_level(logging.WARNING, logger="workers.celery_app"):
+        dispatcher.send([Dispatch(i, "default") for i in range(count)])
+    assert "the scheduler will re-send" in caplog.text
