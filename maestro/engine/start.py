@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
+from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import bindparam, select
@@ -14,7 +16,7 @@ from maestro.engine.advance import RunAdvance
 from maestro.engine.compiled import CompiledWorkflow, VersionCache
 from maestro.engine.runs import Reused, reused_steps
 from maestro.states import STEP_FAILED, RunStatus, StepStatus
-from maestro.store import direct, tables
+from maestro.store import direct, run_start, tables
 from maestro.store import steps as step_rows
 from maestro.store.counters import RunCounters
 from maestro.store.records import STEP_COLUMNS, RunRow, StepRow, load_run
@@ -48,7 +50,13 @@ def start_run(u: Unit, versions: VersionCache, run_id: int, run: RunRow | None =
         "steps_unfinished": unfinished,
         "steps_failed": sum(1 for r in reuse.values() if r.status in STEP_FAILED),
     }
-    if not transition(
+    rows: list[StepRow] | None = None
+    if not reuse and u.conn.dialect.name == "postgresql":
+        # the run RUNNING and its step rows in one statement (nothing if it was not QUEUED)
+        rows = _new_steps(u, run, compiled, lambda steps: _start_with(u, run_id, timeout_at, steps))
+        if rows is None:
+            return False
+    elif not transition(
         u, "run", run_id, RunStatus.RUNNING, RunStatus.QUEUED, run_id=run_id, values=values
     ):
         return False
@@ -58,8 +66,9 @@ def start_run(u: Unit, versions: VersionCache, run_id: int, run: RunRow | None =
         _insert_steps(u, run, compiled, reuse)
         # a restart's reused steps may have made any step ready
         rows = [StepRow.of(r) for r in direct.execute(u.conn, _ALL_STEPS, {"p_run": run_id})]
-    else:
-        rows = _new_steps(u, run, compiled)
+    elif rows is None:
+        rows = _new_steps(u, run, compiled, partial(step_rows.insert_steps_returning, u.conn))
+        assert rows is not None  # (that INSERT always writes its rows)
     ready = [r for r in rows if r.status is StepStatus.PENDING and r.up_done == r.up_total]
     advance = RunAdvance(u, run, compiled)
     # the run's counters are the ones written above (its row is this unit's until commit)
@@ -85,12 +94,36 @@ def start_run(u: Unit, versions: VersionCache, run_id: int, run: RunRow | None =
 _EVENTS_FROM_PYTHON = 64
 
 
-def _new_steps(u: Unit, run: RunRow, compiled: CompiledWorkflow) -> list[StepRow]:
-    """A new run's step rows, all PENDING, in one statement that returns their ids; their
-    creation events; the root steps (no upstream) as rows, without reading them back."""
+def _start_with(
+    u: Unit, run_id: int, timeout_at: datetime, steps: list[dict[str, Any]]
+) -> list[int] | None:
+    """PostgreSQL: the run QUEUED → RUNNING with its new step rows, in one statement; the
+    run's event recorded as ``transition`` records it. None: it was not QUEUED."""
+    ids = run_start.start_with_steps(u.conn, run_id, u.now, timeout_at, steps)
+    if ids is not None:
+        u.add_event(
+            run_id=run_id,
+            entity="run",
+            from_status=RunStatus.QUEUED.value,
+            to_status=RunStatus.RUNNING.value,
+        )
+    return ids
+
+
+def _new_steps(
+    u: Unit,
+    run: RunRow,
+    compiled: CompiledWorkflow,
+    insert: Callable[[list[dict[str, Any]]], list[int] | None],
+) -> list[StepRow] | None:
+    """A new run's step rows, all PENDING, in one statement (``insert``) that returns their
+    ids (None: it wrote nothing); their creation events; the root steps (no upstream) as
+    rows, without reading them back."""
     steps = sorted(compiled.definition.steps, key=lambda step: compiled.positions[step.id])
     rows = [_step_row(u, run.id, compiled, step, {}) for step in steps]
-    ids = step_rows.insert_steps_returning(u.conn, rows)
+    ids = insert(rows)
+    if ids is None:
+        return None
     if len(rows) > _EVENTS_FROM_PYTHON:
         created_steps(u, run.id)
     else:

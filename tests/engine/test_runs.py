@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select
 
 from maestro.engine.runs import create_run
 from maestro.engine.start import start_run
@@ -237,10 +237,10 @@ def test_a_followed_handoff_is_one_transaction_of_the_same_few_statements(
 #: a run started by hand (``start_run_now``: the REST API, the CLI, the web view), one root
 #: step, on PostgreSQL: the workflow's run counter (which locks its row and returns what
 #: admission needs), the run's INSERT, the strategy's lane (active and queued runs, one
-#: statement), the run RUNNING, its step rows, the unit's events, the root step queued.
-#: No statement reads back the run or the workflow row; the backfill lanes are the
-#: scheduler's. SQLite: no data-modifying CTEs, and a BEGIN IMMEDIATE.
-RUN_START_STATEMENTS = {"postgresql": 7, "sqlite": 10}
+#: statement), the run RUNNING with its step rows (``maestro.store.run_start``), the unit's
+#: events, the root step queued. No statement reads back the run or the workflow row; the
+#: backfill lanes are the scheduler's. SQLite: no data-modifying CTEs, and a BEGIN IMMEDIATE.
+RUN_START_STATEMENTS = {"postgresql": 6, "sqlite": 10}
 
 
 def test_a_run_started_by_hand_costs_a_few_statements_in_one_transaction(
@@ -254,6 +254,30 @@ def test_a_run_started_by_hand_costs_a_few_statements_in_one_transaction(
         run_id = start_run_now(harness.engine, "byhand", "alice").run_id
     assert per_transaction == [RUN_START_STATEMENTS[harness.db.engine.dialect.name]]
     assert [d.attempt_id for d in harness.dispatcher.pending]  # its step went to a worker
+    assert harness.drain(run_id).status == "SUCCEEDED"
+
+
+def test_starting_a_run_that_is_no_longer_queued_writes_nothing(harness: Harness) -> None:
+    """Two starts of one run (a scheduler's admission racing an API call's): the second
+    finds it RUNNING and writes neither the run nor step rows nor events."""
+    run_id = harness.start(
+        "id: twice\nowner: t\nsteps: [{id: a, type: noop}, {id: b, type: noop}]\n"
+    )
+
+    def written() -> tuple[int, int]:
+        with harness.db.read() as conn:
+            steps = conn.execute(
+                select(func.count()).where(tables.step_runs.c.run_id == run_id)
+            ).scalar_one()
+            events = conn.execute(
+                select(func.count()).where(tables.events.c.run_id == run_id)
+            ).scalar_one()
+        return steps, events
+
+    before = written()
+    with harness.engine.unit() as u:
+        assert start_run(u, harness.engine.versions, run_id) is False
+    assert written() == before == (2, before[1])
     assert harness.drain(run_id).status == "SUCCEEDED"
 
 
