@@ -8,8 +8,10 @@ sends one message after an idle spell). A client is only a view of the channel's
 pool, safe to share between threads, so the channel keeps one per pool (a new pool after a
 disconnect gets a new client). Everything else is kombu's.
 
-``workers.celery_app.create_celery_app`` selects it for ``redis://`` and ``rediss://``
-broker URLs; other schemes (``sentinel://``, other brokers) keep kombu's own transports.
+``workers.celery_app.create_celery_app`` selects it for ``redis://`` broker URLs only. Other
+schemes keep kombu's own transports: ``rediss://`` too, since kombu turns TLS on for that
+scheme by its name (a transport given by class would connect without TLS), and
+``sentinel://`` and other brokers are other transports.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from kombu.transport import redis as kombu_redis
 
 #: the value of Celery's ``broker_transport`` that selects this transport
 NAME = "workers.redis_transport:Transport"
-SCHEMES = ("redis", "rediss")
+SCHEMES = ("redis",)
 
 
 class Channel(kombu_redis.Channel):

@@ -68,6 +68,10 @@ def test_other_brokers_keep_kombus_transports(tmp_path: Path) -> None:
     app = _dispatcher(tmp_path, "memory://").app
     with app.connection_for_write() as conn:
         assert not isinstance(conn.default_channel, redis_transport.Channel)
+    # TLS: kombu turns it on by the scheme's name, which a transport given by class hides
+    tls = _dispatcher(tmp_path, "rediss://127.0.0.1:1/0").app
+    assert tls.conf.broker_transport is None
+    assert tls.connection_for_write().ssl
 
 
 @pytest.mark.parametrize("count", [1, 3])
