@@ -669,10 +669,9 @@ def _queue_separately(u: Unit, run_id: int, wanted: Sequence[ToQueue]) -> list[i
         }
         for w in wanted
     ]
-    if len(rows) == 1:
-        ids = [direct.execute(u.conn, _INSERT_ATTEMPT, rows[0]).scalar_one()]
-    else:
-        ids = list(u.conn.execute(_INSERT_ATTEMPTS, rows).scalars())
+    # one INSERT … RETURNING per row on the driver's cursor (SQLite: in-process, no round
+    # trips; twice as fast for 1,000 rows as SQLAlchemy's batching of a many-row RETURNING)
+    ids = [direct.execute(u.conn, _INSERT_ATTEMPT, row).scalar_one() for row in rows]
     for w, attempt_id in zip(wanted, ids, strict=True):
         created(
             u, "attempt", attempt_id, AttemptStatus.QUEUED, run_id=run_id, step_run_id=w.step_run_id
@@ -695,4 +694,3 @@ def _queue_separately(u: Unit, run_id: int, wanted: Sequence[ToQueue]) -> list[i
 
 
 _INSERT_ATTEMPT = insert(A).returning(A.c.id)
-_INSERT_ATTEMPTS = insert(A).returning(A.c.id, sort_by_parameter_order=True)

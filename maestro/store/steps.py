@@ -170,9 +170,12 @@ _INSERT_RETURNING = insert(S).returning(S.c.id, sort_by_parameter_order=True)
 
 
 def insert_steps_returning(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
-    """``insert_steps``, returning the rows' ids in the order given."""
-    if len(rows) == 1:
-        return [direct.execute(conn, _INSERT_RETURNING, rows[0]).scalar_one()]
+    """``insert_steps``, returning the rows' ids in the order given. SQLite (a new run's
+    steps; PostgreSQL has ``maestro.store.run_start``): one ``INSERT … RETURNING`` per row on
+    the driver's cursor — in-process, no round trips, twice as fast for 1,000 rows as
+    SQLAlchemy's batching of a many-row ``RETURNING`` into multi-row statements."""
+    if conn.dialect.name == "sqlite" or len(rows) == 1:
+        return [direct.execute(conn, _INSERT_RETURNING, row).scalar_one() for row in rows]
     return list(conn.execute(_INSERT_RETURNING, rows).scalars())
 
 
