@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from kombu import Queue
 
 from maestro.dispatch import Dispatch
 from maestro.settings import load_settings
@@ -83,3 +84,21 @@ def test_a_send_without_redis_warns_and_returns(
     with caplog.at_level(logging.WARNING, logger="workers.celery_app"):
         dispatcher.send([Dispatch(i, "default") for i in range(count)])
     assert "the scheduler will re-send" in caplog.text
+
+
+def test_a_delivered_message_leaves_no_unacked_copy_in_redis(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    """No acknowledgement emulation: kombu would keep each delivered, unacknowledged message
+    in an "unacked" hash (two Redis transactions a message); the QUEUED attempt row is the
+    outbox, so a message a crashed worker held is re-sent by the scheduler instead."""
+    dispatcher = _dispatcher(tmp_path, redis_server.url)
+    dispatcher.send([Dispatch(7, "default")])
+    got: list[object] = []
+    with dispatcher.app.connection_for_read() as conn:
+        queue = Queue("default", routing_key="default")
+        with conn.Consumer(queue, callbacks=[lambda body, _message: got.append(body)]):
+            conn.drain_events(timeout=5)  # delivered, not acknowledged
+        client = redis.Redis.from_url(redis_server.url)
+        assert got and got[0][0] == [7]  # type: ignore[index]
+        assert client.keys("unacked*") == []
