@@ -31,7 +31,7 @@ from maestro.engine.compiled import CompiledWorkflow, VersionCache
 from maestro.engine.followups import Fail, StartRuns, StepOutcome, StepStopped, Succeed
 from maestro.engine.iterations import Parent, iteration_row, outer_names, wait_for_children
 from maestro.engine.runs import create_run
-from maestro.errors import ExpressionError, MaestroError, NotFound, ParamError
+from maestro.errors import ExpressionError, InvalidRequest, MaestroError, NotFound, ParamError
 from maestro.states import RUN_ACTIVE, RUN_TERMINAL, RunStatus, StepStatus
 from maestro.store import direct, tables
 from maestro.store import runs as run_rows
@@ -59,7 +59,7 @@ def start(parent: Parent, step: StepRow, spec: Step) -> StepOutcome:
         if spec.type is StepType.while_:
             return while_loop.start(parent, step, spec)
         return _start_subworkflow(parent, step, spec)
-    except (ExpressionError, ParamError, NotFound, StepFailed) as exc:
+    except (ExpressionError, ParamError, NotFound, InvalidRequest, StepFailed) as exc:
         return Fail(str(exc))
 
 

@@ -231,6 +231,23 @@ def test_a_subworkflow_cycle_is_refused_at_start(harness: Harness) -> None:
     assert error == "subworkflow cycle refused: a → b → a"
 
 
+def test_a_subworkflow_of_a_version_that_does_not_exist_fails_its_step(harness: Harness) -> None:
+    harness.submit(CHILD)
+    view = harness.drain(
+        harness.start("""
+        id: wants_v9
+        owner: t
+        steps: [{id: sub, type: subworkflow, subworkflow: {workflow: child, version: 9}}]
+        """)
+    )
+    assert view.status == "FAILED"
+    with harness.db.read() as conn:
+        error = conn.execute(
+            select(tables.step_runs.c.error).where(tables.step_runs.c.step_id == "sub")
+        ).scalar_one()
+    assert error == "workflow 'child' has no version 9 (latest: 1)"
+
+
 def test_stopping_the_parent_stops_its_children(harness: Harness) -> None:
     harness.submit("""
         id: slowchild
