@@ -115,7 +115,7 @@ class CeleryDispatcher:
         round trip instead of one per message (a run start of a 1,000-step fan-out sends
         1,000). A batch that fails is lost whole, and re-sent by the scheduler like a
         message that failed alone."""
-        if len(dispatches) == 1:
+        if len(dispatches) <= 1:
             self._send(dispatches, None)
             return
         try:
