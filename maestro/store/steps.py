@@ -166,17 +166,15 @@ def insert_steps(conn: Connection, rows: list[dict[str, Any]]) -> None:
     conn.execute(insert(S), rows)
 
 
-_INSERT_RETURNING = insert(S).returning(S.c.id, sort_by_parameter_order=True)
+_INSERT_RETURNING = insert(S).returning(S.c.id)
 
 
 def insert_steps_returning(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
-    """``insert_steps``, returning the rows' ids in the order given. SQLite (a new run's
-    steps; PostgreSQL has ``maestro.store.run_start``): one ``INSERT … RETURNING`` per row on
-    the driver's cursor — in-process, no round trips, twice as fast for 1,000 rows as
-    SQLAlchemy's batching of a many-row ``RETURNING`` into multi-row statements."""
-    if conn.dialect.name == "sqlite" or len(rows) == 1:
-        return [direct.execute(conn, _INSERT_RETURNING, row).scalar_one() for row in rows]
-    return list(conn.execute(_INSERT_RETURNING, rows).scalars())
+    """``insert_steps``, returning the rows' ids in the order given: one
+    ``INSERT … RETURNING`` per row on the driver's cursor — for SQLite (in-process, no round
+    trips; twice as fast for 1,000 rows as SQLAlchemy's batching of a many-row
+    ``RETURNING``). PostgreSQL starts a new run in one statement (``store.run_start``)."""
+    return [direct.execute(conn, _INSERT_RETURNING, row).scalar_one() for row in rows]
 
 
 def set_outputs(conn: Connection, step_run_id: int, outputs: dict[str, Any]) -> None:

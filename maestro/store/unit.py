@@ -19,21 +19,13 @@ from sqlalchemy import Connection
 
 from maestro.clock import Clock
 from maestro.dispatch import Dispatch
+from maestro.store import event_rows
 from maestro.store.db import Database
-from maestro.store.event_rows import insert_events
 from maestro.store.notify import notify
 
-_OPTIONAL_EVENT_KEYS = (
-    "run_id",
-    "step_run_id",
-    "attempt_id",
-    "backfill_id",
-    "workflow_id",
-    "from_status",
-    "to_status",
-    "action",
-    "message",
-)
+#: what a caller may leave out of an event row (``entity`` it gives; ``actor`` and ``at`` are
+#: the unit's)
+_OPTIONAL_EVENT_KEYS = tuple(c for c in event_rows.COLUMNS if c not in ("entity", "actor", "at"))
 
 
 @dataclass
@@ -107,7 +99,7 @@ class Unit:
         """Write the buffered event rows now (a statement that writes events of its own
         comes next, and the order of the events is the order of the changes)."""
         if self.events:
-            insert_events(self.conn, self.events)
+            event_rows.insert_events(self.conn, self.events)
             self.events.clear()
 
     def flush(self) -> None:
