@@ -1,5 +1,6 @@
-"""Deleting old runs in bounded batches: a run goes with its steps, attempts, events, signal
-waits and child runs (``ON DELETE CASCADE``). Only top-level runs that ended are candidates;
+"""Deleting old runs in bounded batches: a run goes with its steps, attempts, signal waits and
+child runs (``ON DELETE CASCADE``), and with its events and theirs (``run_events``, deleted
+first: they have no foreign key). Only top-level runs that ended are candidates;
 each batch is one short transaction, so no lock is held for long."""
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import Connection, delete, select
 
 from maestro.states import RUN_TERMINAL
-from maestro.store import tables
+from maestro.store import run_events, tables
 
 R, W = tables.runs, tables.workflows
 _ENDED = [s.value for s in RUN_TERMINAL]
@@ -71,4 +72,7 @@ def child_runs(conn: Connection, run_ids: Sequence[int]) -> list[int]:
 
 
 def delete_runs(conn: Connection, run_ids: Sequence[int]) -> int:
+    """The runs, their events and everything below them; returns how many runs (top-level
+    ones) went."""
+    run_events.delete_of_runs(conn, run_ids)
     return int(conn.execute(delete(R).where(R.c.id.in_(list(run_ids)))).rowcount or 0)

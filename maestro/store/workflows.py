@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, update
 
-from maestro.store import tables
+from maestro.store import run_events, tables
 
 W, V = tables.workflows, tables.workflow_versions
 
@@ -26,7 +26,9 @@ def insert_version(conn: Connection, workflow_id: str, version: int, **values: A
 
 
 def delete_workflow(conn: Connection, workflow_id: str) -> None:
-    """The workflow with its versions, triggers and runs (ON DELETE CASCADE)."""
+    """The workflow with its versions, triggers and runs (ON DELETE CASCADE), and its runs'
+    events (no foreign key: deleted first); its own audit trail stays."""
+    run_events.delete_of_workflow(conn, workflow_id)
     conn.execute(delete(W).where(W.c.id == workflow_id))
 
 
