@@ -501,7 +501,11 @@ class RunAdvance:
         queued, self._queued = self._queued, []
         counters = self._counters if counters_too else None
         if not queued:
-            self.u.flush()  # the events first: the run row's lock is taken by the next statement
+            if self.u.conn.dialect.name == "postgresql":
+                # the events first: the run row's lock is taken by the next statement (SQLite
+                # locks the whole file for the transaction: its events wait for the unit's end,
+                # one statement with the next claim's)
+                self.u.flush()
             if counters is not None:
                 counters.write(self.u.conn)
             return

@@ -606,8 +606,7 @@ def queue_attempts(
     PostgreSQL. A step that was not in its ``expected`` status raises ``ConcurrentChange``
     (the unit rolls back)."""
     if u.conn.dialect.name != "postgresql":
-        ids = _queue_separately(u, run_id, wanted)
-        u.flush_events()  # in one batch with the earlier ones, before the run row's lock
+        ids = _queue_separately(u, run_id, wanted)  # its events are written at the unit's end
         if counters is not None:
             counters.write(u.conn)
         return ids
