@@ -65,7 +65,7 @@ class RunAdvance:
     _to_queue: list[StepRow] = field(default_factory=list)
     #: steps handed to workers, written at the end of the drain with the run's counters (one
     #: statement on PostgreSQL), and their dispatches' queue and priority
-    _queued: list[tuple[handoff.ToQueue, str, int]] = field(default_factory=list)
+    _queued: list[tuple[handoff.ToQueue, str, int, StepRow]] = field(default_factory=list)
     _context: dict[str, Any] | None = None
     _counters: RunCounters | None = None
     _ended: bool = False
@@ -493,7 +493,7 @@ class RunAdvance:
             wanted = handoff.ToQueue(
                 step.id, step.attempts + 1, spec.effective_queue, expected, action
             )
-            self._queued.append((wanted, spec.effective_queue, spec.priority))
+            self._queued.append((wanted, spec.effective_queue, spec.priority, step))
 
     def _write(self, *, counters_too: bool = True) -> None:
         """The steps handed to workers and the run's counters, together: one statement on
@@ -510,8 +510,10 @@ class RunAdvance:
                 counters.write(self.u.conn)
             return
         ids = handoff.queue_attempts(self.u, self.run.id, [q[0] for q in queued], counters)
-        for (_wanted, queue, priority), attempt_id in zip(queued, ids, strict=True):
+        for (wanted, queue, priority, step), attempt_id in zip(queued, ids, strict=True):
             self.u.dispatches.append(Dispatch(AttemptId(attempt_id), queue, priority))
+            if self._counters is not None:
+                handoff.keep_queued(self.u, attempt_id, wanted, step, self.run, self._counters)
 
     def _stop_step(
         self, step: StepRow, active_to: StepStatus, action: str, message: str | None

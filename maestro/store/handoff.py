@@ -17,7 +17,7 @@ change still gets its event row and its entry in ``Unit.changes``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -236,7 +236,10 @@ def claim(u: Unit, attempt_id: int, worker: str, logs_dir: Path) -> Loaded | Non
 
 
 def _claim_separately(u: Unit, attempt_id: int, worker: str, logs_dir: Path) -> Loaded | None:
-    loaded = _load(u, attempt_id)
+    # an attempt this unit queued (a worker following on to it) has its rows in the unit;
+    # whatever the unit did to it since, the UPDATEs below expect it QUEUED, as it was written
+    kept = u.queued_here.pop(attempt_id, None)
+    loaded = (kept.attempt, kept.step, kept.run, kept.counters) if kept else _load(u, attempt_id)
     if loaded is None:
         return None
     attempt, step, run, counters = loaded
@@ -496,6 +499,27 @@ class ToQueue:
     queue: str
     expected: StepStatus
     action: str | None = None
+
+
+def keep_queued(
+    u: Unit, attempt_id: int, wanted: ToQueue, step: StepRow, run: RunRow, counters: RunCounters
+) -> None:
+    """An attempt this unit just queued for ``step`` of ``run`` (RUNNING): its rows as
+    written, for a claim of it in the same unit (``Unit.queued_here``). SQLite only: a claim
+    on PostgreSQL is one statement that reads what it needs."""
+    if u.conn.dialect.name == "postgresql":
+        return
+    attempt = AttemptRow(
+        attempt_id, wanted.number, AttemptStatus.QUEUED, wanted.queue, None, None, u.now
+    )
+    step = replace(
+        step,
+        status=StepStatus.QUEUED,
+        attempts=wanted.number,
+        current_attempt_id=attempt_id,
+        waiting_for=None,
+    )
+    u.queued_here[attempt_id] = Loaded(attempt, step, run, counters)
 
 
 def _queue_statement(counted: bool) -> Any:

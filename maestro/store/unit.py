@@ -60,6 +60,9 @@ class Unit:
     #: the row as locked (``active_version``, ``blocked_by_run_id``); admitting the new run
     #: reads it from here instead of locking it again
     counted_workflows: dict[str, Any] = field(default_factory=dict)
+    #: attempts this unit queued, with their rows as written (``handoff.Loaded``): claiming
+    #: one in the same unit — a worker following on to it — reads nothing again (SQLite)
+    queued_here: dict[int, Any] = field(default_factory=dict)
     #: called once the follow-ups are settled, before what reads the changes: the last
     #: writes of the unit (a worker claiming its next attempt, ``engine.attempts.report``)
     before_commit: list[Callable[[], None]] = field(default_factory=list)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -169,3 +170,50 @@ def test_the_local_dispatcher_takes_the_queue_head_and_leaves_the_stop_marker(
     local._queue.put((1 << 62, 0, _STOP))  # closing: the marker is left for a thread
     assert local.take([]) is None
     assert local._queue.qsize() == 1
+
+
+TEMPLATED = """
+id: templated
+owner: t
+params: {x: {type: int, default: 2}}
+steps:
+  - {id: a, type: noop}
+  - id: b
+    type: shell
+    depends_on: [a]
+    timeout: 1h
+    env: {WHO: "{{ run.number }}-{{ params.x }}-{{ steps.a.outputs.v }}"}
+    shell: {command: "echo {{ run.id }} {{ params.x * steps.a.outputs.v }}"}
+"""
+
+
+@pytest.mark.parametrize("follow", [True, False])
+def test_a_followed_claim_is_the_claim_of_its_own(harness: Harness, follow: bool) -> None:
+    """On SQLite a successor queued by the same unit is claimed from the rows the unit wrote
+    (``Unit.queued_here``), not read again: it renders and starts as a claim of its own."""
+    eng = harness.engine
+    run_id = harness.start(TEMPLATED)
+    first = harness.dispatcher.pending.pop(0)
+    assert attempts.claim(eng, first.attempt_id, "w") is not None
+    done = AttemptResult(AttemptStatus.SUCCEEDED, outputs={"v": 3})
+    if follow:
+        _, claimed = report_and_follow(eng, first.attempt_id, done, "w", harness.dispatcher)
+        assert harness.dispatcher.pending == []
+    else:
+        attempts.report(eng, first.attempt_id, done, "w")
+        claimed = attempts.claim(eng, harness.dispatcher.pending.pop(0).attempt_id, "w")
+    assert claimed is not None
+    assert (claimed.step_id, claimed.number, claimed.render_error) == ("b", 1, None)
+    assert claimed.settings["command"] == f"echo {run_id} 6"
+    assert claimed.env["WHO"] == "1-2-3"
+    assert claimed.env["MAESTRO_RUN_ID"] == str(run_id)
+    assert claimed.timeout == timedelta(hours=1)
+    assert claimed.log_path.parts[-3:] == (str(run_id), "b", "1.log")
+    assert harness.statuses(run_id) == {"a": "SUCCEEDED", "b": "RUNNING"}
+    with harness.db.read() as conn:
+        started = conn.execute(
+            select(tables.attempts.c.started_at, tables.attempts.c.timeout_at).where(
+                tables.attempts.c.id == claimed.attempt_id
+            )
+        ).one()
+    assert started.timeout_at - started.started_at == timedelta(hours=1)
