@@ -374,7 +374,7 @@ events = Table(
     metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),
     #: null for an event of a backfill, a workflow or a token; no foreign key (its check was
-    #: a fifth of a claim): deleting runs deletes their events first (store.events_of_runs)
+    #: a fifth of a claim): deleting runs deletes their events first (store.run_events)
     Column("run_id", BigId, nullable=True),
     Column("step_run_id", BigId, nullable=True),
     Column("attempt_id", BigId, nullable=True),

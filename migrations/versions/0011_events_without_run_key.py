@@ -5,7 +5,7 @@ events, and the key's check of each (a probe of ``runs``' primary key, on Postgr
 row lock of the run) was a fifth of an attempt's claim; without it a distributed fan-out of
 1,000 no-ops ran 5-6 % faster (docs/architecture.md, "The hot path at the floor"). Runs are
 deleted in two places only, and both now delete their events first (``maestro db prune`` and
-deleting a workflow, ``maestro.store.events_of_runs``). On SQLite the table is rebuilt.
+deleting a workflow, ``maestro.store.run_events``). On SQLite the table is rebuilt.
 
 Revision ID: 0011
 Revises: 0010
