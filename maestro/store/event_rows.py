@@ -50,15 +50,20 @@ _ARRAY_TYPES: dict[str, Any] = {
     "at": UTCDateTime,
 }
 
-_INSERT = insert(E)
-_INSERT_UNNESTED = insert(E).from_select(
-    list(COLUMNS),
-    select(
-        func.unnest(*(bindparam(f"p_{c}", type_=ARRAY(_ARRAY_TYPES[c])) for c in COLUMNS))
-        .table_valued(*COLUMNS)
-        .render_derived(name="e")
-    ),
+#: PostgreSQL: the rows of ``unnested_params``, one array per column, as rows (in COLUMNS'
+#: order) — for an ``INSERT … SELECT`` of their own or as the first part of a larger one
+UNNESTED = select(
+    func.unnest(*(bindparam(f"p_{c}", type_=ARRAY(_ARRAY_TYPES[c])) for c in COLUMNS))
+    .table_valued(*COLUMNS)
+    .render_derived(name="e")
 )
+_INSERT = insert(E)
+_INSERT_UNNESTED = insert(E).from_select(list(COLUMNS), UNNESTED)
+
+
+def unnested_params(rows: Sequence[dict[str, Any]]) -> dict[str, list[Any]]:
+    """The parameters of ``UNNESTED`` for ``rows`` (each with every key of ``COLUMNS``)."""
+    return {f"p_{c}": [r[c] for r in rows] for c in COLUMNS}
 
 
 def insert_events(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
@@ -68,4 +73,4 @@ def insert_events(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     if len(rows) == 1 or conn.dialect.name != "postgresql":
         direct.execute(conn, _INSERT, list(rows) if len(rows) > 1 else rows[0])
         return
-    direct.execute(conn, _INSERT_UNNESTED, {f"p_{c}": [r[c] for r in rows] for c in COLUMNS})
+    direct.execute(conn, _INSERT_UNNESTED, unnested_params(rows))

@@ -43,7 +43,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from maestro.errors import ConcurrentChange
 from maestro.states import RUN_ACTIVE, AttemptStatus, RunStatus, StepStatus
-from maestro.store import direct, tables
+from maestro.store import direct, event_rows, tables
 from maestro.store.counters import APPLY, RunCounters
 from maestro.store.records import (
     ATTEMPT_COLUMNS,
@@ -522,7 +522,19 @@ def keep_queued(
     u.queued_here[attempt_id] = Loaded(attempt, step, run, counters)
 
 
-def _queue_statement(counted: bool) -> Any:
+def _in_columns(part: Any, columns: list[str]) -> Any:
+    """An event part of ``_queue_statement`` (its columns ``_EVENT_COLUMNS`` + action) with
+    its columns in the order ``columns`` (NULL for the ones it has not)."""
+    have = dict(zip([*_EVENT_COLUMNS, "action"], part.selected_columns, strict=True))
+    nulls = {"backfill_id": BigInteger, "workflow_id": String}
+    return part.with_only_columns(
+        *(have[c] if c in have else null().cast(nulls[c]) for c in columns)
+    )
+
+
+def _queue_statement(counted: bool, buffered: bool = False) -> Any:
+    """The attempts QUEUED with their steps and events; ``counted``: the run's counters
+    too; ``buffered``: the unit's buffered events too (``event_rows.UNNESTED``), first."""
     now = _now()
     wanted = (
         func.unnest(
@@ -601,11 +613,13 @@ def _queue_statement(counted: bool) -> Any:
         now,
         steps.c.action,
     ).order_by(steps.c.ord)
-    events = (
-        insert(E)
-        .from_select([*_EVENT_COLUMNS, "action"], union_all(attempt_events, step_events))
-        .cte("e")
-    )
+    columns = [*_EVENT_COLUMNS, "action"]
+    parts = [attempt_events, step_events]
+    if buffered:
+        # the unit's buffered events first, in their order: one INSERT, its parts in order
+        columns = list(event_rows.COLUMNS)
+        parts = [event_rows.UNNESTED, *(_in_columns(p, columns) for p in parts)]
+    events = insert(E).from_select(columns, union_all(*parts)).cte("e")
     query = select(made.c.id, made.c.step_run_id, steps.c.id.is_not(None).label("step_moved"))
     joined = made.outerjoin(steps, steps.c.id == made.c.step_run_id)
     if counted:  # the run's counters in the same statement (RunCounters.write)
@@ -617,8 +631,8 @@ def _queue_statement(counted: bool) -> Any:
     return query.select_from(joined).add_cte(events)
 
 
-_QUEUE = _queue_statement(counted=False)
-_QUEUE_COUNTED = _queue_statement(counted=True)
+#: (counted, buffered) → the statement
+_QUEUE = {(c, b): _queue_statement(c, b) for c in (False, True) for b in (False, True)}
 
 
 def queue_attempts(
@@ -635,7 +649,9 @@ def queue_attempts(
             counters.write(u.conn)
         return ids
     counted = counters is not None and counters.changed
-    u.flush_events()  # the events before these keep their order
+    # the unit's buffered events go first in the same statement: they keep their order
+    buffered = list(u.events)
+    u.events.clear()
     params: dict[str, Any] = {
         "p_steps": [w.step_run_id for w in wanted],
         "p_numbers": [w.number for w in wanted],
@@ -650,7 +666,9 @@ def queue_attempts(
     if counted:
         assert counters is not None
         params.update(counters.params())
-    rows = direct.execute(u.conn, _QUEUE_COUNTED if counted else _QUEUE, params).all()
+    if buffered:
+        params.update(event_rows.unnested_params(buffered))
+    rows = direct.execute(u.conn, _QUEUE[counted, bool(buffered)], params).all()
     if len(rows) != len(wanted) or not all(r.step_moved for r in rows):
         moved = sum(1 for r in rows if r.step_moved)
         raise ConcurrentChange(f"{len(wanted) - moved} of {len(wanted)} steps were not queueable")

@@ -239,10 +239,11 @@ def test_a_followed_handoff_is_one_transaction_of_the_same_few_statements(
 #: a run started by hand (``start_run_now``: the REST API, the CLI, the web view), one root
 #: step, on PostgreSQL: the workflow's run counter (which locks its row and returns what
 #: admission needs), the run's INSERT, the strategy's lane (active and queued runs, one
-#: statement), the run RUNNING with its step rows (``maestro.store.run_start``), the unit's
-#: events, the root step queued. No statement reads back the run or the workflow row; the
-#: backfill lanes are the scheduler's. SQLite: no data-modifying CTEs, and a BEGIN IMMEDIATE.
-RUN_START_STATEMENTS = {"postgresql": 6, "sqlite": 10}
+#: statement), the run RUNNING with its step rows (``maestro.store.run_start``), the root
+#: step queued with the unit's events (``handoff.queue_attempts``). No statement reads back
+#: the run or the workflow row; the backfill lanes are the scheduler's. SQLite: no
+#: data-modifying CTEs, and a BEGIN IMMEDIATE.
+RUN_START_STATEMENTS = {"postgresql": 5, "sqlite": 10}
 
 
 def test_a_run_started_by_hand_costs_a_few_statements_in_one_transaction(
@@ -256,6 +257,40 @@ def test_a_run_started_by_hand_costs_a_few_statements_in_one_transaction(
         run_id = start_run_now(harness.engine, "byhand", "alice").run_id
     assert per_transaction == [RUN_START_STATEMENTS[harness.db.engine.dialect.name]]
     assert [d.attempt_id for d in harness.dispatcher.pending]  # its step went to a worker
+    assert harness.drain(run_id).status == "SUCCEEDED"
+
+
+def test_a_run_started_by_hand_records_its_events_in_the_order_they_happened(
+    harness: Harness,
+) -> None:
+    """On PostgreSQL the unit's events and those of its queued step are one INSERT: the
+    unit's go first, so the history reads as it happened, as on SQLite."""
+    from maestro.engine.actions import start_run_now
+
+    harness.submit("id: ordered\nowner: t\nsteps: [{id: a, type: noop}, {id: b, type: noop}]\n")
+    run_id = start_run_now(harness.engine, "ordered", "alice").run_id
+    e = tables.events
+    with harness.db.read() as conn:
+        rows = conn.execute(
+            select(e.c.entity, e.c.from_status, e.c.to_status, e.c.step_run_id, e.c.attempt_id)
+            .where(e.c.run_id == run_id)
+            .order_by(e.c.id)
+        ).all()
+    history = [(r.entity, r.from_status, r.to_status) for r in rows]
+    assert history == [
+        ("run", None, "QUEUED"),
+        ("run", "QUEUED", "RUNNING"),
+        ("step", None, "PENDING"),
+        ("step", None, "PENDING"),
+        ("attempt", None, "QUEUED"),
+        ("attempt", None, "QUEUED"),
+        ("step", "PENDING", "QUEUED"),
+        ("step", "PENDING", "QUEUED"),
+    ]
+    # each step's attempt event names its step, in the steps' order
+    assert rows[4].step_run_id == rows[6].step_run_id == rows[2].step_run_id
+    assert rows[5].step_run_id == rows[7].step_run_id == rows[3].step_run_id
+    assert rows[4].attempt_id is not None and rows[4].attempt_id != rows[5].attempt_id
     assert harness.drain(run_id).status == "SUCCEEDED"
 
 
