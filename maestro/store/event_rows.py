@@ -51,9 +51,10 @@ _ARRAY_TYPES: dict[str, Any] = {
 }
 
 #: PostgreSQL: the rows of ``unnested_params``, one array per column, as rows (in COLUMNS'
-#: order) — for an ``INSERT … SELECT`` of their own or as the first part of a larger one
+#: order) — for an ``INSERT … SELECT`` of their own or as the first part of a larger one (its
+#: parameters are named ``p_event_…``: apart from that one's)
 UNNESTED = select(
-    func.unnest(*(bindparam(f"p_{c}", type_=ARRAY(_ARRAY_TYPES[c])) for c in COLUMNS))
+    func.unnest(*(bindparam(f"p_event_{c}", type_=ARRAY(_ARRAY_TYPES[c])) for c in COLUMNS))
     .table_valued(*COLUMNS)
     .render_derived(name="e")
 )
@@ -63,7 +64,7 @@ _INSERT_UNNESTED = insert(E).from_select(list(COLUMNS), UNNESTED)
 
 def unnested_params(rows: Sequence[dict[str, Any]]) -> dict[str, list[Any]]:
     """The parameters of ``UNNESTED`` for ``rows`` (each with every key of ``COLUMNS``)."""
-    return {f"p_{c}": [r[c] for r in rows] for c in COLUMNS}
+    return {f"p_event_{c}": [r[c] for r in rows] for c in COLUMNS}
 
 
 def insert_events(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:

@@ -272,7 +272,9 @@ def test_a_run_started_by_hand_records_its_events_in_the_order_they_happened(
     e = tables.events
     with harness.db.read() as conn:
         rows = conn.execute(
-            select(e.c.entity, e.c.from_status, e.c.to_status, e.c.step_run_id, e.c.attempt_id)
+            select(
+                e.c.entity, e.c.from_status, e.c.to_status, e.c.step_run_id, e.c.attempt_id, e.c.actor
+            )
             .where(e.c.run_id == run_id)
             .order_by(e.c.id)
         ).all()
@@ -291,6 +293,7 @@ def test_a_run_started_by_hand_records_its_events_in_the_order_they_happened(
     assert rows[4].step_run_id == rows[6].step_run_id == rows[2].step_run_id
     assert rows[5].step_run_id == rows[7].step_run_id == rows[3].step_run_id
     assert rows[4].attempt_id is not None and rows[4].attempt_id != rows[5].attempt_id
+    assert {r.actor for r in rows} == {"alice"}  # each part of the statement binds its own
     assert harness.drain(run_id).status == "SUCCEEDED"
 
 
