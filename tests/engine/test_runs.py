@@ -273,7 +273,12 @@ def test_a_run_started_by_hand_records_its_events_in_the_order_they_happened(
     with harness.db.read() as conn:
         rows = conn.execute(
             select(
-                e.c.entity, e.c.from_status, e.c.to_status, e.c.step_run_id, e.c.attempt_id, e.c.actor
+                e.c.entity,
+                e.c.from_status,
+                e.c.to_status,
+                e.c.step_run_id,
+                e.c.attempt_id,
+                e.c.actor,
             )
             .where(e.c.run_id == run_id)
             .order_by(e.c.id)
