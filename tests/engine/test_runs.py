@@ -236,6 +236,32 @@ def test_a_followed_handoff_is_one_transaction_of_the_same_few_statements(
     assert set(handoffs) == {FOLLOWED_HANDOFF_STATEMENTS[harness.db.engine.dialect.name]}
 
 
+#: a foreach iteration, as a worker runs one: its body's report ends the iteration's run and
+#: counts it in the foreach step, which starts the next iteration (its run RUNNING with its
+#: step row, the step queued with the unit's events); the worker claims that step in the
+#: same transaction (``maestro.dispatch.Follow``). On PostgreSQL: the report 1, the
+#: iteration's counters and status 2, the foreach step's counts 2, the next iteration read,
+#: started and queued 3, the claim 1. SQLite: a statement per table touched, events at the end.
+ITERATION_STATEMENTS = {"postgresql": 9, "sqlite": 17}
+
+
+def test_a_foreach_iteration_is_one_transaction_of_the_same_few_statements(
+    harness: Harness,
+) -> None:
+    run_id = harness.start(
+        "id: iterations\nowner: t\nsteps:\n  - id: each\n    type: foreach\n"
+        "    foreach:\n      items: 'range(12) | list'\n      concurrency: 3\n"
+        "      steps: [{id: body, type: noop}]\n"
+    )
+    with statements_per_transaction(harness) as per_transaction:
+        assert harness.drain(run_id).status == "SUCCEEDED"
+    # the 9 reports that start an iteration (12 less the 3 started with the step); the
+    # first also reads the foreach's run, once per engine
+    expected = ITERATION_STATEMENTS[harness.db.engine.dialect.name]
+    starting = per_transaction[1:10]
+    assert starting == [expected + 1] + [expected] * 8, per_transaction
+
+
 #: a run started by hand (``start_run_now``: the REST API, the CLI, the web view), one root
 #: step, on PostgreSQL: the workflow's run counter (which locks its row and returns what
 #: admission needs), the run's INSERT, the strategy's lane (active and queued runs, one
