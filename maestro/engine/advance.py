@@ -46,7 +46,7 @@ from maestro.store import pools as pool_rows
 from maestro.store import steps as step_rows
 from maestro.store.counters import RunCounters
 from maestro.store.records import RunRow, StepRow, load_run
-from maestro.store.transitions import transition, transition_many
+from maestro.store.transitions import check_allowed, transition, transition_many
 from maestro.store.unit import Unit
 from maestro.wording import failure_summary, plural
 
@@ -243,8 +243,8 @@ class RunAdvance:
             return
         if not self._queued and (self._counters is None or not self._counters.changed):
             return
-        self._write()
-        if self._counters is not None and self._counters.unfinished == 0:
+        self._write(end_if_done=True)
+        if not self._ended and self._counters is not None and self._counters.unfinished == 0:
             self._complete_run()
 
     def _decide(self, step: StepRow) -> None:
@@ -495,9 +495,12 @@ class RunAdvance:
             )
             self._queued.append((wanted, spec.effective_queue, spec.priority, step))
 
-    def _write(self, *, counters_too: bool = True) -> None:
+    def _write(self, *, counters_too: bool = True, end_if_done: bool = False) -> None:
         """The steps handed to workers and the run's counters, together: one statement on
-        PostgreSQL (their attempts, the steps QUEUED, the events, the counters)."""
+        PostgreSQL (their attempts, the steps QUEUED, the events, the counters).
+        ``end_if_done``: a run the counters leave with nothing unfinished and nothing failed
+        ends SUCCEEDED in the counters' statement — unless it has workflow outputs to
+        render (``_complete_run`` does, after)."""
         queued, self._queued = self._queued, []
         counters = self._counters if counters_too else None
         if not queued:
@@ -506,8 +509,12 @@ class RunAdvance:
                 # locks the whole file for the transaction: its events wait for the unit's end,
                 # one statement with the next claim's)
                 self.u.flush()
-            if counters is not None:
+            if counters is None:
+                return
+            if not end_if_done or self.compiled.definition.outputs:
                 counters.write(self.u.conn)
+            elif counters.write_or_end(self.u.conn, self.u.now, {}):
+                self._succeeded()
             return
         ids = handoff.queue_attempts(self.u, self.run.id, [q[0] for q in queued], counters)
         for (wanted, queue, priority, step), attempt_id in zip(queued, ids, strict=True):
@@ -584,6 +591,19 @@ class RunAdvance:
         ):
             self._ended = True
             run_ended(self.u, self.run, outcome)
+
+    def _succeeded(self) -> None:
+        """The counters' statement ended the run SUCCEEDED (``RunCounters.write_or_end``):
+        its event and what follows a run's end, as ``_complete_run`` records them."""
+        check_allowed("run", RunStatus.RUNNING, RunStatus.SUCCEEDED)
+        self.u.add_event(
+            run_id=self.run.id,
+            entity="run",
+            from_status=RunStatus.RUNNING.value,
+            to_status=RunStatus.SUCCEEDED.value,
+        )
+        self._ended = True
+        run_ended(self.u, self.run, RunStatus.SUCCEEDED)
 
     def _workflow_outputs(self) -> dict[str, Any]:
         result: dict[str, Any] = {}

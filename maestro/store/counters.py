@@ -12,9 +12,10 @@ UPDATE matches nothing and the unit is retried (``ConcurrentChange``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, or_, select, update
+from sqlalchemy import Connection, bindparam, case, literal, null, or_, select, update
 
 from maestro.errors import ConcurrentChange
 from maestro.states import RUN_ACTIVE, RunStatus
@@ -46,6 +47,25 @@ APPLY = (
     .returning(
         R.c.status, R.c.active_steps, R.c.steps_unfinished, R.c.steps_waiting, R.c.steps_failed
     )
+)
+
+
+#: the changes leave a RUNNING run with no unfinished and no failed step: it SUCCEEDED
+#: (compared on the row as it was: every SET expression of an UPDATE reads the old row)
+_SUCCEEDS = (
+    (R.c.status == RunStatus.RUNNING.value)
+    & (R.c.steps_unfinished + bindparam("p_unfinished") == 0)
+    & (R.c.steps_failed + bindparam("p_failed") == 0)
+)
+
+#: ``APPLY`` that also ends the run SUCCEEDED when the changes finish it — what
+#: ``RunAdvance`` would write next in a statement of its own (a run with workflow outputs
+#: renders them first: it keeps the two statements)
+APPLY_AND_END = APPLY.values(
+    status=case((_SUCCEEDS, literal(RunStatus.SUCCEEDED.value)), else_=R.c.status),
+    ended_at=case((_SUCCEEDS, bindparam("p_now", type_=R.c.ended_at.type)), else_=R.c.ended_at),
+    outputs=case((_SUCCEEDS, bindparam("p_outputs", type_=R.c.outputs.type)), else_=R.c.outputs),
+    error=case((_SUCCEEDS, null()), else_=R.c.error),
 )
 
 
@@ -96,6 +116,17 @@ class RunCounters:
         if not self.changed:
             return
         self.written(direct.execute(conn, APPLY, self.params()).first())
+
+    def write_or_end(self, conn: Connection, now: datetime, outputs: dict[str, Any]) -> bool:
+        """Apply this unit's changes and, when they leave the RUNNING run with no unfinished
+        and no failed step, end it SUCCEEDED at ``now`` with ``outputs``, in one statement.
+        True: it ended, from RUNNING (its event is the caller's to record)."""
+        if not self.changed:
+            return False
+        params = {**self.params(), "p_now": now, "p_outputs": outputs}
+        self.written(direct.execute(conn, APPLY_AND_END, params).first())
+        # the statement matched an active run only: SUCCEEDED now is this statement's doing
+        return self.status is RunStatus.SUCCEEDED
 
     def params(self) -> dict[str, Any]:
         """The parameters of :data:`APPLY` for this unit's changes."""

@@ -240,9 +240,9 @@ def test_a_followed_handoff_is_one_transaction_of_the_same_few_statements(
 #: counts it in the foreach step, which starts the next iteration (its run RUNNING with its
 #: step row, the step queued with the unit's events); the worker claims that step in the
 #: same transaction (``maestro.dispatch.Follow``). On PostgreSQL: the report 1, the
-#: iteration's counters and status 2, the foreach step's counts 2, the next iteration read,
+#: iteration's counters with its end 1, the foreach step's counts 2, the next iteration read,
 #: started and queued 3, the claim 1. SQLite: a statement per table touched, events at the end.
-ITERATION_STATEMENTS = {"postgresql": 9, "sqlite": 17}
+ITERATION_STATEMENTS = {"postgresql": 8, "sqlite": 16}
 
 
 def test_a_foreach_iteration_is_one_transaction_of_the_same_few_statements(
@@ -326,6 +326,62 @@ def test_a_run_started_by_hand_records_its_events_in_the_order_they_happened(
     assert rows[4].attempt_id is not None and rows[4].attempt_id != rows[5].attempt_id
     assert {r.actor for r in rows} == {"alice"}  # each part of the statement binds its own
     assert harness.drain(run_id).status == "SUCCEEDED"
+
+
+def _run_history(harness: Harness, run_id: int) -> list[tuple[str | None, str]]:
+    e = tables.events
+    with harness.db.read() as conn:
+        return [
+            (r.from_status, r.to_status)
+            for r in conn.execute(
+                select(e.c.from_status, e.c.to_status)
+                .where(e.c.run_id == run_id, e.c.entity == "run")
+                .order_by(e.c.id)
+            )
+        ]
+
+
+@pytest.mark.parametrize(
+    ("outputs", "fails", "status"),
+    [
+        ("", False, "SUCCEEDED"),  # ended by the counters' statement
+        ('outputs: {last: "{{ steps.b.outputs.v }}"}\n', False, "SUCCEEDED"),  # rendered first
+        ("", True, "FAILED"),
+    ],
+)
+def test_a_run_ends_once_with_its_event_outputs_and_end_time(
+    harness: Harness, outputs: str, fails: bool, status: str
+) -> None:
+    """The last step's report ends the run: in the statement that writes the run's counters
+    when nothing failed and there are no workflow outputs to render, else in one of its own
+    — the same row and history either way."""
+    command = "exit 3" if fails else "echo v=ok >> $MAESTRO_OUTPUT"
+    run_id = harness.start(
+        f"id: ends\nowner: t\n{outputs}steps:\n"
+        "  - {id: a, type: noop}\n"
+        f"  - {{id: b, type: shell, depends_on: [a], shell: {{command: '{command}'}}}}\n"
+    )
+    view = harness.drain(run_id)
+    assert view.status == status
+    assert _run_history(harness, run_id) == [
+        (None, "QUEUED"),
+        ("QUEUED", "RUNNING"),
+        ("RUNNING", status),
+    ]
+    r, a = tables.runs, tables.attempts
+    with harness.db.read() as conn:
+        row = conn.execute(
+            select(r.c.outputs, r.c.error, r.c.ended_at, r.c.steps_unfinished).where(
+                r.c.id == run_id
+            )
+        ).one()
+        last_end = conn.execute(select(func.max(a.c.ended_at)).where(a.c.run_id == run_id)).scalar()
+    assert row.ended_at == last_end and row.steps_unfinished == 0
+    if fails:
+        assert row.error and "b" in row.error
+    else:
+        assert row.error is None
+        assert row.outputs == ({"last": "ok"} if outputs else {})
 
 
 def test_starting_a_run_that_is_no_longer_queued_writes_nothing(harness: Harness) -> None:
