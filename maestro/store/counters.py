@@ -120,8 +120,15 @@ class RunCounters:
     def write_or_end(self, conn: Connection, now: datetime, outputs: dict[str, Any]) -> bool:
         """Apply this unit's changes and, when they leave the RUNNING run with no unfinished
         and no failed step, end it SUCCEEDED at ``now`` with ``outputs``, in one statement.
-        True: it ended, from RUNNING (its event is the caller's to record)."""
+        True: it ended, from RUNNING (its event is the caller's to record). A run that goes
+        on as this unit saw it gets the plain ``APPLY`` (the ``CASE``s and two more
+        parameters would cost every step's end of a fan-out, for nothing); on PostgreSQL
+        others may have finished meanwhile: the caller ends the run in a statement of its
+        own then."""
         if not self.changed:
+            return False
+        if self.unfinished + self.d_unfinished > 0:
+            self.write(conn)
             return False
         params = {**self.params(), "p_now": now, "p_outputs": outputs}
         self.written(direct.execute(conn, APPLY_AND_END, params).first())
