@@ -243,7 +243,7 @@ class RunAdvance:
             return
         if not self._queued and (self._counters is None or not self._counters.changed):
             return
-        self._write(end_if_done=True)
+        self._write()
         if not self._ended and self._counters is not None and self._counters.unfinished == 0:
             self._complete_run()
 
@@ -495,12 +495,12 @@ class RunAdvance:
             )
             self._queued.append((wanted, spec.effective_queue, spec.priority, step))
 
-    def _write(self, *, counters_too: bool = True, end_if_done: bool = False) -> None:
+    def _write(self, *, counters_too: bool = True) -> None:
         """The steps handed to workers and the run's counters, together: one statement on
-        PostgreSQL (their attempts, the steps QUEUED, the events, the counters).
-        ``end_if_done``: a run the counters leave with nothing unfinished and nothing failed
-        ends SUCCEEDED in the counters' statement — unless it has workflow outputs to
-        render (``_complete_run`` does, after)."""
+        PostgreSQL (their attempts, the steps QUEUED, the events, the counters). A run the
+        counters leave with nothing unfinished and nothing failed ends SUCCEEDED in the
+        counters' statement — unless it has workflow outputs to render (``_complete_run``
+        does, after)."""
         queued, self._queued = self._queued, []
         counters = self._counters if counters_too else None
         if not queued:
@@ -511,7 +511,7 @@ class RunAdvance:
                 self.u.flush()
             if counters is None:
                 return
-            if not end_if_done or self.compiled.definition.outputs:
+            if self.compiled.definition.outputs:
                 counters.write(self.u.conn)
             elif counters.write_or_end(self.u.conn, self.u.now, {}):
                 self._succeeded()
