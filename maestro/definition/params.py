@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from maestro.definition.graph import did_you_mean
+from maestro.definition.json_values import json_problem
 from maestro.definition.models import ParamSpec, ParamType
 from maestro.errors import ParamError, Problem
 
@@ -36,7 +37,7 @@ def _to_string(value: Any) -> str:
         return value
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int | float):
+    if isinstance(value, int) or (isinstance(value, float) and math.isfinite(value)):
         return str(value)
     if isinstance(value, date):  # datetime included
         return value.isoformat()
@@ -63,7 +64,10 @@ def _to_float(value: Any) -> float:
         raise _Invalid("expected a number, not a boolean")
     result: float | None = None
     if isinstance(value, int | float):
-        result = float(value)
+        try:
+            result = float(value)
+        except OverflowError:  # an integer of hundreds of digits
+            result = None
     elif isinstance(value, str) and len(value) <= 64:
         try:
             result = float(value.strip())
@@ -137,7 +141,11 @@ def _from_json(value: str, kind: type, expected: str) -> Any:
 
 
 def _json_ready(value: Any, expected: str) -> Any:
-    """Refuse what cannot be stored with the run (sets, objects, NaN, non-string keys)."""
+    """Refuse what cannot be stored with the run and shown (sets, objects, NaN, non-string
+    keys, nesting deeper than a definition's)."""
+    problem = json_problem(value, ("value",))
+    if problem is not None:
+        raise _Invalid(problem)
     try:
         return json.loads(json.dumps(value, allow_nan=False))
     except (TypeError, ValueError, RecursionError):

@@ -19,8 +19,9 @@ from sqlalchemy import select
 
 from maestro import expressions
 from maestro.definition import Step
+from maestro.definition.json_values import json_problem
 from maestro.engine.matching import payload_matches
-from maestro.errors import ExpressionError
+from maestro.errors import ExpressionError, InvalidRequest
 from maestro.states import StepStatus, WaitingFor
 from maestro.store import signals as signal_rows
 from maestro.store import tables
@@ -46,7 +47,12 @@ def record(
     sender_owners: Sequence[str] | None = None,
 ) -> int | None:
     """Insert the signal; ``None`` if its dedupe_key was seen before. Applied after commit.
-    ``sender_owners``: the owners the sender acts for (None: every owner)."""
+    ``sender_owners``: the owners the sender acts for (None: every owner). A payload nested
+    too deep, too wide or with a non-finite number is refused (``InvalidRequest``), not
+    stored for every later read of it to fail."""
+    problem = json_problem(payload, ("payload",))
+    if problem is not None:
+        raise InvalidRequest(f"signal {name!r}: {problem}")
     if dedupe_key is not None:
         seen = u.conn.execute(select(SIG.c.id).where(SIG.c.dedupe_key == dedupe_key)).scalar()
         if seen is not None:

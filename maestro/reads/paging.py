@@ -52,9 +52,13 @@ def int_cursor(cursor: str | None) -> int | None:
     if cursor is None:
         return None
     kind, value = _decode(cursor)
-    if kind != "i" or not value.lstrip("-").isdigit() or len(value) > 19:
+    digits = value.removeprefix("-")
+    if kind != "i" or not (digits.isascii() and digits.isdigit()) or len(digits) > 19:
         raise InvalidCursor()
-    return int(value)
+    number = int(value)
+    if not -(2**63) <= number < 2**63:  # what the databases' 64-bit keys hold
+        raise InvalidCursor()
+    return number
 
 
 def str_cursor(cursor: str | None) -> str | None:

@@ -1,0 +1,117 @@
+"""Values a client sends that the store could keep but not give back: refused with a 4xx that
+names the place, nothing kept (a deep list param was stored, then every read of its run
+answered 500; a crafted cursor overflowed SQLite's integer)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.api.conftest import API, TYPED, problem_of
+
+TYPES = """
+id: types
+owner: team-a
+params:
+  l: {type: list, default: []}
+  m: {type: map, default: {}}
+  f: {type: float, default: 1.5}
+  s: {type: string, default: x}
+steps:
+  - id: a
+    type: noop
+"""
+
+
+def _nested(levels: int) -> str:
+    return "[" * levels + "]" * levels
+
+
+@pytest.fixture
+def types(client: TestClient) -> None:
+    answer = client.post(
+        API + "/workflows", content=TYPES, headers={"Content-Type": "application/yaml"}
+    )
+    assert answer.status_code == 201, answer.text
+
+
+def _runs(client: TestClient) -> list[Any]:
+    items: list[Any] = client.get(API + "/workflows/types/runs").json()["items"]
+    return items
+
+
+@pytest.mark.parametrize(
+    ("params", "place", "says"),
+    [
+        ('{"l": ' + _nested(300) + "}", "params.l", "nested more than 100 levels deep"),
+        ('{"m": {"a": ' + _nested(150) + "}}", "params.m", "nested more than 100 levels deep"),
+        ('{"m": {"a": [1, NaN]}}', "params.m", "value.a[1]: numbers must be finite"),
+        ('{"f": ' + "9" * 400 + "}", "params.f", "expected a finite number"),
+        ('{"s": Infinity}', "params.s", "expected a string"),
+    ],
+)
+def test_a_param_the_run_could_not_show_is_refused_and_no_run_made(
+    client: TestClient, types: None, params: str, place: str, says: str
+) -> None:
+    body = '{"params": ' + params + "}"
+    answer = client.post(API + "/workflows/types/runs", content=body, headers=TYPED)
+    problem = problem_of(answer, 422)
+    error = problem["errors"][0]
+    assert ".".join(map(str, error["loc"])) == place and says in error["msg"], problem
+    assert _runs(client) == []
+
+
+def test_a_list_param_as_deep_as_a_definition_may_be_is_kept_and_shown(
+    client: TestClient, types: None
+) -> None:
+    body = '{"params": {"l": ' + _nested(99) + "}}"
+    run = client.post(API + "/workflows/types/runs", content=body, headers=TYPED)
+    assert run.status_code == 201, run.text
+    shown = client.get(f"{API}/runs/{run.json()['id']}")
+    assert shown.status_code == 200
+    assert json.dumps(shown.json()["params"]["l"]).count("[") == 99
+
+
+@pytest.mark.parametrize(
+    ("payload", "says"),
+    [
+        (_nested(900), "payload.a[0][0]…[0][0]: nested more than 100 levels deep"),
+        ('[1, {"b": NaN}]', "payload.a[1].b: numbers must be finite"),
+        ("1e400", "payload.a: numbers must be finite"),
+    ],
+)
+def test_a_signal_whose_payload_could_not_be_shown_is_refused_and_not_kept(
+    client: TestClient, payload: str, says: str
+) -> None:
+    body = '{"name": "deep", "payload": {"a": ' + payload + "}}"
+    problem = problem_of(client.post(API + "/signals", content=body, headers=TYPED), 422)
+    assert "'deep'" in problem["detail"] and says in problem["detail"], problem
+    listed = client.get(API + "/signals")
+    assert listed.status_code == 200 and listed.json()["items"] == []
+
+
+def test_a_signal_payload_of_more_keys_than_a_map_may_have_is_refused(client: TestClient) -> None:
+    payload = {f"k{i}": i for i in range(1001)}
+    answer = client.post(API + "/signals", json={"name": "wide", "payload": payload})
+    assert "payload: a map of 1001 keys; at most 1000" in problem_of(answer, 422)["detail"]
+
+
+def _cursor(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/runs", "/signals", "/alerts", "/workflows/types/versions", "/runs/1/events"],
+)
+@pytest.mark.parametrize("value", [str(2**63), str(-(2**63) - 1), "٣"])
+def test_a_cursor_outside_what_the_keys_hold_is_a_400_not_a_crash(
+    client: TestClient, types: None, path: str, value: str
+) -> None:
+    if path.startswith("/runs/1"):
+        assert client.post(API + "/workflows/types/runs", json={}).status_code == 201
+    problem_of(client.get(API + path, params={"cursor": _cursor(f"i:{value}")}), 400)
