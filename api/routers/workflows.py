@@ -3,6 +3,7 @@ starting runs and reading a workflow's run history."""
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Annotated, Any
 
@@ -11,7 +12,7 @@ from pydantic import StringConstraints
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import EngineDep, ReadToken, WriteToken, check_owner
-from api.errors import responses
+from api.errors import BadRequest, responses
 from api.parsing import DefinitionParser
 from api.run_filters import RunQueryDep, find_runs
 from api.schemas.alerts import AlertRulePublic, AlertRulesPublic
@@ -33,6 +34,7 @@ from maestro import reads
 from maestro.definition import WorkflowDefinition, definition_to_dict
 from maestro.engine import actions, backfills, catalog, versions
 from maestro.engine.core import Engine
+from maestro.errors import DefinitionError
 from maestro.store.tokens import Principal
 
 logger = logging.getLogger(__name__)
@@ -61,9 +63,26 @@ _DEFINITION_BODY: dict[str, Any] = {
 
 async def _definition(request: Request) -> WorkflowDefinition:
     """The body as a definition (YAML and JSON alike; ``DefinitionError`` → 422), parsed off
-    the event loop (``api.parsing``: a large body in a process of its own, bounded in time)."""
+    the event loop (``api.parsing``: a large body in a process of its own, bounded in time).
+    A body sent as JSON that is not JSON is malformed (400), not an invalid YAML
+    definition."""
     parser: DefinitionParser = request.app.state.parser
-    return await parser.parse(await request.body())
+    body = await request.body()
+    try:
+        return await parser.parse(body)
+    except DefinitionError:
+        if request.headers.get("content-type", "").split(";")[0].strip() == "application/json":
+            _check_json(body)
+        raise
+
+
+def _check_json(body: bytes) -> None:
+    try:
+        json.loads(body)
+    except RecursionError:
+        raise BadRequest("the request body is not valid JSON: nested too deeply") from None
+    except ValueError as exc:  # JSONDecodeError names the line and column
+        raise BadRequest(f"the request body is not valid JSON: {exc}") from None
 
 
 # -- definitions ---------------------------------------------------------------------------

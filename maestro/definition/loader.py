@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from maestro.compat.maestro_json import is_maestro, translate
-from maestro.definition.graph import Node, check_nodes
+from maestro.definition.graph import Node, check_nodes, did_you_mean
 from maestro.definition.models import (
     DEFAULTABLE_SETTINGS,
     ParamType,
@@ -220,6 +220,35 @@ def _param_default_problems(params: Any) -> list[Problem]:
     return problems
 
 
+def _trigger_param_problems(merged: dict[str, Any]) -> list[Problem]:
+    """A trigger's params must be declared, and those without templates of their type: else
+    every run the trigger starts would be refused (a cron tick quietly, a backfill blaming
+    its own request)."""
+    declared, triggers = merged.get("params"), merged.get("triggers")
+    declared = declared if isinstance(declared, dict) else {}
+    problems: list[Problem] = []
+    for i, trigger in enumerate(triggers if isinstance(triggers, list) else []):
+        given = trigger.get("params") if isinstance(trigger, dict) else None
+        for name, value in given.items() if isinstance(given, dict) else ():
+            loc: Loc = ("triggers", i, "params", name)
+            spec = declared.get(name)
+            if spec is None:
+                problems.append(
+                    Problem(loc, f"unknown param '{name}'{did_you_mean(name, declared)}")
+                )
+                continue
+            ptype = spec.get("type", "string") if isinstance(spec, dict) else None
+            if _has_template(value) or not (
+                isinstance(ptype, str) and ptype in ParamType.__members__
+            ):
+                continue
+            try:
+                coerce(name, ptype, value)
+            except ParamError as exc:
+                problems.extend(Problem(loc, p.msg) for p in exc.problems)
+    return problems
+
+
 # ---------------------------------------------------------------------------------------------
 # expressions
 
@@ -397,6 +426,7 @@ def _parse(data: Any, source: str | None) -> WorkflowDefinition:
     problems.extend(_dag_problems(merged))
     problems.extend(_expression_problems(merged))
     problems.extend(_param_default_problems(merged.get("params")))
+    problems.extend(_trigger_param_problems(merged))
     if model is None and not problems:  # cannot happen; never raise an empty error
         problems.append(Problem((), "the definition is invalid"))
     if problems or model is None:

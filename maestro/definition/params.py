@@ -262,6 +262,9 @@ def resolve_params(
     for name, spec in specs.items():
         if name not in values:
             continue
+        if values[name] is None and spec.required:  # null is no value, and one is required
+            problems.append(Problem(("params", name), f"required param '{name}' is null"))
+            continue
         try:
             result[name] = coerce(name, spec.type, values[name])
         except ParamError as exc:

@@ -48,6 +48,16 @@ class _KeyCap(Exception):
         self.path = path
 
 
+class _DuplicateKey(Exception):
+    """A map that gives the same key twice: YAML and JSON would keep the last one silently
+    (``id: x`` then ``id: y`` submitted workflow ``y``)."""
+
+    def __init__(self, path: tuple[str | int, ...], line: int) -> None:
+        super().__init__(path)
+        self.path = path
+        self.line = line
+
+
 class _CappedLoader(_Loader):
     """Stops composing at the first map with more than ``MAX_MAP_KEYS`` keys, knowing its path:
     composing a huge map costs seconds before anything else could look at it."""
@@ -79,10 +89,15 @@ class _CappedLoader(_Loader):
         node = yaml.MappingNode(tag, [], start.start_mark, None, flow_style=start.flow_style)
         if anchor is not None:
             self.anchors[anchor] = node
+        seen: set[tuple[str, str]] = set()
         while not self.check_event(yaml.MappingEndEvent):
             if len(node.value) >= MAX_MAP_KEYS:
                 raise _KeyCap(tuple(self._path))
             key = self.compose_node(node, None)
+            if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
+                if (key.tag, key.value) in seen:
+                    raise _DuplicateKey((*self._path, key.value), key.start_mark.line + 1)
+                seen.add((key.tag, key.value))
             node.value.append((key, self.compose_node(node, key)))
         node.end_mark = self.get_event().end_mark  # type: ignore[no-untyped-call]
         return node
@@ -138,6 +153,14 @@ def _yaml_message(exc: Exception) -> str:
     return "invalid YAML: " + " ".join(str(exc).split())
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object's pairs as a dict, refusing a key given twice (``ValueError``)."""
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise ValueError("duplicate key")
+    return result
+
+
 def _parse_yaml(text: str, source: str | None) -> Any:
     """YAML (JSON included) to data. JSON objects take the fast path of the json module.
 
@@ -146,13 +169,18 @@ def _parse_yaml(text: str, source: str | None) -> Any:
     """
     if text.lstrip().startswith("{"):
         try:
-            return json.loads(text)
+            return json.loads(text, object_pairs_hook=_unique_keys)
         except (ValueError, RecursionError):
-            pass  # maybe a YAML flow mapping; YAML also gives a line and column for errors
+            # maybe a YAML flow mapping; YAML also gives a line and column for errors, and
+            # the path of a duplicate key
+            pass
     try:
         return yaml.load(text, Loader=_CappedLoader)  # a SafeLoader subclass
     except _KeyCap as exc:
         raise _too_many_keys(exc.path, source) from None
+    except _DuplicateKey as exc:
+        msg = f"key {exc.path[-1]!r} given twice (again at line {exc.line}); give it once"
+        raise _fail(msg, source, exc.path) from None
     except Exception as exc:  # PyYAML raises more than YAMLError on odd input (bad dates, ...)
         raise _fail(_yaml_message(exc), source) from None
 

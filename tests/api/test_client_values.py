@@ -115,3 +115,25 @@ def test_a_cursor_outside_what_the_keys_hold_is_a_400_not_a_crash(
     if path.startswith("/runs/1"):
         assert client.post(API + "/workflows/types/runs", json={}).status_code == 201
     problem_of(client.get(API + path, params={"cursor": _cursor(f"i:{value}")}), 400)
+
+
+@pytest.mark.parametrize("path", ["/workflows", "/workflows/validate"])
+def test_a_definition_sent_as_json_that_is_not_json_is_a_malformed_body(
+    client: TestClient, path: str
+) -> None:
+    problem = problem_of(client.post(API + path, content="{bad json", headers=TYPED), 400)
+    assert problem["detail"].startswith("the request body is not valid JSON: Expecting")
+    assert "line 1 column 2" in problem["detail"]
+    # the same text sent as YAML is an invalid definition, with the YAML parser's place
+    yaml_type = {"Content-Type": "application/yaml"}
+    problem = problem_of(client.post(API + path, content="{bad json", headers=yaml_type), 422)
+    assert "invalid YAML at line 1" in problem["errors"][0]["msg"]
+
+
+def test_a_json_definition_giving_a_key_twice_is_refused_at_its_place(client: TestClient) -> None:
+    body = '{"id": "x", "id": "y", "owner": "o", "steps": [{"id": "a", "type": "noop"}]}'
+    problem = problem_of(client.post(API + "/workflows", content=body, headers=TYPED), 422)
+    assert problem["errors"] == [
+        {"loc": ["id"], "msg": "key 'id' given twice (again at line 1); give it once"}
+    ]
+    assert client.get(API + "/workflows/y").status_code == 404

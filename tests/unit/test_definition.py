@@ -844,6 +844,54 @@ def test_yaml_syntax_error_gives_line_and_column() -> None:
     assert problem.startswith("(root): invalid YAML at line 4, column 1: ")
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "id: x\nid: y\nowner: o\nsteps: [{id: a, type: noop}]\n",
+            "id: key 'id' given twice (again at line 2); give it once",
+        ),
+        (
+            "id: x\nowner: o\nsteps:\n  - id: a\n    type: noop\n    type: shell\n",
+            "steps[0].type: key 'type' given twice (again at line 6); give it once",
+        ),
+        (  # JSON too (its parser keeps the last one as well)
+            '{"id": "x", "owner": "o", "steps": [{"id": "a", "type": "noop", "id": "b"}]}',
+            "steps[0].id: key 'id' given twice (again at line 1); give it once",
+        ),
+    ],
+)
+def test_a_key_given_twice_is_refused_where_it_is(text: str, expected: str) -> None:
+    assert _load_problems(text) == [expected]
+
+
+def test_a_yaml_merge_key_is_not_a_key_given_twice() -> None:
+    text = "id: x\nowner: o\nsteps:\n  - <<: {type: noop}\n    <<: {id: a}\n"
+    assert [s.id for s in load_definition(text).steps] == ["a"]
+
+
+def test_a_triggers_params_are_declared_and_of_their_type_unless_templated() -> None:
+    text = """
+id: t
+owner: o
+params: {n: {type: int, default: 1}, d: {type: date, default: "2024-01-01"}}
+triggers:
+  - cron: "0 0 * * *"
+    params: {zz: 1, n: abc, d: "{{ run.logical_date | ds }}"}
+  - signal: landed
+    params: {n: "{{ signal.n }}", nn: 2}
+steps: [{id: a, type: noop}]
+"""
+    assert _load_problems(text) == [
+        "triggers[0].params.zz: unknown param 'zz'",
+        "triggers[0].params.n: param 'n' (int): expected an integer, got 'abc'",
+        "triggers[1].params.nn: unknown param 'nn' — did you mean 'n'?",
+    ]
+    fixed = text.replace("zz: 1, n: abc", "n: '7'").replace(", nn: 2", "")
+    (cron, _) = load_definition(fixed).triggers
+    assert isinstance(cron, CronTrigger) and cron.params["n"] == "7"
+
+
 def test_source_is_named_in_the_error() -> None:
     with pytest.raises(DefinitionError) as info:
         load_definition("- 1", source="flows/x.yaml")

@@ -183,6 +183,17 @@ def test_required_param_given_by_a_layer() -> None:
     assert resolve_params(specs, [{"ds": date(2024, 1, 2)}], _identity) == {"ds": "2024-01-02"}
 
 
+def test_a_required_param_given_null_is_refused_and_null_replaces_a_default() -> None:
+    specs = _specs(n={"type": "int"}, limit={"type": "int", "default": 5})
+    with pytest.raises(ParamError) as info:
+        resolve_params(specs, [{"n": None}], _identity)
+    assert str(info.value) == "params.n: required param 'n' is null"
+    # a later layer's null for a required param is refused too; a default's null is no value
+    with pytest.raises(ParamError):
+        resolve_params(specs, [{"n": 1}, {"n": None}], _identity)
+    assert resolve_params(specs, [{"n": 1, "limit": None}], _identity) == {"n": 1, "limit": None}
+
+
 def test_explicit_null_default_is_optional() -> None:
     specs = _specs(limit={"type": "int", "default": None})
     assert not specs["limit"].required
