@@ -55,8 +55,22 @@ def signal_send(
 @app.command()
 def backfill(
     workflow: WorkflowArg,
-    start: Annotated[datetime, typer.Option(help="First logical date (UTC unless given).")],
-    end: Annotated[datetime, typer.Option(help="Last logical date.")],
+    start: Annotated[
+        str,
+        typer.Option(
+            help="First logical date: 2024-03-01 (that day's start) or 2024-03-01T03:00 (UTC "
+            "unless an offset is given).",
+            show_default=False,
+        ),
+    ],
+    end: Annotated[
+        str,
+        typer.Option(
+            help="Last logical date, included: 2024-03-03 covers that whole day (UTC), "
+            "2024-03-03T03:00 ends at that instant.",
+            show_default=False,
+        ),
+    ],
     max_concurrency: Annotated[int, typer.Option(min=1, help="Runs at once.")] = 1,
     wait: Annotated[
         bool, typer.Option("--wait", help="Show a progress bar until every run has ended.")
@@ -65,8 +79,8 @@ def backfill(
 ) -> None:
     """Start one run of WORKFLOW per cron tick in [START, END]."""
     body = {
-        "start": _aware(start).isoformat(),
-        "end": _aware(end).isoformat(),
+        "start": _instant("--start", start, end_of_day=False).isoformat(),
+        "end": _instant("--end", end, end_of_day=True).isoformat(),
         "max_concurrency": max_concurrency,
     }
     with connect() as api:
@@ -107,3 +121,15 @@ def _follow_backfill(api: Api, workflow: str, backfill_id: int) -> dict[str, Any
 
 def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _instant(option: str, text: str, *, end_of_day: bool) -> datetime:
+    """An ISO date or date-time; a date alone is its day's start, or its last microsecond
+    (``end_of_day``: ``--end 2024-03-03`` includes that day's 03:00 tick)."""
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        fail(f"{option} {text!r}: expected a date (2024-03-01) or a date-time (2024-03-01T03:00)")
+    if end_of_day and len(text.strip()) == len("2024-03-03"):
+        value = value.replace(hour=23, minute=59, second=59, microsecond=999_999)
+    return _aware(value)

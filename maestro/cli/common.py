@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -14,9 +15,10 @@ from sqlalchemy.engine import make_url
 from api.web.dag import definition_svg
 from maestro import __version__
 from maestro.definition import WorkflowDefinition, load_definition, to_dot, to_mermaid
+from maestro.engine.catalog import alert_connection_problems
 from maestro.errors import DefinitionError
 from maestro.log_format import configure_logging
-from maestro.settings import Settings
+from maestro.settings import Settings, load_settings
 from maestro.store.db import Database
 from maestro.store.migrate import upgrade
 from maestro.wording import plural
@@ -94,8 +96,17 @@ FileArg = Annotated[
 
 @app.command()
 def validate(file: FileArg) -> None:
-    """Validate a workflow definition; print every problem with its path (exit 1 if any)."""
+    """Validate a workflow definition; print every problem with its path (exit 1 if any).
+
+    Alert connections are resolved as `maestro run` resolves them (the file's folder, then
+    `MAESTRO_CONNECTIONS_FILE`): a connection `run` would refuse is a problem here too."""
     definition = read_definition(file, invalid_exit=1)
+    problems = alert_connection_problems(
+        load_settings(project_dir=file.resolve().parent), definition
+    )
+    if problems:
+        err.print(Text(DefinitionError(problems, str(file)).message, style="red"), soft_wrap=True)
+        raise typer.Exit(1)
     print(f"{file}: valid workflow {definition.id!r} with {plural(len(definition.steps), 'step')}")
 
 
@@ -125,12 +136,20 @@ def graph(
 
 def open_store(settings: Settings) -> Database:
     """The store of ``settings``, migrated to the current schema."""
-    db = Database(settings.effective_database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    db: Database | None = None
     try:
+        db = Database(
+            settings.effective_database_url, sqlite_synchronous=settings.sqlite_synchronous
+        )
         upgrade(db)
-    except Exception as exc:  # an unreachable server or a broken file: say which
-        db.dispose()
-        fail(f"cannot open the store at {settings.effective_database_url}: {exc}")
+    except Exception as exc:  # a bad URL, an unreachable server, a home it cannot make
+        if db is not None:
+            db.dispose()
+        shown = shown_url(settings)
+        detail = " ".join(str(exc).split()) or type(exc).__name__
+        if settings.database_url:  # the driver's message might quote the URL it was given
+            detail = detail.replace(settings.database_url, shown)
+        fail(f"cannot open the store at {shown}: {detail}")
     return db
 
 
@@ -145,4 +164,9 @@ def parse_params(pairs: list[str]) -> dict[str, str]:
 
 
 def shown_url(settings: Settings) -> str:
-    return make_url(settings.effective_database_url).render_as_string(hide_password=True)
+    """The store's URL without its password (``***``), even one that does not parse."""
+    url = settings.effective_database_url
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # SQLAlchemy's ArgumentError, a port that is not a number
+        return re.sub(r"(//[^:/@]*:)[^@]*@", r"\1***@", url)

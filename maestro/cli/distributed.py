@@ -34,15 +34,17 @@ from workers.executor import AttemptExecutor
 
 def _connect(settings: Settings, *, pre_ping: bool = False) -> Database:
     """The shared store of the distributed mode; its schema must be migrated already."""
-    db = Database(
-        settings.effective_database_url,
-        sqlite_synchronous=settings.sqlite_synchronous,
-        pre_ping=pre_ping,
-    )
+    db: Database | None = None
     try:
+        db = Database(
+            settings.effective_database_url,
+            sqlite_synchronous=settings.sqlite_synchronous,
+            pre_ping=pre_ping,
+        )
         behind = pending(db)
-    except Exception as exc:
-        db.dispose()
+    except Exception as exc:  # a bad URL too: no traceback
+        if db is not None:
+            db.dispose()
         fail(f"cannot reach the database {shown_url(settings)}: {exc.__class__.__name__}: {exc}")
     if behind:
         db.dispose()

@@ -123,7 +123,7 @@ def run(
         typer.Option(
             "--with",
             "-w",
-            help="Also submit this workflow (one its subworkflow steps start; repeatable).",
+            help="Also submit this workflow (one that its subworkflow steps start; repeatable).",
             show_default=False,
         ),
     ] = [],  # noqa: B006

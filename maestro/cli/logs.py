@@ -145,7 +145,7 @@ def logs(
 
     Without STEP: every attempt of the run and of its child runs, in the order they started,
     each line prefixed with its step. With STEP: that step's latest attempt as written.
-    For a run on a server, use ``maestro runs logs``.
+    For a run on a server, use `maestro runs logs`.
     """
     if attempt is not None and step is None:
         fail("--attempt needs a STEP")

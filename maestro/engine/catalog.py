@@ -18,6 +18,7 @@ from maestro.engine import actions, audit
 from maestro.engine.core import Engine
 from maestro.engine.workflows import Submitted, submit
 from maestro.errors import Conflict, DefinitionError, Loc, NotFound, Problem
+from maestro.settings import Settings
 from maestro.store import tables
 from maestro.store import workflows as workflow_rows
 
@@ -114,8 +115,17 @@ def unblock(eng: Engine, workflow_id: str, actor: str) -> int:
 def check_alert_connections(eng: Engine, definition: WorkflowDefinition) -> None:
     """A definition whose alert names a connection this process cannot resolve is refused
     (``DefinitionError`` with the path), unless ``alert_check_connections`` is off."""
-    if not eng.settings.alert_check_connections:
-        return
+    problems = alert_connection_problems(eng.settings, definition)
+    if problems:
+        raise DefinitionError(problems, definition.id)
+
+
+def alert_connection_problems(settings: Settings, definition: WorkflowDefinition) -> list[Problem]:
+    """The alerts' connections ``settings`` cannot resolve, each with its path (none when
+    ``alert_check_connections`` is off): what a submit refuses, and ``maestro validate``
+    reports."""
+    if not settings.alert_check_connections:
+        return []
     problems = []
     for loc, rule in _alert_rules(definition.alerts, definition.steps, ()):
         name = rule.connection
@@ -124,13 +134,12 @@ def check_alert_connections(eng: Engine, definition: WorkflowDefinition) -> None
         try:
             resolve(
                 name,
-                connections_file=eng.settings.connections_file,
-                project_dir=eng.settings.project_dir,
+                connections_file=settings.connections_file,
+                project_dir=settings.project_dir,
             )
         except ConnectionLookupError as exc:
             problems.append(Problem((*loc, rule.channel, "connection"), str(exc)))
-    if problems:
-        raise DefinitionError(problems, definition.id)
+    return problems
 
 
 def _alert_rules(

@@ -310,3 +310,69 @@ def _state(pid: int) -> str:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except (FileNotFoundError, IndexError):
         return "Z"
+
+
+def _maestro_env(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "maestro", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **env},
+        cwd=ROOT,
+    )
+
+
+def test_a_bad_environment_is_one_line_naming_it_not_a_traceback(tmp_path: Path) -> None:
+    hello = str(EXAMPLES / "hello.yaml")
+    home = str(tmp_path)
+    threads = _maestro_env("run", hello, MAESTRO_HOME=home, MAESTRO_WORKER_CONCURRENCY="abc")
+    assert threads.returncode == 2
+    assert threads.stderr.startswith("error: MAESTRO_WORKER_CONCURRENCY: Input should be")
+    assert "'abc'" in threads.stderr
+    (tmp_path / "a-file").write_text("")
+    home_is_a_file = _maestro_env("run", hello, MAESTRO_HOME=str(tmp_path / "a-file"))
+    assert home_is_a_file.returncode == 2
+    assert "cannot open the store at sqlite:///" in home_is_a_file.stderr
+    assert "File exists" in home_is_a_file.stderr
+    bogus = _maestro_env("db", "upgrade", MAESTRO_HOME=home, MAESTRO_DATABASE_URL="bogus")
+    assert bogus.returncode == 2 and "cannot open the store at bogus: " in bogus.stderr
+    for result in (threads, home_is_a_file, bogus):
+        assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize("port", ["1", "not-a-port"])
+def test_the_stores_password_is_never_printed(tmp_path: Path, port: str) -> None:
+    url = f"postgresql+psycopg://etl:S3cretPw@127.0.0.1:{port}/x"
+    result = _maestro_env("db", "upgrade", MAESTRO_HOME=str(tmp_path), MAESTRO_DATABASE_URL=url)
+    assert result.returncode == 2
+    assert f"cannot open the store at postgresql+psycopg://etl:***@127.0.0.1:{port}/x" in (
+        result.stderr
+    )
+    assert "S3cretPw" not in result.stderr + result.stdout
+
+
+def test_validate_refuses_an_alert_connection_run_would_refuse(tmp_path: Path) -> None:
+    wf = tmp_path / "alerting.yaml"
+    wf.write_text(
+        "id: alerting\nowner: t\nalerts:\n  - on: [run_failed]\n"
+        '    slack: {connection: team_slack, channel: "#x"}\nsteps: [{id: a, type: noop}]\n'
+    )
+    env = {k: v for k, v in os.environ.items() if k != "MAESTRO_CONN_TEAM_SLACK"}
+    validated = subprocess.run(
+        [sys.executable, "-m", "maestro", "validate", str(wf)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**env, "MAESTRO_HOME": str(tmp_path)},
+        cwd=ROOT,
+    )
+    assert validated.returncode == 1
+    assert "alerts[0].slack.connection: unknown connection 'team_slack'" in validated.stderr
+    ran = maestro("run", str(wf), home=tmp_path)
+    assert ran.returncode == 2 and "unknown connection 'team_slack'" in ran.stderr
+    url = "https://hooks.slack.com/services/T0/B0/X"
+    fine = _maestro_env(
+        "validate", str(wf), MAESTRO_HOME=str(tmp_path), MAESTRO_CONN_TEAM_SLACK=url
+    )
+    assert fine.returncode == 0, fine.stderr

@@ -274,7 +274,7 @@ def test_backfill_waits_with_a_progress_bar(server: Server, tmp_path: Path) -> N
         "--start",
         "2024-01-01",
         "--end",
-        "2024-01-04T23:00:00",
+        "2024-01-04",  # a date alone: that whole day, its 03:00 tick included
         "--max-concurrency",
         "2",
         "--wait",
@@ -285,6 +285,9 @@ def test_backfill_waits_with_a_progress_bar(server: Server, tmp_path: Path) -> N
     runs = json.loads(server.maestro("runs", "list", "nightly", "--json").stdout)["items"]
     assert sorted(r["status"] for r in runs) == ["SUCCEEDED"] * 4
     assert {r["trigger"] for r in runs} == {"backfill"}
+    assert sorted(r["logical_date"][:10] for r in runs) == [f"2024-01-0{d}" for d in (1, 2, 3, 4)]
+    bad = server.maestro("backfill", "nightly", "--start", "2024-01-01", "--end", "Jan 4")
+    assert bad.returncode == 2 and "--end 'Jan 4': expected a date (2024-03-01)" in bad.stderr
 
 
 def _alerts(server: Server, *args: str) -> dict[str, Any]:
