@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -16,7 +20,7 @@ from api.web.dag import definition_svg
 from maestro import __version__
 from maestro.definition import WorkflowDefinition, load_definition, to_dot, to_mermaid
 from maestro.engine.catalog import alert_connection_problems
-from maestro.errors import DefinitionError
+from maestro.errors import DefinitionError, Problem
 from maestro.log_format import configure_logging
 from maestro.settings import Settings, load_settings
 from maestro.store.db import Database
@@ -50,9 +54,33 @@ STATUS_STYLE = {
 }
 
 
+#: a command run with ``--json`` (``json_errors``): its errors are also one JSON object on
+#: stdout, so a script that parses stdout gets something to parse
+_JSON_ERRORS = threading.local()
+
+
+@contextmanager
+def json_errors(on: bool) -> Iterator[None]:
+    """While ``on``, ``fail`` and an invalid definition also print ``{"error": …}`` on stdout."""
+    _JSON_ERRORS.on = on
+    try:
+        yield
+    finally:
+        _JSON_ERRORS.on = False
+
+
+def _json_error(message: str, code: int, problems: list[Problem] | None = None) -> None:
+    if getattr(_JSON_ERRORS, "on", False):
+        body: dict[str, Any] = {"error": message, "exit_code": code}
+        if problems is not None:
+            body["problems"] = [{"loc": list(p.loc), "msg": p.msg} for p in problems]
+        print(json.dumps(body))
+
+
 def fail(message: str, code: int = 2) -> NoReturn:
     """Print a readable error (never a traceback) and exit."""
     err.print(f"[red]error:[/red] {message}", highlight=False, markup=True)
+    _json_error(message, code)
     raise typer.Exit(code)
 
 
@@ -86,6 +114,7 @@ def read_definition(file: Path, invalid_exit: int = 2) -> WorkflowDefinition:
         return load_definition(text, source=str(file))
     except DefinitionError as exc:
         err.print(Text(exc.message, style="red"), soft_wrap=True)
+        _json_error(exc.message.splitlines()[0], invalid_exit, exc.problems)
         raise typer.Exit(invalid_exit) from None
 
 

@@ -11,7 +11,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -29,6 +29,7 @@ from maestro.cli.common import (
     app,
     err,
     fail,
+    json_errors,
     open_store,
     parse_params,
     read_definition,
@@ -141,16 +142,20 @@ def run(
     folder of FILE. The run and its logs are recorded under $MAESTRO_HOME (default ~/.maestro;
     `maestro logs RUN` prints them again). Exit code 0 only when the run SUCCEEDED.
     """
-    definition = read_definition(file)
-    others = [(read_definition(other), other) for other in with_files]
-    params = parse_params(param)
-    settings = load_settings(project_dir=file.resolve().parent)
-    scope: set[int] = set()
-    with embedded(settings, scope) as env:
+    with json_errors(as_json):  # a run that cannot start: its error as JSON too
+        definition = read_definition(file)
+        others = [(read_definition(other), other) for other in with_files]
+        params = parse_params(param)
+        settings = load_settings(project_dir=file.resolve().parent)
+        scope: set[int] = set()
+        stack = ExitStack()  # the store opened here: a store it cannot open is such an error
+        env = stack.enter_context(embedded(settings, scope))
+    with stack:
         for other, path in others:
             with env.engine.unit(actor="cli") as u:
                 submit(u, other, source=str(path.resolve()))
-        run_id = _start(env.engine, definition, file, params)
+        with json_errors(as_json):
+            run_id = _start(env.engine, definition, file, params)
         scope.add(run_id)
         env.scheduler.wake()
         try:

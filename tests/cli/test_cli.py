@@ -376,3 +376,20 @@ def test_validate_refuses_an_alert_connection_run_would_refuse(tmp_path: Path) -
         "validate", str(wf), MAESTRO_HOME=str(tmp_path), MAESTRO_CONN_TEAM_SLACK=url
     )
     assert fine.returncode == 0, fine.stderr
+
+
+def test_run_json_prints_one_json_object_on_stdout_for_an_error_too(tmp_path: Path) -> None:
+    wf = tmp_path / "bad.yaml"
+    wf.write_text("id: x\nowner: t\nsteps: [{id: a, type: nop}]\n")
+    bad = maestro("run", str(wf), "--json", home=tmp_path)
+    assert bad.returncode == 2
+    body = json.loads(bad.stdout)
+    assert body["error"].endswith("invalid workflow definition (1 problem)")
+    assert body["exit_code"] == 2
+    assert body["problems"][0]["loc"] == ["steps", 0, "type"]
+    assert "did you mean 'noop'" in body["problems"][0]["msg"]
+    hello = str(EXAMPLES / "hello.yaml")
+    param = json.loads(maestro("run", hello, "-p", "whom=x", "--json", home=tmp_path).stdout)
+    assert "unknown param 'whom'" in param["error"] and param["exit_code"] == 2
+    ran = json.loads(maestro("run", hello, "--json", home=tmp_path).stdout)
+    assert ran["status"] == "SUCCEEDED" and "error" in ran and ran["error"] is None
