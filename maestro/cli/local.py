@@ -10,7 +10,7 @@ import json
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
+from sqlalchemy import select
 
 from maestro.alerts.sender import AlertSender
 from maestro.cli.common import (
@@ -35,7 +36,7 @@ from maestro.cli.common import (
     read_definition,
 )
 from maestro.cli.logs import LinePrinter, LogFollower, tail
-from maestro.definition import WorkflowDefinition
+from maestro.definition import Step, WorkflowDefinition
 from maestro.engine.actions import start_run_now
 from maestro.engine.advance import RunAdvance
 from maestro.engine.catalog import check_alert_connections
@@ -46,6 +47,7 @@ from maestro.errors import DefinitionError, MaestroError, ParamError
 from maestro.reads import RunView, run_status, run_view, running_steps, step_counts
 from maestro.settings import Settings, load_settings
 from maestro.states import RUN_TERMINAL, RunStatus, StepStatus
+from maestro.store import tables
 from maestro.store.records import load_run
 from maestro.wording import plural
 from workers.executor import AttemptExecutor
@@ -191,9 +193,40 @@ def _send_alerts(env: Embedded, run_id: int) -> None:
         )
 
 
+def _subworkflows(steps: Sequence[Step], loc: str = "steps") -> Iterator[tuple[str, str]]:
+    """Each subworkflow step's workflow with the step's path, inside loop bodies too."""
+    for i, step in enumerate(steps):
+        if step.subworkflow is not None:
+            yield f"{loc}[{i}].subworkflow.workflow", step.subworkflow.workflow
+        if step.body is not None:
+            key = "foreach" if step.foreach is not None else "while"
+            yield from _subworkflows(step.body, f"{loc}[{i}].{key}.steps")
+
+
+def _check_subworkflows(eng: Engine, definition: WorkflowDefinition) -> None:
+    """A subworkflow step whose workflow is not in the store fails the run only when it is
+    reached: say so before starting, with the flag that fixes it."""
+    wanted = [(loc, wf) for loc, wf in _subworkflows(definition.steps) if wf != definition.id]
+    if not wanted:
+        return
+    with eng.db.read() as conn:
+        known = set(
+            conn.execute(
+                select(tables.workflows.c.id).where(
+                    tables.workflows.c.id.in_({wf for _, wf in wanted})
+                )
+            ).scalars()
+        )
+    missing = [(loc, wf) for loc, wf in wanted if wf not in known]
+    if missing:
+        listed = "; ".join(f"{loc}: workflow {wf!r}" for loc, wf in missing)
+        fail(f"{listed}: not in this store ($MAESTRO_HOME); add its file with --with FILE")
+
+
 def _start(eng: Engine, definition: WorkflowDefinition, file: Path, params: dict[str, Any]) -> int:
     try:
         check_alert_connections(eng, definition)
+        _check_subworkflows(eng, definition)
         with eng.unit(actor="cli") as u:
             submitted = submit(u, definition, source=str(file.resolve()))
         eng.versions.put(definition.id, submitted.version, definition)

@@ -393,3 +393,18 @@ def test_run_json_prints_one_json_object_on_stdout_for_an_error_too(tmp_path: Pa
     assert "unknown param 'whom'" in param["error"] and param["exit_code"] == 2
     ran = json.loads(maestro("run", hello, "--json", home=tmp_path).stdout)
     assert ran["status"] == "SUCCEEDED" and "error" in ran and ran["error"] is None
+
+
+def test_a_subworkflow_not_in_the_store_is_named_before_the_run_starts(tmp_path: Path) -> None:
+    parent = str(EXAMPLES / "subworkflow.yaml")
+    missing = maestro("run", parent, home=tmp_path)
+    assert missing.returncode == 2
+    assert missing.stderr.startswith(
+        "error: steps[1].subworkflow.workflow: workflow 'publish-table': not in this store"
+    )
+    assert "--with FILE" in missing.stderr
+    no_run = maestro("logs", "1", home=tmp_path)  # no run was made
+    assert no_run.returncode == 1 and "run 1 does not exist" in no_run.stderr
+    child = str(EXAMPLES / "subflows" / "publish_table.yaml")
+    assert maestro("run", parent, "--with", child, home=tmp_path).returncode == 0
+    assert maestro("run", parent, home=tmp_path).returncode == 0  # stored by then
