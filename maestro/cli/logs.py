@@ -48,6 +48,8 @@ class LogFollower:
     _known: set[int] = field(default_factory=set)
     #: every attempt up to this id is known and claimed: the next poll asks for those after it
     _floor: int = 0
+    #: run id → the prefix of its steps' labels (``tables[1].``), read once per run
+    _labels: dict[int, str] = field(default_factory=dict)
 
     def add(self, source: LogSource) -> None:
         if source.log_path is not None and source.attempt_id not in self._known:
@@ -55,7 +57,7 @@ class LogFollower:
             self._logs.append(_Open(source))
 
     def poll(self, conn: Connection, run_id: int) -> None:
-        sources = run_tree_logs(conn, run_id, after_attempt=self._floor)
+        sources = run_tree_logs(conn, run_id, after_attempt=self._floor, labels=self._labels)
         for source in sources:
             self.add(source)
         # attempts are claimed out of order: one not claimed yet is asked for again next time
@@ -123,12 +125,40 @@ def _print_file(path: str | None) -> None:
 
 
 def _one_step(conn: Connection, run_id: int, step_id: str, attempt: int | None) -> str | None:
+    """The log of ``step_id``'s attempt (the latest by default): a step of the run, or one
+    below it by the label ``maestro run`` prints (``tables[1].parts[0].touch``)."""
+    if "." in step_id or "[" in step_id:
+        return _labelled(conn, run_id, step_id, attempt)
     if attempt is None:
         attempts = step_detail(conn, run_id, step_id).attempts
         if not attempts:
+            inner = [s.label for s in run_tree_logs(conn, run_id) if s.label.startswith(step_id)]
+            if inner:  # a foreach, while or subworkflow step: its child runs have the logs
+                fail(
+                    f"step {step_id!r} of run {run_id} runs other runs; their steps have the "
+                    f"logs: {', '.join(dict.fromkeys(inner[:3]))}"
+                    + (", …" if len(set(inner)) > 3 else ""),
+                    code=1,
+                )
             fail(f"step {step_id!r} of run {run_id} has not started an attempt yet", code=1)
         attempt = attempts[-1].number
     return attempt_log(conn, run_id, step_id, attempt).log_path
+
+
+def _labelled(conn: Connection, run_id: int, label: str, attempt: int | None) -> str | None:
+    require_run(conn, run_id)
+    sources = [s for s in run_tree_logs(conn, run_id) if s.label == label]
+    if not sources:
+        fail(
+            f"run {run_id} has no step {label!r} (a step below it is named as `maestro run`"
+            " prints it: loop[0].step)",
+            code=1,
+        )
+    if attempt is not None:
+        sources = [s for s in sources if s.attempt == attempt]
+        if not sources:
+            fail(f"step {label!r} of run {run_id} has no attempt {attempt}", code=1)
+    return sources[-1].log_path
 
 
 @app.command()

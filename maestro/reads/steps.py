@@ -195,29 +195,65 @@ class LogSource:
     log_path: str | None
 
 
-def run_tree_logs(conn: Connection, run_id: int, after_attempt: int = 0) -> list[LogSource]:
+def run_tree_logs(
+    conn: Connection, run_id: int, after_attempt: int = 0, labels: dict[int, str] | None = None
+) -> list[LogSource]:
     """The attempts of ``run_id`` and of its child runs with an id above ``after_attempt``,
     in the order they were made (what ``maestro run`` streams and ``maestro logs`` prints).
-    An attempt not claimed yet has no log path: attempts are claimed out of order."""
-    parent = S.alias("parent_step")
+    An attempt not claimed yet has no log path: attempts are claimed out of order.
+
+    Each is labelled with its whole path from ``run_id``: ``tables[1].parts[0].touch`` for a
+    step of a foreach inside a foreach. ``labels``: run id → its label's prefix, kept by a
+    caller that asks again (the runs already labelled are not read again)."""
     rows = conn.execute(
-        select(A.c.id, A.c.number, A.c.log_path, S.c.step_id, R.c.iteration, parent.c.step_id)
-        .select_from(
-            A.join(S, S.c.id == A.c.step_run_id)
-            .join(R, R.c.id == S.c.run_id)
-            .outerjoin(parent, parent.c.id == R.c.parent_step_run_id)
-        )
+        select(A.c.id, A.c.number, A.c.log_path, S.c.step_id, S.c.run_id)
+        .select_from(A.join(S, S.c.id == A.c.step_run_id).join(R, R.c.id == S.c.run_id))
         .where(
             (R.c.id == run_id) | (R.c.root_run_id == run_id),
             A.c.id > after_attempt,
         )
         .order_by(A.c.id)
     ).all()
-    sources = []
-    for attempt_id, number, path, step_id, iteration, parent_step in rows:
-        label = step_id
-        if parent_step is not None:
+    prefixes = labels if labels is not None else {}
+    prefixes[run_id] = ""
+    _label_runs(conn, {r.run_id for r in rows} - prefixes.keys(), prefixes)
+    return [
+        LogSource(attempt_id, prefixes[run] + step_id, step_id, number, path)
+        for attempt_id, number, path, step_id, run in rows
+    ]
+
+
+_LABEL_CHUNK = 500
+
+
+def _label_runs(conn: Connection, runs: set[int], prefixes: dict[int, str]) -> None:
+    """Add the label prefix of each of ``runs`` (child runs below a labelled run) to
+    ``prefixes``: its parent's prefix, the parent step, the iteration."""
+    parent_step = S.alias("parent_step")
+    above: dict[int, tuple[int | None, int | None, str | None]] = {}
+    todo = sorted(runs)
+    while todo:
+        found: list[Any] = []
+        for first in range(0, len(todo), _LABEL_CHUNK):
+            found += conn.execute(
+                select(R.c.id, R.c.parent_run_id, R.c.iteration, parent_step.c.step_id)
+                .select_from(R.outerjoin(parent_step, parent_step.c.id == R.c.parent_step_run_id))
+                .where(R.c.id.in_(todo[first : first + _LABEL_CHUNK]))
+            ).all()
+        for child, parent, iteration, step_id in found:
+            above[child] = (parent, iteration, step_id)
+        todo = sorted(
+            {p for p, _, _ in above.values() if p is not None} - prefixes.keys() - above.keys()
+        )
+
+    def prefix(run: int) -> str:
+        if run not in prefixes:
+            parent, iteration, step_id = above.get(run, (None, None, None))
             where = f"[{iteration}]" if iteration is not None else ""
-            label = f"{parent_step}{where}.{step_id}"
-        sources.append(LogSource(attempt_id, label, step_id, number, path))
-    return sources
+            prefixes[run] = (
+                "" if parent is None or step_id is None else f"{prefix(parent)}{step_id}{where}."
+            )
+        return prefixes[run]
+
+    for run in runs:
+        prefix(run)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -408,3 +409,27 @@ def test_a_subworkflow_not_in_the_store_is_named_before_the_run_starts(tmp_path:
     child = str(EXAMPLES / "subflows" / "publish_table.yaml")
     assert maestro("run", parent, "--with", child, home=tmp_path).returncode == 0
     assert maestro("run", parent, home=tmp_path).returncode == 0  # stored by then
+
+
+def test_a_nested_loops_logs_are_labelled_by_their_whole_path_and_found_by_it(
+    tmp_path: Path,
+) -> None:
+    ran = maestro("run", str(EXAMPLES / "foreach.yaml"), "--json", home=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    run_id = str(json.loads(ran.stdout)["run_id"])
+    text = maestro("logs", run_id, home=tmp_path).stdout
+    for t, table in enumerate(["plays", "ratings", "users"]):
+        for part in (0, 1):
+            label = f"per_table[{t}].per_partition[{part}].touch"
+            assert re.search(
+                rf"^{re.escape(label)} *\| touched {table} partition {part},", text, re.M
+            )
+    one = maestro("logs", run_id, "per_table[1].per_partition[0].touch", home=tmp_path)
+    assert one.returncode == 0 and one.stdout.rstrip().endswith(
+        "touched ratings partition 0, index 0"
+    )
+    loop = maestro("logs", run_id, "per_table", home=tmp_path)
+    assert loop.returncode == 1
+    assert "runs other runs; their steps have the logs: per_table[0].count" in loop.stderr
+    unknown = maestro("logs", run_id, "per_table[7].count", home=tmp_path)
+    assert unknown.returncode == 1 and "has no step 'per_table[7].count'" in unknown.stderr
