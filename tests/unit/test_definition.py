@@ -801,7 +801,7 @@ def test_expression_syntax_is_checked_everywhere_it_is_used() -> None:
             },
         },
         {"id": "d", "type": "shell", "shell": {"command": "echo {{ params.x | }}"}},
-        params={"p": {"default": "{% if %}"}},
+        params={"p": {"default": "{% if %}"}, "x": {"default": ""}},
         triggers=[{"signal": "s", "params": {"x": "{{ 1 + }}"}}],
         outputs={"rows": "{{ x }"},
     )
@@ -1006,7 +1006,7 @@ RICH: dict[str, Any] = {
     "owner": "team",
     "name": "Rich",
     "params": {"d": {"type": "date"}, "m": {"type": "map", "default": {"a": [1, {"b": None}]}}},
-    "triggers": [{"cron": "*/5 * * * *", "timezone": "Europe/Paris", "params": {"d": "x"}}],
+    "triggers": [{"cron": "*/5 * * * *", "timezone": "Europe/Paris", "params": {"d": "2024-05-01"}}],
     "run_strategy": {"kind": "parallel", "max_concurrency": 7},
     "timeout": "1d2h",
     "defaults": {"retries": {"limit": 1}, "shell": {"cwd": "/w"}, "env": {"A": "1"}},
