@@ -64,15 +64,19 @@ def _invalid(value: object) -> ValueError:
     return ValueError(f"invalid duration {_shown(value)}: {_HINT}")
 
 
+#: the longest duration: a timeout or delay added to now must stay a date (year 9999); a
+#: million days fit a ``timedelta`` but not a date, and crashed the run that reached them
+MAX_DURATION = timedelta(days=36_500)
+
+
 def _from_micros(micros: float, original: object) -> timedelta:
     if isinstance(micros, float) and not math.isfinite(micros):
         raise _invalid(original)
     if micros < 0:
         raise ValueError(f"invalid duration {_shown(original)}: must not be negative")
-    try:
-        return timedelta(microseconds=micros)
-    except OverflowError:
-        raise ValueError(f"invalid duration {_shown(original)}: too large") from None
+    if micros > MAX_DURATION / timedelta(microseconds=1):
+        raise ValueError(f"invalid duration {_shown(original)}: too large (at most 36500d)")
+    return timedelta(microseconds=micros)
 
 
 def _number(text: str) -> int | float:

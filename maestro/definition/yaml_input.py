@@ -108,7 +108,11 @@ def _too_many_keys(path: Loc, source: str | None) -> DefinitionError:
 
 
 _Loader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if not tag.endswith((":bool", ":timestamp"))]
+    first: [
+        (tag, rx)
+        for tag, rx in resolvers
+        if not tag.endswith((":bool", ":timestamp", ":int", ":float"))
+    ]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 _Loader.add_implicit_resolver(
@@ -116,6 +120,32 @@ _Loader.add_implicit_resolver(
     re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
     list("tTfF"),
 )
+# YAML 1.2's numbers: YAML 1.1 read ``timeout: 1:30`` as 90 (base 60), ``010`` as 8 (octal)
+# and ``1_000`` as 1000; here they stay the strings they look like (``1:30`` is then an
+# invalid duration, said so), and ``0o10`` is octal.
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:int",
+    re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$"),
+    list("-+0123456789"),
+)
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+    ),
+    list("-+0123456789."),
+)
+
+
+def _yaml12_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
+    text = str(loader.construct_scalar(node))
+    if text.startswith(("0o", "0x")):
+        return int(text[2:], 8 if text[1] == "o" else 16)
+    return int(text, 10)  # a leading zero is decimal in YAML 1.2
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _yaml12_int)
 
 
 def _fail(msg: str, source: str | None, loc: Loc = ()) -> DefinitionError:

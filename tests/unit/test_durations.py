@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from pydantic import BaseModel
 
 from maestro.definition import format_duration, parse_duration
-from maestro.definition.durations import Duration
+from maestro.definition.durations import MAX_DURATION, Duration
 
 
 @pytest.mark.parametrize(
@@ -102,6 +102,16 @@ def test_values_that_are_not_durations_are_refused(bad: object) -> None:
 def test_overflow_is_a_value_error(bad: str | int | float) -> None:
     with pytest.raises(ValueError, match="too large"):
         parse_duration(bad)
+
+
+@pytest.mark.parametrize("bad", ["999999999d", "36500d1s", 36_500 * 86_400 + 1, "100000 days"])
+def test_a_duration_that_would_not_fit_in_a_date_from_now_is_too_large(bad: str | int) -> None:
+    """A timedelta holds 999999999 days; a date from now does not (a run that reached such a
+    timeout crashed with OverflowError and stayed RUNNING)."""
+    with pytest.raises(ValueError, match=r"too large \(at most 36500d\)"):
+        parse_duration(bad)
+    assert parse_duration("36500d") == MAX_DURATION
+    assert datetime(2026, 11, 29, tzinfo=UTC) + MAX_DURATION < datetime.max.replace(tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
