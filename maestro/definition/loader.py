@@ -227,8 +227,15 @@ def _trigger_param_problems(merged: dict[str, Any]) -> list[Problem]:
     declared, triggers = merged.get("params"), merged.get("triggers")
     declared = declared if isinstance(declared, dict) else {}
     problems: list[Problem] = []
+    required = [
+        n for n, spec in declared.items() if isinstance(spec, dict) and "default" not in spec
+    ]
     for i, trigger in enumerate(triggers if isinstance(triggers, list) else []):
         given = trigger.get("params") if isinstance(trigger, dict) else None
+        for name in required:
+            if not (isinstance(given, dict) and name in given):
+                msg = f"param '{name}' has no default and this trigger does not give it"
+                problems.append(Problem(("triggers", i), f"{msg}: every run it starts is refused"))
         for name, value in given.items() if isinstance(given, dict) else ():
             loc: Loc = ("triggers", i, "params", name)
             spec = declared.get(name)

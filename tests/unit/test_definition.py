@@ -892,6 +892,33 @@ steps: [{id: a, type: noop}]
     assert isinstance(cron, CronTrigger) and cron.params["n"] == "7"
 
 
+def test_a_trigger_must_give_every_param_without_a_default() -> None:
+    text = (
+        "id: t\nowner: o\nparams: {n: {type: int}, m: {default: 1}}\n"
+        "triggers: [{cron: '0 3 * * *'}, {signal: s, params: {n: 1}}]\n"
+        "steps: [{id: a, type: noop}]\n"
+    )
+    assert _load_problems(text) == [
+        "triggers[0]: param 'n' has no default and this trigger does not give it: "
+        "every run it starts is refused"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("loop", "place"),
+    [
+        ("foreach: {items: [1], as: params, steps: [{id: b, type: noop}]}", "foreach.as"),
+        ("foreach: {matrix: {index: [1]}, steps: [{id: b, type: noop}]}", "foreach.matrix.index"),
+        ("while: {condition: 'x', loop: {steps: 0}, steps: [{id: b, type: noop}]}", "while.loop"),
+    ],
+)
+def test_a_loop_variable_may_not_hide_a_name_every_expression_has(loop: str, place: str) -> None:
+    kind = loop.split(":")[0]
+    text = f"id: t\nowner: o\nsteps: [{{id: l, type: {kind}, {loop}}}]\n"
+    (problem,) = _load_problems(text)
+    assert problem.startswith(f"steps[0].{place}") and "is a name every expression has" in problem
+
+
 def test_source_is_named_in_the_error() -> None:
     with pytest.raises(DefinitionError) as info:
         load_definition("- 1", source="flows/x.yaml")
