@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from maestro.alerts.sender import AlertSender
 from maestro.cli.common import (
@@ -271,9 +271,17 @@ def _follow(
     with Live(console=console, refresh_per_second=8, transient=True, auto_refresh=False) as live:
         shared_screen = console.is_terminal and out.is_terminal
         follower = LogFollower(LinePrinter(live.console if shared_screen else out))
+        waiting_said = False
         while True:
             with eng.db.read() as conn:
                 status = run_status(conn, run_id)
+                if (
+                    status is RunStatus.QUEUED
+                    and not waiting_said
+                    and time.monotonic() - started > _SAY_QUEUED_AFTER
+                ):
+                    waiting_said = True
+                    console.print(_queued_behind(conn, run_id), highlight=False, soft_wrap=True)
                 if logs:
                     follower.poll(conn, run_id)
                 if status in RUN_TERMINAL:
@@ -287,6 +295,40 @@ def _follow(
                 live.update(_progress(counts, running, time.monotonic() - started), refresh=True)
             if interrupted.wait(0.1):
                 raise KeyboardInterrupt
+
+
+#: seconds a run may stay QUEUED before `maestro run` says what it waits for
+_SAY_QUEUED_AFTER = 2.0
+
+
+def _queued_behind(conn: Connection, run_id: int) -> str:
+    """Why the run is still QUEUED: the workflow's active runs its run strategy waits for —
+    a run of a process that died (kill -9) stays RUNNING until a scheduler on this store
+    drives it again, and `maestro run` drives only its own."""
+    R = tables.runs
+    workflow = select(R.c.workflow_id).where(R.c.id == run_id).scalar_subquery()
+    ahead = conn.execute(
+        select(R.c.id, R.c.status, R.c.started_at)
+        .where(
+            R.c.workflow_id == workflow,
+            R.c.id != run_id,
+            R.c.parent_run_id.is_(None),
+            R.c.status.in_([RunStatus.RUNNING.value, RunStatus.PAUSED.value]),
+        )
+        .order_by(R.c.id)
+        .limit(5)
+    ).all()
+    if not ahead:
+        return f"run {run_id} is QUEUED: its workflow's run strategy has not admitted it yet"
+    listed = ", ".join(
+        f"run {r.id} ({r.status} since {r.started_at:%Y-%m-%d %H:%M:%S})" for r in ahead
+    )
+    return (
+        f"run {run_id} is QUEUED behind {listed}: the workflow's run strategy waits for them. "
+        "A run whose process died stays so until a scheduler drives it again: `maestro "
+        "standalone` on this store takes it over (its lost steps are retried or failed), "
+        "and `maestro runs stop ID` against it stops it."
+    )
 
 
 def _progress(counts: dict[StepStatus, int], running: list[str], elapsed: float) -> Text:

@@ -433,3 +433,44 @@ def test_a_nested_loops_logs_are_labelled_by_their_whole_path_and_found_by_it(
     assert "runs other runs; their steps have the logs: per_table[0].count" in loop.stderr
     unknown = maestro("logs", run_id, "per_table[7].count", home=tmp_path)
     assert unknown.returncode == 1 and "has no step 'per_table[7].count'" in unknown.stderr
+
+
+def test_a_run_queued_behind_a_dead_processs_run_says_so(tmp_path: Path) -> None:
+    wf = tmp_path / "slow.yaml"
+    wf.write_text(
+        "id: slow\nowner: t\nsteps: [{id: a, type: shell, shell: {command: 'sleep 60'}}]\n"
+    )
+    env = {**os.environ, "MAESTRO_HOME": str(tmp_path)}
+    first = subprocess.Popen(
+        [sys.executable, "-m", "maestro", "run", str(wf), "--quiet"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        log = tmp_path / "logs" / "1" / "a" / "1.log"
+        while not log.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert log.exists(), "the first run's step never started"
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)  # as a crash would: run 1 stays RUNNING
+        first.wait()
+    second = subprocess.Popen(
+        [sys.executable, "-m", "maestro", "run", str(wf), "--quiet"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        _, stderr = second.communicate(timeout=8)
+    except subprocess.TimeoutExpired:
+        os.killpg(second.pid, signal.SIGKILL)
+        _, stderr = second.communicate()
+    assert "run 2 is QUEUED behind run 1 (RUNNING since" in stderr
+    assert "maestro standalone" in stderr
