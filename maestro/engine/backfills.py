@@ -24,7 +24,7 @@ from maestro.engine.core import Engine
 from maestro.engine.cron import CronSchedule
 from maestro.engine.runs import create_run
 from maestro.engine.triggers import render_trigger_params
-from maestro.errors import Conflict, NotFound
+from maestro.errors import Conflict, InvalidRequest, NotFound
 from maestro.reads.backfills import progress_of
 from maestro.states import BackfillStatus, RunStatus
 from maestro.store import backfills as backfill_rows
@@ -176,10 +176,12 @@ def _aware(moment: datetime) -> datetime:
 
 
 def _check_request(start: datetime, end: datetime, max_concurrency: int | None) -> None:
+    """A request's own values that make no backfill: invalid (422), not a conflict with the
+    workflow's state (409)."""
     if end < start:
-        raise Conflict(f"backfill range ends ({end.isoformat()}) before it starts")
+        raise InvalidRequest(f"backfill range ends ({end.isoformat()}) before it starts")
     if max_concurrency is not None and not 1 <= max_concurrency <= MAX_CONCURRENCY:
-        raise Conflict(f"max_concurrency must be between 1 and {MAX_CONCURRENCY}")
+        raise InvalidRequest(f"max_concurrency must be between 1 and {MAX_CONCURRENCY}")
 
 
 def _cron_trigger(triggers: list[Any]) -> CronTrigger | None:
@@ -191,9 +193,11 @@ def _check_ticks(
 ) -> None:
     where = f"{trigger.cron!r} ({trigger.timezone})"
     if not ticks:
-        raise Conflict(f"no tick of {where} between {start.isoformat()} and {end.isoformat()}")
+        raise InvalidRequest(
+            f"no tick of {where} between {start.isoformat()} and {end.isoformat()}"
+        )
     if len(ticks) > MAX_BACKFILL_RUNS:
-        raise Conflict(
+        raise InvalidRequest(
             f"{where} ticks more than {MAX_BACKFILL_RUNS} times between {start.isoformat()} "
             f"and {end.isoformat()}: split the backfill"
         )

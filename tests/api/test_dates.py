@@ -80,4 +80,4 @@ def test_a_yearly_backfill_at_the_end_of_the_calendar_finds_no_tick(hourly: Test
     )
     assert submitted.status_code == 201, submitted.text
     window = {"start": "9999-12-29T00:00:00Z", "end": "9999-12-30T00:00:00Z"}
-    problem_of(hourly.post(f"{API}/workflows/yearly/backfills", json=window), 409)
+    problem_of(hourly.post(f"{API}/workflows/yearly/backfills", json=window), 422)

@@ -186,7 +186,7 @@ def test_unblock_backfill_and_signals(client: TestClient, submit: Callable[..., 
     runs = client.get(API + "/workflows/hourly/runs").json()["items"]
     assert {r["trigger"] for r in runs} == {"backfill"}
     reversed_window = {"start": window["end"], "end": window["start"]}
-    problem_of(client.post(API + "/workflows/hourly/backfills", json=reversed_window), 409)
+    problem_of(client.post(API + "/workflows/hourly/backfills", json=reversed_window), 422)
     signal = {"name": "landed", "payload": {"day": 1}, "dedupe_key": "d1"}
     sent = client.post(API + "/signals", json=signal)
     assert sent.status_code == 202 and sent.json()["duplicate"] is False

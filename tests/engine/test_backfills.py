@@ -13,7 +13,7 @@ from maestro.engine.backfills import (
     cancel_backfill,
     create_backfill,
 )
-from maestro.errors import Conflict, NotFound, ParamError
+from maestro.errors import Conflict, InvalidRequest, NotFound, ParamError
 from maestro.store import tables
 from tests.engine.harness import Harness
 from tests.engine.scheduling import blocked_by, complete, new_run, runs, status, submit_yaml, utc
@@ -146,13 +146,13 @@ def test_backfills_that_cannot_be_made_are_refused_with_the_reason(harness: Harn
         create_backfill(eng, "manual-only", utc(2025, 12, 1), utc(2025, 12, 2))
     with pytest.raises(NotFound):
         create_backfill(eng, "nope", utc(2025, 12, 1), utc(2025, 12, 2))
-    with pytest.raises(Conflict, match="before it starts"):
+    with pytest.raises(InvalidRequest, match="before it starts"):
         create_backfill(eng, "daily", utc(2025, 12, 2), utc(2025, 12, 1))
-    with pytest.raises(Conflict, match="no tick"):
+    with pytest.raises(InvalidRequest, match="no tick"):
         create_backfill(eng, "daily", utc(2025, 12, 1, 4), utc(2025, 12, 2, 2))
-    with pytest.raises(Conflict, match="max_concurrency"):
+    with pytest.raises(InvalidRequest, match="max_concurrency"):
         create_backfill(eng, "daily", utc(2025, 12, 1), utc(2025, 12, 2), 0)
-    with pytest.raises(Conflict, match=str(MAX_BACKFILL_RUNS)):
+    with pytest.raises(InvalidRequest, match=str(MAX_BACKFILL_RUNS)):
         create_backfill(eng, "daily", utc(1990, 1, 1), utc(2025, 12, 2))
     assert runs(harness, "daily") == []
     with harness.db.read() as conn, pytest.raises(NotFound):

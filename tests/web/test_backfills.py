@@ -91,7 +91,7 @@ def test_bad_input_comes_back_in_the_form_with_the_text_kept(
         ({"params": '{"region": "eu",}'}, 422, "params", "params are not valid JSON"),
         ({"params": "[1]"}, 422, "params", "JSON object"),
         ({"params": '{"nope": 1}'}, 422, "params", "nope"),
-        ({"start": "2025-12-01T04:00", "end": "2025-12-02T02:00"}, 409, None, "no tick"),
+        ({"start": "2025-12-01T04:00", "end": "2025-12-02T02:00"}, 422, None, "no tick"),
     ]
     for change, status, field, message in cases:
         typed = {**FORM, "params": '{"region": "eu"}', **change}
