@@ -27,6 +27,7 @@ from maestro.definition.models import (
 )
 from maestro.definition.params import coerce
 from maestro.definition.problems import _problems_of
+from maestro.definition.step_params import is_typed
 from maestro.definition.steps import SETTINGS_KEYS
 from maestro.definition.yaml_input import (
     MAX_DEFINITION_BYTES,
@@ -256,6 +257,27 @@ def _trigger_param_problems(merged: dict[str, Any]) -> list[Problem]:
     return problems
 
 
+def _step_param_problems(merged: dict[str, Any]) -> list[Problem]:
+    """A typed step param's literal value (no template) must be of its type: checked when the
+    definition is submitted, not when the step is about to run."""
+    problems: list[Problem] = []
+    for steps, loc in _levels(merged.get("steps"), ("steps",)):
+        for i, step in enumerate(steps):
+            params = step.get("params") if isinstance(step, dict) else None
+            for name, raw in params.items() if isinstance(params, dict) else ():
+                if not is_typed(raw) or raw["value"] is None or _has_template(raw["value"]):
+                    continue
+                ptype = raw.get("type", "string")
+                if not (isinstance(ptype, str) and ptype in ParamType.__members__):
+                    continue  # the model names a bad type
+                try:
+                    coerce(name, ptype, raw["value"])
+                except ParamError as exc:
+                    place: Loc = (*loc, i, "params", name, "value")
+                    problems.extend(Problem(place, p.msg) for p in exc.problems)
+    return problems
+
+
 # ---------------------------------------------------------------------------------------------
 # expressions
 
@@ -434,6 +456,7 @@ def _parse(data: Any, source: str | None) -> WorkflowDefinition:
     problems.extend(_expression_problems(merged))
     problems.extend(_param_default_problems(merged.get("params")))
     problems.extend(_trigger_param_problems(merged))
+    problems.extend(_step_param_problems(merged))
     if model is None and not problems:  # cannot happen; never raise an empty error
         problems.append(Problem((), "the definition is invalid"))
     if problems or model is None:

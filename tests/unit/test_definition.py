@@ -919,6 +919,21 @@ def test_a_loop_variable_may_not_hide_a_name_every_expression_has(loop: str, pla
     assert problem.startswith(f"steps[0].{place}") and "is a name every expression has" in problem
 
 
+def test_a_typed_step_params_literal_value_is_checked_at_submission() -> None:
+    text = (
+        "id: t\nowner: o\nsteps:\n"
+        "  - {id: a, type: noop, params: {n: {type: int, value: abc}, m: {type: int, value: "
+        "'{{ 1 }}'}, k: {type: int, value: 3}}}\n"
+        "  - {id: f, type: foreach, foreach: {items: [1], steps: [{id: b, type: noop, "
+        "params: {d: {type: date, value: nope}}}]}}\n"
+    )
+    assert _load_problems(text) == [
+        "steps[0].params.n.value: param 'n' (int): expected an integer, got 'abc'",
+        "steps[1].foreach.steps[0].params.d.value: param 'd' (date): expected a date such as "
+        "2024-05-01, got 'nope'",
+    ]
+
+
 def test_source_is_named_in_the_error() -> None:
     with pytest.raises(DefinitionError) as info:
         load_definition("- 1", source="flows/x.yaml")
