@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Depends, Query
-from pydantic import StringConstraints
 
 from api.errors import Unprocessable
 from api.schemas.dates import UtcDatetimeQuery
@@ -18,7 +17,8 @@ from maestro.engine.core import Engine
 from maestro.reads.run_search import MAX_TEXT
 from maestro.states import RunStatus
 
-TriggerName = Annotated[str, StringConstraints(max_length=16, pattern=r"^[a-z_]+$")]
+#: how a run came to be (``runs.trigger``): an unknown one is a 422, not an empty page
+TriggerName = Literal["manual", "cron", "signal", "backfill", "restart", "subworkflow"]
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,6 @@ import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Path, Query, Request, Response
-from pydantic import StringConstraints
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import EngineDep, ReadToken, WriteToken, check_owner
@@ -46,7 +45,6 @@ WorkflowId = Annotated[
 Version = Annotated[int, Path(ge=1, le=2**31 - 1)]
 Limit = Annotated[int, Query(ge=1, le=reads.MAX_LIMIT)]
 Cursor = Annotated[str | None, Query(max_length=200)]
-TriggerName = Annotated[str, StringConstraints(max_length=16, pattern=r"^[a-z_]+$")]
 Text = Annotated[str | None, Query(max_length=256, pattern=r"^[^\x00]*$")]
 
 _DEFINITION_BODY: dict[str, Any] = {

@@ -12,10 +12,11 @@ the rule lives in one place.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator
 
 #: a day inside both ends of ``datetime``'s range: room for every offset and margin added later
 EARLIEST = datetime.min.replace(tzinfo=UTC) + timedelta(days=1)
@@ -40,7 +41,20 @@ def to_utc(value: datetime) -> datetime:
     return moment
 
 
+_NUMBER = re.compile(r"\s*[-+]?(\d+(\.\d*)?|\.\d+)\s*")
+
+
+def not_a_number(value: object) -> object:
+    """Pydantic reads a number (or a numeric string) as Unix time: ``{"logical_date": 123}``
+    started a run dated 1970-01-01T00:02:03Z. An instant here is written as one."""
+    if isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.fullmatch(value)):
+        raise ValueError(
+            f"{value!r} is a number: give an ISO 8601 instant such as 2024-05-01T03:00:00Z"
+        )
+    return value
+
+
 #: a request body's instant: an offset is required (``Z`` or ``+02:00``); comes out in UTC
-UtcDatetime = Annotated[AwareDatetime, AfterValidator(to_utc)]
+UtcDatetime = Annotated[AwareDatetime, BeforeValidator(not_a_number), AfterValidator(to_utc)]
 #: a query filter's instant: without an offset it is UTC; comes out in UTC
-UtcDatetimeQuery = Annotated[datetime, AfterValidator(to_utc)]
+UtcDatetimeQuery = Annotated[datetime, BeforeValidator(not_a_number), AfterValidator(to_utc)]

@@ -137,3 +137,28 @@ def test_a_json_definition_giving_a_key_twice_is_refused_at_its_place(client: Te
         {"loc": ["id"], "msg": "key 'id' given twice (again at line 1); give it once"}
     ]
     assert client.get(API + "/workflows/y").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "place"),
+    [
+        ("/runs", {"trigger": "nope"}, ["query", "trigger", 0]),
+        ("/runs", {"since": "-1"}, ["query", "since"]),
+        ("/workflows/types/runs", {"until": "1700000000"}, ["query", "until"]),
+    ],
+)
+def test_a_filter_that_names_nothing_is_a_422_not_an_empty_page(
+    client: TestClient, types: None, path: str, params: dict[str, str], place: list[Any]
+) -> None:
+    problem = problem_of(client.get(API + path, params=params), 422)
+    assert problem["errors"][0]["loc"] == place, problem
+
+
+def test_a_number_is_not_taken_for_an_instant(client: TestClient, types: None) -> None:
+    answer = client.post(API + "/workflows/types/runs", json={"logical_date": 123})
+    problem = problem_of(answer, 422)
+    assert problem["errors"][0]["loc"] == ["body", "logical_date"]
+    assert "123 is a number: give an ISO 8601 instant" in problem["errors"][0]["msg"]
+    assert _runs(client) == []
+    dated = {"logical_date": "2024-05-01T03:00:00Z"}
+    assert client.post(API + "/workflows/types/runs", json=dated).status_code == 201
