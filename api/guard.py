@@ -15,7 +15,9 @@ run with a shell step runs a command on the user's machine. So, for every reques
    is in a type that a browser sends cross-origin only after a CORS preflight
    (``application/json``, ``application/yaml``…); ``text/plain``, form types and none at all
    are refused with 415. Only POST needs it: PUT, PATCH and DELETE always need a preflight,
-   and with tokens on, a request without one is refused anyway (a page cannot add one).
+   and with tokens on, a request without one is refused anyway (a page cannot add one). With
+   tokens, ``text/plain`` and form bodies are refused with 415 as well (the API reads none of
+   them), so ``curl -d`` without a JSON type is told what to send.
 
 The server sends no CORS headers unless ``cors_origins`` are configured (MAESTRO_CORS_ORIGINS),
 so a preflight from any other origin fails in the browser. The web view's forms (outside
@@ -97,9 +99,11 @@ class BrowserGuard:
         elif headers.get("sec-fetch-site") in ("cross-site", "same-site"):
             return 403, "requests from another site are not accepted"
         path: str = scope["path"]
-        if self.typed_posts and scope["method"] == "POST" and path.startswith(self.api_prefix):
+        if scope["method"] == "POST" and path.startswith(self.api_prefix):
             media_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
-            if media_type in SIMPLE_TYPES:
+            # with tokens a form or text body is refused too, to say so (curl -d sends a form,
+            # which answered a 422 about a "dictionary"); a body-less POST needs no type
+            if media_type in (SIMPLE_TYPES if self.typed_posts else SIMPLE_TYPES - {""}):
                 shown = repr(media_type) if media_type else "no Content-Type"
                 return 415, (
                     f"POST {path} needs a Content-Type such as application/json "

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.api.conftest import API, TYPED, problem_of
+from tests.api.conftest import API, TYPED, Tokens, problem_of
 
 TYPES = """
 id: types
@@ -162,3 +162,22 @@ def test_a_number_is_not_taken_for_an_instant(client: TestClient, types: None) -
     assert _runs(client) == []
     dated = {"logical_date": "2024-05-01T03:00:00Z"}
     assert client.post(API + "/workflows/types/runs", json=dated).status_code == 201
+
+
+def test_with_tokens_a_form_or_text_body_is_told_to_send_json(authed: Tokens) -> None:
+    form = authed.call("write-any", "POST", "/signals", data={"name": "x"})
+    problem = problem_of(form, 415)
+    assert "needs a Content-Type such as application/json" in problem["detail"]
+    assert "'application/x-www-form-urlencoded'" in problem["detail"]
+    text = authed.call(
+        "write-any",
+        "POST",
+        "/signals",
+        content='{"name": "x"}',
+        headers={"Content-Type": "text/plain"},
+    )
+    problem_of(text, 415)
+    # a POST without a body needs no type; JSON is taken
+    assert authed.call("write-any", "POST", "/runs/999/stop").status_code == 404
+    sent = authed.call("write-any", "POST", "/signals", json={"name": "x"})
+    assert sent.status_code == 202, sent.text
