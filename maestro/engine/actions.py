@@ -15,10 +15,12 @@ from typing import Any, Literal
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from maestro.definition import Step
 from maestro.engine.admission import admit_or_queue
 from maestro.engine.advance import RunAdvance
 from maestro.engine.compiled import CompiledWorkflow
 from maestro.engine.core import Engine
+from maestro.engine.decisions import Readiness, UpstreamCounts, trigger_rule_outcome
 from maestro.engine.reopen import recount_upstreams, reopen_downstream
 from maestro.engine.runs import Reused, create_run
 from maestro.errors import Conflict, NotFound
@@ -222,6 +224,7 @@ def _reused_steps(
     if mode == "step":
         if step_id is None or step_id not in compiled.steps:
             raise NotFound(f"run {run.id} has no step {step_id!r}")
+        _upstreams_let_it_run(run, compiled.steps[step_id], {k: v[0] for k, v in rows.items()})
         again = {step_id, *compiled.descendants(step_id)}
     elif mode == "failed":
         # SKIPPED is no failure: its condition or trigger rule said so (a rerun upstream
@@ -240,6 +243,31 @@ def _reused_steps(
         for sid, (status, outputs, params) in rows.items()
         if sid not in again
     }
+
+
+def _upstreams_let_it_run(run: RunRow, step: Step, statuses: Mapping[str, StepStatus]) -> None:
+    """A restart from ``step`` reuses its upstreams' results: refuse it (409) when they would
+    keep it from running — the new run would end UPSTREAM_FAILED the moment it started."""
+    if step.edge_conditions:  # conditional edges decide with the outputs: the run will tell
+        return
+    ups = [statuses.get(up, StepStatus.PENDING) for up in dict.fromkeys(step.upstreams)]
+    counts = UpstreamCounts(
+        len(ups),
+        sum(1 for s in ups if s in STEP_FAILED or s not in STEP_TERMINAL),
+        sum(1 for s in ups if s is StepStatus.SKIPPED),
+    )
+    if trigger_rule_outcome(step.trigger_rule, counts) is not Readiness.UPSTREAM_FAILED:
+        return
+    blocking = ", ".join(
+        f"{up!r} ({status})"
+        for up, status in zip(dict.fromkeys(step.upstreams), ups, strict=True)
+        if status in STEP_FAILED or status not in STEP_TERMINAL
+    )
+    raise Conflict(
+        f"restarting run {run.id} from step {step.id!r} reuses its upstream {blocking}, and "
+        f"its trigger rule ({step.trigger_rule.value}) would not let it run: restart from "
+        "that step, or the failed steps (from: failed)"
+    )
 
 
 # -- steps ---------------------------------------------------------------------------------

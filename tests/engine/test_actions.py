@@ -137,6 +137,25 @@ def test_restart_from_the_beginning_and_from_a_step(harness: Harness, tmp_path: 
     assert Path(f"{marks}.extract").read_text().count("x") == 2
 
 
+def test_restart_from_a_step_its_failed_upstream_would_block_is_refused(harness: Harness) -> None:
+    """Reusing a FAILED upstream made the new run UPSTREAM_FAILED the moment it started."""
+    run_id = harness.start(
+        "id: blocked\nowner: t\nsteps:\n  - {id: a, type: shell, shell: {command: 'exit 1'}}\n"
+        "  - {id: b, type: noop, depends_on: [a]}\n"
+        "  - {id: c, type: noop, depends_on: [a], trigger_rule: all_done}\n"
+    )
+    assert harness.drain(run_id).status == "FAILED"
+    with pytest.raises(Conflict, match=r"reuses its upstream 'a' \(FAILED\), and its trigger rule"):
+        actions.restart_run(harness.engine, run_id, "x", mode="step", step_id="b")
+    # a step whose trigger rule runs after a failure restarts; so does the failed step itself
+    after = actions.restart_run(harness.engine, run_id, "x", mode="step", step_id="c")
+    assert harness.drain(after).status == "FAILED"  # its run keeps a's failure
+    assert harness.statuses(after)["c"] == "SUCCEEDED"
+    again = actions.restart_run(harness.engine, run_id, "x", mode="step", step_id="a")
+    assert harness.drain(again).status == "FAILED"
+    assert harness.statuses(again) == {"a": "FAILED", "b": "UPSTREAM_FAILED", "c": "SUCCEEDED"}
+
+
 def test_restart_refuses_an_active_run_and_checks_params(harness: Harness) -> None:
     run_id = harness.start(CHAIN)
     with pytest.raises(Conflict, match="RUNNING"):
