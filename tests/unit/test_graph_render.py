@@ -164,3 +164,36 @@ def test_mermaid_uses_generated_ids_and_quoted_labels() -> None:
     assert "  n1 --> n2" in lines
     # "end" is a Mermaid keyword: it must never be used as a node id
     assert not any(line.strip().startswith("end ") or " end[" in line for line in lines)
+
+
+def test_while_bodies_conditional_edges_and_trigger_rules_are_drawn() -> None:
+    d = parse_definition(
+        {
+            "id": "wf",
+            "owner": "o",
+            "steps": [
+                {"id": "count", "type": "noop"},
+                {"id": "big", "type": "noop", "depends_on": [{"step": "count", "if": "n > 3"}]},
+                {"id": "tidy", "type": "noop", "depends_on": ["big"], "trigger_rule": "all_done"},
+                {
+                    "id": "loop",
+                    "type": "while",
+                    "depends_on": ["tidy"],
+                    "while": {
+                        "condition": "i < 3",
+                        "loop": {"i": 0},
+                        "update": {"i": "{{ i + 1 }}"},
+                        "steps": [{"id": "inner", "type": "noop"}],
+                    },
+                },
+            ],
+        }
+    )
+    dot = to_dot(d)
+    assert '"count" -> "big" [label="if n > 3", style=dashed];' in dot
+    assert '"tidy" [label="tidy\\n(noop, all_done)"];' in dot
+    assert 'label="loop (while i < 3)";' in dot and '"loop" -> "loop/inner" [style=dashed];' in dot
+    mermaid = to_mermaid(d)
+    assert 'n0 -.->|"if n > 3"| n1' in mermaid
+    assert 'subgraph n3_body["loop (while i < 3)"]' in mermaid and "n3 -.-> n4" in mermaid
+    assert '"big (noop)"' in mermaid  # a conditional edge's default rule (any_taken) not shown
