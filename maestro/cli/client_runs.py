@@ -281,6 +281,8 @@ def runs_restart(
         fail(f"--from must be failed, beginning or step, not {from_!r}")
     if step and from_ != "step":
         from_ = "step"
+    if from_ == "step" and not step:
+        fail("--from step needs --step STEP: the step to restart from")
     body: dict[str, Any] = {"from": from_, "step_id": step}
     if param:
         body["params"] = parse_params(param)

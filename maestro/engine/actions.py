@@ -25,6 +25,7 @@ from maestro.engine.reopen import recount_upstreams, reopen_downstream
 from maestro.engine.runs import Reused, create_run
 from maestro.errors import Conflict, NotFound
 from maestro.reads import run_by_idempotency_key
+from maestro.reads.workflows import unknown_workflow
 from maestro.states import (
     RUN_ACTIVE,
     RUN_TERMINAL,
@@ -134,7 +135,7 @@ def start_run_now(
                     select(W.c.id).where(W.c.id == workflow_id).with_for_update()
                 ).scalar()
                 if found is None:
-                    raise NotFound(f"workflow {workflow_id!r} does not exist")
+                    raise unknown_workflow(u.conn, workflow_id)
                 existing = run_by_idempotency_key(u.conn, workflow_id, idempotency_key)
                 if existing is not None:
                     return Started(existing, created=False)

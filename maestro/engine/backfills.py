@@ -26,6 +26,7 @@ from maestro.engine.runs import create_run
 from maestro.engine.triggers import render_trigger_params
 from maestro.errors import Conflict, InvalidRequest, NotFound
 from maestro.reads.backfills import progress_of
+from maestro.reads.workflows import unknown_workflow
 from maestro.states import BackfillStatus, RunStatus
 from maestro.store import backfills as backfill_rows
 from maestro.store import tables
@@ -64,7 +65,7 @@ def create_backfill(
             select(W.c.active_version).where(W.c.id == workflow_id).with_for_update()
         ).scalar()
         if active is None:
-            raise NotFound(f"workflow {workflow_id!r} does not exist")
+            raise unknown_workflow(u.conn, workflow_id)
         trigger = _cron_trigger(eng.versions.get(u.conn, workflow_id, active).definition.triggers)
         if trigger is None:
             raise Conflict(

@@ -18,6 +18,7 @@ from maestro.engine import actions, audit
 from maestro.engine.core import Engine
 from maestro.engine.workflows import Submitted, submit
 from maestro.errors import Conflict, DefinitionError, Loc, NotFound, Problem
+from maestro.reads.workflows import unknown_workflow
 from maestro.settings import Settings
 from maestro.store import tables
 from maestro.store import workflows as workflow_rows
@@ -69,7 +70,7 @@ def delete_workflow(eng: Engine, workflow_id: str, actor: str, *, force: bool = 
                 select(W.c.id).where(W.c.id == workflow_id).with_for_update()
             ).first()
             if locked is None:
-                raise NotFound(f"workflow {workflow_id!r} does not exist")
+                raise unknown_workflow(u.conn, workflow_id)
             active = reads.active_runs(u.conn, workflow_id)
             if not active:
                 workflow_rows.delete_workflow(u.conn, workflow_id)
@@ -99,7 +100,7 @@ def unblock(eng: Engine, workflow_id: str, actor: str) -> int:
             select(W.c.blocked_by_run_id).where(W.c.id == workflow_id).with_for_update()
         ).first()
         if row is None:
-            raise NotFound(f"workflow {workflow_id!r} does not exist")
+            raise unknown_workflow(u.conn, workflow_id)
         if row.blocked_by_run_id is None:
             raise Conflict(f"workflow {workflow_id!r} is not blocked")
         blocker = int(row.blocked_by_run_id)

@@ -15,7 +15,8 @@ from maestro.engine import alerting
 from maestro.engine.compiled import VersionCache
 from maestro.engine.lifecycle import stop_unstarted
 from maestro.engine.strategies import refused_at_creation
-from maestro.errors import InvalidRequest, NotFound
+from maestro.errors import InvalidRequest
+from maestro.reads.workflows import unknown_workflow
 from maestro.states import RunStatus, StepStatus
 from maestro.store import runs as run_rows
 from maestro.store import tables
@@ -59,7 +60,7 @@ def create_run(
     # cannot be created rolls it back with the rest of the unit
     wf = run_rows.next_run_number(u.conn, workflow_id)
     if wf is None:
-        raise NotFound(f"workflow {workflow_id!r} does not exist")
+        raise unknown_workflow(u.conn, workflow_id)
     if version is not None and version > wf.latest_version:
         raise InvalidRequest(
             f"workflow {workflow_id!r} has no version {version} (latest: {wf.latest_version})"

@@ -18,6 +18,7 @@ from maestro.engine import audit
 from maestro.engine.core import Engine
 from maestro.engine.triggers import reschedule_cron, sync_triggers
 from maestro.errors import NotFound
+from maestro.reads.workflows import unknown_workflow
 from maestro.store import tables
 from maestro.store import workflows as workflow_rows
 
@@ -32,7 +33,7 @@ def activate_version(eng: Engine, workflow_id: str, version: int, actor: str) ->
             select(W.c.active_version).where(W.c.id == workflow_id).with_for_update()
         ).first()
         if current is None:
-            raise NotFound(f"workflow {workflow_id!r} does not exist")
+            raise unknown_workflow(u.conn, workflow_id)
         exists = u.conn.execute(
             select(V.c.version).where(V.c.workflow_id == workflow_id, V.c.version == version)
         ).first()
@@ -56,7 +57,7 @@ def set_paused(eng: Engine, workflow_id: str, paused: bool, actor: str) -> None:
             select(W.c.paused).where(W.c.id == workflow_id).with_for_update()
         ).scalar()
         if was is None:
-            raise NotFound(f"workflow {workflow_id!r} does not exist")
+            raise unknown_workflow(u.conn, workflow_id)
         if bool(was) == paused:
             return
         workflow_rows.update_workflow(u.conn, workflow_id, paused=paused, updated_at=u.now)

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, exists, func, literal, or_, select
 from sqlalchemy.sql import ColumnElement
 
+from maestro.definition.graph import did_you_mean
 from maestro.errors import NotFound
 from maestro.reads.paging import (
     ACTIVE_RUN_STATUSES,
@@ -154,12 +155,23 @@ def _summary(row: Any, last_run: RunBrief | None) -> WorkflowSummary:
     )
 
 
+def unknown_workflow(conn: Connection, workflow_id: str) -> NotFound:
+    """``NotFound`` for an id no workflow has, with the closest one there is (``maestro start
+    helo``: did you mean 'hello'?)."""
+    ids = conn.execute(select(W.c.id).order_by(W.c.id).limit(_MAX_SUGGESTED_FROM)).scalars()
+    return NotFound(f"workflow {workflow_id!r} does not exist{did_you_mean(workflow_id, ids)}")
+
+
+#: the ids a suggestion is looked for among (an error's cost stays bounded)
+_MAX_SUGGESTED_FROM = 10_000
+
+
 def workflow_detail(conn: Connection, workflow_id: str) -> WorkflowDetail:
     row = conn.execute(
         select(W, _last_run_id(), _next_trigger_at()).where(W.c.id == workflow_id)
     ).first()
     if row is None:
-        raise NotFound(f"workflow {workflow_id!r} does not exist")
+        raise unknown_workflow(conn, workflow_id)
     definition = conn.execute(
         select(V.c.definition).where(
             V.c.workflow_id == workflow_id, V.c.version == row.active_version
@@ -173,7 +185,7 @@ def workflow_detail(conn: Connection, workflow_id: str) -> WorkflowDetail:
 def workflow_owner(conn: Connection, workflow_id: str) -> str:
     owner: str | None = conn.execute(select(W.c.owner).where(W.c.id == workflow_id)).scalar()
     if owner is None:
-        raise NotFound(f"workflow {workflow_id!r} does not exist")
+        raise unknown_workflow(conn, workflow_id)
     return owner
 
 
@@ -262,5 +274,5 @@ def _active_version(conn: Connection, workflow_id: str) -> int:
         select(W.c.active_version).where(W.c.id == workflow_id)
     ).scalar()
     if active is None:
-        raise NotFound(f"workflow {workflow_id!r} does not exist")
+        raise unknown_workflow(conn, workflow_id)
     return active

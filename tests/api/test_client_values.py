@@ -181,3 +181,12 @@ def test_with_tokens_a_form_or_text_body_is_told_to_send_json(authed: Tokens) ->
     assert authed.call("write-any", "POST", "/runs/999/stop").status_code == 404
     sent = authed.call("write-any", "POST", "/signals", json={"name": "x"})
     assert sent.status_code == 202, sent.text
+
+
+def test_an_unknown_workflow_is_named_with_the_closest_one(client: TestClient, types: None) -> None:
+    started = problem_of(client.post(API + "/workflows/typse/runs", json={}), 404)
+    assert started["detail"] == "workflow 'typse' does not exist — did you mean 'types'?"
+    shown = problem_of(client.get(API + "/workflows/type"), 404)
+    assert shown["detail"].endswith("did you mean 'types'?")
+    far = problem_of(client.post(API + "/workflows/zzzzzz/runs", json={}), 404)
+    assert far["detail"] == "workflow 'zzzzzz' does not exist"
