@@ -14,9 +14,11 @@ from maestro import reads
 class SignalCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=256)
+    name: str = Field(min_length=1, max_length=256, pattern=r"^[^\x00]*$")
     payload: dict[str, Any] = Field(default_factory=dict)
-    dedupe_key: str | None = Field(default=None, min_length=1, max_length=256)
+    dedupe_key: str | None = Field(
+        default=None, min_length=1, max_length=256, pattern=r"^[^\x00]*$"
+    )
 
 
 class SignalAccepted(Public):

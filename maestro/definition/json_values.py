@@ -3,7 +3,8 @@
 A definition's text is bounded as it is read (``yaml_input``); values that arrive as run
 params or signal payloads were not, and a list nested 300 levels deep was stored, then made
 every later read of its run fail (the API's JSON encoder stops at a few hundred levels). The
-same caps as a definition's apply: nesting, keys in one map, finite numbers, string keys.
+same caps as a definition's apply: nesting, keys in one map, finite numbers, string keys;
+and no NUL character in text (PostgreSQL refuses it, SQLite kept it).
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ def json_problem(value: Any, where: Path = ()) -> str | None:
         depth = len(path) - len(where)
         if isinstance(item, float) and not math.isfinite(item):
             return f"{_place(path, where)}: numbers must be finite, got {item}"
+        if isinstance(item, str) and "\x00" in item:  # PostgreSQL stores no NUL in text
+            return f"{_place(path, where)}: text may not contain NUL (\\x00) characters"
         if isinstance(item, dict | list | tuple):
             if depth >= MAX_NESTING:
                 return f"{_place(path, where)}: nested more than {MAX_NESTING} levels deep"
@@ -41,8 +44,10 @@ def json_problem(value: Any, where: Path = ()) -> str | None:
                     keys = f"a map of {len(item)} keys; at most {MAX_MAP_KEYS}"
                     return f"{_place(path, where)}: {keys}"
                 for key, inner in item.items():
-                    if not isinstance(key, str):
-                        return f"{_place(path, where)}: map keys must be strings, got {key!r}"
+                    if not isinstance(key, str) or "\x00" in key:
+                        return (
+                            f"{_place(path, where)}: map keys must be text without NUL, got {key!r}"
+                        )
                     stack.append((inner, (*path, key)))
             else:
                 stack.extend((inner, (*path, i)) for i, inner in enumerate(item))

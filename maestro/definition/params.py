@@ -34,6 +34,8 @@ def _shown(value: Any) -> str:
 
 def _to_string(value: Any) -> str:
     if isinstance(value, str):
+        if "\x00" in value:  # PostgreSQL stores no NUL in text; SQLite kept it
+            raise _Invalid("text may not contain NUL (\\x00) characters")
         return value
     if isinstance(value, bool):
         return "true" if value else "false"

@@ -267,6 +267,11 @@ class _Normalizer:
         self.nodes += 1
         if self.nodes > MAX_NODES:
             raise _fail(f"definition has more than {MAX_NODES} values (YAML aliases?)", self.source)
+        if isinstance(value, str) and "\x00" in value:  # PostgreSQL stores no NUL in text
+            self.problems.append(
+                Problem(tuple(self.path), "text may not contain NUL (\\x00) characters")
+            )
+            return value
         if value is None or isinstance(value, str | bool | int):
             return value
         if isinstance(value, float):

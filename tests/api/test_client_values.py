@@ -190,3 +190,19 @@ def test_an_unknown_workflow_is_named_with_the_closest_one(client: TestClient, t
     assert shown["detail"].endswith("did you mean 'types'?")
     far = problem_of(client.post(API + "/workflows/zzzzzz/runs", json={}), 404)
     assert far["detail"] == "workflow 'zzzzzz' does not exist"
+
+
+def test_text_with_a_nul_character_is_refused_on_every_database_alike(
+    client: TestClient, types: None
+) -> None:
+    """PostgreSQL stores no NUL in text (its error said so); SQLite kept it."""
+    param = client.post(API + "/workflows/types/runs", json={"params": {"s": "a\x00b"}})
+    assert "NUL" in problem_of(param, 422)["errors"][0]["msg"]
+    payload = client.post(API + "/signals", json={"name": "n", "payload": {"k": "a\x00"}})
+    assert "payload.k: text may not contain NUL" in problem_of(payload, 422)["detail"]
+    name = client.post(API + "/signals", json={"name": "a\x00"})
+    assert problem_of(name, 422)["errors"][0]["loc"] == ["body", "name"]
+    definition = '{"id": "nul", "owner": "a\\u0000", "steps": [{"id": "a", "type": "noop"}]}'
+    refused = client.post(API + "/workflows", content=definition, headers=TYPED)
+    assert problem_of(refused, 422)["errors"][0]["loc"] == ["owner"]
+    assert _runs(client) == [] and client.get(API + "/signals").json()["items"] == []
