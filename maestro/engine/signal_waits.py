@@ -153,7 +153,10 @@ def emit(u: Unit, run_id: int, owner: str, context: Mapping[str, Any], spec: Ste
     for item in spec.emit:
         try:
             payload = expressions.render(dict(item.payload), dict(context))
-        except ExpressionError as exc:
+            problem = json_problem(payload, ("payload",))
+            if problem is not None:  # what a client's signal is refused for (``record``)
+                raise InvalidRequest(problem)
+        except (ExpressionError, InvalidRequest) as exc:
             logger.warning("emit of %r skipped: %s", item.signal, exc)
             u.add_event(
                 run_id=run_id,

@@ -107,6 +107,31 @@ def test_emit_publishes_on_success_and_releases_another_runs_step(harness: Harne
     assert harness.drain(waiting).status == "SUCCEEDED"
 
 
+def test_an_emitted_payload_a_signal_could_not_keep_is_skipped_and_the_run_goes_on(
+    harness: Harness,
+) -> None:
+    """A payload with Infinity (or NaN, too deep, too wide, a NUL) is refused as a client's is; the
+    step's success stands and the skip is in the run's history (it left the run RUNNING)."""
+    run_id = harness.start("""
+        id: nan-emitter
+        owner: t
+        steps:
+          - id: publish
+            type: noop
+            emit: [{signal: measured, payload: {v: "{{ 1e308 * 10 }}"}}]
+          - {id: after, type: noop, depends_on: [publish]}
+        """)
+    assert harness.drain(run_id).status == "SUCCEEDED"
+    with harness.db.read() as conn:
+        assert conn.execute(select(tables.signals.c.id)).all() == []
+        messages = (
+            conn.execute(select(tables.events.c.message).where(tables.events.c.action == "emit"))
+            .scalars()
+            .all()
+        )
+    assert messages == ["signal 'measured' not emitted: payload.v: numbers must be finite, got inf"]
+
+
 def test_a_signal_recorded_by_a_process_that_died_is_applied_by_the_scheduler(
     harness: Harness,
 ) -> None:
