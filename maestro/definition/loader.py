@@ -257,6 +257,36 @@ def _trigger_param_problems(merged: dict[str, Any]) -> list[Problem]:
     return problems
 
 
+#: names a loop variable would hide in its body, breaking what reads them (``params.p``,
+#: ``steps.a``, ``run.id``) or losing the item (``index`` is set after it); checked when a
+#: definition is submitted, so versions stored before still load
+RESERVED_LOOP_NAMES = ("params", "run", "steps", "index")
+
+
+def _loop_name_problems(merged: dict[str, Any]) -> list[Problem]:
+    """A foreach's ``as`` and ``matrix`` names and a while's ``loop`` names are not reserved."""
+    problems: list[Problem] = []
+    for steps, loc in _levels(merged.get("steps"), ("steps",)):
+        for i, step in enumerate(steps):
+            if not isinstance(step, dict):
+                continue
+            places: list[tuple[Loc, Any]] = []
+            foreach, loop = step.get("foreach"), step.get("while")
+            if isinstance(foreach, dict):
+                places.append(((*loc, i, "foreach", "as"), foreach.get("as")))
+                matrix = foreach.get("matrix")
+                if isinstance(matrix, dict):
+                    places += [((*loc, i, "foreach", "matrix", k), k) for k in matrix]
+            if isinstance(loop, dict) and isinstance(loop.get("loop"), dict):
+                places += [((*loc, i, "while", "loop", k), k) for k in loop["loop"]]
+            for place, name in places:
+                if name in RESERVED_LOOP_NAMES:
+                    reserved = ", ".join(RESERVED_LOOP_NAMES)
+                    msg = f"{name!r} is a name the body's expressions use ({reserved})"
+                    problems.append(Problem(place, f"{msg}: a loop variable needs another"))
+    return problems
+
+
 def _step_param_problems(merged: dict[str, Any]) -> list[Problem]:
     """A typed step param's literal value (no template) must be of its type: checked when the
     definition is submitted, not when the step is about to run."""
@@ -457,6 +487,7 @@ def _parse(data: Any, source: str | None) -> WorkflowDefinition:
     problems.extend(_param_default_problems(merged.get("params")))
     problems.extend(_trigger_param_problems(merged))
     problems.extend(_step_param_problems(merged))
+    problems.extend(_loop_name_problems(merged))
     if model is None and not problems:  # cannot happen; never raise an empty error
         problems.append(Problem((), "the definition is invalid"))
     if problems or model is None:

@@ -219,23 +219,6 @@ ItemsSource = Annotated[
 ]
 
 
-#: names every expression has: a loop variable named so would hide it in the loop's body
-RESERVED_NAMES = ("params", "run", "steps", "signal", "index")
-
-
-def _not_reserved(name: str) -> str:
-    if name in RESERVED_NAMES:
-        raise ValueError(
-            f"{name!r} is a name every expression has ({', '.join(RESERVED_NAMES)}): "
-            "a loop variable needs another"
-        )
-    return name
-
-
-#: a loop variable's name: foreach's ``as`` and ``matrix`` names, while's ``loop`` names
-LoopName = Annotated[Identifier, AfterValidator(_not_reserved)]
-
-
 class ForeachSettings(_Model):
     """An inner DAG run once per item of ``items`` (bound to ``as``), or once per combination
     of the ``matrix``'s named lists (each name bound; Maestro's ``loop_params``)."""
@@ -246,8 +229,8 @@ class ForeachSettings(_Model):
     items: ItemsSource | None = None
     #: name → list (or an expression giving one): the cross product is iterated, the first
     #: name varying slowest
-    matrix: dict[LoopName, ItemsSource] | None = Field(default=None, min_length=1)
-    as_: LoopName = Field(default="item", alias="as")
+    matrix: dict[Identifier, ItemsSource] | None = Field(default=None, min_length=1)
+    as_: Identifier = Field(default="item", alias="as")
     concurrency: int = Field(default=1, ge=1, le=500)
     #: iteration n + concurrency starts only once iteration n has ended (Maestro's window)
     strict_ordering: bool = False
@@ -270,8 +253,8 @@ class WhileSettings(_Model):
     """
 
     condition: NonBlank
-    loop: dict[LoopName, Any] = Field(default_factory=dict)
-    update: dict[LoopName, Any] = Field(default_factory=dict)
+    loop: dict[Identifier, Any] = Field(default_factory=dict)
+    update: dict[Identifier, Any] = Field(default_factory=dict)
     max_iterations: int = Field(default=1000, ge=1, le=MAX_FOREACH_ITEMS)
     steps: list[Step] = Field(min_length=1)
 

@@ -30,7 +30,12 @@ from maestro.definition import (
 )
 from maestro.definition.basics import StreamMode
 from maestro.definition.loader import MAX_DEFINITION_BYTES, MAX_MAP_KEYS
-from maestro.definition.models import CronTrigger, RunStrategyKind, SignalTrigger
+from maestro.definition.models import (
+    CronTrigger,
+    RunStrategyKind,
+    SignalTrigger,
+    WorkflowDefinition,
+)
 from maestro.definition.steps import ForeachSettings, ShellSettings, SparkSettings
 from maestro.errors import DefinitionError
 
@@ -916,7 +921,24 @@ def test_a_loop_variable_may_not_hide_a_name_every_expression_has(loop: str, pla
     kind = loop.split(":")[0]
     text = f"id: t\nowner: o\nsteps: [{{id: l, type: {kind}, {loop}}}]\n"
     (problem,) = _load_problems(text)
-    assert problem.startswith(f"steps[0].{place}") and "is a name every expression has" in problem
+    assert (
+        problem.startswith(f"steps[0].{place}")
+        and "is a name the body's expressions use" in problem
+    )
+
+
+def test_a_version_stored_with_a_reserved_loop_name_still_loads() -> None:
+    """The names are refused at submission, not by the model: a stored version (read with
+    ``model_validate``) keeps loading."""
+    body = [{"id": "b", "type": "noop"}]
+    stored = {
+        "id": "t",
+        "owner": "o",
+        "steps": [
+            {"id": "l", "type": "foreach", "foreach": {"items": [1], "as": "index", "steps": body}}
+        ],
+    }
+    assert WorkflowDefinition.model_validate(stored).steps[0].foreach.as_ == "index"
 
 
 def test_a_typed_step_params_literal_value_is_checked_at_submission() -> None:
