@@ -30,12 +30,7 @@ from maestro.definition import (
 )
 from maestro.definition.basics import StreamMode
 from maestro.definition.loader import MAX_DEFINITION_BYTES, MAX_MAP_KEYS
-from maestro.definition.models import (
-    CronTrigger,
-    RunStrategyKind,
-    SignalTrigger,
-    WorkflowDefinition,
-)
+from maestro.definition.models import CronTrigger, RunStrategyKind, SignalTrigger
 from maestro.definition.steps import ForeachSettings, ShellSettings, SparkSettings
 from maestro.errors import DefinitionError
 
