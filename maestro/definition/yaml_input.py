@@ -120,18 +120,20 @@ _Loader.add_implicit_resolver(
     re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
     list("tTfF"),
 )
-# YAML 1.2's numbers: YAML 1.1 read ``timeout: 1:30`` as 90 (base 60), ``010`` as 8 (octal)
-# and ``1_000`` as 1000; here they stay the strings they look like (``1:30`` is then an
-# invalid duration, said so), and ``0o10`` is octal.
+# Numbers without YAML 1.1's surprises: it read ``timeout: 1:30`` as 90 (base 60) and ``010``
+# as 8 (octal); here ``1:30`` stays the string it looks like (an invalid duration, said so),
+# ``010`` is ten and ``0o10`` octal (YAML 1.2). The rest stays as YAML 1.1 had it, so that
+# definitions that worked keep their meaning: ``1_000`` is 1000, a float needs its dot
+# (``1e3`` and a tag such as ``8e71234`` stay strings).
 _Loader.add_implicit_resolver(
     "tag:yaml.org,2002:int",
-    re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$"),
+    re.compile(r"^(?:[-+]?[0-9][0-9_]*|0o[0-7]+|0x[0-9a-fA-F]+)$"),
     list("-+0123456789"),
 )
 _Loader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
     re.compile(
-        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+        r"^(?:[-+]?[0-9][0-9_]*\.[0-9_]*(?:[eE][-+][0-9]+)?|[-+]?\.[0-9_]+(?:[eE][-+][0-9]+)?"
         r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
     ),
     list("-+0123456789."),
@@ -139,10 +141,10 @@ _Loader.add_implicit_resolver(
 
 
 def _yaml12_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
-    text = str(loader.construct_scalar(node))
+    text = str(loader.construct_scalar(node)).replace("_", "")
     if text.startswith(("0o", "0x")):
         return int(text[2:], 8 if text[1] == "o" else 16)
-    return int(text, 10)  # a leading zero is decimal in YAML 1.2
+    return int(text, 10)  # a leading zero is decimal
 
 
 _Loader.add_constructor("tag:yaml.org,2002:int", _yaml12_int)
