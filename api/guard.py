@@ -17,7 +17,8 @@ run with a shell step runs a command on the user's machine. So, for every reques
    are refused with 415. Only POST needs it: PUT, PATCH and DELETE always need a preflight,
    and with tokens on, a request without one is refused anyway (a page cannot add one). With
    tokens, ``text/plain`` and form bodies are refused with 415 as well (the API reads none of
-   them), so ``curl -d`` without a JSON type is told what to send.
+   them as such), so ``curl -d`` without a JSON type is told what to send — except a
+   definition's (``POST /workflows``, ``/workflows/validate``), read whatever its type.
 
 The server sends no CORS headers unless ``cors_origins`` are configured (MAESTRO_CORS_ORIGINS),
 so a preflight from any other origin fails in the browser. The web view's forms (outside
@@ -40,6 +41,8 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SIMPLE_TYPES = frozenset(
     {"", "text/plain", "application/x-www-form-urlencoded", "multipart/form-data"}
 )
+#: the API paths that read a definition (YAML or JSON, whatever the Content-Type says)
+DEFINITION_PATHS = ("/workflows", "/workflows/validate")
 #: what a server listening on loopback answers to
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
@@ -102,8 +105,12 @@ class BrowserGuard:
         if scope["method"] == "POST" and path.startswith(self.api_prefix):
             media_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
             # with tokens a form or text body is refused too, to say so (curl -d sends a form,
-            # which answered a 422 about a "dictionary"); a body-less POST needs no type
-            if media_type in (SIMPLE_TYPES if self.typed_posts else SIMPLE_TYPES - {""}):
+            # which answered a 422 about a "dictionary"); a body-less POST needs no type, and
+            # a definition is read whatever its type says (curl --data-binary @wf.yaml)
+            refused = SIMPLE_TYPES if self.typed_posts else SIMPLE_TYPES - {""}
+            if not self.typed_posts and path.rstrip("/").endswith(DEFINITION_PATHS):
+                refused = frozenset()
+            if media_type in refused:
                 shown = repr(media_type) if media_type else "no Content-Type"
                 return 415, (
                     f"POST {path} needs a Content-Type such as application/json "

@@ -206,3 +206,16 @@ def test_text_with_a_nul_character_is_refused_on_every_database_alike(
     refused = client.post(API + "/workflows", content=definition, headers=TYPED)
     assert problem_of(refused, 422)["errors"][0]["loc"] == ["owner"]
     assert _runs(client) == [] and client.get(API + "/signals").json()["items"] == []
+
+
+def test_with_tokens_a_definition_is_read_whatever_its_type(authed: Tokens) -> None:
+    """curl --data-binary @wf.yaml sends a form type: a definition is read anyway."""
+    text = "id: typed\nowner: team-a\nsteps: [{id: a, type: noop}]\n"
+    for media_type in ("application/x-www-form-urlencoded", "text/plain"):
+        headers = {"Content-Type": media_type}
+        checked = authed.call(
+            "write-a", "POST", "/workflows/validate", content=text, headers=headers
+        )
+        assert checked.status_code == 200, checked.text
+        stored = authed.call("write-a", "POST", "/workflows", content=text, headers=headers)
+        assert stored.status_code in (200, 201), stored.text
