@@ -69,7 +69,10 @@ async def _definition(request: Request) -> WorkflowDefinition:
     try:
         return await parser.parse(body)
     except DefinitionError:
-        if request.headers.get("content-type", "").split(";")[0].strip() == "application/json":
+        if (
+            request.headers.get("content-type", "").split(";")[0].strip().lower()
+            == "application/json"
+        ):
             _check_json(body)
         raise
 

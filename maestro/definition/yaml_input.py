@@ -185,11 +185,23 @@ def _yaml_message(exc: Exception) -> str:
     return "invalid YAML: " + " ".join(str(exc).split())
 
 
+class _DuplicateJsonKey(ValueError):
+    """A JSON object that gives a key twice (the JSON parser knows no path: YAML finds it)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """A JSON object's pairs as a dict, refusing a key given twice (``ValueError``)."""
+    """A JSON object's pairs as a dict, refusing a key given twice."""
     result = dict(pairs)
     if len(result) != len(pairs):
-        raise ValueError("duplicate key")
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateJsonKey(key)
+            seen.add(key)
     return result
 
 
@@ -199,13 +211,14 @@ def _parse_yaml(text: str, source: str | None) -> Any:
     The pure-Python YAML parser is used on purpose: libyaml's composer crashes the process on
     deeply nested input, where the Python one raises ``RecursionError``.
     """
+    duplicate: _DuplicateJsonKey | None = None
     if text.lstrip().startswith("{"):
         try:
             return json.loads(text, object_pairs_hook=_unique_keys)
+        except _DuplicateJsonKey as exc:
+            duplicate = exc  # YAML finds its path (JSON is YAML), unless it cannot read it
         except (ValueError, RecursionError):
-            # maybe a YAML flow mapping; YAML also gives a line and column for errors, and
-            # the path of a duplicate key
-            pass
+            pass  # maybe a YAML flow mapping; YAML also gives a line and column for errors
     try:
         return yaml.load(text, Loader=_CappedLoader)  # a SafeLoader subclass
     except _KeyCap as exc:
@@ -214,6 +227,8 @@ def _parse_yaml(text: str, source: str | None) -> Any:
         msg = f"key {exc.path[-1]!r} given twice (again at line {exc.line}); give it once"
         raise _fail(msg, source, exc.path) from None
     except Exception as exc:  # PyYAML raises more than YAMLError on odd input (bad dates, ...)
+        if duplicate is not None:  # valid JSON (tabs, say) that YAML cannot read
+            raise _fail(f"key {duplicate.key!r} given twice; give it once", source) from None
         raise _fail(_yaml_message(exc), source) from None
 
 

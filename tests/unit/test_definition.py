@@ -865,6 +865,11 @@ def test_a_key_given_twice_is_refused_where_it_is(text: str, expected: str) -> N
     assert _load_problems(text) == [expected]
 
 
+def test_a_json_key_given_twice_in_json_yaml_cannot_read_is_still_named() -> None:
+    text = '{\n\t"id": "x",\n\t"id": "y",\n\t"owner": "o",\n\t"steps": []\n}'  # tabs
+    assert _load_problems(text) == ["(root): key 'id' given twice; give it once"]
+
+
 def test_a_yaml_merge_key_is_not_a_key_given_twice() -> None:
     text = "id: x\nowner: o\nsteps:\n  - <<: {type: noop}\n    <<: {id: a}\n"
     assert [s.id for s in load_definition(text).steps] == ["a"]
