@@ -353,7 +353,7 @@ def test_the_stores_password_is_never_printed(tmp_path: Path, port: str) -> None
     assert "S3cretPw" not in result.stderr + result.stdout
 
 
-def test_validate_refuses_an_alert_connection_run_would_refuse(tmp_path: Path) -> None:
+def test_validate_warns_of_an_alert_connection_run_would_refuse(tmp_path: Path) -> None:
     wf = tmp_path / "alerting.yaml"
     wf.write_text(
         "id: alerting\nowner: t\nalerts:\n  - on: [run_failed]\n"
@@ -368,15 +368,18 @@ def test_validate_refuses_an_alert_connection_run_would_refuse(tmp_path: Path) -
         env={**env, "MAESTRO_HOME": str(tmp_path)},
         cwd=ROOT,
     )
-    assert validated.returncode == 1
-    assert "alerts[0].slack.connection: unknown connection 'team_slack'" in validated.stderr
+    assert validated.returncode == 0  # a server may have the connection
+    assert "warning: alerts[0].slack.connection: unknown connection 'team_slack'" in (
+        validated.stderr
+    )
+    assert "`maestro run` here refuses it" in validated.stderr
     ran = maestro("run", str(wf), home=tmp_path)
     assert ran.returncode == 2 and "unknown connection 'team_slack'" in ran.stderr
     url = "https://hooks.slack.com/services/T0/B0/X"
     fine = _maestro_env(
         "validate", str(wf), MAESTRO_HOME=str(tmp_path), MAESTRO_CONN_TEAM_SLACK=url
     )
-    assert fine.returncode == 0, fine.stderr
+    assert fine.returncode == 0 and "warning" not in fine.stderr, fine.stderr
 
 
 def test_run_json_prints_one_json_object_on_stdout_for_an_error_too(tmp_path: Path) -> None:
@@ -399,13 +402,11 @@ def test_run_json_prints_one_json_object_on_stdout_for_an_error_too(tmp_path: Pa
 def test_a_subworkflow_not_in_the_store_is_named_before_the_run_starts(tmp_path: Path) -> None:
     parent = str(EXAMPLES / "subworkflow.yaml")
     missing = maestro("run", parent, home=tmp_path)
-    assert missing.returncode == 2
+    assert missing.returncode == 1  # the run fails when it reaches the step
     assert missing.stderr.startswith(
-        "error: steps[1].subworkflow.workflow: workflow 'publish-table': not in this store"
+        "warning: steps[1].subworkflow.workflow: workflow 'publish-table' is not in this store"
     )
     assert "--with FILE" in missing.stderr
-    no_run = maestro("logs", "1", home=tmp_path)  # no run was made
-    assert no_run.returncode == 1 and "run 1 does not exist" in no_run.stderr
     child = str(EXAMPLES / "subflows" / "publish_table.yaml")
     assert maestro("run", parent, "--with", child, home=tmp_path).returncode == 0
     assert maestro("run", parent, home=tmp_path).returncode == 0  # stored by then
