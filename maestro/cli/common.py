@@ -202,4 +202,4 @@ def shown_url(settings: Settings) -> str:
     try:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:  # SQLAlchemy's ArgumentError, a port that is not a number
-        return re.sub(r"(//[^:/@]*:)[^@]*@", r"\1***@", url)
+        return re.sub(r"(//[^:/@]*:).*@", r"\1***@", url)  # to the last @: one in it too

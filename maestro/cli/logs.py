@@ -132,7 +132,11 @@ def _one_step(conn: Connection, run_id: int, step_id: str, attempt: int | None) 
     if attempt is None:
         attempts = step_detail(conn, run_id, step_id).attempts
         if not attempts:
-            inner = [s.label for s in run_tree_logs(conn, run_id) if s.label.startswith(step_id)]
+            inner = [
+                s.label
+                for s in run_tree_logs(conn, run_id)
+                if s.label.startswith((f"{step_id}[", f"{step_id}."))
+            ]
             if inner:  # a foreach, while or subworkflow step: its child runs have the logs
                 fail(
                     f"step {step_id!r} of run {run_id} runs other runs; their steps have the "

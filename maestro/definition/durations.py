@@ -136,6 +136,10 @@ def parse_duration(value: str | int | float | timedelta) -> timedelta:
     if isinstance(value, timedelta):
         if value < timedelta(0):
             raise ValueError(f"invalid duration {format_duration(value)!r}: must not be negative")
+        if value > MAX_DURATION:
+            raise ValueError(
+                f"invalid duration {format_duration(value)!r}: too large (at most 36500d)"
+            )
         return value
     if isinstance(value, int | float):
         return _from_micros(value * 1_000_000, value)

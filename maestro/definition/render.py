@@ -26,13 +26,17 @@ def _kind(step: Step) -> str:
     return f"{step.type}" if rule == default else f"{step.type}, {rule}"
 
 
+def _short(text: str) -> str:
+    """An expression on one line, cut short: a label, not the source."""
+    line = " ".join(text.split())
+    return line if len(line) <= 48 else line[:47] + "…"
+
+
 def _body_title(step: Step) -> str:
     if step.foreach is not None:
         return f"{step.id} (foreach {step.foreach.as_})"
     assert step.while_ is not None
-    condition = " ".join(step.while_.condition.split())
-    shown = condition if len(condition) <= 48 else condition[:47] + "…"
-    return f"{step.id} (while {shown})"
+    return f"{step.id} (while {_short(step.while_.condition)})"
 
 
 def _dot_level(steps: Sequence[Step], prefix: str, indent: str) -> list[str]:
@@ -49,7 +53,7 @@ def _dot_level(steps: Sequence[Step], prefix: str, indent: str) -> list[str]:
         for up in step.upstreams:
             edge = f"{indent}{_dot_quote(prefix + up)} -> {node}"
             if up in conditions:
-                edge += f" [label={_dot_quote('if ' + conditions[up])}, style=dashed]"
+                edge += f" [label={_dot_quote('if ' + _short(conditions[up]))}, style=dashed]"
             edges.append(edge + ";")
     return lines + edges
 
@@ -113,7 +117,11 @@ class _Mermaid:
             node = self.node_id(prefix + step.id)
             conditions = step.edge_conditions
             for up in step.upstreams:
-                arrow = f"-.->|{self.label('if ' + conditions[up])}|" if up in conditions else "-->"
+                arrow = (
+                    f"-.->|{self.label('if ' + _short(conditions[up]))}|"
+                    if up in conditions
+                    else "-->"
+                )
                 lines.append(f"{indent}{self.node_id(prefix + up)} {arrow} {node}")
         return lines
 

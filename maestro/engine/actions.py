@@ -225,7 +225,9 @@ def _reused_steps(
     if mode == "step":
         if step_id is None or step_id not in compiled.steps:
             raise NotFound(f"run {run.id} has no step {step_id!r}")
-        _upstreams_let_it_run(run, compiled.steps[step_id], {k: v[0] for k, v in rows.items()})
+        if rows:  # a run stopped before it started has no step rows: everything runs again
+            statuses = {k: v[0] for k, v in rows.items()}
+            _upstreams_let_it_run(run, compiled.steps[step_id], statuses)
         again = {step_id, *compiled.descendants(step_id)}
     elif mode == "failed":
         # SKIPPED is no failure: its condition or trigger rule said so (a rerun upstream
@@ -248,7 +250,8 @@ def _reused_steps(
 
 def _upstreams_let_it_run(run: RunRow, step: Step, statuses: Mapping[str, StepStatus]) -> None:
     """A restart from ``step`` reuses its upstreams' results: refuse it (409) when they would
-    keep it from running — the new run would end UPSTREAM_FAILED the moment it started."""
+    keep it from running — the new run would mark it UPSTREAM_FAILED (or SKIPPED) the moment
+    it started."""
     if step.edge_conditions:  # conditional edges decide with the outputs: the run will tell
         return
     ups = [statuses.get(up, StepStatus.PENDING) for up in dict.fromkeys(step.upstreams)]
@@ -257,17 +260,17 @@ def _upstreams_let_it_run(run: RunRow, step: Step, statuses: Mapping[str, StepSt
         sum(1 for s in ups if s in STEP_FAILED or s not in STEP_TERMINAL),
         sum(1 for s in ups if s is StepStatus.SKIPPED),
     )
-    if trigger_rule_outcome(step.trigger_rule, counts) is not Readiness.UPSTREAM_FAILED:
+    outcome = trigger_rule_outcome(step.trigger_rule, counts)
+    if outcome is Readiness.RUN:
         return
-    blocking = ", ".join(
-        f"{up!r} ({status})"
-        for up, status in zip(dict.fromkeys(step.upstreams), ups, strict=True)
-        if status in STEP_FAILED or status not in STEP_TERMINAL
+    shown = ", ".join(
+        f"{up!r} ({status})" for up, status in zip(dict.fromkeys(step.upstreams), ups, strict=True)
     )
+    would = "skip it" if outcome is Readiness.SKIP else "not let it run"
     raise Conflict(
-        f"restarting run {run.id} from step {step.id!r} reuses its upstream {blocking}, and "
-        f"its trigger rule ({step.trigger_rule.value}) would not let it run: restart from "
-        "that step, or the failed steps (from: failed)"
+        f"restarting run {run.id} from step {step.id!r} reuses its upstreams {shown}, and its "
+        f"trigger rule ({step.trigger_rule.value}) would {would}: restart from an upstream, "
+        "or the failed steps (from: failed)"
     )
 
 

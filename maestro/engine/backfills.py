@@ -53,8 +53,9 @@ def create_backfill(
     """One QUEUED run per tick of the workflow's first cron trigger in ``[start, end]``
     (naive datetimes are UTC); returns the backfill's id and its run ids, oldest tick first.
 
-    NotFound: no such workflow. Conflict: no cron trigger, an empty or reversed range, more
-    than ``MAX_BACKFILL_RUNS`` ticks, a ``max_concurrency`` outside 1..1000. ``params``
+    NotFound: no such workflow. Conflict: no cron trigger. InvalidRequest: an empty or
+    reversed range, more than ``MAX_BACKFILL_RUNS`` ticks, a ``max_concurrency`` outside
+    1..1000. ``params``
     override the trigger's for every run (definition defaults → trigger params → these). A
     param that does not render, coerce or exist raises ``ParamError``, and nothing is created.
     """

@@ -145,7 +145,9 @@ def test_restart_from_a_step_its_failed_upstream_would_block_is_refused(harness:
         "  - {id: c, type: noop, depends_on: [a], trigger_rule: all_done}\n"
     )
     assert harness.drain(run_id).status == "FAILED"
-    with pytest.raises(Conflict, match=r"reuses its upstream 'a' \(FAILED\), and its trigger rule"):
+    with pytest.raises(
+        Conflict, match=r"reuses its upstreams 'a' \(FAILED\), and its trigger rule"
+    ):
         actions.restart_run(harness.engine, run_id, "x", mode="step", step_id="b")
     # a step whose trigger rule runs after a failure restarts; so does the failed step itself
     after = actions.restart_run(harness.engine, run_id, "x", mode="step", step_id="c")
@@ -154,6 +156,18 @@ def test_restart_from_a_step_its_failed_upstream_would_block_is_refused(harness:
     again = actions.restart_run(harness.engine, run_id, "x", mode="step", step_id="a")
     assert harness.drain(again).status == "FAILED"
     assert harness.statuses(again) == {"a": "FAILED", "b": "UPSTREAM_FAILED", "c": "SUCCEEDED"}
+
+
+def test_restart_from_a_step_its_skipped_upstream_would_skip_is_refused(harness: Harness) -> None:
+    run_id = harness.start(
+        "id: skipping\nowner: t\nsteps:\n  - {id: s, type: noop, when: 'false'}\n"
+        "  - {id: t, type: noop, depends_on: [s]}\n"
+    )
+    assert harness.drain(run_id).status == "SUCCEEDED"
+    with pytest.raises(
+        Conflict, match=r"'s' \(SKIPPED\), and its trigger rule \(all_success\) would skip"
+    ):
+        actions.restart_run(harness.engine, run_id, "x", mode="step", step_id="t")
 
 
 def test_restart_refuses_an_active_run_and_checks_params(harness: Harness) -> None:
