@@ -18,8 +18,11 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 
 
-def maestro(*args: str, home: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "MAESTRO_HOME": str(home)}
+def maestro(
+    *args: str, home: Path, timeout: float = 120, **env_vars: str
+) -> subprocess.CompletedProcess[str]:
+    """``maestro ARGS`` with MAESTRO_HOME=home (and ``env_vars``: MAESTRO_X="…")."""
+    env = {**os.environ, "MAESTRO_HOME": str(home), **env_vars}
     return subprocess.run(
         [sys.executable, "-m", "maestro", *args],
         capture_output=True,
@@ -313,30 +316,18 @@ def _state(pid: int) -> str:
         return "Z"
 
 
-def _maestro_env(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "maestro", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, **env},
-        cwd=ROOT,
-    )
-
-
 def test_a_bad_environment_is_one_line_naming_it_not_a_traceback(tmp_path: Path) -> None:
     hello = str(EXAMPLES / "hello.yaml")
-    home = str(tmp_path)
-    threads = _maestro_env("run", hello, MAESTRO_HOME=home, MAESTRO_WORKER_CONCURRENCY="abc")
+    threads = maestro("run", hello, home=tmp_path, MAESTRO_WORKER_CONCURRENCY="abc")
     assert threads.returncode == 2
     assert threads.stderr.startswith("error: MAESTRO_WORKER_CONCURRENCY: Input should be")
     assert "'abc'" in threads.stderr
     (tmp_path / "a-file").write_text("")
-    home_is_a_file = _maestro_env("run", hello, MAESTRO_HOME=str(tmp_path / "a-file"))
+    home_is_a_file = maestro("run", hello, home=tmp_path / "a-file")
     assert home_is_a_file.returncode == 2
     assert "cannot open the store at sqlite:///" in home_is_a_file.stderr
     assert "File exists" in home_is_a_file.stderr
-    bogus = _maestro_env("db", "upgrade", MAESTRO_HOME=home, MAESTRO_DATABASE_URL="bogus")
+    bogus = maestro("db", "upgrade", home=tmp_path, MAESTRO_DATABASE_URL="bogus")
     assert bogus.returncode == 2 and "cannot open the store at bogus: " in bogus.stderr
     for result in (threads, home_is_a_file, bogus):
         assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) == 1
@@ -345,7 +336,7 @@ def test_a_bad_environment_is_one_line_naming_it_not_a_traceback(tmp_path: Path)
 @pytest.mark.parametrize("port", ["1", "not-a-port"])
 def test_the_stores_password_is_never_printed(tmp_path: Path, port: str) -> None:
     url = f"postgresql+psycopg://etl:S3cretPw@127.0.0.1:{port}/x"
-    result = _maestro_env("db", "upgrade", MAESTRO_HOME=str(tmp_path), MAESTRO_DATABASE_URL=url)
+    result = maestro("db", "upgrade", home=tmp_path, MAESTRO_DATABASE_URL=url)
     assert result.returncode == 2
     assert f"cannot open the store at postgresql+psycopg://etl:***@127.0.0.1:{port}/x" in (
         result.stderr
@@ -359,15 +350,7 @@ def test_validate_warns_of_an_alert_connection_run_would_refuse(tmp_path: Path) 
         "id: alerting\nowner: t\nalerts:\n  - on: [run_failed]\n"
         '    slack: {connection: team_slack, channel: "#x"}\nsteps: [{id: a, type: noop}]\n'
     )
-    env = {k: v for k, v in os.environ.items() if k != "MAESTRO_CONN_TEAM_SLACK"}
-    validated = subprocess.run(
-        [sys.executable, "-m", "maestro", "validate", str(wf)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**env, "MAESTRO_HOME": str(tmp_path)},
-        cwd=ROOT,
-    )
+    validated = maestro("validate", str(wf), home=tmp_path)
     assert validated.returncode == 0  # a server may have the connection
     assert "warning: alerts[0].slack.connection: unknown connection 'team_slack'" in (
         validated.stderr
@@ -376,9 +359,7 @@ def test_validate_warns_of_an_alert_connection_run_would_refuse(tmp_path: Path) 
     ran = maestro("run", str(wf), home=tmp_path)
     assert ran.returncode == 2 and "unknown connection 'team_slack'" in ran.stderr
     url = "https://hooks.slack.com/services/T0/B0/X"
-    fine = _maestro_env(
-        "validate", str(wf), MAESTRO_HOME=str(tmp_path), MAESTRO_CONN_TEAM_SLACK=url
-    )
+    fine = maestro("validate", str(wf), home=tmp_path, MAESTRO_CONN_TEAM_SLACK=url)
     assert fine.returncode == 0 and "warning" not in fine.stderr, fine.stderr
 
 
